@@ -1,0 +1,134 @@
+import { performance } from "node:perf_hooks";
+import type { Label } from "../data/types.js";
+import { KeystrokeError } from "../errors.js";
+import { extractSummary, extractTimings, type FeatureSetName } from "../features/index.js";
+import type { LoadedModel, ModelDir } from "../models/store.js";
+import type { Algorithm } from "../models/types.js";
+import type { PredictRequest } from "./request.js";
+
+/** One candidate user and the model's probability for them. */
+export interface Candidate {
+  UserID: Label;
+  probability: number;
+}
+
+/** The answer to one request: the original contract's `UserID` first, then what the model saw and how sure it is. */
+export interface PredictAnswer {
+  UserID: Label;
+  Model: Algorithm;
+  features: FeatureSetName;
+  confidence: number;
+  top: Candidate[];
+  model_version: string;
+  inference_time_ms: number;
+}
+
+/** Per-call choices: a model forced by the caller (beats the request's `Model`), and how many candidates. */
+export interface PredictOptions {
+  model?: Algorithm;
+  top?: number;
+}
+
+/** The models a predictor answers from: a loaded models directory, or anything shaped like one. */
+export type ModelSource = Pick<ModelDir, "models" | "find"> & { manifest: Pick<ModelDir["manifest"], "best"> };
+
+export const DEFAULT_TOP = 3;
+
+/** Which model answers a request and the feature vector it needs. */
+export interface Routed {
+  model: LoadedModel;
+  vector: number[];
+}
+
+/**
+ * Answers identification requests from a set of loaded models. Holds no mutable state, so a server can
+ * build a new one on reload and swap it in with one assignment.
+ */
+export class Predictor {
+  readonly source: ModelSource;
+
+  constructor(source: ModelSource) {
+    this.source = source;
+  }
+
+  /** The algorithm a request is answered with: the caller's, else the request's `Model`, else the manifest's best. */
+  algorithmFor(req: PredictRequest, options: PredictOptions = {}): Algorithm {
+    return options.model ?? req.model ?? this.source.manifest.best;
+  }
+
+  /**
+   * Picks the model and builds its feature vector: raw timings go to the timings model when the sample
+   * has the key count it was trained on, otherwise (and for summary requests) to the summary model.
+   */
+  route(req: PredictRequest, options: PredictOptions = {}): Routed {
+    const algorithm = this.algorithmFor(req, options);
+    if (req.kind === "timings") {
+      const timings = this.source.find(algorithm, "timings");
+      if (timings && timings.keys === req.press.length) return { model: timings, vector: extractTimings(req) };
+      const summary = this.source.find(algorithm, "summary");
+      if (summary) return { model: summary, vector: extractSummary(req) };
+      if (timings) {
+        throw new KeystrokeError("BAD_REQUEST", `has ${req.press.length} keys but the ${algorithm} timings model expects ${timings.keys}, and there is no ${algorithm} summary model to fall back on`, {
+          field: "press",
+        });
+      }
+      throw this.unknown(algorithm);
+    }
+    const summary = this.source.find(algorithm, "summary");
+    if (summary) return { model: summary, vector: req.summary };
+    throw this.unknown(algorithm, "summary");
+  }
+
+  /** Identifies the user who typed one validated request. */
+  predict(req: PredictRequest, options: PredictOptions = {}): PredictAnswer {
+    const t0 = performance.now();
+    const { model, vector } = this.route(req, options);
+    const proba = model.classifier.predictProba(vector);
+    const elapsed = performance.now() - t0;
+    const classes = model.classifier.classes;
+    const top = topK(proba, classes, options.top ?? DEFAULT_TOP);
+    // top[0] exists whenever the model has a class; a model with none could not have been trained
+    const best = top[0]!;
+    return {
+      UserID: best.UserID,
+      Model: model.algorithm,
+      features: model.featureSet,
+      confidence: best.probability,
+      top,
+      model_version: model.version,
+      inference_time_ms: Math.round(elapsed * 1e4) / 1e4,
+    };
+  }
+
+  private unknown(algorithm: Algorithm, featureSet?: FeatureSetName): KeystrokeError {
+    const have = this.source.models.map((m) => `${m.algorithm}/${m.featureSet}`).join(", ") || "none";
+    const what = featureSet ? `${algorithm} ${featureSet} model` : `${algorithm} model`;
+    return new KeystrokeError("UNKNOWN_MODEL", `no ${what} is loaded (loaded: ${have})`, { field: "Model" }, {
+      suggestion: "train it with keystroke-id train, or ask for another model",
+    });
+  }
+}
+
+/** The k most probable classes, best first; ties keep class order so answers are repeatable. */
+export function topK(proba: ArrayLike<number>, classes: readonly Label[], k: number): Candidate[] {
+  const n = Math.min(Math.max(1, Math.floor(k)), proba.length);
+  // k is small (3 by default): one insertion pass beats sorting 110 probabilities
+  const idx: number[] = [];
+  for (let i = 0; i < proba.length; i++) {
+    const p = proba[i]!;
+    if (idx.length === n) {
+      if (p <= proba[idx[n - 1]!]!) continue;
+      idx.pop();
+    }
+    let j = idx.length;
+    idx.push(i);
+    while (j > 0 && proba[idx[j - 1]!]! < p) {
+      idx[j] = idx[j - 1]!;
+      j--;
+    }
+    idx[j] = i;
+  }
+  const out = new Array<Candidate>(idx.length);
+  for (let i = 0; i < idx.length; i++) out[i] = { UserID: classes[idx[i]!]!, probability: proba[idx[i]!]! };
+  return out;
+}

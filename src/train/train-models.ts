@@ -1,0 +1,114 @@
+import type { Sample } from "../data/types.js";
+import { KeystrokeError } from "../errors.js";
+import { extractFeatures, featureNames, type FeatureSetName } from "../features/index.js";
+import { accuracy, macroF1 } from "../metrics/classification.js";
+import type { ModelToWrite } from "../models/store.js";
+import type { Algorithm, TrainProgress } from "../models/types.js";
+import { defaultWorkers, runFitJobs, type FitJob } from "./jobs.js";
+import { stratifiedHoldout } from "./split.js";
+
+/** Labelled samples to train on, as the reader returns them. */
+export interface TrainingData {
+  samples: Sample[];
+  keyNames?: string[];
+}
+
+/** What to train. */
+export interface TrainOptions {
+  algorithms: readonly Algorithm[];
+  featureSets: readonly FeatureSetName[];
+  seed: number;
+  /** Share of each user's rows kept back for scoring; 0 trains on everything and scores nothing. */
+  holdout: number;
+  /** Worker threads; 0 fits in-process. Default: one per core. */
+  workers?: number;
+  params?: Partial<Record<Algorithm, Record<string, unknown>>>;
+  /** Progress of every model, as data: the CLI draws it, tests read it. */
+  onProgress?: (event: TrainEvent) => void;
+}
+
+/** A progress event of one model of the run. */
+export interface TrainEvent extends TrainProgress {
+  featureSet: FeatureSetName;
+}
+
+/** The models of a run, ready for writeModelDir, with the split that scored them. */
+export interface TrainRun {
+  models: Array<ModelToWrite & { algorithm: Algorithm }>;
+  trainRows: number;
+  holdoutRows: number;
+  users: number;
+}
+
+/**
+ * Trains every requested algorithm on every requested feature set, in parallel worker threads, and
+ * scores each on a stratified held-out share of the rows. The saved models are those fitted on the
+ * training share, so the scores describe exactly the models written.
+ */
+export async function trainModels(data: TrainingData, options: TrainOptions): Promise<TrainRun> {
+  const { samples } = data;
+  const labels = samples.map((s, i) => {
+    if (s.label === undefined) throw new KeystrokeError("BAD_ROW", "has no user label; training needs a label column", { line: s.source?.line ?? i + 2 });
+    return s.label;
+  });
+  const users = new Set(labels).size;
+  if (users < 2) throw new KeystrokeError("TOO_FEW_SAMPLES", `training needs at least 2 users; the data has ${users}`);
+  const keys = samples[0]!.press.length;
+  if (options.featureSets.includes("timings")) {
+    const odd = samples.find((s) => s.press.length !== keys);
+    if (odd) {
+      throw new KeystrokeError("BAD_ROW", `has ${odd.press.length} keys but the first sample has ${keys}; timings features need equal lengths`, {
+        ...(odd.source ? { file: odd.source.file, line: odd.source.line } : {}),
+      }, { suggestion: "use --features summary, or --skip-invalid to drop such samples" });
+    }
+  }
+  const { train, test } = stratifiedHoldout(labels, options.holdout, options.seed);
+  const yTrain = train.map((i) => labels[i]!);
+  const yTest = test.map((i) => labels[i]!);
+
+  const jobs: FitJob[] = [];
+  const meta: Array<{ featureSet: FeatureSetName; names: string[] }> = [];
+  for (const featureSet of options.featureSets) {
+    const rows = samples.map((s) => extractFeatures(s, featureSet));
+    const X = train.map((i) => rows[i]!);
+    const Xtest = test.map((i) => rows[i]!);
+    const names = featureNames(featureSet, keys, data.keyNames);
+    for (const algorithm of options.algorithms) {
+      const params = options.params?.[algorithm];
+      jobs.push({ id: jobs.length, algorithm, featureSet, X, y: yTrain, Xtest, seed: options.seed, ...(params ? { params } : {}) });
+      meta.push({ featureSet, names });
+    }
+  }
+  const results = await runFitJobs(jobs, {
+    workers: options.workers ?? defaultWorkers(jobs.length),
+    onProgress: (id, p) => options.onProgress?.({ ...p, featureSet: jobs[id]!.featureSet }),
+  });
+
+  const models = results.map((r, i) => {
+    const job = jobs[i]!;
+    const featureSet = meta[i]!.featureSet;
+    const predicted = r.proba.map((p) => r.serialized.classes[argmax(p)]!);
+    return {
+      algorithm: job.algorithm,
+      serialized: r.serialized,
+      featureSet,
+      featureNames: meta[i]!.names,
+      keys: featureSet === "timings" ? keys : null,
+      ...(featureSet === "timings" && data.keyNames ? { keyNames: data.keyNames } : {}),
+      ...(test.length > 0 ? { metrics: { accuracy: round(accuracy(yTest, predicted)), macroF1: round(macroF1(yTest, predicted)), holdoutRows: test.length } } : {}),
+      fitSeconds: r.fitSeconds,
+    };
+  });
+  return { models, trainRows: train.length, holdoutRows: test.length, users };
+}
+
+function argmax(p: readonly number[]): number {
+  let best = 0;
+  for (let i = 1; i < p.length; i++) if (p[i]! > p[best]!) best = i;
+  return best;
+}
+
+function round(v: number): number {
+  return Math.round(v * 1e6) / 1e6;
+}
+

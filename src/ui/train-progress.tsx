@@ -1,0 +1,52 @@
+import { Box, Text } from "ink";
+import type { TrainEvent } from "../train/train-models.js";
+
+/** The state of one model's fit, as the progress view draws it. */
+export interface ModelProgress {
+  key: string;
+  label: string;
+  phase: string;
+  done: number;
+  total: number;
+  finished: boolean;
+}
+
+/** Folds a training event into the progress list (pure, so tests and the view share it). */
+export function applyTrainEvent(list: readonly ModelProgress[], e: TrainEvent): ModelProgress[] {
+  const key = `${e.algorithm}/${e.featureSet}`;
+  const entry: ModelProgress = { key, label: `${e.algorithm} ${e.featureSet}`, phase: e.phase, done: e.done, total: e.total, finished: e.total > 0 && e.done >= e.total };
+  const i = list.findIndex((m) => m.key === key);
+  if (i < 0) return [...list, entry];
+  const copy = [...list];
+  copy[i] = entry;
+  return copy;
+}
+
+const WIDTH = 24;
+
+/** Live per-model progress bars (trees, boosting rounds, folds) for a person at a terminal. */
+export function TrainProgressView({ models, title }: { models: readonly ModelProgress[]; title: string }) {
+  return (
+    <Box flexDirection="column">
+      <Text bold>{title}</Text>
+      {models.map((m) => {
+        const share = m.total > 0 ? Math.min(1, m.done / m.total) : 0;
+        const filled = Math.round(share * WIDTH);
+        return (
+          <Box key={m.key}>
+            <Box width={14}>
+              <Text>{m.label}</Text>
+            </Box>
+            <Text color={m.finished ? "green" : "cyan"}>{"█".repeat(filled)}</Text>
+            <Text dimColor>{"░".repeat(WIDTH - filled)}</Text>
+            <Text>
+              {" "}
+              {m.done}/{m.total} {m.phase}
+              {m.finished ? " ✓" : ""}
+            </Text>
+          </Box>
+        );
+      })}
+    </Box>
+  );
+}

@@ -1,0 +1,32 @@
+import type { TrainReport } from "../train/run.js";
+import { renderTable } from "./table.js";
+import { color } from "./terminal.js";
+
+/** The human form of a training report: a table of model × feature set, and where it went. */
+export function formatTrainReport(r: TrainReport, stream: NodeJS.WriteStream = process.stdout): string {
+  const c = color(stream);
+  const pct = (v: number | null) => (v === null ? "—" : `${(v * 100).toFixed(1)}%`);
+  const rows = r.models.map((m) => [
+    m.model === r.best ? c.green(m.model) : m.model,
+    m.features,
+    pct(m.accuracy),
+    m.macroF1 === null ? "—" : m.macroF1.toFixed(3),
+    m.seconds.toFixed(2),
+    formatBytes(m.bytes),
+  ]);
+  const lines = [
+    `${r.data.rows} samples of ${r.data.users} users from ${r.data.name}` +
+      (r.holdout.rows > 0 ? `; ${r.holdout.rows} held out (${Math.round(r.holdout.fraction * 100)}% per user) for the scores below` : "; nothing held out"),
+    renderTable(["model", "features", "accuracy", "macro-F1", "fit s", "size"], rows, stream),
+    `best: ${r.best}; written to ${r.out}/ in ${r.wallSeconds.toFixed(1)} s` +
+      (r.verification ? `; verification templates for ${r.verification.users} users (${r.verification.detector})` : ""),
+  ];
+  return lines.join("\n") + "\n";
+}
+
+/** 1536 → "1.5 KB". */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
