@@ -3,3 +3,4 @@ export * from "./errors.js";
 export * from "./data/types.js";
 export * from "./features/index.js";
 export { createRng, type Rng } from "./util/random.js";
+export * from "./verify/index.js";

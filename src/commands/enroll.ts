@@ -1,9 +1,75 @@
 import { Command } from "commander";
 import { KeystrokeError } from "../errors.js";
 
-/** `keystroke-id enroll` (placeholder until its issue lands). */
-export function enrollCommand(): Command {
-  return new Command("enroll").description("(not yet implemented)").action(() => {
-    throw new KeystrokeError("BAD_FLAG", "enroll is not implemented yet");
-  });
+/** The streams a command talks through; tests pass their own. */
+interface CommandIO {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+interface EnrollFlags {
+  user?: string;
+  modelsDir: string;
+  detector?: string;
+  filterOutliers?: boolean;
+  json?: boolean;
+}
+
+/** `keystroke-id enroll <file>`: adds or updates users' verification templates, leaving every other user's untouched. */
+export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: process.stderr }): Command {
+  return new Command("enroll")
+    .description("enrol users for verification (predict --claim, POST /verify) without retraining anyone else")
+    .argument("<file>", "keystroke CSV with at least 3 samples per user (any layout)")
+    .option("--user <id>", "enrol only this user's samples; unlabelled samples are taken as this user's")
+    .option("--models-dir <dir>", "models directory holding verification/", "models")
+    .option("--detector <name>", "verification detector (default: the store's, else manhattan-robust-cohort)")
+    .option("--filter-outliers", "drop enrolment samples far from the user's others (with 6 or more samples)")
+    .option("--json", "one JSON document on stdout")
+    .action(async (file: string, opts: EnrollFlags) => {
+      const verify = await import("../verify/index.js");
+      if (opts.detector !== undefined && !verify.isDetectorName(opts.detector)) {
+        throw new KeystrokeError("BAD_FLAG", `unknown detector "${opts.detector}" (detectors: ${verify.DETECTORS.join(", ")})`, { flag: "--detector" });
+      }
+      if (opts.user !== undefined && opts.user.trim() === "") throw new KeystrokeError("BAD_FLAG", "empty user id", { flag: "--user" });
+      const { readDataset, parseLabel } = await import("../data/index.js");
+      const { timingsNames } = await import("../features/index.js");
+      const ds = await readDataset(file);
+      const user = opts.user === undefined ? undefined : parseLabel(opts.user);
+      if (!ds.labelled && user === undefined) {
+        throw new KeystrokeError("BAD_FLAG", `${file} has no UserID column: say whose samples these are`, { flag: "--user" }, { suggestion: `keystroke-id enroll ${file} --user <id>` });
+      }
+      const index = await verify.readVerificationIndex(opts.modelsDir);
+      const detector = opts.detector ?? index?.detector ?? verify.DEFAULT_DETECTOR;
+      const result = verify.enrollSamples(ds.samples, {
+        detector,
+        population: index?.population ?? undefined,
+        user,
+        filterOutliers: Boolean(opts.filterOutliers),
+      });
+      await verify.saveTemplates(opts.modelsDir, result.templates, {
+        detector: index?.detector ?? detector,
+        keys: result.keys,
+        featureNames: timingsNames(result.keys, ds.keyNames),
+        population: result.populationBuilt ? result.population : undefined,
+      });
+      const dir = verify.verificationDir(opts.modelsDir);
+      const after = await verify.readVerificationIndex(opts.modelsDir);
+      const enrolled = result.templates.map((t) => ({
+        UserID: t.user,
+        samples: t.n,
+        threshold: t.threshold,
+        detector: t.detector,
+        file: after!.users[String(t.user)]!.file,
+        replaced: index !== null && String(t.user) in index.users,
+      }));
+      const summary = { store: dir, created: index === null, users: Object.keys(after!.users).length, enrolled };
+      if (opts.json) {
+        io.stdout.write(JSON.stringify(summary, null, 2) + "\n");
+      } else {
+        for (const e of enrolled) {
+          io.stdout.write(`${e.replaced ? "updated" : "enrolled"} ${String(e.UserID)}: ${e.samples} samples, threshold ${e.threshold.toFixed(3)} (${e.detector})\n`);
+        }
+      }
+      io.stderr.write(`${index === null ? "created" : "updated"} verification store ${dir}: ${summary.users} user(s)\n`);
+    });
 }

@@ -1,9 +1,204 @@
 import { Command } from "commander";
-import { KeystrokeError } from "../errors.js";
+import { readFile } from "node:fs/promises";
+import type { Label } from "../data/types.js";
+import { ExitCodes, KeystrokeError } from "../errors.js";
+import type { Algorithm } from "../models/types.js";
+import type { PredictOptions, RequestInput } from "../predict/index.js";
+import { say } from "../ui/terminal.js";
+import { parseNumber } from "./options.js";
 
-/** `keystroke-id predict` (placeholder until its issue lands). */
+// Kept light on purpose: the predict core, the models and the CSV reader load inside the action, and
+// nothing here pulls in fastify or ink, so a one-shot `predict` starts fast.
+
+interface PredictFlags {
+  model?: string;
+  json?: string;
+  csv?: string;
+  format: string;
+  modelsDir: string;
+  top: string;
+  claim?: string;
+  skipInvalid?: boolean;
+}
+
+const FORMATS = ["csv", "json", "ndjson"] as const;
+type Format = (typeof FORMATS)[number];
+
+/** `keystroke-id predict`: identifies who typed a sample (or verifies a claim) from JSON, NDJSON or CSV input. */
 export function predictCommand(): Command {
-  return new Command("predict").description("(not yet implemented)").action(() => {
-    throw new KeystrokeError("BAD_FLAG", "predict is not implemented yet");
+  return new Command("predict")
+    .description("identify who typed a sample, or verify a claimed user (--claim), with trained models")
+    .option("--model <name>", "SVM, RF or XGB, any case (default: the request's Model, else the manifest's best)")
+    .option("--json <file>", "a JSON request, an array of them, or NDJSON (default: stdin)")
+    .option("--csv <file>", "a CSV of samples in any layout `features` reads (- for stdin)")
+    .option("--format <fmt>", "output for --csv: csv, json or ndjson", "csv")
+    .option("--models-dir <dir>", "the directory `train` wrote", "models")
+    .option("--top <k>", "candidate users listed per answer", "3")
+    .option("--claim <UserID>", "verify the sample(s) as this user instead of identifying (raw timings only)")
+    .option("--skip-invalid", "with --csv: drop invalid rows (reported on stderr) instead of stopping")
+    .addHelpText(
+      "after",
+      `
+Inputs (JSON): the original contract {"Model":"RF","HT":{"Mean":..,"STD":..},"PPT":..,"RRT":..,"RPT":..},
+raw timings {"press":[..],"release":[..]} or {"keystrokes":[{"key":"a","press":0,"release":95},..]},
+an array of these, or NDJSON (one per line; one answer per line). In a batch a bad request gets
+{"error":..,"field":..} in its place, the others are answered, and the exit code is 3.`,
+    )
+    .action(async (flags: PredictFlags) => {
+      const core = await import("../predict/index.js");
+      const model = flags.model === undefined ? undefined : core.parseAlgorithm(flags.model, { flag: "--model" });
+      const top = parseNumber(flags.top, "--top", { integer: true, min: 1, max: 1000 });
+      const format = parseFormat(flags.format);
+      const claim = flags.claim === undefined ? undefined : core.parseClaim(flags.claim, { flag: "--claim" });
+      if (flags.json !== undefined && flags.csv !== undefined) throw new KeystrokeError("BAD_FLAG", "give --json or --csv, not both", { flag: "--csv" });
+      const popts: PredictOptions = { top, ...(model ? { model } : {}) };
+
+      if (flags.csv !== undefined) {
+        await predictCsv(flags.csv, { ...flags, format, claim, popts, model });
+        return;
+      }
+      const name = flags.json === undefined || flags.json === "-" ? "<stdin>" : flags.json;
+      const text = await readInput(flags.json);
+      const input = core.readRequests(text, name);
+
+      let answer: (value: unknown) => object;
+      if (claim !== undefined) {
+        // validate before loading anything, so a bad request is reported as such even without templates
+        if (input.form === "single") core.parseVerifyRequest(input.value, claim);
+        const verifier = await core.requireVerifier(flags.modelsDir);
+        answer = (v) => core.answerVerify(verifier, v, claim);
+      } else {
+        if (input.form === "single") core.parseRequest(input.value);
+        const predictor = await core.loadPredictor(flags.modelsDir, { algorithms: model ? [model] : wantedAlgorithms(input) });
+        answer = (v) => core.answerRequest(predictor, v, popts);
+      }
+
+      if (input.form === "single") {
+        writeJson(answer(input.value));
+        return;
+      }
+      let failed = 0;
+      const guarded = (value: unknown, at: { index?: number; line?: number }, pre?: KeystrokeError): object => {
+        try {
+          if (pre) throw pre;
+          return answer(value);
+        } catch (e) {
+          failed++;
+          return core.errorAnswer(e, at);
+        }
+      };
+      if (input.form === "batch") writeJson(input.values.map((v, index) => guarded(v, { index })));
+      else for (const l of input.lines) process.stdout.write(JSON.stringify(guarded(l.value, { line: l.line }, l.error)) + "\n");
+      if (failed > 0) {
+        say(`${failed} of ${input.form === "batch" ? input.values.length : input.lines.length} requests could not be answered (see their error objects)`);
+        process.exitCode = ExitCodes.INPUT;
+      }
+    });
+}
+
+/** Answers every sample of a CSV; each answer carries the sample's line (and label, when the file has one). */
+async function predictCsv(file: string, o: { format: Format; modelsDir: string; skipInvalid?: boolean; claim?: Label; popts: PredictOptions; model?: Algorithm }): Promise<void> {
+  const core = await import("../predict/index.js");
+  const data = await import("../data/index.js");
+  let answer: (v: unknown) => object;
+  if (o.claim !== undefined) {
+    const verifier = await core.requireVerifier(o.modelsDir);
+    const claim = o.claim;
+    answer = (v) => core.answerVerify(verifier, v, claim);
+  } else {
+    const predictor = await core.loadPredictor(o.modelsDir, { algorithms: [o.model ?? "best"] });
+    answer = (v) => core.answerRequest(predictor, v, o.popts);
+  }
+  const verifying = o.claim !== undefined;
+  const columns = verifying
+    ? ["UserID", "accepted", "anomaly_score", "confidence_score", "threshold", "detector", "replay", "scripted", "reason"]
+    : ["UserID", "Model", "features", "confidence", "model_version"];
+  let labelColumn: string | undefined;
+  let headerDone = false;
+  let rows = 0;
+  let failed = 0;
+  const out: object[] = [];
+  const name = file === "-" ? "<stdin>" : file;
+  const samples = data.readSamples(file === "-" ? process.stdin : file, {
+    name,
+    skipInvalid: Boolean(o.skipInvalid),
+    onSkip: (s) => say(`skipped ${name}:${s.line}${s.column ? `, column ${s.column}` : ""}: ${s.reason}`),
+    onHeader: (h) => {
+      labelColumn = h.labelColumn;
+    },
   });
+  for await (const s of samples) {
+    rows++;
+    const line = s.source?.line;
+    let a: object;
+    try {
+      a = answer({ press: s.press, release: s.release });
+    } catch (e) {
+      failed++;
+      a = core.errorAnswer(e, line === undefined ? {} : { line });
+    }
+    const row = { line, ...(labelColumn !== undefined ? { label: s.label } : {}), ...a } as Record<string, unknown>;
+    if (o.format === "json") out.push(row);
+    else if (o.format === "ndjson") process.stdout.write(JSON.stringify(row) + "\n");
+    else {
+      const head = ["line", ...(labelColumn !== undefined ? [labelColumn] : []), ...columns, "error"];
+      if (!headerDone) {
+        process.stdout.write(head.map(data.csvCell).join(",") + "\n");
+        headerDone = true;
+      }
+      const cells = ["line", ...(labelColumn !== undefined ? ["label"] : []), ...columns, "error"].map((k) => cell(row[k]));
+      process.stdout.write(cells.map(data.csvCell).join(",") + "\n");
+    }
+  }
+  if (o.format === "json") writeJson(out);
+  if (rows === 0) say(`${name} holds no samples`);
+  if (failed > 0) {
+    say(`${failed} of ${rows} samples could not be answered (see their error column)`);
+    process.exitCode = ExitCodes.INPUT;
+  }
+}
+
+/** The algorithms a set of requests will ask for, so only those models are read ("best" when one names none). */
+function wantedAlgorithms(input: RequestInput): Array<Algorithm | "best"> {
+  const values = input.form === "single" ? [input.value] : input.form === "batch" ? input.values : input.lines.map((l) => l.value);
+  const wanted = new Set<Algorithm | "best">();
+  for (const v of values) {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) continue;
+    const m = (v as { Model?: unknown }).Model;
+    if (m === undefined) wanted.add("best");
+    else if (typeof m === "string" && ["SVM", "RF", "XGB"].includes(m.toUpperCase())) wanted.add(m.toUpperCase() as Algorithm);
+  }
+  return [...wanted];
+}
+
+function parseFormat(value: string): Format {
+  const f = value.toLowerCase();
+  if ((FORMATS as readonly string[]).includes(f)) return f as Format;
+  throw new KeystrokeError("BAD_FLAG", `"${value}" is not an output format (${FORMATS.join(", ")})`, { flag: "--format" });
+}
+
+async function readInput(file: string | undefined): Promise<string> {
+  if (file !== undefined && file !== "-") {
+    try {
+      return await readFile(file, "utf8");
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new KeystrokeError("IO", code === "ENOENT" ? "no such file" : `cannot be read (${code ?? (e as Error).message})`, { file }, { cause: e });
+    }
+  }
+  if (process.stdin.isTTY) {
+    throw new KeystrokeError("BAD_FLAG", "no input: pass --json <file> or --csv <file>, or pipe a request on stdin", { flag: "--json" });
+  }
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function cell(v: unknown): string | number {
+  if (v === undefined || v === null) return "";
+  return typeof v === "number" ? v : String(v);
+}
+
+function writeJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + "\n");
 }

@@ -1,9 +1,62 @@
 import { Command } from "commander";
-import { KeystrokeError } from "../errors.js";
+import { ExitCodes, KeystrokeError } from "../errors.js";
+import { say } from "../ui/terminal.js";
+import { parseNumber } from "./options.js";
 
-/** `keystroke-id serve` (placeholder until its issue lands). */
+interface ServeFlags {
+  host: string;
+  port: string;
+  modelsDir: string;
+  bodyLimit: string;
+  token?: string;
+  logLevel: string;
+  watch: boolean;
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/** `keystroke-id serve`: the HTTP API over the same core as `predict`; runs until SIGTERM or SIGINT. */
 export function serveCommand(): Command {
-  return new Command("serve").description("(not yet implemented)").action(() => {
-    throw new KeystrokeError("BAD_FLAG", "serve is not implemented yet");
-  });
+  return new Command("serve")
+    .description("serve predictions and verification over HTTP (POST /predict, /verify; GET /health, /models, /metrics)")
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option("--port <port>", "port to listen on (0: any free port, printed on stderr)", "8000")
+    .option("--models-dir <dir>", "the directory `train` wrote", "models")
+    .option("--body-limit <bytes>", "largest request body accepted (413 above it)", String(64 * 1024))
+    .option("--token <token>", "require Authorization: Bearer <token> on every route but /health (or KEYSTROKE_ID_TOKEN)")
+    .option("--log-level <level>", `pino log level on stderr: ${LOG_LEVELS.join(", ")}; per-request lines only at debug/trace`, "info")
+    .option("--no-watch", "do not reload when manifest.json changes (SIGHUP still reloads)")
+    .action(async (flags: ServeFlags) => {
+      const port = parseNumber(flags.port, "--port", { integer: true, min: 0, max: 65535 });
+      const bodyLimit = parseNumber(flags.bodyLimit, "--body-limit", { integer: true, min: 256, max: 1 << 30 });
+      const logLevel = flags.logLevel.toLowerCase();
+      if (!LOG_LEVELS.includes(logLevel)) throw new KeystrokeError("BAD_FLAG", `"${flags.logLevel}" is not a log level (${LOG_LEVELS.join(", ")})`, { flag: "--log-level" });
+      const token = flags.token ?? (process.env.KEYSTROKE_ID_TOKEN || undefined);
+      if (token === "") throw new KeystrokeError("BAD_FLAG", "is empty", { flag: "--token" });
+
+      // fastify and prom-client load only here, so the other commands start without them
+      const { createServer } = await import("../server/app.js");
+      const server = await createServer({ modelsDir: flags.modelsDir, bodyLimit, logLevel, watch: flags.watch, ...(token !== undefined ? { token } : {}) });
+      const { url } = await server.listen(flags.host, port);
+      const models = server.state().predictor.source.models.map((m) => `${m.algorithm}/${m.featureSet}`).join(", ");
+      say(`keystroke-id listening on ${url} (models: ${models}${server.state().verifier ? "; verification on" : ""}${token ? "; token required" : ""})`);
+
+      const onHup = () => void server.reload("SIGHUP");
+      process.on("SIGHUP", onHup);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: NodeJS.Signals) => {
+          say(`${signal}: finishing in-flight requests and closing`);
+          process.off("SIGINT", stop);
+          process.off("SIGTERM", stop);
+          process.off("SIGHUP", onHup);
+          server.close().then(resolve, (e: unknown) => {
+            say(`error while closing: ${(e as Error).message}`);
+            resolve();
+          });
+        };
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
+      process.exitCode = ExitCodes.OK;
+    });
 }

@@ -19,4 +19,6 @@ export interface Sample {
   source?: { file: string; line: number };
   /** Session / repetition id when the layout has one. */
   session?: string | number;
+  /** Repetition within the session (derived layout's `rep`). */
+  rep?: number;
 }

@@ -4,3 +4,4 @@ export * from "./coverage.js";
 export * from "./evaluation.js";
 export * from "./folds.js";
 export * from "./cross-validation.js";
+export * from "./run.js";

@@ -111,6 +111,8 @@ export interface VerificationResult {
 
 /** What verification needs of the template store. */
 export interface Verifier {
+  /** Keys per sample the templates were enrolled with, when known (checked here to name the field). */
+  readonly keys?: number;
   verify(user: Label, vector: number[]): VerificationResult;
 }
 
@@ -125,6 +127,9 @@ export function verifyRequest(verifier: Verifier, req: VerifyRequest): Verificat
     throw new KeystrokeError("BAD_REQUEST", "verification needs raw timings (press/release or keystrokes); the HT/PPT/RRT/RPT summary cannot be checked against a per-key template", {
       field: "press",
     });
+  }
+  if (verifier.keys !== undefined && req.press.length !== verifier.keys) {
+    throw new KeystrokeError("BAD_REQUEST", `has ${req.press.length} keys; the verification templates were enrolled with ${verifier.keys}`, { field: "press" });
   }
   return verifier.verify(req.claim, extractTimings(req));
 }

@@ -5,6 +5,7 @@ import { Predictor } from "./predictor.js";
 export * from "./request.js";
 export * from "./predictor.js";
 export * from "./answer.js";
+export { loadVerifier, requireVerifier } from "./verifier.js";
 export { parseJson, findJsonFault, type JsonFault } from "./json.js";
 
 /**

@@ -36,7 +36,7 @@ describe("parseJson", () => {
     } catch (e) {
       expect(e).toBeInstanceOf(KeystrokeError);
       expect((e as KeystrokeError).code).toBe("BAD_JSON");
-      expect((e as KeystrokeError).message).toMatch(/^req\.json:2: invalid JSON at column 19/);
+      expect((e as KeystrokeError).message).toMatch(/^req\.json:2: invalid JSON at column 18/);
     }
   });
 });

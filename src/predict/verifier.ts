@@ -1,0 +1,17 @@
+import type { Verifier } from "./answer.js";
+
+/**
+ * Loads the verification templates of a models dir, or null when it has none. The verify module loads
+ * lazily so that identification alone never pays for it.
+ */
+export async function loadVerifier(modelsDir: string): Promise<Verifier | null> {
+  const verify = await import("../verify/index.js");
+  if (!(await verify.readVerificationIndex(modelsDir))) return null;
+  return verify.loadTemplates(modelsDir);
+}
+
+/** Like loadVerifier, but a models dir without templates is an error (NO_MODELS) naming what to run. */
+export async function requireVerifier(modelsDir: string): Promise<Verifier> {
+  const verify = await import("../verify/index.js");
+  return verify.loadTemplates(modelsDir);
+}

@@ -1,0 +1,346 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { unwatchFile, watchFile, type Stats } from "node:fs";
+import { join } from "node:path";
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { isKeystrokeError, type ErrorCode } from "../errors.js";
+import { loadModelDir, MANIFEST_FILE, type Manifest, type ModelDir } from "../models/store.js";
+import {
+  answerBatch,
+  answerRequest,
+  errorAnswer,
+  isErrorAnswer,
+  loadVerifier,
+  parseJson,
+  parseVerifyRequest,
+  verifyRequest,
+  type ErrorAnswer,
+  type PredictAnswer,
+  type PredictOptions,
+  Predictor,
+  type VerificationResult,
+  type Verifier,
+} from "../predict/index.js";
+import { createMetrics, type ServerMetrics } from "./metrics.js";
+
+/** Everything `serve` can be told; defaults merged once in createServer. */
+export interface ServerOptions {
+  modelsDir: string;
+  /** Largest request body in bytes (413 above it). */
+  bodyLimit?: number;
+  /** Bearer token every route but /health needs; undefined = open. */
+  token?: string;
+  /** pino level; per-request lines only at debug and trace. */
+  logLevel?: string;
+  /** Where pino writes (stderr by default). */
+  logStream?: NodeJS.WritableStream;
+  /** Reload when manifest.json changes (polls its mtime). */
+  watch?: boolean;
+  /** Largest JSON array batch. */
+  maxBatch?: number;
+  /** Loads the verification templates of a models dir; null when it has none (default: src/verify's store). */
+  loadVerifier?: (modelsDir: string, manifest: Manifest) => Promise<Verifier | null>;
+  /** Reads a models dir (loadModelDir unless a test or an embedding app supplies its own). */
+  loadModels?: (modelsDir: string) => Promise<ModelDir>;
+  /** prom-client's process metrics (CPU, memory, event loop) beside the server's own. */
+  processMetrics?: boolean;
+}
+
+export const DEFAULT_BODY_LIMIT = 64 * 1024;
+export const DEFAULT_MAX_BATCH = 1000;
+export const DEFAULT_LOG_LEVEL = "info";
+
+/** What answers requests right now; replaced whole on reload so a request never sees half of two. */
+export interface ServingState {
+  predictor: Predictor;
+  verifier: Verifier | null;
+  manifest: Manifest;
+  loadedAt: Date;
+}
+
+/** A running (or ready to run) keystroke-id HTTP server. */
+export interface KeystrokeServer {
+  app: FastifyInstance;
+  metrics: ServerMetrics;
+  /** The models being served. */
+  state(): ServingState;
+  /** Loads the models dir again and swaps it in; on failure keeps serving the old models and resolves false. */
+  reload(why?: string): Promise<boolean>;
+  /** Starts listening; resolves to the real address (port 0 picks a free port). */
+  listen(host: string, port: number): Promise<{ url: string; host: string; port: number }>;
+  /** Stops accepting, lets in-flight requests finish, stops watching. */
+  close(): Promise<void>;
+}
+
+/** Marks a body that came as NDJSON (one request per line) rather than JSON. */
+class NdjsonBody {
+  constructor(readonly text: string) {}
+}
+
+const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
+  BAD_JSON: 400,
+  BAD_REQUEST: 400,
+  BAD_FLAG: 400,
+  BAD_ROW: 400,
+  TOO_FEW_SAMPLES: 400,
+  // a model name outside SVM/RF/XGB is a bad request (400, as the original contract); a known model that
+  // this models dir does not hold, or a user with no template, is a missing resource (404)
+  UNKNOWN_MODEL: 404,
+  UNKNOWN_USER: 404,
+  NO_MODELS: 503,
+};
+
+/**
+ * Builds the HTTP server over the same core as `predict`: loads the models once (throws NO_MODELS or
+ * BAD_MODEL_FILE when it cannot), compiles the schemas, and wires routes, auth, metrics and reload.
+ */
+export async function createServer(options: ServerOptions): Promise<KeystrokeServer> {
+  const opts = {
+    bodyLimit: DEFAULT_BODY_LIMIT,
+    logLevel: DEFAULT_LOG_LEVEL,
+    logStream: process.stderr,
+    watch: false,
+    maxBatch: DEFAULT_MAX_BATCH,
+    processMetrics: true,
+    ...stripUndefined(options),
+  };
+  const load = async (): Promise<ServingState> => {
+    const dir = await (opts.loadModels ?? loadModelDir)(opts.modelsDir);
+    const predictor = new Predictor(dir);
+    const manifest = dir.manifest;
+    const verifier = await (opts.loadVerifier ?? loadVerifier)(opts.modelsDir, manifest);
+    return { predictor, verifier, manifest, loadedAt: new Date() };
+  };
+  let state = await load();
+  const started = Date.now();
+  const metrics = createMetrics({ defaults: opts.processMetrics });
+  const verbose = opts.logLevel === "debug" || opts.logLevel === "trace";
+
+  const app = Fastify({
+    logger: { level: opts.logLevel, stream: opts.logStream },
+    // per-request lines would cost time on the hot path and say little; they come at debug and trace
+    logController: new LogController({ disableRequestLogging: !verbose }),
+    bodyLimit: opts.bodyLimit,
+    return503OnClosing: true,
+    // fastify's default "array" coercion would turn a body of 42 into the batch [42]; `?top=3` still coerces
+    ajv: { customOptions: { coerceTypes: true, allowUnionTypes: true } },
+  });
+
+  // only JSON and NDJSON: fastify's built-in text/plain parser would let any text through (415 instead)
+  app.removeAllContentTypeParsers();
+  // our own JSON parser: no prototype-poisoning scan needed (bodies are never merged into objects),
+  // and a syntax error reports its line and column without echoing the body back
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
+    try {
+      done(null, parseJson(body as string));
+    } catch (e) {
+      done(e as Error, undefined);
+    }
+  });
+  app.addContentTypeParser("application/x-ndjson", { parseAs: "string" }, (_req, body, done) => done(null, new NdjsonBody(body as string)));
+
+  if (opts.token !== undefined) {
+    const expected = digest(opts.token);
+    app.addHook("onRequest", async (req, reply) => {
+      if ((req.routeOptions.config as { public?: boolean } | undefined)?.public) return;
+      const header = req.headers.authorization;
+      // hash both sides so the comparison takes the same time whatever the lengths
+      const ok = typeof header === "string" && header.startsWith("Bearer ") && timingSafeEqual(digest(header.slice(7)), expected);
+      if (!ok) {
+        metrics.rejected.inc({ reason: "UNAUTHORIZED" });
+        return reply.code(401).header("www-authenticate", 'Bearer realm="keystroke-id"').send({ error: "missing or wrong bearer token (Authorization: Bearer <token>)" });
+      }
+    });
+  }
+
+  app.addHook("onResponse", async (req, reply) => {
+    const route = req.routeOptions.url ?? "unmatched";
+    metrics.requests.inc({ route, status: reply.statusCode });
+    metrics.latency.observe({ route }, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => sendError(err, req, reply, metrics, opts.bodyLimit));
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split("?")[0]}` }));
+
+  const bodySchema = { type: ["object", "array"], maxItems: opts.maxBatch };
+  const topQuery = { type: "object", properties: { top: { type: "integer", minimum: 1, maximum: 1000 } } };
+
+  app.post<{ Querystring: { top?: number } }>("/predict", { schema: { body: bodySchema, querystring: topQuery } }, async (req, reply) => {
+    const body = req.body;
+    const { predictor } = state;
+    const popts: PredictOptions = req.query.top === undefined ? {} : { top: req.query.top };
+    if (body instanceof NdjsonBody) {
+      reply.type("application/x-ndjson");
+      return ndjson(body.text, (v) => count(metrics, answerRequest(predictor, v, popts)));
+    }
+    if (Array.isArray(body)) return answerBatch(predictor, body, popts).map((a) => count(metrics, a));
+    return count(metrics, answerRequest(predictor, body, popts));
+  });
+
+  app.post("/verify", { schema: { body: bodySchema } }, async (req, reply) => {
+    const { verifier } = state;
+    if (!verifier) {
+      metrics.rejected.inc({ reason: "NO_TEMPLATES" });
+      return reply.code(404).send({ error: "this models dir has no verification templates (run keystroke-id enroll)" });
+    }
+    const one = (v: unknown) => countVerify(metrics, verifyRequest(verifier, parseVerifyRequest(v)));
+    const body = req.body;
+    if (body instanceof NdjsonBody) {
+      reply.type("application/x-ndjson");
+      return ndjson(body.text, one);
+    }
+    if (Array.isArray(body)) {
+      return body.map((v, index) => {
+        try {
+          return one(v);
+        } catch (e) {
+          return countError(metrics, errorAnswer(e, { index }));
+        }
+      });
+    }
+    return one(body);
+  });
+
+  app.get("/health", { config: { public: true } }, async () => {
+    const s = state;
+    return {
+      status: "ok",
+      uptime_s: Math.round((Date.now() - started) / 100) / 10,
+      loaded_at: s.loadedAt.toISOString(),
+      best: s.manifest.best,
+      models: s.predictor.source.models.map((m) => ({ Model: m.algorithm, features: m.featureSet, version: m.version, keys: m.keys })),
+      verification: s.verifier ? (s.manifest.verification ?? { users: null, detector: null }) : null,
+    };
+  });
+
+  app.get("/models", async () => state.manifest);
+
+  app.get("/metrics", async (_req, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  let reloading: Promise<boolean> | null = null;
+  const reload = (why = "reload requested"): Promise<boolean> => {
+    // a burst of signals or file events becomes one reload
+    reloading ??= (async () => {
+      try {
+        const next = await load();
+        state = next;
+        metrics.reloads.inc({ outcome: "ok" });
+        app.log.info({ why, models: next.predictor.source.models.map((m) => m.version) }, "models reloaded");
+        return true;
+      } catch (e) {
+        metrics.reloads.inc({ outcome: "failed" });
+        app.log.error({ why, error: e instanceof Error ? e.message : String(e) }, "reload failed; still serving the previous models");
+        return false;
+      } finally {
+        reloading = null;
+      }
+    })();
+    return reloading;
+  };
+
+  const manifestPath = join(opts.modelsDir, MANIFEST_FILE);
+  const onManifest = (curr: Stats, prev: Stats) => {
+    if (curr.mtimeMs !== prev.mtimeMs || curr.ino !== prev.ino) void reload(`${MANIFEST_FILE} changed`);
+  };
+  if (opts.watch) watchFile(manifestPath, { interval: 500, persistent: false }, onManifest);
+
+  await app.ready();
+  return {
+    app,
+    metrics,
+    state: () => state,
+    reload,
+    async listen(host, port) {
+      await app.listen({ host, port });
+      const addr = app.server.address();
+      const real = typeof addr === "object" && addr ? addr.port : port;
+      const shown = host.includes(":") ? `[${host}]` : host;
+      return { url: `http://${shown}:${real}`, host, port: real };
+    },
+    async close() {
+      if (opts.watch) unwatchFile(manifestPath, onManifest);
+      await app.close();
+    },
+  };
+}
+
+function digest(s: string): Buffer {
+  return createHash("sha256").update(s).digest();
+}
+
+function count(metrics: ServerMetrics, a: PredictAnswer | ErrorAnswer): PredictAnswer | ErrorAnswer {
+  if (isErrorAnswer(a)) countError(metrics, a);
+  else metrics.predictions.inc({ model: a.Model, features: a.features });
+  return a;
+}
+
+function countError(metrics: ServerMetrics, a: ErrorAnswer): ErrorAnswer {
+  metrics.rejected.inc({ reason: a.code });
+  return a;
+}
+
+function countVerify(metrics: ServerMetrics, r: VerificationResult): VerificationResult {
+  metrics.verifications.inc({ accepted: String(r.accepted) });
+  if (r.replay) metrics.flagged.inc({ kind: "replay" });
+  if (r.scripted) metrics.flagged.inc({ kind: "scripted" });
+  return r;
+}
+
+/** Answers an NDJSON body line by line; a bad line gets an error object on its line. */
+function ndjson(text: string, answer: (value: unknown) => unknown): string {
+  const rows = text.split("\n");
+  let out = "";
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    if (row.trim() === "") continue;
+    let a: unknown;
+    try {
+      a = answer(parseJson(row, { line: i + 1 }));
+    } catch (e) {
+      a = errorAnswer(e, { line: i + 1 });
+    }
+    out += JSON.stringify(a) + "\n";
+  }
+  return out;
+}
+
+/** Maps any error to a status and `{error, field}`: 4xx for every kind of bad input, never a stack trace. */
+function sendError(err: FastifyError, req: FastifyRequest, reply: FastifyReply, metrics: ServerMetrics, bodyLimit: number): FastifyReply {
+  if (isKeystrokeError(err)) {
+    const status = STATUS_BY_CODE[err.code] ?? 500;
+    if (status < 500) {
+      metrics.rejected.inc({ reason: err.code });
+      req.log.debug({ code: err.code, field: err.place.field, status }, "request refused");
+      return reply.code(status).send({ error: err.message, code: err.code, ...(err.place.field !== undefined ? { field: err.place.field } : {}) });
+    }
+    req.log.error({ code: err.code, error: err.message }, "request failed");
+    return reply.code(status).send({ error: err.message, code: err.code });
+  }
+  if (err.validation) {
+    const v = err.validation[0];
+    const missing = (v?.params as { missingProperty?: string } | undefined)?.missingProperty;
+    const path = (v?.instancePath ?? "").split("/").filter(Boolean).join(".");
+    const field = [err.validationContext === "body" ? "" : err.validationContext, path, missing].filter(Boolean).join(".") || "body";
+    metrics.rejected.inc({ reason: "SCHEMA" });
+    return reply.code(400).send({ error: `${field} ${v?.message ?? "is invalid"}`, code: "BAD_REQUEST", field });
+  }
+  const status = typeof err.statusCode === "number" ? err.statusCode : 500;
+  if (status >= 400 && status < 500) {
+    metrics.rejected.inc({ reason: err.code ?? String(status) });
+    return reply.code(status).send({ error: publicMessage(err, status, bodyLimit), code: err.code ?? String(status) });
+  }
+  req.log.error({ err }, "internal error");
+  return reply.code(500).send({ error: "internal error" });
+}
+
+function publicMessage(err: FastifyError, status: number, bodyLimit: number): string {
+  if (status === 413) return `request body is larger than the limit of ${bodyLimit} bytes`;
+  if (status === 415) return "unsupported content type: send application/json (or application/x-ndjson)";
+  return err.message;
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}

@@ -1,0 +1,75 @@
+import type { Label, Sample } from "../data/types.js";
+import { KeystrokeError } from "../errors.js";
+import { extractTimings } from "../features/index.js";
+import { buildPopulation } from "./population.js";
+import { MIN_ENROL_SAMPLES, enrollUser } from "./template.js";
+import type { DetectorName, PopulationStats, Template } from "./types.js";
+
+/** Options of `enrollSamples`. */
+export interface EnrollSamplesOptions {
+  detector?: DetectorName;
+  /** The store's population; built from these samples when absent (a new store). */
+  population?: PopulationStats;
+  /** Only this user's samples; unlabelled samples are assigned to this user. */
+  user?: Label;
+  minSamples?: number;
+  filterOutliers?: boolean;
+  /** Skip (and report) users with too few samples instead of throwing (train over a whole data set). */
+  skipTooFew?: boolean;
+}
+
+/** Templates for the users of a sample set, and the population they were enrolled against. */
+export interface EnrollSamplesResult {
+  templates: Template[];
+  population: PopulationStats;
+  /** True when the population was built from these samples. */
+  populationBuilt: boolean;
+  keys: number;
+  skipped: Array<{ user: Label; samples: number }>;
+}
+
+/** Groups samples by user and enrols each (what `train` and `enroll` both call). */
+export function enrollSamples(samples: Sample[], options: EnrollSamplesOptions = {}): EnrollSamplesResult {
+  const minSamples = options.minSamples ?? MIN_ENROL_SAMPLES;
+  const groups = new Map<string, { user: Label; vectors: number[][] }>();
+  let keys = -1;
+  for (const s of samples) {
+    let label = s.label;
+    if (label === undefined) {
+      if (options.user === undefined) {
+        throw new KeystrokeError("BAD_ROW", "sample has no UserID; pass --user to say whose samples these are", s.source ? { ...s.source } : {});
+      }
+      label = options.user;
+    } else if (options.user !== undefined && String(label) !== String(options.user)) continue;
+    if (keys < 0) keys = s.press.length;
+    else if (s.press.length !== keys) {
+      throw new KeystrokeError("BAD_ROW", `sample has ${s.press.length} keys; earlier samples have ${keys}`, s.source ? { ...s.source } : {});
+    }
+    const id = String(label);
+    let g = groups.get(id);
+    if (!g) groups.set(id, (g = { user: options.user ?? label, vectors: [] }));
+    g.vectors.push(extractTimings(s));
+  }
+  if (groups.size === 0) {
+    throw new KeystrokeError(
+      options.user === undefined ? "TOO_FEW_SAMPLES" : "UNKNOWN_USER",
+      options.user === undefined ? "no samples to enrol" : `no samples of user ${String(options.user)}`,
+      options.user === undefined ? {} : { flag: "--user" },
+    );
+  }
+  const skipped: Array<{ user: Label; samples: number }> = [];
+  const usable = [...groups.values()].filter((g) => {
+    if (g.vectors.length >= minSamples) return true;
+    if (!options.skipTooFew) {
+      throw new KeystrokeError("TOO_FEW_SAMPLES", `user ${String(g.user)} has ${g.vectors.length} sample${g.vectors.length === 1 ? "" : "s"}; enrolling needs at least ${minSamples}`);
+    }
+    skipped.push({ user: g.user, samples: g.vectors.length });
+    return false;
+  });
+  if (usable.length === 0) throw new KeystrokeError("TOO_FEW_SAMPLES", `no user has the ${minSamples} samples enrolling needs`);
+  const population = options.population ?? buildPopulation(usable);
+  const templates = usable.map((g) =>
+    enrollUser(g.user, g.vectors, { detector: options.detector, population, minSamples, filterOutliers: options.filterOutliers }),
+  );
+  return { templates, population, populationBuilt: options.population === undefined, keys, skipped };
+}

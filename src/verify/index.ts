@@ -1,0 +1,21 @@
+/** Verification: "is this really user X?" — per-user templates, EER evaluation, enrolment store, replay checks. */
+export type { Calibration, CohortMember, DetectorName, PopulationStats, RecentSamples, Template, VerificationResult } from "./types.js";
+export { DETECTORS, DEFAULT_DETECTOR, MIN_ENROL_SAMPLES, THRESHOLD_RULE, enrollUser, verifySample, scoreRaw, toAnomaly, isDetectorName, type EnrollOptions, type VerifyContext } from "./template.js";
+export { computeEer, zeroMissFalseAlarmRate, ratesAt, type EerResult } from "./eer.js";
+export { buildPopulation, POPULATION_LIMITS, type UserVectors } from "./population.js";
+export { isScripted, sameTimings, RecentSampleCache, SCRIPTED_MAX_CV } from "./replay.js";
+export { logTiming } from "./detectors.js";
+export { enrollSamples, type EnrollSamplesOptions, type EnrollSamplesResult } from "./enroll-samples.js";
+export { evaluateVerification, type DetectorEvaluation, type EvaluateVerificationOptions, type VerificationEvaluation } from "./evaluate.js";
+export {
+  saveTemplates,
+  loadTemplates,
+  readVerificationIndex,
+  verificationDir,
+  templateFileName,
+  TemplateStore,
+  STORE_FORMAT,
+  type SaveTemplatesMeta,
+  type VerificationIndex,
+  type VerifyCounters,
+} from "./store.js";

@@ -1,0 +1,59 @@
+import { mkdtemp, readFile, readdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runCli } from "../helpers/cli.js";
+
+const FIXTURE = "fixtures/wide-train.csv";
+
+describe("keystroke-id train (end to end)", () => {
+  it("trains, prints one JSON document, and writes model files with a manifest", async () => {
+    const out = await mkdtemp(join(tmpdir(), "kid-train-"));
+    const r = await runCli(["train", FIXTURE, "--model", "rf,svm", "--out", out, "--json", "--no-verification"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.data).toMatchObject({ rows: 300, users: 30, layout: "wide" });
+    expect(report.models.map((m: { model: string; features: string }) => `${m.model}/${m.features}`).sort()).toEqual(["RF/summary", "RF/timings", "SVM/summary", "SVM/timings"]);
+    for (const m of report.models) {
+      expect(m.accuracy).toBeGreaterThanOrEqual(0);
+      expect(m.accuracy).toBeLessThanOrEqual(1);
+    }
+    // timings models identify people far better than the 8 summary numbers
+    const acc = (model: string, f: string) => report.models.find((m: { model: string; features: string }) => m.model === model && m.features === f).accuracy;
+    expect(acc("RF", "timings")).toBeGreaterThan(0.8);
+    expect(acc("RF", "timings")).toBeGreaterThan(acc("RF", "summary"));
+    const files = (await readdir(out)).sort();
+    expect(files).toEqual(["manifest.json", "rf-summary.json", "rf-timings.json", "svm-summary.json", "svm-timings.json"]);
+    const manifest = JSON.parse(await readFile(join(out, "manifest.json"), "utf8"));
+    expect(manifest.data.rows).toBe(300);
+    expect(manifest.data.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(manifest.models[0].sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("writes byte-identical model files for the same data and seed", async () => {
+    const [a, b] = [await mkdtemp(join(tmpdir(), "kid-det-")), await mkdtemp(join(tmpdir(), "kid-det-"))];
+    for (const out of [a, b]) {
+      const r = await runCli(["train", FIXTURE, "--model", "rf", "--out", out, "--seed", "9", "--json", "--no-verification"]);
+      expect(r.code).toBe(0);
+    }
+    for (const f of ["rf-timings.json", "rf-summary.json"]) {
+      expect(await readFile(join(a, f), "utf8")).toBe(await readFile(join(b, f), "utf8"));
+    }
+  });
+
+  it("reports a missing file and a bad flag with a non-zero exit", async () => {
+    const missing = await runCli(["train", "no/such.csv", "--out", join(tmpdir(), "never")]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/no\/such\.csv: no such file/);
+    const bad = await runCli(["train", FIXTURE, "--holdout", "2"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--holdout/);
+  });
+
+  it("refuses an unlabelled file for training, naming it", async () => {
+    const r = await runCli(["train", "fixtures/wide-unlabelled.csv", "--out", join(tmpdir(), "never2")]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/wide-unlabelled\.csv.*label/i);
+  });
+});
