@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { KeystrokeError } from "../errors.js";
+import type { DetectorName } from "../verify/index.js";
 
 /** The streams a command talks through; tests pass their own. */
 interface CommandIO {
@@ -22,7 +23,7 @@ export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: 
     .argument("<file>", "keystroke CSV with at least 3 samples per user (any layout)")
     .option("--user <id>", "enrol only this user's samples; unlabelled samples are taken as this user's")
     .option("--models-dir <dir>", "models directory holding verification/", "models")
-    .option("--detector <name>", "verification detector (default: the store's, else manhattan-robust-cohort)")
+    .option("--detector <name>", "verification detector (default: the store's; for a new store manhattan-robust-cohort, or manhattan-robust with 10 users or fewer)")
     .option("--filter-outliers", "drop enrolment samples far from the user's others (with 6 or more samples)")
     .option("--json", "one JSON document on stdout")
     .action(async (file: string, opts: EnrollFlags) => {
@@ -39,15 +40,14 @@ export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: 
         throw new KeystrokeError("BAD_FLAG", `${file} has no UserID column: say whose samples these are`, { flag: "--user" }, { suggestion: `keystroke-id enroll ${file} --user <id>` });
       }
       const index = await verify.readVerificationIndex(opts.modelsDir);
-      const detector = opts.detector ?? index?.detector ?? verify.DEFAULT_DETECTOR;
       const result = verify.enrollSamples(ds.samples, {
-        detector,
+        detector: (opts.detector as DetectorName | undefined) ?? index?.detector,
         population: index?.population ?? undefined,
         user,
         filterOutliers: Boolean(opts.filterOutliers),
       });
       await verify.saveTemplates(opts.modelsDir, result.templates, {
-        detector: index?.detector ?? detector,
+        detector: index?.detector ?? result.templates[0]!.detector,
         keys: result.keys,
         featureNames: timingsNames(result.keys, ds.keyNames),
         population: result.populationBuilt ? result.population : undefined,

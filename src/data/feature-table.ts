@@ -33,9 +33,7 @@ export function csvCell(value: string | number): string {
  * (seconds × 1000 gives 94.30000000000001), far below any clock's resolution. Short values take the fast path.
  */
 export function formatValue(v: number): string {
-  const s = String(v);
-  if (s.length <= 12 || !Number.isFinite(v)) return s;
-  return String(Math.round(v * 1e9) / 1e9);
+  return Number.isInteger(v) || !Number.isFinite(v) ? String(v) : String(Math.round(v * 1e9) / 1e9);
 }
 
 /** Column names of a feature table: the label column (named as in the input) first, then the features. */
@@ -123,7 +121,7 @@ export async function writeFeatureTable(input: string | NodeJS.ReadableStream, o
   const open = (keys: number): RowFormatter => {
     const h = header!;
     // Key names of events differ from sample to sample, so only indices name their columns.
-    const f = new RowFormatter(options.format, featureColumns(options.set, keys, h.layout === "events" ? {} : h), h.labelColumn !== undefined);
+    const f = new RowFormatter(options.format, featureColumns(options.set, keys, h.layout === "events" ? { ...(h.labelColumn !== undefined ? { labelColumn: h.labelColumn } : {}) } : h), h.labelColumn !== undefined);
     buf += f.start();
     return f;
   };

@@ -1,8 +1,8 @@
-import { parse, CsvError } from "csv-parse";
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { KeystrokeError } from "../errors.js";
+import { csvRecords } from "./csv-records.js";
 import { LABEL_COLUMNS, detectHeader, type ColumnPlan, type DatasetHeader, type DerivedPlan, type EventsPlan, type WidePlan } from "./header.js";
 import type { Label, Sample } from "./types.js";
 import { findSampleProblem } from "./validate.js";
@@ -187,9 +187,6 @@ export async function* readSamples(
 ): AsyncGenerator<Sample> {
   const file = options.name ?? (typeof input === "string" ? input : "<stdin>");
   const source = await openInput(input, file);
-  const parser = parse({ bom: true, info: true, skip_empty_lines: true, relax_column_count: true });
-  source.on("error", (e) => parser.destroy(e));
-  source.pipe(parser);
 
   let plan: ColumnPlan | undefined;
   let columns: string[] = [];
@@ -232,9 +229,7 @@ export async function* readSamples(
   };
 
   try {
-    for await (const item of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-      const { record } = item;
-      const line = item.info.lines;
+    for await (const { record, line } of csvRecords(source, file)) {
       if (!plan) {
         const detected = detectHeader(record, file);
         if (options.requireLabel && detected.header.labelColumn === undefined) {
@@ -270,18 +265,12 @@ export async function* readSamples(
     const last = closeGroup();
     if (last) yield last;
   } catch (e) {
-    if (e instanceof CsvError) {
-      const line = (e as CsvError & { lines?: number }).lines;
-      throw new KeystrokeError("BAD_ROW", `not valid CSV: ${e.message}`, { file, ...(line !== undefined ? { line } : {}) }, { cause: e });
-    }
     if (e instanceof KeystrokeError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code) throw new KeystrokeError("IO", `cannot be read (${code})`, { file }, { cause: e });
     throw e;
   } finally {
-    source.unpipe(parser);
     source.destroy();
-    parser.destroy();
   }
 
   // Events of one sample arrive together; a group id that comes back means a mixed-up file. Every problem

@@ -59,10 +59,16 @@ export function cellColor(share: number, diagonal: boolean): string {
   return diagonal ? mix("#dbe7f5", "#1f4e8c", t) : mix("#fde2c8", "#c2410c", t);
 }
 
+function short(label: unknown): string {
+  const s = String(label);
+  return s.length > 5 ? `${s.slice(0, 4)}…` : s;
+}
+
 /** Confusion-matrix heatmap; every non-empty cell is a mark whose tooltip names the true and predicted user. */
 export function heatmap(cm: ConfusionMatrix, name: string): string {
   const n = cm.labels.length;
-  const size = Math.max(240, Math.min(430, n * 8));
+  // a fixed drawing size keeps tick text the same size whatever the number of users
+  const size = 430;
   const f: Frame = { width: size + 80, height: size + 64, left: 62, right: 18, top: 8, bottom: 56 };
   const cell = size / Math.max(1, n);
   const out = [svgOpen(f, `confusion-${name}`, `confusion matrix of ${name}`)];
@@ -80,8 +86,8 @@ export function heatmap(cm: ConfusionMatrix, name: string): string {
       );
     }
     if (i % every === 0) {
-      out.push(`<text class="tick" x="${f.left - 6}" y="${r2(f.top + (i + 0.5) * cell)}" text-anchor="end" dominant-baseline="middle">${esc(cm.labels[i])}</text>`);
-      out.push(`<text class="tick" x="${r2(f.left + (i + 0.5) * cell)}" y="${r2(f.top + size + 16)}" text-anchor="middle">${esc(cm.labels[i])}</text>`);
+      out.push(`<text class="tick" x="${f.left - 6}" y="${r2(f.top + (i + 0.5) * cell)}" text-anchor="end" dominant-baseline="middle">${esc(short(cm.labels[i]))}</text>`);
+      out.push(`<text class="tick" x="${r2(f.left + (i + 0.5) * cell)}" y="${r2(f.top + size + 16)}" text-anchor="middle">${esc(short(cm.labels[i]))}</text>`);
     }
   }
   out.push(`<rect class="frame" x="${f.left}" y="${f.top}" width="${r2(size)}" height="${r2(size)}"/>`);

@@ -2,11 +2,12 @@ import type { Label, Sample } from "../data/types.js";
 import { KeystrokeError } from "../errors.js";
 import { extractTimings } from "../features/index.js";
 import { buildPopulation } from "./population.js";
-import { MIN_ENROL_SAMPLES, enrollUser } from "./template.js";
+import { DEFAULT_DETECTOR, MIN_ENROL_SAMPLES, enrollUser } from "./template.js";
 import type { DetectorName, PopulationStats, Template } from "./types.js";
 
 /** Options of `enrollSamples`. */
 export interface EnrollSamplesOptions {
+  /** Default: manhattan-robust-cohort, or manhattan-robust when the population has ≤ MIN_COHORT users. */
   detector?: DetectorName;
   /** The store's population; built from these samples when absent (a new store). */
   population?: PopulationStats;
@@ -26,6 +27,14 @@ export interface EnrollSamplesResult {
   populationBuilt: boolean;
   keys: number;
   skipped: Array<{ user: Label; samples: number }>;
+}
+
+/** Fewest cohort users for which cohort normalisation is the default (measured: with 3 it is worse than none). */
+export const MIN_COHORT = 10;
+
+/** The default detector for a population: cohort-normalised when there are enough other users, else manhattan-robust. */
+export function defaultDetectorFor(population: PopulationStats | undefined): DetectorName {
+  return (population?.cohort.length ?? 0) > MIN_COHORT ? DEFAULT_DETECTOR : "manhattan-robust";
 }
 
 /** Groups samples by user and enrols each (what `train` and `enroll` both call). */
@@ -68,8 +77,7 @@ export function enrollSamples(samples: Sample[], options: EnrollSamplesOptions =
   });
   if (usable.length === 0) throw new KeystrokeError("TOO_FEW_SAMPLES", `no user has the ${minSamples} samples enrolling needs`);
   const population = options.population ?? buildPopulation(usable);
-  const templates = usable.map((g) =>
-    enrollUser(g.user, g.vectors, { detector: options.detector, population, minSamples, filterOutliers: options.filterOutliers }),
-  );
+  const detector = options.detector ?? defaultDetectorFor(population);
+  const templates = usable.map((g) => enrollUser(g.user, g.vectors, { detector, population, minSamples, filterOutliers: options.filterOutliers }));
   return { templates, population, populationBuilt: options.population === undefined, keys, skipped };
 }

@@ -35,31 +35,48 @@ function lowVariation(v: ArrayLike<number>, start: number, n: number): boolean {
   return Math.abs(mean) < 1e-9 ? sd < 1e-9 : sd / Math.abs(mean) < SCRIPTED_MAX_CV;
 }
 
-/** Recently verified samples, the last `perUser` per user, matched exactly (a key per vector). */
+/** Recently verified samples, the last `perUser` per user, matched exactly (hash buckets, then compared). */
 export class RecentSampleCache implements RecentSamples {
-  private readonly byUser = new Map<string, { keys: string[]; set: Set<string> }>();
+  private readonly byUser = new Map<string, { order: Float64Array[]; buckets: Map<number, Float64Array[]> }>();
 
   constructor(private readonly perUser = 100) {}
 
   /** True when this user recently submitted exactly these timings. */
   has(user: Label, vector: readonly number[]): boolean {
-    return this.byUser.get(String(user))?.set.has(vectorKey(vector)) ?? false;
+    const bucket = this.byUser.get(String(user))?.buckets.get(vectorHash(vector));
+    return bucket !== undefined && bucket.some((v) => sameTimings(v, vector));
   }
 
   /** Remembers a submitted sample, forgetting the user's oldest beyond the cap. */
   add(user: Label, vector: readonly number[]): void {
     const id = String(user);
     let entry = this.byUser.get(id);
-    if (!entry) this.byUser.set(id, (entry = { keys: [], set: new Set() }));
-    const key = vectorKey(vector);
-    if (entry.set.has(key)) return;
-    entry.keys.push(key);
-    entry.set.add(key);
-    if (entry.keys.length > this.perUser) entry.set.delete(entry.keys.shift()!);
+    if (!entry) this.byUser.set(id, (entry = { order: [], buckets: new Map() }));
+    const h = vectorHash(vector);
+    const bucket = entry.buckets.get(h);
+    if (bucket?.some((v) => sameTimings(v, vector))) return;
+    const copy = Float64Array.from(vector);
+    if (bucket) bucket.push(copy);
+    else entry.buckets.set(h, [copy]);
+    entry.order.push(copy);
+    if (entry.order.length > this.perUser) {
+      const old = entry.order.shift()!;
+      const oh = vectorHash(old);
+      const ob = entry.buckets.get(oh)!;
+      ob.splice(ob.indexOf(old), 1);
+      if (ob.length === 0) entry.buckets.delete(oh);
+    }
   }
 }
 
-/** A string key identifying a timings vector exactly. */
-export function vectorKey(vector: ArrayLike<number>): string {
-  return Array.prototype.join.call(vector, ",");
+/** A 32-bit hash of a timings vector (FNV-1a over its values); equal vectors hash alike. */
+export function vectorHash(vector: ArrayLike<number>): number {
+  let h = 0x811c9dc5;
+  for (let j = 0; j < vector.length; j++) {
+    // timings are whole or fractional milliseconds: a micro-second grid keeps equal values equal
+    const v = Math.round(vector[j]! * 1000) | 0;
+    h = Math.imul(h ^ (v & 0xffff), 0x01000193);
+    h = Math.imul(h ^ (v >>> 16), 0x01000193);
+  }
+  return h >>> 0;
 }

@@ -62,7 +62,7 @@ describe("features command (in-process)", () => {
   });
 
   it("reports skipped rows on stderr with how many and which lines", async () => {
-    const text = "press-0,release-0,press-1,release-1,user\n0,90,150,260,1\n0,90,150,x,2\n0,90,150,260,3\n0,90,50,60,4\n";
+    const text = "press-0,release-0,press-1,release-1,user\n0,90,150,260,1\n0,90,150,x,2\n0,90,150,260,3\n100,190,50,60,4\n";
     const r = await run(["-", "--skip-invalid", "--format", "json"], text);
     expect(r.error).toBeUndefined();
     expect((JSON.parse(r.out) as Array<{ user: number }>).map((o) => o.user)).toEqual([1, 3]);

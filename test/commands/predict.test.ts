@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createRng } from "../../src/util/random.js";
 import { extractSummary } from "../../src/features/index.js";
-import { runCli } from "../helpers/cli.js";
+import { ROOT, runCli } from "../helpers/cli.js";
 import { syntheticSample, trainedDir } from "../server/trained.js";
 
 // End-to-end: the built binary on models trained from seeded synthetic data (4 users, 6 keys each),
@@ -59,7 +59,7 @@ describe("keystroke-id predict: input forms", () => {
   it("uses --model over the request's Model, and the manifest's best when neither names one", async () => {
     expect(JSON.parse((await predict(["--model", "svm"], JSON.stringify(contractOf(1, "RF")))).stdout).Model).toBe("SVM");
     const best = JSON.parse((await runCli(["predict", "--models-dir", dir], { stdin: JSON.stringify(contractOf(1)) })).stdout);
-    const manifest = (await import("node:fs")).readFileSync(join(dir, "manifest.json"), "utf8");
+    const manifest = readFileSync(join(dir, "manifest.json"), "utf8");
     expect(best.Model).toBe(JSON.parse(manifest).best);
   });
 
@@ -169,5 +169,23 @@ describe("keystroke-id predict --claim", () => {
     const unknown = await predict(["--claim", "77"], JSON.stringify(sampleOf(2)));
     expect(unknown.code).toBe(3);
     expect(unknown.stderr).toMatch(/user 77 is not enrolled/);
+  });
+});
+
+describe.skipIf(!existsSync(join(ROOT, "fixtures", "wide-train.csv")))("keystroke-id predict on the fixtures", () => {
+  it("answers fixtures/requests.ndjson and fixtures/wide-test.csv with RF trained on fixtures/wide-train.csv", async () => {
+    const models = join(root, "fixture-models");
+    const t = await runCli(["train", "fixtures/wide-train.csv", "--model", "rf", "--out", models, "--workers", "0", "--no-verification", "--json"]);
+    expect(t.code, t.stderr).toBe(0);
+    const nd = await runCli(["predict", "--models-dir", models, "--model", "rf", "--json", "fixtures/requests.ndjson"]);
+    expect(nd.code, nd.stderr).toBe(0);
+    const lines = nd.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(readFileSync(join(ROOT, "fixtures", "requests.ndjson"), "utf8").trim().split("\n").length);
+    for (const a of lines) expect(a).toMatchObject({ Model: "RF", UserID: a.top[0].UserID });
+    const csvOut = await runCli(["predict", "--models-dir", models, "--csv", "fixtures/wide-test.csv", "--format", "json"]);
+    expect(csvOut.code, csvOut.stderr).toBe(0);
+    const rows = JSON.parse(csvOut.stdout) as Array<{ label: unknown; UserID: unknown; features: string }>;
+    expect(rows.length).toBeGreaterThan(10);
+    expect(rows.every((r) => r.features === "timings")).toBe(true);
   });
 });

@@ -174,6 +174,22 @@ describe("headers and input", () => {
     expect(d.samples[0]!.release).toEqual([10, 30]);
   });
 
+  it("switches to full CSV parsing at the first quote, keeping physical line numbers", async () => {
+    const chunks = ["press-0,release-0,press-1,release-1,user\n0,10,20,30,1\n\n", '0,10,20,30,"Doe, ""J""\nr"\n0,10,20,30,3\n0,10,20,x,4\n'];
+    const seen: Array<[unknown, number]> = [];
+    const e = await failure(
+      (async () => {
+        for await (const s of readSamples(Readable.from(chunks), { name: "q.csv" })) seen.push([s.label, s.source!.line]);
+      })(),
+    );
+    expect(seen).toEqual([
+      [1, 2],
+      ['Doe, "J"\nr', 5],
+      [3, 6],
+    ]);
+    expect(e.place).toMatchObject({ file: "q.csv", line: 7, column: "release-1" });
+  });
+
   it("keeps labels in their own form: plain numbers become numbers, other text stays text", () => {
     expect(parseLabel("73")).toBe(73);
     expect(parseLabel(" 2.5 ")).toBe(2.5);

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { ConfusionMatrix as MlConfusionMatrix } from "ml-confusion-matrix";
+import { createRng } from "../../src/util/random.js";
 import {
   accuracy,
   balancedAccuracy,
@@ -56,6 +58,19 @@ describe("confusion matrix and scores on a 3×3 case", () => {
     expect(s[0]!.precision).toBeCloseTo(1 / 2, 12);
     expect(macroPrecision([1, 2], [1, 1])).toBeCloseTo(1 / 4, 12);
     expect(macroRecall([1, 2], [1, 1])).toBeCloseTo(1 / 2, 12);
+  });
+
+  it("agrees with ml-confusion-matrix on a random case", () => {
+    const rng = createRng(3);
+    const a = Array.from({ length: 200 }, () => 1 + Math.floor(rng() * 6));
+    const p = a.map((v) => (rng() < 0.6 ? v : 1 + Math.floor(rng() * 6)));
+    const ours = confusionMatrix(a, p);
+    const ml = MlConfusionMatrix.fromLabels(a, p, { labels: ours.labels as number[] });
+    expect(ours.matrix).toEqual(ml.getMatrix());
+    for (const s of classScores(ours)) {
+      expect(s.recall).toBeCloseTo(ml.getTruePositiveRate(s.label as number), 12);
+      expect(s.precision).toBeCloseTo(ml.getPositivePredictiveValue(s.label as number), 12);
+    }
   });
 
   it("matches labels by their text, so 73 and \"73\" are one user", () => {

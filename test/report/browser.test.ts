@@ -51,7 +51,7 @@ async function inspect(context: BrowserContext, file: string, screenshot: string
     })),
   );
   await page.hover('svg[data-chart^="confusion-"] .mark');
-  const tip = await page.$eval("#tip", (t) => ({ hidden: (t as HTMLElement).hidden, text: t.textContent ?? "" }));
+  const tip = await page.$eval("#tip", (t) => ({ hidden: t.hasAttribute("hidden"), text: t.textContent ?? "" }));
   await page.screenshot({ path: screenshot, fullPage: true });
   await page.close();
   return { errors, requests, charts, tip };
@@ -85,15 +85,13 @@ describe.skipIf(!available)("the HTML report in headless Chromium", () => {
     expect(names).toEqual(expect.arrayContaining(["accuracy", "coverage", "per-user", "roc", "det", "importance-RF-timings", "importance-RF-summary"]));
     expect(names.filter((n) => n.startsWith("confusion-"))).toHaveLength(6);
     for (const c of r.charts) expect(c.marks, c.name).toBeGreaterThan(0);
-    // the expected number of marks: one bar per model, one cell per non-empty confusion cell, one per user
-    const input = syntheticReport();
+    // one bar per model and one per user
     expect(r.charts.find((c) => c.name === "accuracy")!.marks).toBe(6);
     expect(r.charts.find((c) => c.name === "per-user")!.marks).toBe(12);
-    // the charts outside the collapsed <details> are laid out at a readable size
-    for (const c of r.charts.filter((c) => !/^confusion-/.test(c.name) || c.width > 0)) expect(c.width, c.name).toBeGreaterThan(300);
+    // every chart outside the collapsed <details> (zero width there) is laid out at a readable size
+    for (const c of r.charts.filter((c) => !c.name.startsWith("confusion-") || c.width > 0)) expect(c.width, c.name).toBeGreaterThan(300);
     expect(r.tip.hidden).toBe(false);
     expect(r.tip.text).toMatch(/user .+ (recognised|taken for)/);
-    expect(input.models).toHaveLength(6);
   });
 
   it.skipIf(!existsSync(SHARED_DATA))(

@@ -31,6 +31,11 @@ export function syntheticReport(options: { users?: number; withVerification?: bo
       const t = i / 100;
       return { threshold: t, far: Math.pow(1 - t, 1 + shift), frr: Math.pow(t, 2 + shift) };
     });
+  const detector = (shift: number, sd: number, zeroMissFar: number) => {
+    const curve = roc(shift);
+    const eer = curve.reduce((a, b) => (Math.abs(b.far - b.frr) < Math.abs(a.far - a.frr) ? b : a));
+    return { eer: { mean: (eer.far + eer.frr) / 2, sd }, zeroMissFar, roc: curve, eerPoint: { far: eer.far, frr: eer.frr } };
+  };
   return {
     source: "synthetic.csv",
     dataset: { rows: users.length * 6, users: users.length },
@@ -43,8 +48,8 @@ export function syntheticReport(options: { users?: number; withVerification?: bo
           verification: {
             best: "manhattan-robust",
             detectors: {
-              "manhattan-scaled": { eer: { mean: 0.12, sd: 0.08 }, zeroMissFar: 0.6, roc: roc(0), eerPoint: { far: 0.38, frr: 0.38 } },
-              "manhattan-robust": { eer: { mean: 0.05, sd: 0.04 }, zeroMissFar: 0.4, roc: roc(2), eerPoint: { far: 0.2, frr: 0.2 } },
+              "manhattan-scaled": detector(0, 0.08, 0.6),
+              "manhattan-robust": detector(2, 0.04, 0.4),
             },
           },
         }),

@@ -52,7 +52,14 @@ describe("renderReport", () => {
     const input = syntheticReport();
     const best = [...input.models].sort((a, b) => b.evaluation.accuracy - a.evaluation.accuracy)[0]!;
     expect(html).toContain(`${(best.evaluation.accuracy * 100).toFixed(1)}%`);
-    expect(html).toMatch(/verification EER<\/span><span class="v">5\.00%/);
+    const d = input.verification!.detectors["manhattan-robust"]!;
+    expect(html).toContain(`verification EER</span><span class="v">${(d.eer.mean * 100).toFixed(2)}%`);
+  });
+
+  it("draws verification alone when no model was evaluated", () => {
+    const only = renderReport({ ...syntheticReport(), models: [] });
+    expect(only).toContain('data-chart="roc"');
+    expect(only).not.toContain('data-chart="accuracy"');
   });
 
   it("leaves out the verification section when there is none", () => {

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { request } from "node:http";
 import { Writable } from "node:stream";
 import { KeystrokeError } from "../../src/errors.js";
 import type { Manifest, ModelDir } from "../../src/models/store.js";
@@ -211,6 +212,32 @@ describe("reload", () => {
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline && s.state().predictor.source.models[0]!.version.endsWith("v1")) await new Promise((r) => setTimeout(r, 100));
     expect(s.state().predictor.source.models[0]!.version).toBe("rf-summary-fake-v2");
+  });
+});
+
+describe("close", () => {
+  it("finishes a request in flight, then refuses new connections", async () => {
+    const s = await make();
+    servers.pop(); // closed by this test
+    const { port } = await s.listen("127.0.0.1", 0);
+    const body = JSON.stringify(contract);
+    const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request({ host: "127.0.0.1", port, path: "/predict", method: "POST", headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
+        let text = "";
+        res.on("data", (d) => (text += d));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on("error", reject);
+      req.write(body.slice(0, 10));
+      setTimeout(() => req.end(body.slice(10)), 300);
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const closing = s.close();
+    const a = await answer;
+    expect(a.status).toBe(200);
+    expect(JSON.parse(a.text)).toMatchObject({ UserID: 20 });
+    await closing;
+    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
   });
 });
 

@@ -1,0 +1,207 @@
+// bench:serve — `keystroke-id serve` against the Python reference (anchors/api.py: Flask, models
+// preloaded), same load tool (wrk, one thread, 16 connections, 10 s) on loopback, same run; then the
+// whole-process time of one `keystroke-id predict` against python3 loading joblib and predicting once.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { ANCHORS, BIN, ensurePython, measure, median, printTable, sharedData } from "./lib.mjs";
+
+const MODELS = ["RF", "SVM", "XGB"];
+const SECONDS = Number(process.env.BENCH_SERVE_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_SERVE_CONNECTIONS ?? 16);
+const COLD_RUNS = 7;
+// the Debian python that anchors/setup.sh equips (a python3 earlier on PATH may lack sklearn)
+const PY = "/usr/bin/python3";
+
+/** Runs the serve benchmark and prints its tables. */
+export default async function benchServe() {
+  const data = sharedData();
+  if (!data) return;
+  if (spawnSync("wrk", ["--version"]).error) {
+    console.log("(skipped: wrk is not installed; bash /work/shared/anchors/setup.sh installs it)");
+    return;
+  }
+  const python = ensurePython();
+  if (!python) console.log("(Python reference unavailable: run /work/shared/anchors/setup.sh; measuring ours alone)");
+  const tmp = mkdtempSync(join(tmpdir(), "kid-bench-serve-"));
+  try {
+    await run(data, tmp, python);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+async function run(data, tmp, python) {
+  const ours = join(tmp, "ours");
+  const theirs = join(tmp, "py");
+  // the original contract carries summary features, so both sides serve summary models
+  const trained = train(data, ours);
+  if (python) {
+    const r = spawnSync(PY, [join(ANCHORS, "train.py"), data, "--features", "summary", "--save", theirs], { cwd: ANCHORS, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`anchors/train.py failed: ${r.stderr}`);
+  }
+  const bodies = writeBodies(data, tmp);
+
+  const rows = [];
+  const server = await startOurs(ours);
+  const py = python ? await startPython(theirs) : null;
+  try {
+    for (const model of MODELS) {
+      const o = trained.includes(model) ? wrk(`${server.url}/predict`, bodies[model], server.child.pid) : null;
+      const p = py ? wrk(`${py.url}/predict`, bodies[model], py.child.pid) : null;
+      rows.push([model, o?.rps ?? "not trained", o?.p50, o?.p99, o?.cpuUs, o?.errors ?? "—", p?.rps, p?.p50, p?.p99, p?.cpuUs, o && p ? `${(o.rps / p.rps).toFixed(1)}×` : "—"]);
+    }
+  } finally {
+    await stop(server.child);
+    if (py) await stop(py.child);
+  }
+  printTable(
+    `POST /predict, original-contract body, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s on loopback (one server process each)`,
+    ["model", "ours req/s", "p50 ms", "p99 ms", "CPU µs/req", "non-2xx", "api.py req/s", "p50 ms", "p99 ms", "CPU µs/req", "ratio"],
+    rows,
+  );
+  // server CPU per request is far less sensitive than req/s to other load on the machine
+  console.log(`load average at the end: ${loadavg().map((v) => v.toFixed(1)).join(" ")} (2 cores; above ~2, req/s understates both servers)`);
+
+  const cold = [];
+  for (const model of MODELS) {
+    const o = trained.includes(model) ? coldStart(process.execPath, [BIN, "predict", "--models-dir", ours, "--json", bodies[model]]) : null;
+    const file = { RF: "rfc", SVM: "svc", XGB: "xgb" }[model];
+    const script = `import joblib, json, sys\nm, enc = joblib.load(sys.argv[1])\nd = json.load(open(sys.argv[2]))\nx = [d[k][s] for k in ("HT", "PPT", "RRT", "RPT") for s in ("Mean", "STD")]\nprint(json.dumps({"UserID": enc.inverse_transform(m.predict([x]))[0].item()}))`;
+    const p = python ? coldStart(PY, ["-c", script, join(theirs, `${file}.joblib`), bodies[model]]) : null;
+    cold.push([model, o?.ms ?? "not trained", o?.rss, p?.ms, p?.rss, o && p ? `${(p.ms / o.ms).toFixed(1)}×` : "—"]);
+  }
+  printTable(`one request, whole process (median of ${COLD_RUNS}): keystroke-id predict vs python3 + joblib`, ["model", "ours ms", "ours MB", "python ms", "python MB", "speed-up"], cold);
+}
+
+/** Trains summary models for every algorithm that trains here; returns the algorithms that did. */
+function train(data, out) {
+  const r = spawnSync(process.execPath, [BIN, "train", data, "--features", "summary", "--holdout", "0", "--out", out, "--json"], { encoding: "utf8", maxBuffer: 1 << 26 });
+  if (r.status === 0) return MODELS;
+  console.log(`(training all three failed, trying RF and SVM alone: ${r.stderr.trim().split("\n").at(-1)})`);
+  const r2 = spawnSync(process.execPath, [BIN, "train", data, "--features", "summary", "--model", "rf,svm", "--holdout", "0", "--out", out, "--json"], { encoding: "utf8", maxBuffer: 1 << 26 });
+  if (r2.status !== 0) throw new Error(`keystroke-id train failed: ${r2.stderr}`);
+  return ["RF", "SVM"];
+}
+
+/** One original-contract body per model, from the summary of the data's first sample (a temp file, not the repo). */
+function writeBodies(data, dir) {
+  const [head, first] = readFileSync(data, "utf8").split("\n");
+  const cols = head.split(",");
+  const cells = first.split(",").map(Number);
+  const press = cols.flatMap((c, i) => (c.startsWith("press-") ? [cells[i]] : []));
+  const release = cols.flatMap((c, i) => (c.startsWith("release-") ? [cells[i]] : []));
+  const iv = { HT: [], PPT: [], RRT: [], RPT: [] };
+  for (let i = 0; i < press.length; i++) {
+    iv.HT.push(release[i] - press[i]);
+    if (i + 1 < press.length) {
+      iv.PPT.push(press[i + 1] - press[i]);
+      iv.RRT.push(release[i + 1] - release[i]);
+      iv.RPT.push(press[i + 1] - release[i]);
+    }
+  }
+  const stat = (v) => {
+    const m = v.reduce((a, b) => a + b, 0) / v.length;
+    return { Mean: m, STD: Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / v.length) };
+  };
+  const bodies = {};
+  for (const model of MODELS) {
+    bodies[model] = join(dir, `body-${model}.json`);
+    writeFileSync(bodies[model], JSON.stringify({ Model: model, HT: stat(iv.HT), PPT: stat(iv.PPT), RRT: stat(iv.RRT), RPT: stat(iv.RPT) }));
+  }
+  return bodies;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc; NaN elsewhere. */
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Runs wrk (after a short warm-up) and returns requests/s, p50 and p99 in ms, server CPU µs per request, non-2xx responses. */
+function wrk(url, bodyFile, pid) {
+  const args = (seconds) => ["-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--latency", "-s", join(ANCHORS, "wrk-post.lua"), url];
+  const env = { ...process.env, BODY_FILE: bodyFile };
+  spawnSync("wrk", args(2), { env, encoding: "utf8", cwd: ANCHORS });
+  const cpu0 = cpuSeconds(pid);
+  const r = spawnSync("wrk", args(SECONDS), { env, encoding: "utf8", cwd: ANCHORS });
+  const cpu = cpuSeconds(pid) - cpu0;
+  const out = r.stdout ?? "";
+  const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const pct = (p) => {
+    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)`, "m").exec(out);
+    if (!m) return NaN;
+    return Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]];
+  };
+  const errors = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  return { rps, p50: pct(50), p99: pct(99), cpuUs: (cpu / total) * 1e6, errors };
+}
+
+function coldStart(cmd, args) {
+  const runs = [];
+  for (let i = 0; i < COLD_RUNS; i++) {
+    const m = measure(cmd, args);
+    if (m.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed: ${m.stderr}`);
+    runs.push(m);
+  }
+  return { ms: median(runs.map((r) => r.wallS * 1000)), rss: median(runs.map((r) => r.maxRssMB)) };
+}
+
+function startOurs(modelsDir) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, "serve", "--models-dir", modelsDir, "--port", "0", "--log-level", "warn", "--no-watch"], { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    child.stderr.on("data", (d) => {
+      err += d;
+      const m = /listening on (http:\/\/\S+)/.exec(err);
+      if (m) resolve({ child, url: m[1] });
+    });
+    child.on("exit", (code) => reject(new Error(`keystroke-id serve exited (${code}): ${err}`)));
+  });
+}
+
+async function startPython(modelsDir) {
+  const port = await freePort();
+  const child = spawn(PY, [join(ANCHORS, "api.py"), "--models-dir", modelsDir, "--port", String(port)], { stdio: ["ignore", "ignore", "pipe"], cwd: ANCHORS });
+  let err = "";
+  child.stderr.on("data", (d) => (err += d));
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`api.py exited: ${err}`);
+    try {
+      await fetch(`${url}/predict`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } });
+      return { child, url };
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  child.kill("SIGTERM");
+  throw new Error(`api.py did not start: ${err}`);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function stop(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.on("exit", () => resolve());
+    child.kill("SIGTERM");
+    setTimeout(() => child.kill("SIGKILL"), 5000).unref();
+  });
+}

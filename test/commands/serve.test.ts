@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { extractSummary } from "../../src/features/index.js";
+import { createRng } from "../../src/util/random.js";
+import { BIN, ROOT, runCli } from "../helpers/cli.js";
+import { syntheticSample, trainedDir } from "../server/trained.js";
+
+// End-to-end: spawn `serve --port 0` on trained models, talk real HTTP, then signal it.
+interface Running {
+  child: ChildProcessWithoutNullStreams;
+  url: string;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+function startServe(args: string[], env: Record<string, string> = {}): Promise<Running> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, "serve", "--port", "0", ...args], { cwd: ROOT, env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", CI: "1", ...env } });
+    let err = "";
+    const exit = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 30_000);
+    child.stderr.on("data", (d) => {
+      err += d;
+      const m = /listening on (http:\/\/[^\s]+)/.exec(err);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1]!, stderr: () => err, exit });
+      }
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code}: ${err}`));
+    });
+  });
+}
+
+let dir = "";
+let root = "";
+const rng = createRng(11);
+function contractOf(user: number, model = "RF") {
+  const s = extractSummary(syntheticSample(user, rng));
+  const part = (i: number) => ({ Mean: s[2 * i]!, STD: s[2 * i + 1]! });
+  return { Model: model, HT: part(0), PPT: part(1), RRT: part(2), RPT: part(3) };
+}
+const postJson = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(url, { method: "POST", body: typeof body === "string" ? body : JSON.stringify(body), headers: { "content-type": "application/json", ...headers } });
+
+beforeAll(async () => {
+  ({ dir, root } = await trainedDir());
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe("keystroke-id serve", () => {
+  it("serves every route over real HTTP, reloads on SIGHUP, and exits 0 on SIGTERM", async () => {
+    const s = await startServe(["--models-dir", dir]);
+    try {
+      expect(s.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(s.url).not.toMatch(/:0$/);
+      const r = await postJson(`${s.url}/predict`, contractOf(2));
+      expect(r.status).toBe(200);
+      const a = (await r.json()) as Record<string, unknown>;
+      expect(Object.keys(a)[0]).toBe("UserID");
+      expect(a).toMatchObject({ Model: "RF", features: "summary" });
+
+      const t = await postJson(`${s.url}/predict`, [syntheticSample(3, rng), { ...contractOf(1), HT: { Mean: 1 } }]);
+      const batch = (await t.json()) as Array<Record<string, unknown>>;
+      expect(batch[0]).toMatchObject({ UserID: 3, features: "timings" });
+      expect(batch[1]).toMatchObject({ field: "HT.STD", index: 1 });
+
+      const v = await postJson(`${s.url}/verify`, { ...syntheticSample(3, rng), UserID: 3 });
+      expect(v.status).toBe(200);
+      expect(await v.json()).toMatchObject({ UserID: 3, replay: false });
+
+      const bad = await postJson(`${s.url}/predict`, { ...contractOf(1), PPT: { Mean: "x", STD: 1 } });
+      expect(bad.status).toBe(400);
+      expect(await bad.json()).toMatchObject({ field: "PPT.Mean" });
+      expect((await postJson(`${s.url}/predict`, contractOf(1, "XGB"))).status).toBe(404);
+      expect((await postJson(`${s.url}/predict`, { ...contractOf(1), pad: "x".repeat(70_000) })).status).toBe(413);
+      expect((await fetch(`${s.url}/predict`, { method: "POST", body: "HT=1", headers: { "content-type": "application/x-www-form-urlencoded" } })).status).toBe(415);
+
+      const health = (await (await fetch(`${s.url}/health`)).json()) as { status: string; models: unknown[] };
+      expect(health.status).toBe("ok");
+      expect(health.models).toHaveLength(4);
+      expect(((await (await fetch(`${s.url}/models`)).json()) as { formatVersion: number }).formatVersion).toBe(1);
+      const metrics = await (await fetch(`${s.url}/metrics`)).text();
+      expect(metrics).toMatch(/keystroke_id_http_requests_total\{route="\/predict",status="200"\} 2/);
+      expect(metrics).toMatch(/keystroke_id_rejected_inputs_total/);
+
+      s.child.kill("SIGHUP");
+      for (let i = 0; i < 50 && !/models reloaded/.test(s.stderr()); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(s.stderr()).toMatch(/models reloaded/);
+      expect((await postJson(`${s.url}/predict`, contractOf(2))).status).toBe(200);
+    } finally {
+      s.child.kill("SIGTERM");
+    }
+    expect(await s.exit).toBe(0);
+    expect(s.stderr()).toMatch(/SIGTERM: finishing in-flight requests/);
+    expect(s.stderr()).not.toMatch(/"HT"|Mean/);
+  });
+
+  it("needs the token from KEYSTROKE_ID_TOKEN on every route but /health, and exits 0 on SIGINT", async () => {
+    const s = await startServe(["--models-dir", dir, "--log-level", "warn"], { KEYSTROKE_ID_TOKEN: "t0ken-for-tests" });
+    try {
+      expect((await fetch(`${s.url}/health`)).status).toBe(200);
+      expect((await fetch(`${s.url}/models`)).status).toBe(401);
+      expect((await postJson(`${s.url}/predict`, contractOf(1))).status).toBe(401);
+      expect((await postJson(`${s.url}/predict`, contractOf(1), { authorization: "Bearer t0ken-for-tests" })).status).toBe(200);
+    } finally {
+      s.child.kill("SIGINT");
+    }
+    expect(await s.exit).toBe(0);
+  });
+
+  it("refuses to start without models, and on a bad flag", async () => {
+    const r = await runCli(["serve", "--port", "0", "--models-dir", join(root, "missing")]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/no models in/);
+    expect((await runCli(["serve", "--port", "99999", "--models-dir", dir])).stderr).toMatch(/flag --port/);
+    expect((await runCli(["serve", "--log-level", "loud", "--models-dir", dir])).code).toBe(2);
+  });
+});
