@@ -72,7 +72,7 @@ export function detectHeader(cells: readonly string[], file: string): DetectedHe
   if (lower.some((c) => c.startsWith("h."))) return detectDerived(columns, lower, file);
   if (lower.includes("press") && lower.includes("release") && lower.includes("key")) return detectEvents(columns, lower, file);
   const shown = columns.slice(0, 8).join(",") + (columns.length > 8 ? ",…" : "");
-  throw new KeystrokeError("BAD_HEADER", `unrecognised header "${shown}"`, place, { suggestion: LAYOUT_HELP });
+  throw new KeystrokeError("BAD_HEADER", `unrecognised header "${shown}"; ${LAYOUT_HELP}`, place);
 }
 
 function findLabel(lower: readonly string[]): number | undefined {

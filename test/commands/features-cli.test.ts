@@ -53,7 +53,7 @@ describe("keystroke-id features (built binary)", () => {
     const header = await runCli(["features"], { stdin: "a,b\n1,2\n" });
     expect(header.code).toBe(3);
     expect(header.stderr).toContain("<stdin>:1: unrecognised header");
-    expect(header.stderr).toMatch(/hint: .*wide.*derived.*events/);
+    expect(header.stderr).toMatch(/expected one of: wide .*derived.*events/);
 
     const missing = await runCli(["features", "nope.csv"]);
     expect(missing.code).toBe(1);

@@ -143,9 +143,9 @@ describe("headers and input", () => {
     expect(e.code).toBe("BAD_HEADER");
     expect(e.exitCode).toBe(3);
     expect(e.message).toContain("odd.csv:1");
-    expect(e.suggestion).toMatch(/wide \(press-0,release-0/);
-    expect(e.suggestion).toMatch(/derived.*H\.<key>,DD\.<key>\.<next>/);
-    expect(e.suggestion).toMatch(/events \(user,sample,key,press,release/);
+    expect(e.message).toMatch(/wide \(press-0,release-0/);
+    expect(e.message).toMatch(/derived.*H\.<key>,DD\.<key>\.<next>/);
+    expect(e.message).toMatch(/events \(user,sample,key,press,release/);
   });
 
   it("reports an empty input and a missing file", async () => {

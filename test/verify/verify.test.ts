@@ -42,7 +42,7 @@ describe("enrollUser", () => {
 describe("verifySample", () => {
   const { templates } = enrollSamples(
     samples.filter((s) => [1, 2, 3, 4, 5, 6, 7, 8].includes(s.label as number)).slice(0, 32),
-    { population },
+    { population, detector: "manhattan-robust-cohort" },
   );
   const t1 = templates.find((t) => t.user === 1)!;
   const later = vectorsOf(samples, 1).slice(4);
@@ -79,6 +79,12 @@ describe("verifySample", () => {
     const again = verifySample(t1, [...later[0]!], { population, recent });
     expect(first.replay).toBe(false);
     expect(again).toMatchObject({ replay: true, accepted: false });
+  });
+
+  it("defaults to cohort normalisation only with more than MIN_COHORT other users", () => {
+    expect(enrollSamples(samples, { population }).templates[0]!.detector).toBe("manhattan-robust");
+    const many = syntheticSamples(12, 4, 6, 3);
+    expect(enrollSamples(many, {}).templates[0]!.detector).toBe("manhattan-robust-cohort");
   });
 
   it("remembers the last samples per user only, each user apart", () => {
