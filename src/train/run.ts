@@ -1,8 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { Readable } from "node:stream";
-import { readDataset } from "../data/index.js";
+import { readDataset, type Dataset } from "../data/index.js";
 import { KeystrokeError } from "../errors.js";
-import type { FeatureSetName } from "../features/index.js";
+import { featureNames, type FeatureSetName } from "../features/index.js";
 import { writeModelDir, type Manifest } from "../models/store.js";
 import type { Algorithm } from "../models/types.js";
 import { sha256 } from "../util/fs.js";
@@ -69,7 +69,7 @@ export async function runTraining(options: TrainRunOptions): Promise<TrainReport
   const run = await trainModels(dataset, options);
   const data = { name, sha256: sha256(bytes), rows: dataset.samples.length, users: run.users, layout: dataset.layout };
   let verification: Manifest["verification"];
-  if (options.verification !== false) verification = await storeTemplates(options.out, dataset);
+  if (options.verification !== false) verification = await storeTemplates(options.out, dataset, options.onNote);
   const manifest = await writeModelDir(options.out, run.models, { data, seed: options.seed, holdout: options.holdout, ...(verification ? { verification } : {}) });
 
   return {
@@ -93,11 +93,29 @@ export async function runTraining(options: TrainRunOptions): Promise<TrainReport
   };
 }
 
-// Verification templates are stored beside the models, one file per user (see src/verify).
-async function storeTemplates(out: string, dataset: Awaited<ReturnType<typeof readDataset>>): Promise<Manifest["verification"]> {
-  void out;
-  void dataset;
-  return undefined;
+// Verification templates are stored beside the models, one file per user (see src/verify); users with
+// fewer samples than enrolment needs are left out and named.
+async function storeTemplates(out: string, dataset: Dataset, onNote?: (m: string) => void): Promise<Manifest["verification"]> {
+  const keys = dataset.samples[0]!.press.length;
+  if (dataset.samples.some((s) => s.press.length !== keys)) {
+    onNote?.("verification templates skipped: they need samples of equal length");
+    return undefined;
+  }
+  const { enrollSamples, saveTemplates } = await import("../verify/index.js");
+  const enrolled = enrollSamples(dataset.samples, { skipTooFew: true });
+  if (enrolled.skipped.length > 0) {
+    onNote?.(`no verification template for ${enrolled.skipped.length} user(s) with too few samples: ${enrolled.skipped.map((s) => String(s.user)).slice(0, 10).join(", ")}`);
+  }
+  if (enrolled.templates.length === 0) return undefined;
+  const detector = enrolled.templates[0]!.detector;
+  await saveTemplates(out, enrolled.templates, {
+    detector,
+    keys: enrolled.keys,
+    featureNames: featureNames("timings", keys, dataset.keyNames),
+    population: enrolled.population,
+    replaceAll: true,
+  });
+  return { dir: "verification", users: enrolled.templates.length, detector };
 }
 
 async function readInput(input: string): Promise<Buffer> {
