@@ -45,7 +45,8 @@ export function featuresCommand(io: CommandIO = { stdin: process.stdin, stdout: 
       }
       const input = file === undefined || file === "-" ? io.stdin : file;
       const name = typeof input === "string" ? input : "<stdin>";
-      const { writeFeatureTable, createAtomicFile } = await import("../data/index.js");
+      const { writeFeatureTable } = await import("../data/index.js");
+      const { createAtomicFile } = await import("../util/fs.js");
 
       const skipped: SkippedRow[] = [];
       // A closed pipe (`features big.csv | head`) is the reader's choice, not a failure worth a message.

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import type { Label } from "../data/types.js";
 import { ExitCodes, KeystrokeError } from "../errors.js";
 import type { Algorithm } from "../models/types.js";
-import type { PredictOptions, RequestInput } from "../predict/index.js";
+import type { PredictOptions, RequestInput, RequestShape } from "../predict/index.js";
 import { say } from "../ui/terminal.js";
 import { parseNumber } from "./options.js";
 
@@ -69,7 +69,7 @@ an array of these, or NDJSON (one per line; one answer per line). In a batch a b
         answer = (v) => core.answerVerify(verifier, v, claim);
       } else {
         if (input.form === "single") core.parseRequest(input.value);
-        const predictor = await core.loadPredictor(flags.modelsDir, { algorithms: model ? [model] : wantedAlgorithms(input) });
+        const predictor = await core.loadPredictor(flags.modelsDir, { algorithms: model ? [model] : wantedAlgorithms(input), shapes: wantedShapes(input) });
         answer = (v) => core.answerRequest(predictor, v, popts);
       }
 
@@ -158,11 +158,28 @@ async function predictCsv(file: string, o: { format: Format; modelsDir: string; 
   }
 }
 
+/** The request shapes (summary, or a raw sample's key count) of a set of requests, so only their models are read. */
+function wantedShapes(input: RequestInput): RequestShape[] | undefined {
+  const shapes = new Set<RequestShape>();
+  for (const v of requestValues(input)) {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) continue;
+    const r = v as { press?: unknown; keystrokes?: unknown; HT?: unknown };
+    if (Array.isArray(r.press)) shapes.add(r.press.length);
+    else if (Array.isArray(r.keystrokes)) shapes.add(r.keystrokes.length);
+    else if (r.HT !== undefined) shapes.add("summary");
+    else return undefined; // malformed: load everything and let validation name the problem
+  }
+  return [...shapes];
+}
+
+function requestValues(input: RequestInput): unknown[] {
+  return input.form === "single" ? [input.value] : input.form === "batch" ? input.values : input.lines.map((l) => l.value);
+}
+
 /** The algorithms a set of requests will ask for, so only those models are read ("best" when one names none). */
 function wantedAlgorithms(input: RequestInput): Array<Algorithm | "best"> {
-  const values = input.form === "single" ? [input.value] : input.form === "batch" ? input.values : input.lines.map((l) => l.value);
   const wanted = new Set<Algorithm | "best">();
-  for (const v of values) {
+  for (const v of requestValues(input)) {
     if (v === null || typeof v !== "object" || Array.isArray(v)) continue;
     const m = (v as { Model?: unknown }).Model;
     if (m === undefined) wanted.add("best");

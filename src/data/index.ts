@@ -5,5 +5,4 @@ export * from "./header.js";
 export * from "./validate.js";
 export * from "./read.js";
 export * from "./feature-table.js";
-export * from "./atomic-file.js";
 export * from "./csv-records.js";

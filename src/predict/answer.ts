@@ -4,6 +4,7 @@ import { extractTimings } from "../features/index.js";
 import { parseJson, findJsonFault } from "./json.js";
 import type { PredictAnswer, PredictOptions, Predictor } from "./predictor.js";
 import { parseRequest, parseVerifyRequest, type VerifyRequest } from "./request.js";
+import type { VerificationResult } from "../verify/types.js";
 
 /** What stands in a batch or stream in place of a request that could not be answered. */
 export interface ErrorAnswer {
@@ -94,19 +95,6 @@ export function answerBatch(predictor: Predictor, values: readonly unknown[], op
 /** True for the error objects of a batch. */
 export function isErrorAnswer(a: unknown): a is ErrorAnswer {
   return typeof a === "object" && a !== null && "error" in a;
-}
-
-/** The outcome of verifying one sample against the claimed user's template (see src/verify). */
-export interface VerificationResult {
-  UserID: Label;
-  accepted: boolean;
-  anomaly_score: number;
-  confidence_score: number;
-  threshold: number;
-  detector: string;
-  replay: boolean;
-  scripted: boolean;
-  reason?: string;
 }
 
 /** What verification needs of the template store. */

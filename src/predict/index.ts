@@ -1,4 +1,4 @@
-import { loadModelDir, readManifest, type ModelDir } from "../models/store.js";
+import { loadModelDir, readManifest, type ManifestModel, type ModelDir } from "../models/store.js";
 import type { Algorithm } from "../models/types.js";
 import { Predictor } from "./predictor.js";
 
@@ -8,11 +8,25 @@ export * from "./answer.js";
 export { loadVerifier, requireVerifier } from "./verifier.js";
 export { parseJson, findJsonFault, type JsonFault } from "./json.js";
 
+/** What a request needs of a model: the summary numbers, or a raw sample of this many keys. */
+export type RequestShape = "summary" | number;
+
+// Mirrors Predictor.route: a raw sample goes to the timings model of its length, else to the summary model.
+function servesShape(entry: ManifestModel, shape: RequestShape, all: readonly ManifestModel[]): boolean {
+  if (shape === "summary") return entry.featureSet === "summary";
+  if (entry.featureSet === "timings") return entry.keys === shape;
+  return !all.some((m) => m.algorithm === entry.algorithm && m.featureSet === "timings" && m.keys === shape);
+}
+
 /**
- * Loads a models directory into a Predictor. `algorithms` limits which models are read (a CLI answering
+ * Loads a models directory into a Predictor. `shapes` limits it further to the models those requests
+ * will be routed to. `algorithms` limits which models are read (a CLI answering
  * one RF request need not parse the XGB trees); "best" stands for the manifest's best algorithm.
  */
-export async function loadPredictor(modelsDir: string, options: { algorithms?: ReadonlyArray<Algorithm | "best"> } = {}): Promise<Predictor> {
+export async function loadPredictor(
+  modelsDir: string,
+  options: { algorithms?: ReadonlyArray<Algorithm | "best">; shapes?: ReadonlyArray<RequestShape> } = {},
+): Promise<Predictor> {
   let algorithms: Algorithm[] | undefined;
   if (options.algorithms) {
     const wanted = new Set(options.algorithms);
@@ -22,6 +36,10 @@ export async function loadPredictor(modelsDir: string, options: { algorithms?: R
     }
     algorithms = [...wanted] as Algorithm[];
   }
-  const dir: ModelDir = await loadModelDir(modelsDir, algorithms ? { algorithms } : {});
+  const shapes = options.shapes;
+  const dir: ModelDir = await loadModelDir(modelsDir, {
+    ...(algorithms ? { algorithms } : {}),
+    ...(shapes ? { only: (entry, manifest) => shapes.some((shape) => servesShape(entry, shape, manifest.models)) } : {}),
+  });
   return new Predictor(dir);
 }

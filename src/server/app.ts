@@ -17,9 +17,9 @@ import {
   type PredictAnswer,
   type PredictOptions,
   Predictor,
-  type VerificationResult,
   type Verifier,
 } from "../predict/index.js";
+import type { VerificationResult } from "../verify/types.js";
 import { createMetrics, type ServerMetrics } from "./metrics.js";
 
 /** Everything `serve` can be told; defaults merged once in createServer. */

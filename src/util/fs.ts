@@ -1,21 +1,68 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { KeystrokeError } from "../errors.js";
 
 /** Writes a file atomically: a temporary file beside it, then a rename, so readers never see half a file. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   try {
+    await mkdir(dirname(path), { recursive: true });
     await writeFile(tmp, data);
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
-    throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new KeystrokeError("IO", `cannot be written (${code ?? (e as Error).message})`, { file: path }, { cause: e });
   }
 }
 
 /** Hex sha256 of a string or bytes. */
 export function sha256(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
+}
+
+/** A file being written beside its final path; it appears there whole on commit, or not at all. */
+export interface AtomicFile {
+  readonly path: string;
+  readonly stream: NodeJS.WritableStream;
+  /** Ends the stream, flushes it and renames the temporary file into place. */
+  commit(): Promise<void>;
+  /** Discards the temporary file; the final path is left untouched. */
+  abort(): Promise<void>;
+}
+
+/** Opens a temporary file next to `path` for streaming output that lands atomically (temp file + rename). */
+export async function createAtomicFile(path: string, place: { flag?: string } = {}): Promise<AtomicFile> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  let handle;
+  try {
+    handle = await open(tmp, "wx");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "its directory does not exist" : `cannot be written (${code ?? (e as Error).message})`;
+    throw new KeystrokeError("IO", why, { file: path, ...place }, { cause: e });
+  }
+  const stream = handle.createWriteStream();
+  let failure: unknown;
+  stream.on("error", (e) => (failure ??= e));
+  const closed = new Promise<void>((resolve) => stream.once("close", () => resolve()));
+  return {
+    path,
+    stream,
+    async commit() {
+      if (!failure) await new Promise<void>((resolve) => stream.end(() => resolve()));
+      await closed;
+      if (failure) {
+        await rm(tmp, { force: true });
+        throw new KeystrokeError("IO", `cannot be written (${(failure as NodeJS.ErrnoException).code ?? String(failure)})`, { file: path, ...place }, { cause: failure });
+      }
+      await rename(tmp, path);
+    },
+    async abort() {
+      stream.destroy();
+      await closed;
+      await rm(tmp, { force: true });
+    },
+  };
 }

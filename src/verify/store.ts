@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Label } from "../data/types.js";
 import { KeystrokeError } from "../errors.js";
+import { sha256, writeFileAtomic } from "../util/fs.js";
 import { RecentSampleCache } from "./replay.js";
 import { isDetectorName, verifySample } from "./template.js";
 import type { DetectorName, PopulationStats, Template, VerificationResult } from "./types.js";
@@ -76,7 +77,7 @@ export async function saveTemplates(modelsDir: string, templates: Template[], me
   for (const t of templates) {
     const file = templateFileName(t.user);
     const text = JSON.stringify(t) + "\n";
-    await writeAtomic(join(dir, file), text);
+    await writeFileAtomic(join(dir, file), text);
     users[String(t.user)] = { user: t.user, file, sha256: sha256(text) };
   }
   if (meta.replaceAll) {
@@ -96,7 +97,7 @@ export async function saveTemplates(modelsDir: string, templates: Template[], me
     population: meta.population ?? existing?.population ?? null,
     users: Object.fromEntries(Object.entries(users).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
   };
-  await writeAtomic(join(dir, "index.json"), JSON.stringify(index) + "\n");
+  await writeFileAtomic(join(dir, "index.json"), JSON.stringify(index) + "\n");
 }
 
 /** Reads the store's index only (no templates); null when there is no store yet. */
@@ -196,19 +197,6 @@ export class TemplateStore {
   }
 }
 
-let tmpCounter = 0;
-
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.${++tmpCounter}.tmp`;
-  try {
-    await writeFile(tmp, text, "utf8");
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw new KeystrokeError("IO", `cannot write ${path}: ${(e as Error).message}`, { file: path }, { cause: e });
-  }
-}
-
 async function readIndexIfAny(dir: string): Promise<VerificationIndex | null> {
   const path = join(dir, "index.json");
   let text: string;
@@ -233,6 +221,3 @@ function parseJson(text: string, path: string): unknown {
   }
 }
 
-function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}

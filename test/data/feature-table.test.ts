@@ -3,7 +3,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from "node
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { PassThrough, Readable } from "node:stream";
-import { createAtomicFile, csvCell, formatValue, writeFeatureTable, type FeatureTableOptions } from "../../src/data/index.js";
+import { csvCell, formatValue, writeFeatureTable, type FeatureTableOptions } from "../../src/data/index.js";
+import { createAtomicFile } from "../../src/util/fs.js";
 import { extractTimings, timingsNames } from "../../src/features/index.js";
 import { ROOT } from "../helpers/cli.js";
 

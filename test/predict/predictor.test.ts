@@ -122,7 +122,7 @@ describe("verification", () => {
     calls: [],
     verify(user, vector) {
       this.calls.push([user, vector]);
-      return { UserID: user, accepted: true, anomaly_score: 0.1, confidence_score: 0.9, threshold: 0.5, detector: "fake", replay: false, scripted: false };
+      return { UserID: user, accepted: true, anomaly_score: 0.1, confidence_score: 0.9, threshold: 0.5, detector: "manhattan-scaled", replay: false, scripted: false };
     },
   };
 

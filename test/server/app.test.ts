@@ -23,7 +23,7 @@ function fakeDir(version = "v1", best: "RF" | "SVM" = "RF"): ModelDir {
 const verifier: Verifier = {
   verify(user, vector) {
     if (user === 999) throw new KeystrokeError("UNKNOWN_USER", `no template for user ${user}`, { field: "UserID" });
-    return { UserID: user, accepted: vector[0]! < 100, anomaly_score: 0.2, confidence_score: 0.8, threshold: 0.5, detector: "fake", replay: user === 7, scripted: false };
+    return { UserID: user, accepted: vector[0]! < 100, anomaly_score: 0.2, confidence_score: 0.8, threshold: 0.5, detector: "manhattan-scaled", replay: user === 7, scripted: false };
   },
 };
 
@@ -123,7 +123,7 @@ describe("POST /verify", () => {
     const s = await make();
     const r = await post(s, "/verify", { ...sample, UserID: 73 });
     expect(r.statusCode).toBe(200);
-    expect(r.json()).toMatchObject({ UserID: 73, accepted: true, detector: "fake" });
+    expect(r.json()).toMatchObject({ UserID: 73, accepted: true, detector: "manhattan-scaled" });
     await post(s, "/verify", { ...sample, UserID: 7 });
     const batch = (await post(s, "/verify", [{ ...sample, UserID: 1 }, { ...sample }])).json();
     expect(batch[0]).toMatchObject({ UserID: 1 });
