@@ -96,7 +96,8 @@ async function mlRandomForestRecord(X, y, fold, fitClassifier) {
   const classes = [...new Set(y)].sort((a, b) => a - b);
   const code = new Map(classes.map((c, i) => [c, i]));
   const rows = [];
-  const opts = { nEstimators: 10, maxFeatures: 0.15, seed: 1, treeOptions: { gainThreshold: 0 } };
+  // noOOB: its out-of-bag bookkeeping crashes (mode of an empty list) when a class is missing from a bag
+  const opts = { nEstimators: 10, maxFeatures: 0.15, seed: 1, noOOB: true, treeOptions: { gainThreshold: 0 } };
   let t0 = performance.now();
   const ml = new RFC(opts);
   ml.train(tr.map((i) => X[i]), tr.map((i) => code.get(y[i])));
@@ -128,10 +129,12 @@ const SWEEP = {
     { nTrees: 500, splitter: "random", maxFeatures: 0.3 },
   ],
   XGB: [
-    { rounds: 1, num_parallel_tree: 100 },
+    { rounds: 1, num_parallel_tree: 100, min_child_weight: 1 },
+    { rounds: 1, num_parallel_tree: 50 },
+    { rounds: 1, num_parallel_tree: 30, colsample_bylevel: 0.3 },
     { rounds: 1, num_parallel_tree: 30 },
-    { rounds: 3, num_parallel_tree: 10, eta: 0.5 },
-    { rounds: 10, num_parallel_tree: 1, max_depth: 4, eta: 0.3, subsample: 0.8, colsample_bytree: 0.5, colsample_bylevel: 1 },
+    { rounds: 1, num_parallel_tree: 30, min_child_weight: 1 },
+    { rounds: 8, num_parallel_tree: 1, max_depth: 4, eta: 0.3, subsample: 0.8, colsample_bytree: 0.5, colsample_bylevel: 1 },
   ],
 };
 
