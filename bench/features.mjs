@@ -6,6 +6,7 @@ import { once } from "node:events";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
+import { createRng as rng } from "../dist/util/random.js";
 import { ANCHORS, BIN, ROOT, ensurePython, measure, median, printTable, sharedData } from "./lib.mjs";
 
 const RUNS = 5;
@@ -44,18 +45,6 @@ function repeat(cmd, args) {
     cpu.push(cpuSeconds(cmd, args));
   }
   return { wallS: median(runs.map((r) => r.wallS)), cpuS: median(cpu), maxRssMB: Math.max(...runs.map((r) => r.maxRssMB)) };
-}
-
-// mulberry32: the bench's data must be the same on every run
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 async function writeBigFile(path, samples) {

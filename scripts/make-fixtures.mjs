@@ -5,36 +5,14 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+// the package's own seeded generator (npm install builds dist/)
+import { createRng, normal, shuffle } from "../dist/util/random.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const OUT = resolve(process.argv[2] ?? process.env.KEYSTROKE_FIXTURES_DIR ?? join(ROOT, "fixtures"));
 const SEED = 20240613;
 
-// mulberry32, as src/util/random.ts (copied so the script runs without a build)
-function createRng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function normal(rng) {
-  let u = 0;
-  while (u === 0) u = rng();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng());
-}
 const logNormal = (rng, median, sigma) => median * Math.exp(sigma * normal(rng));
-function shuffle(rng, items) {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [items[i], items[j]] = [items[j], items[i]];
-  }
-  return items;
-}
-
 // The wide and events fixtures type a 13-key text; the derived one CMU's `.tie5Roanl` + Return.
 const TEXT_KEYS = ["t", "h", "e", "Space", "q", "u", "i", "c", "k", "Space", "f", "o", "x"];
 const CMU_KEYS = ["period", "t", "i", "e", "five", "Shift.r", "o", "a", "n", "l", "Return"];
