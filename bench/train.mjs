@@ -118,25 +118,58 @@ async function mlRandomForestRecord(X, y, fold, fitClassifier) {
   return rows;
 }
 
+// Each entry overrides the defaults (src/models/random-forest.ts, xgboost.ts), so {} is the default row.
 const SWEEP = {
   RF: [
-    { nTrees: 100, splitter: "best" },
-    { nTrees: 300, splitter: "best" },
-    { nTrees: 100, splitter: "random" },
-    { nTrees: 300, splitter: "random" },
-    { nTrees: 500, splitter: "random" },
-    { nTrees: 300, splitter: "random", maxFeatures: 0.3 },
-    { nTrees: 500, splitter: "random", maxFeatures: 0.3 },
+    {},
+    { synthetic: 0 },
+    { synthetic: 2 },
+    { criterion: "gini" },
+    { criterion: "gini", synthetic: 0 },
+    { nTrees: 200 },
+    { maxFeatures: 0.3 },
+    { augment: "none" },
+    { splitter: "best", synthetic: 0 },
   ],
   XGB: [
-    { rounds: 1, num_parallel_tree: 100, min_child_weight: 1 },
-    { rounds: 1, num_parallel_tree: 50 },
-    { rounds: 1, num_parallel_tree: 30, colsample_bylevel: 0.3 },
-    { rounds: 1, num_parallel_tree: 30 },
-    { rounds: 1, num_parallel_tree: 30, min_child_weight: 1 },
+    {},
+    { max_depth: 6 },
+    { num_parallel_tree: 60, max_depth: 6 },
+    { num_parallel_tree: 100, max_depth: 6 },
+    { colsample_bylevel: 0.15 },
+    { subsample: 0.632 },
+    { lambda: 0.01 },
+    // the former defaults
+    { subsample: 0.632, colsample_bylevel: 0.15 },
     { rounds: 8, num_parallel_tree: 1, max_depth: 4, eta: 0.3, subsample: 0.8, colsample_bytree: 0.5, colsample_bylevel: 1 },
   ],
 };
+
+/** Size, parse+load time and per-prediction time of default models fitted on every row (best of a few runs). */
+async function modelFiles(features, y, fitClassifier, loadClassifier) {
+  const rows = [];
+  for (const algorithm of ["RF", "XGB"]) {
+    for (const set of SETS) {
+      const X = features[set];
+      const model = await fitClassifier(algorithm, X, y, { seed: FIT_SEED });
+      const text = JSON.stringify(model.toJSON());
+      let loadMs = Infinity;
+      for (let r = 0; r < 5; r++) {
+        const t0 = performance.now();
+        await loadClassifier(JSON.parse(text));
+        loadMs = Math.min(loadMs, performance.now() - t0);
+      }
+      let us = Infinity;
+      for (let r = 0; r < 5; r++) {
+        const t0 = performance.now();
+        for (const row of X) model.predictIndex(row);
+        us = Math.min(us, ((performance.now() - t0) * 1000) / X.length);
+      }
+      rows.push([algorithm, set, text.length / 1e6, loadMs, us, 1e6 / us]);
+    }
+  }
+  return rows;
+}
 
 export default async function main() {
   const data = sharedData();
@@ -145,7 +178,7 @@ export default async function main() {
     console.log("(skipped: dist/ is not built; run `npx tsc -p tsconfig.build.json`)");
     return;
   }
-  const { fitClassifier } = await dist("models/index.js");
+  const { fitClassifier, loadClassifier } = await dist("models/index.js");
   const { extractTimings, extractSummary } = await dist("features/index.js");
   const samples = await loadSamples(data);
   const y = samples.map((s) => s.label);
@@ -193,6 +226,11 @@ export default async function main() {
     "Why our own forest: ml-random-forest on fold 1 of timings (reduced setting)",
     ["model", "accuracy", "fit s", "JSON MB", "est. s for 100 trees"],
     await mlRandomForestRecord(features.timings, y, fold, fitClassifier),
+  );
+  printTable(
+    "Model files of the defaults fitted on all rows (best of 5; load = JSON.parse + loadClassifier)",
+    ["model", "features", "JSON MB", "parse+load ms", "µs / prediction", "predictions / s (1 core)"],
+    await modelFiles(features, y, fitClassifier, loadClassifier),
   );
   if (process.env.KEYSTROKE_BENCH_SWEEP) {
     const sweep = [];

@@ -1,6 +1,7 @@
-// Our random forest / extremely randomised trees (CART, Gini). ml-random-forest was measured unfit here
-// (O(n²·classes) split search, early stopping, 10 MB files): see bench/train.mjs. Trees live in flat
-// arrays in preorder, so the left child of node i is i + 1 and only the right child is stored.
+// Our random forest / extremely randomised trees (CART, Gini or entropy). ml-random-forest was measured
+// unfit here (O(n²·classes) split search, early stopping, 10 MB files): see bench/train.mjs. Trees live
+// in preorder, so the left child of node i is i + 1; the file stores one code per node (split feature or
+// leaf class) and float32 thresholds as base64, and the loader rebuilds the right-child links itself.
 import type { Label } from "../data/types.js";
 import { KeystrokeError } from "../errors.js";
 import { createRng, randInt, type Rng } from "../util/random.js";
@@ -14,9 +15,13 @@ import {
   intField,
   makeYielder,
   numArray,
+  decodeTyped,
+  encodeTyped,
+  float32In,
   roundSig,
-  shortIn,
+  type TypedCtor,
 } from "./tree-common.js";
+import { augmentRow, augmentedWidth, foldImportance, interpolateRows, resolveAugment, type FeatureAugment } from "./tree-augment.js";
 import type { Classifier, FitOptions, SerializedModel } from "./types.js";
 
 /** Hyperparameters of the forest; every one has a measured default (see DEFAULT_FOREST_PARAMS). */
@@ -33,13 +38,23 @@ export interface ForestParams {
   maxDepth: number | null;
   minSamplesSplit: number;
   minSamplesLeaf: number;
+  /** Impurity a split lowers: Gini, or entropy (information gain). */
+  criterion: "gini" | "entropy";
+  /** Synthetic training rows per real row, each between two rows of the same user (0: none); see tree-augment.ts. */
+  synthetic: number;
+  /** Derived features added inside the model: "auto" (summary rows of 8 get theirs), "summary" or "none"; the fit records what it applied. */
+  augment: "auto" | FeatureAugment;
 }
 
 /**
- * Chosen by 5-fold CV on the shared timings (bench/train.mjs and its sweep): ExtraTrees, 300 trees, √d
- * features per split: 0.83–0.86 depending on the fold shuffle (scikit-learn's ExtraTrees(500) scores
- * the same on the same protocol), against 0.77 for a bootstrap forest of "best" splits. 500 trees or
- * 0.3·d features moved accuracy by less than the fold-to-fold noise and cost file size and time.
+ * Chosen by 5-fold CV on the shared timings (bench/train.mjs and its sweep; fit seeds 1–3 to see past
+ * the seed noise of ±0.01): ExtraTrees, 300 trees, √d features per split, entropy, and 4 synthetic rows
+ * per row drawn between two samples of the same user: 0.85 (0.851–0.853), against 0.83 without the
+ * synthetic rows (which double the nodes: 3.3 MB instead of 1.8 MB) and 0.77 for a bootstrap forest of
+ * "best" splits. Gini scores 0.846 with them; 1,000 trees, 0.3·d features, several thresholds per
+ * feature, signed-log or rank transforms and extra per-key features (tempo-normalised intervals,
+ * ranks, HT/PPT ratios, trigraph times, random projections) all stayed within the noise or lost up to
+ * 0.05. On the 8 summary numbers the derived features of tree-augment.ts lift 0.23 to 0.29.
  */
 export const DEFAULT_FOREST_PARAMS: Readonly<Omit<ForestParams, "bootstrap">> = {
   nTrees: 300,
@@ -48,9 +63,15 @@ export const DEFAULT_FOREST_PARAMS: Readonly<Omit<ForestParams, "bootstrap">> = 
   maxDepth: null,
   minSamplesSplit: 2,
   minSamplesLeaf: 1,
+  criterion: "entropy",
+  synthetic: 4,
+  augment: "auto",
 };
 
-/** One tree as stored: preorder nodes; a leaf has feature −k with its k (class, probability) entries next in leafClass/leafProb. */
+/**
+ * One tree in readable form (what fitting builds and `forestTrees` decodes): preorder nodes; a leaf has
+ * feature −k with its k (class, probability) entries next in leafClass/leafProb.
+ */
 export interface StoredTree {
   feature: number[];
   threshold: number[];
@@ -59,15 +80,42 @@ export interface StoredTree {
   leafProb: number[];
 }
 
-interface ForestState {
+/** The encoding this version writes and reads; files without it (the JSON-array trees of before) are refused. */
+export const FOREST_ENCODING = "rf-packed-1";
+
+/**
+ * A forest's model-file state. `codes` holds one entry per node in preorder, tree after tree: a split on
+ * feature f is f; a pure leaf of class c is nFeatures + c; a mixed leaf is nFeatures + nClasses, its
+ * entries next in leafSizes/leafClasses/leafProbs. Every array is base64 of little-endian values.
+ */
+interface PackedForest {
+  encoding: typeof FOREST_ENCODING;
+  /** Width of an input row. */
   nFeatures: number;
+  /** Derived features appended to a row before the trees see it (tree-augment.ts). */
+  augment: FeatureAugment;
+  /** Impurity decrease per tree feature (inputs, then derived ones), summing to 1. */
   importance: number[];
-  trees: StoredTree[];
+  nTrees: number;
+  nodes: number;
+  /** Bytes per code: 2, or 4 when nFeatures + nClasses + 1 exceeds 65,536. */
+  codeBytes: 2 | 4;
+  /** Uint32 node count of every tree. */
+  treeSizes: string;
+  codes: string;
+  /** Float32, one per split node. */
+  thresholds: string;
+  mixedLeaves: number;
+  /** Code-width entries per mixed leaf (≥ 2), then their classes (code width) and float32 probabilities. */
+  leafSizes: string;
+  leafEntries: number;
+  leafClasses: string;
+  leafProbs: string;
 }
 
 /** Merges user params over the defaults, refusing bad values with BAD_FLAG naming the parameter. */
 export function resolveForestParams(params: Record<string, unknown> = {}): ForestParams {
-  const known = new Set(["nTrees", "splitter", "maxFeatures", "bootstrap", "maxDepth", "minSamplesSplit", "minSamplesLeaf"]);
+  const known = new Set(["nTrees", "splitter", "maxFeatures", "bootstrap", "maxDepth", "minSamplesSplit", "minSamplesLeaf", "criterion", "synthetic", "augment"]);
   for (const key of Object.keys(params)) {
     if (!known.has(key)) bad(key, `unknown RF parameter (known: ${[...known].join(", ")})`);
   }
@@ -84,6 +132,10 @@ export function resolveForestParams(params: Record<string, unknown> = {}): Fores
   if (!mfOk) bad("maxFeatures", 'must be "sqrt", "log2", "all", an integer ≥ 1 or a fraction in (0, 1)');
   const bootstrap = p.bootstrap ?? splitter === "best";
   if (typeof bootstrap !== "boolean") bad("bootstrap", "must be true or false");
+  const criterion = p.criterion;
+  if (criterion !== "gini" && criterion !== "entropy") bad("criterion", 'must be "gini" or "entropy"');
+  const augment = p.augment;
+  if (augment !== "auto" && augment !== "summary" && augment !== "none") bad("augment", 'must be "auto", "summary" or "none"');
   const maxDepth = p.maxDepth;
   if (maxDepth !== null && (typeof maxDepth !== "number" || !Number.isInteger(maxDepth) || maxDepth < 1)) bad("maxDepth", "must be null or an integer ≥ 1");
   return {
@@ -94,6 +146,9 @@ export function resolveForestParams(params: Record<string, unknown> = {}): Fores
     maxDepth: maxDepth as number | null,
     minSamplesSplit: posInt("minSamplesSplit", 2),
     minSamplesLeaf: posInt("minSamplesLeaf", 1),
+    criterion,
+    synthetic: posInt("synthetic", 0),
+    augment,
   };
 }
 
@@ -129,6 +184,17 @@ interface Builder {
   total: Float64Array;
   feats: Int32Array;
   treeImportance: Float64Array;
+  /** Entropy criterion: xlogx[k] = k·ln k for every possible (integer) class weight; null for Gini. */
+  xlogx: Float64Array | null;
+  /** The distinct classes of the current node, and a per-class stamp of the last node that listed it. */
+  present: Int32Array;
+  stamp: Int32Array;
+  nodeId: number;
+  /** The current node's labels, weights and total weight, and one feature's values, contiguous. */
+  nodeY: Int32Array;
+  nodeW: Float64Array;
+  nodeWT: number;
+  vals: Float64Array;
 }
 
 interface Split {
@@ -147,7 +213,8 @@ function makeBuilder(X: readonly (readonly number[])[], y: Int32Array, nClasses:
   const Xc = new Float64Array(n * d);
   for (let i = 0; i < n; i++) {
     const row = X[i]!;
-    for (let f = 0; f < d; f++) Xc[f * n + i] = row[f]!;
+    // float32 values (as scikit-learn and XGBoost use) make every gap between them hold a float32 threshold
+    for (let f = 0; f < d; f++) Xc[f * n + i] = Math.fround(row[f]!);
   }
   let rank: Int32Array | null = null;
   let order: Int32Array | null = null;
@@ -183,6 +250,14 @@ function makeBuilder(X: readonly (readonly number[])[], y: Int32Array, nClasses:
     total: new Float64Array(nClasses),
     feats,
     treeImportance: new Float64Array(d),
+    xlogx: params.criterion === "entropy" ? Float64Array.from({ length: n + 1 }, (_, k) => (k > 0 ? k * Math.log(k) : 0)) : null,
+    present: new Int32Array(nClasses),
+    stamp: new Int32Array(nClasses),
+    nodeId: 0,
+    nodeY: new Int32Array(n),
+    nodeW: new Float64Array(n),
+    nodeWT: 0,
+    vals: new Float64Array(n),
   };
 }
 
@@ -203,26 +278,44 @@ function growTree(b: Builder, w: Float64Array, rng: Rng, importance: Float64Arra
     const start = stack.pop()!;
     const node = tree.feature.length;
     if (parent >= 0) tree.right[parent] = node;
-    total.fill(0);
+    // With 110 users most nodes hold a handful of rows: touch only the classes present, never all of them.
+    const stampNow = ++b.nodeId;
+    let nPresent = 0;
     let wT = 0;
     let sqT = 0;
     for (let k = start; k < end; k++) {
       const i = samples[k]!;
       const c = y[i]!;
       const wi = w[i]!;
+      if (b.stamp[c] !== stampNow) {
+        b.stamp[c] = stampNow;
+        b.present[nPresent++] = c;
+        total[c] = 0;
+      }
       sqT += wi * (2 * total[c]! + wi);
       total[c] += wi;
       wT += wi;
+      b.nodeY[k - start] = c;
+      b.nodeW[k - start] = wi;
     }
+    b.nodeWT = wT;
     const m = end - start;
     const pure = sqT >= wT * wT * (1 - 1e-12);
-    const split = pure || m < params.minSamplesSplit || m < 2 * params.minSamplesLeaf || depth >= maxDepth ? null : findSplit(b, w, start, end, wT, sqT, rng);
+    // class order, so sums over classes round the same whatever order the rows came in
+    const present = b.present.subarray(0, nPresent).sort();
+    // sT is what the children's scores start from: Σ w_c² (Gini) or Σ w_c·ln w_c (entropy)
+    let sT = sqT;
+    if (b.xlogx && !pure) {
+      sT = 0;
+      for (let k = 0; k < nPresent; k++) sT += b.xlogx[total[present[k]!]!]!;
+    }
+    const split = pure || m < params.minSamplesSplit || m < 2 * params.minSamplesLeaf || depth >= maxDepth ? null : findSplit(b, w, start, end, wT, sT, rng);
     if (split === null) {
       let k = 0;
-      for (let c = 0; c < b.nClasses; c++) {
+      for (const c of present) {
         if (total[c]! > 0) {
           tree.leafClass.push(c);
-          tree.leafProb.push(roundSig(total[c]! / wT));
+          tree.leafProb.push(Math.fround(total[c]! / wT));
           k++;
         }
       }
@@ -243,7 +336,7 @@ function growTree(b: Builder, w: Float64Array, rng: Rng, importance: Float64Arra
         samples[hi--] = t;
       }
     }
-    b.treeImportance[f] += split.proxy - sqT / wT;
+    b.treeImportance[f] += split.proxy - (b.xlogx ? sT - b.xlogx[wT]! : sT / wT);
     tree.feature.push(f);
     tree.threshold.push(split.threshold);
     tree.right.push(-1);
@@ -257,7 +350,8 @@ function growTree(b: Builder, w: Float64Array, rng: Rng, importance: Float64Arra
 
 /**
  * Best split of rows [start, end) among `mtry` randomly drawn non-constant features. The score is
- * Σ_side (Σ_c w_c²) / w_side, which ranks splits exactly as the weighted Gini decrease does.
+ * Σ_side (Σ_c w_c²) / w_side for Gini and Σ_side (Σ_c w_c ln w_c − w_side ln w_side) for entropy: each
+ * ranks splits exactly as the weighted impurity decrease does. Weights are integers (bootstrap counts).
  */
 function findSplit(b: Builder, w: Float64Array, start: number, end: number, wT: number, sqT: number, rng: Rng): Split | null {
   const { d, feats, mtry } = b;
@@ -268,11 +362,11 @@ function findSplit(b: Builder, w: Float64Array, start: number, end: number, wT: 
     const f = feats[r]!;
     feats[r] = feats[j]!;
     feats[j] = f;
-    const constant = b.params.splitter === "best" ? bestOnFeature(b, w, f, start, end, wT, sqT, best) : randomOnFeature(b, w, f, start, end, wT, sqT, rng, best);
+    const constant = b.params.splitter === "best" ? bestOnFeature(b, w, f, start, end, wT, sqT, best) : randomOnFeature(b, f, start, end, sqT, rng, best);
     if (!constant) visited++;
   }
   if (best.feature < 0) return null;
-  if (b.params.splitter === "random") best.threshold = shortIn(best.lo, best.hi, best.drawn);
+  if (b.params.splitter === "random") best.threshold = float32In(best.lo, best.hi, best.drawn);
   return best;
 }
 
@@ -288,7 +382,7 @@ function bestOnFeature(b: Builder, w: Float64Array, f: number, start: number, en
   sorted.sort();
   if (X[off + order[off + sorted[m - 1]!]!]! <= X[off + order[off + sorted[0]!]!]!) return true;
   const minLeaf = b.params.minSamplesLeaf;
-  left.fill(0);
+  const xlogx = b.xlogx;
   let wL = 0;
   let sqL = 0;
   let sqR = sqT;
@@ -299,66 +393,81 @@ function bestOnFeature(b: Builder, w: Float64Array, f: number, start: number, en
     const c = y[i]!;
     const wi = w[i]!;
     const lc = left[c]!;
-    sqL += wi * (2 * lc + wi);
-    sqR -= wi * (2 * (total[c]! - lc) - wi);
+    if (xlogx) {
+      const rc = total[c]! - lc;
+      sqL += xlogx[lc + wi]! - xlogx[lc]!;
+      sqR += xlogx[rc - wi]! - xlogx[rc]!;
+    } else {
+      sqL += wi * (2 * lc + wi);
+      sqR -= wi * (2 * (total[c]! - lc) - wi);
+    }
     left[c] = lc + wi;
     wL += wi;
     const v = X[off + i]!;
     const vn = X[off + next]!;
     if (vn <= v || k + 1 < minLeaf || m - k - 1 < minLeaf) continue;
-    const proxy = sqL / wL + sqR / (wT - wL);
+    const proxy = xlogx ? sqL - xlogx[wL]! + sqR - xlogx[wT - wL]! : sqL / wL + sqR / (wT - wL);
     if (proxy > best.proxy) {
-      // the midpoint, as scikit-learn, unless rounding lands it on the upper value
-      let t = v / 2 + vn / 2;
-      if (t >= vn || !Number.isFinite(t)) t = v;
+      // near the midpoint, as scikit-learn, stored as a float32 inside the gap
       best.feature = f;
-      best.threshold = t;
+      best.threshold = float32In(v, vn, v / 2 + vn / 2);
       best.proxy = proxy;
     }
   }
+  // leave `left` all zero for the next call (cheaper than clearing every class)
+  for (let k = 0; k < m - 1; k++) left[y[order[off + sorted[k]!]!]!] = 0;
   return false;
 }
 
 /** One uniform threshold between the node's min and max of the feature; returns true when constant. */
-function randomOnFeature(b: Builder, w: Float64Array, f: number, start: number, end: number, wT: number, sqT: number, rng: Rng, best: Split): boolean {
-  const { X, y, n, samples, left, total } = b;
+function randomOnFeature(b: Builder, f: number, start: number, end: number, sqT: number, rng: Rng, best: Split): boolean {
+  const { X, n, samples, left, total, nodeY, nodeW, vals } = b;
   const off = f * n;
+  const m = end - start;
+  // gather the node's values once: the passes below then read contiguous memory
   let min = Infinity;
   let max = -Infinity;
-  for (let k = start; k < end; k++) {
-    const v = X[off + samples[k]!]!;
+  for (let k = 0; k < m; k++) {
+    const v = X[off + samples[start + k]!]!;
+    vals[k] = v;
     if (v < min) min = v;
     if (v > max) max = v;
   }
   if (max <= min) return true;
   let t = min + rng() * (max - min);
   if (t >= max) t = min;
-  left.fill(0);
+  const xlogx = b.xlogx;
   let wL = 0;
   let sqL = 0;
   let sqR = sqT;
   let nL = 0;
   let lo = -Infinity;
   let hi = Infinity;
-  for (let k = start; k < end; k++) {
-    const i = samples[k]!;
-    const v = X[off + i]!;
+  for (let k = 0; k < m; k++) {
+    const v = vals[k]!;
     if (v <= t) {
-      const c = y[i]!;
-      const wi = w[i]!;
+      const c = nodeY[k]!;
+      const wi = nodeW[k]!;
       const lc = left[c]!;
-      sqL += wi * (2 * lc + wi);
-      sqR -= wi * (2 * (total[c]! - lc) - wi);
+      if (xlogx) {
+        const rc = total[c]! - lc;
+        sqL += xlogx[lc + wi]! - xlogx[lc]!;
+        sqR += xlogx[rc - wi]! - xlogx[rc]!;
+      } else {
+        sqL += wi * (2 * lc + wi);
+        sqR -= wi * (2 * (total[c]! - lc) - wi);
+      }
       left[c] = lc + wi;
       wL += wi;
       nL++;
       if (v > lo) lo = v;
     } else if (v < hi) hi = v;
   }
-  const m = end - start;
+  for (let k = 0; k < m; k++) if (vals[k]! <= t) left[nodeY[k]!] = 0;
+  const wT = b.nodeWT;
   const minLeaf = b.params.minSamplesLeaf;
   if (nL < minLeaf || m - nL < minLeaf) return false;
-  const proxy = sqL / wL + sqR / (wT - wL);
+  const proxy = xlogx ? sqL - xlogx[wL]! + sqR - xlogx[wT - wL]! : sqL / wL + sqR / (wT - wL);
   if (proxy > best.proxy) {
     best.feature = f;
     best.drawn = t;
@@ -371,11 +480,18 @@ function randomOnFeature(b: Builder, w: Float64Array, f: number, start: number, 
 
 /** Trains a random forest (splitter "best") or ExtraTrees (splitter "random", the default) with a seed. */
 export async function fitRandomForest(X: number[][], y: Label[], options: FitOptions): Promise<Classifier> {
-  const d = checkTrainingData(X, y, "RF");
+  const nInputs = checkTrainingData(X, y, "RF");
   const params = resolveForestParams(options.params);
+  const augment = resolveAugment(params.augment, nInputs);
+  if (augment === undefined) bad("augment", `"${params.augment}" does not apply to rows of ${nInputs} features`);
+  params.augment = augment;
+  const d = augmentedWidth(augment, nInputs);
   const { classes, codes } = encodeLabels(y);
-  const b = makeBuilder(X, codes, classes.length, params);
   const rng = createRng(options.seed);
+  const wide = augment === "none" ? X : X.map((row) => augmentRow(augment, row));
+  // its own stream, so the trees draw the same numbers whatever the augmentation drew
+  const aug = params.synthetic > 0 ? interpolateRows(wide, codes, params.synthetic, createRng((options.seed ^ 0x5eed) >>> 0)) : { X: wide, codes };
+  const b = makeBuilder(aug.X, aug.codes, classes.length, params);
   const w = new Float64Array(b.n);
   const importance = new Float64Array(d);
   const trees: StoredTree[] = [];
@@ -392,124 +508,269 @@ export async function fitRandomForest(X: number[][], y: Label[], options: FitOpt
   let sum = 0;
   for (let f = 0; f < d; f++) sum += importance[f]!;
   const imp = Array.from(importance, (v) => roundSig(sum > 0 ? v / sum : 1 / d));
-  const state: ForestState = { nFeatures: d, importance: imp, trees };
-  return new Forest(classes, { ...params }, state);
+  const packed = packForest(trees, nInputs, augment, classes.length, imp);
+  return new Forest(classes, { ...params }, packed, unpackForest(packed as unknown as Record<string, unknown>, classes.length));
 }
 
-/** Rebuilds a forest from its model file, checking every tree's structure (BAD_MODEL_FILE otherwise). */
-export function loadRandomForest(model: SerializedModel): Classifier {
-  const raw = checkEnvelope(model, "RF");
-  const nClasses = model.classes.length;
-  const nFeatures = intField(raw, "nFeatures", "state.nFeatures");
+/** Encodes readable trees as the compact model-file state. */
+function packForest(trees: StoredTree[], nInputs: number, augment: FeatureAugment, nClasses: number, importance: number[]): PackedForest {
+  const nFeatures = augmentedWidth(augment, nInputs);
+  const codeBytes = nFeatures + nClasses + 1 <= 0x10000 ? 2 : 4;
+  const Codes = codeBytes === 2 ? Uint16Array : Uint32Array;
+  let nodes = 0;
+  let splits = 0;
+  let mixed = 0;
+  let entries = 0;
+  for (const t of trees) {
+    nodes += t.feature.length;
+    for (const f of t.feature) {
+      if (f >= 0) splits++;
+      else if (f < -1) {
+        mixed++;
+        entries -= f;
+      }
+    }
+  }
+  const sizes = new Uint32Array(trees.length);
+  const codes = new Codes(nodes);
+  const thresholds = new Float32Array(splits);
+  const leafSizes = new Codes(mixed);
+  const leafClasses = new Codes(entries);
+  const leafProbs = new Float32Array(entries);
+  let node = 0;
+  let split = 0;
+  let leaf = 0;
+  let entry = 0;
+  trees.forEach((t, ti) => {
+    sizes[ti] = t.feature.length;
+    let from = 0;
+    for (let i = 0; i < t.feature.length; i++) {
+      const f = t.feature[i]!;
+      if (f >= 0) {
+        codes[node++] = f;
+        thresholds[split++] = t.threshold[i]!;
+      } else if (f === -1) {
+        codes[node++] = nFeatures + t.leafClass[from++]!;
+      } else {
+        codes[node++] = nFeatures + nClasses;
+        leafSizes[leaf++] = -f;
+        for (let k = 0; k < -f; k++, from++, entry++) {
+          leafClasses[entry] = t.leafClass[from]!;
+          leafProbs[entry] = t.leafProb[from]!;
+        }
+      }
+    }
+  });
+  return {
+    encoding: FOREST_ENCODING,
+    nFeatures: nInputs,
+    augment,
+    importance,
+    nTrees: trees.length,
+    nodes,
+    codeBytes,
+    treeSizes: encodeTyped(sizes),
+    codes: encodeTyped(codes),
+    thresholds: encodeTyped(thresholds),
+    mixedLeaves: mixed,
+    leafSizes: encodeTyped(leafSizes),
+    leafEntries: entries,
+    leafClasses: encodeTyped(leafClasses),
+    leafProbs: encodeTyped(leafProbs),
+  };
+}
+
+/**
+ * The forest ready to walk. Per node, in one buffer of 3 × 4 bytes so a node is one cache access:
+ * [threshold (float32), feature (int32), right child (int32, already ×3)]. A leaf's feature is −(c + 1)
+ * for a pure leaf of class c, or −(nClasses + k) for a mixed leaf whose k entries start at `right`.
+ */
+interface Walkable {
+  augment: FeatureAugment;
+  roots: Int32Array;
+  thr: Float32Array;
+  meta: Int32Array;
+  leafClass: Int32Array;
+  leafProb: Float32Array;
+}
+
+/** Decodes and checks the packed state in one pass per array (BAD_MODEL_FILE naming the field otherwise). */
+function unpackForest(raw: Record<string, unknown>, nClasses: number): Walkable {
+  const nInputs = intField(raw, "nFeatures", "state.nFeatures");
+  const augment = resolveAugment(raw.augment, nInputs);
+  if (augment === undefined || raw.augment === "auto") badModel("state.augment", `must be "none", or "summary" for rows of 8 features`);
+  const nFeatures = augmentedWidth(augment, nInputs);
   const importance = numArray(raw, "importance", "state.importance");
   if (importance.length !== nFeatures) badModel("state.importance", `must have ${nFeatures} entries`);
-  if (!Array.isArray(raw.trees) || raw.trees.length === 0) badModel("state.trees", "must be a non-empty array");
-  const trees = (raw.trees as unknown[]).map((t, i) => checkTree(t, `state.trees[${i}]`, nFeatures, nClasses));
-  return new Forest([...model.classes], { ...model.params }, { nFeatures, importance, trees });
-}
-
-function checkTree(raw: unknown, field: string, nFeatures: number, nClasses: number): StoredTree {
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) badModel(field, "must be an object");
-  const o = raw as Record<string, unknown>;
-  const feature = numArray(o, "feature", `${field}.feature`, { min: -nClasses, max: nFeatures - 1 });
-  const threshold = numArray(o, "threshold", `${field}.threshold`);
-  const right = numArray(o, "right", `${field}.right`, { min: 0, max: feature.length - 1 });
-  const leafClass = numArray(o, "leafClass", `${field}.leafClass`, { min: 0, max: nClasses - 1 });
-  const leafProb = numArray(o, "leafProb", `${field}.leafProb`);
-  const nodes = feature.length;
-  if (nodes === 0 || threshold.length !== nodes || right.length !== nodes) badModel(field, "feature, threshold and right must be non-empty and of equal length");
-  if (leafProb.length !== leafClass.length) badModel(field, "leafClass and leafProb must be of equal length");
-  if (leafProb.some((p) => p < 0 || p > 1)) badModel(`${field}.leafProb`, "probabilities must lie in [0, 1]");
-  // Walking the preorder proves the arrays form one tree: every subtree ends exactly where the next starts.
-  let entries = 0;
-  const stack = [0];
-  let expect = 0;
-  while (stack.length) {
-    const i = stack.pop()!;
-    if (i !== expect) badModel(`${field}.right`, `node ${i} is not where preorder puts it (expected ${expect})`);
-    expect = i + 1;
-    if (feature[i]! < 0) {
-      entries -= feature[i]!;
-      continue;
-    }
-    if (right[i]! <= i + 1) badModel(`${field}.right[${i}]`, "right child must come after the left subtree");
-    stack.push(right[i]!, i + 1);
+  const nTrees = intField(raw, "nTrees", "state.nTrees");
+  const nodes = intField(raw, "nodes", "state.nodes");
+  const mixed = intField(raw, "mixedLeaves", "state.mixedLeaves", 0);
+  const entries = intField(raw, "leafEntries", "state.leafEntries", 0);
+  const codeBytes = raw.codeBytes;
+  if (codeBytes !== 2 && codeBytes !== 4) badModel("state.codeBytes", "must be 2 or 4");
+  if (codeBytes === 2 && nFeatures + nClasses + 1 > 0x10000) badModel("state.codeBytes", "2-byte codes cannot name this many features and classes");
+  const Codes = (codeBytes === 2 ? Uint16Array : Uint32Array) as unknown as TypedCtor<Uint16Array | Uint32Array>;
+  const sizes = decodeTyped(raw, "treeSizes", "state.treeSizes", Uint32Array, nTrees);
+  const codes = decodeTyped(raw, "codes", "state.codes", Codes, nodes);
+  const leafSizes = decodeTyped(raw, "leafSizes", "state.leafSizes", Codes, mixed);
+  const leafClasses = decodeTyped(raw, "leafClasses", "state.leafClasses", Codes, entries);
+  const leafProbs = decodeTyped(raw, "leafProbs", "state.leafProbs", Float32Array, entries);
+  let splits = 0;
+  for (let i = 0; i < nodes; i++) {
+    const c = codes[i]!;
+    if (c < nFeatures) splits++;
+    else if (c > nFeatures + nClasses) badModel(`state.codes[${i}]`, `names neither a feature (< ${nFeatures}) nor a class`);
   }
-  if (expect !== nodes) badModel(field, `${nodes - expect} nodes are not reachable from the root`);
-  if (entries !== leafClass.length) badModel(`${field}.leafClass`, `leaves name ${entries} entries but ${leafClass.length} are stored`);
-  return { feature, threshold, right, leafClass, leafProb };
+  const thresholds = decodeTyped(raw, "thresholds", "state.thresholds", Float32Array, splits);
+  for (let i = 0; i < splits; i++) if (!Number.isFinite(thresholds[i]!)) badModel(`state.thresholds[${i}]`, "must be finite");
+  let sizeSum = 0;
+  for (let k = 0; k < mixed; k++) {
+    if (leafSizes[k]! < 2) badModel(`state.leafSizes[${k}]`, "a mixed leaf has at least 2 entries");
+    sizeSum += leafSizes[k]!;
+  }
+  if (sizeSum !== entries) badModel("state.leafSizes", `name ${sizeSum} entries but leafEntries is ${entries}`);
+  for (let e = 0; e < entries; e++) {
+    if (leafClasses[e]! >= nClasses) badModel(`state.leafClasses[${e}]`, `must be a class index < ${nClasses}`);
+    const p = leafProbs[e]!;
+    if (!(p >= 0 && p <= 1)) badModel(`state.leafProbs[${e}]`, "probabilities must lie in [0, 1]");
+  }
+  const buf = new ArrayBuffer(nodes * 12);
+  const thr = new Float32Array(buf);
+  const meta = new Int32Array(buf);
+  const roots = new Int32Array(nTrees);
+  // Right children from subtree sizes, walking each tree backwards: a leaf is a subtree of 1; a split's
+  // left subtree is the one that starts right after it. Any malformed preorder leaves the stack wrong.
+  const stack = new Int32Array(nodes + 1);
+  let base = 0;
+  let split = 0;
+  let mixedSeen = 0;
+  const splitIndex = new Int32Array(nTrees);
+  let entryAt = 0;
+  for (let t = 0; t < nTrees; t++) {
+    const size = sizes[t]!;
+    if (size === 0 || base + size > nodes) badModel(`state.treeSizes[${t}]`, "trees must be non-empty and fit in state.nodes");
+    let sp = 0;
+    for (let i = base + size - 1; i >= base; i--) {
+      const c = codes[i]!;
+      if (c < nFeatures) {
+        if (sp < 2) badModel(`state.codes[${i}]`, "a split needs two subtrees after it (malformed preorder)");
+        const l = stack[--sp]!;
+        const r = stack[--sp]!;
+        meta[3 * i + 1] = c;
+        meta[3 * i + 2] = 3 * (i + 1 + l);
+        stack[sp++] = 1 + l + r;
+      } else {
+        meta[3 * i + 1] = c < nFeatures + nClasses ? -(c - nFeatures + 1) : 0;
+        stack[sp++] = 1;
+      }
+    }
+    if (sp !== 1 || stack[0] !== size) badModel(`state.treeSizes[${t}]`, "the codes do not form exactly one tree of this size");
+    roots[t] = 3 * base;
+    splitIndex[t] = split;
+    // thresholds and mixed leaves are stored in preorder, so fill them forwards
+    for (let i = base; i < base + size; i++) {
+      const c = codes[i]!;
+      if (c < nFeatures) thr[3 * i] = thresholds[split++]!;
+      else if (c === nFeatures + nClasses) {
+        const k = leafSizes[mixedSeen++]!;
+        meta[3 * i + 1] = -(nClasses + k);
+        meta[3 * i + 2] = entryAt;
+        entryAt += k;
+      }
+    }
+    base += size;
+  }
+  if (base !== nodes) badModel("state.treeSizes", `trees hold ${base} nodes but state.nodes is ${nodes}`);
+  if (mixedSeen !== mixed) badModel("state.mixedLeaves", `codes name ${mixedSeen} mixed leaves, not ${mixed}`);
+  return { augment, roots, thr, meta, leafClass: Int32Array.from(leafClasses), leafProb: leafProbs };
 }
 
-/** A fitted forest: every tree concatenated into flat typed arrays for a tight prediction loop. */
+/** Rebuilds a forest from its model file, checking its structure (BAD_MODEL_FILE otherwise). */
+export function loadRandomForest(model: SerializedModel): Classifier {
+  const raw = checkEnvelope(model, "RF");
+  if (raw.encoding !== FOREST_ENCODING) {
+    badModel("state.encoding", `this RF model file is in an older format (expected "${FOREST_ENCODING}"): train the model again`);
+  }
+  const walk = unpackForest(raw, model.classes.length);
+  return new Forest([...model.classes], { ...model.params }, raw as unknown as PackedForest, walk);
+}
+
+/** The trees of an RF model file in readable form (for tests, reports and debugging). */
+export function forestTrees(model: SerializedModel): StoredTree[] {
+  const raw = checkEnvelope(model, "RF");
+  const nClasses = model.classes.length;
+  const { roots, thr, meta, leafClass, leafProb } = unpackForest(raw, nClasses);
+  const nodes = (raw.nodes as number) * 3;
+  return Array.from(roots, (root, t) => {
+    const end = t + 1 < roots.length ? roots[t + 1]! : nodes;
+    const tree: StoredTree = { feature: [], threshold: [], right: [], leafClass: [], leafProb: [] };
+    for (let i = root; i < end; i += 3) {
+      const f = meta[i + 1]!;
+      if (f >= 0) {
+        tree.feature.push(f);
+        tree.threshold.push(thr[i]!);
+        tree.right.push((meta[i + 2]! - root) / 3);
+      } else if (f >= -nClasses) {
+        tree.feature.push(-1);
+        tree.threshold.push(0);
+        tree.right.push(0);
+        tree.leafClass.push(-f - 1);
+        tree.leafProb.push(1);
+      } else {
+        const k = -f - nClasses;
+        tree.feature.push(-k);
+        tree.threshold.push(0);
+        tree.right.push(0);
+        for (let e = meta[i + 2]!; e < meta[i + 2]! + k; e++) {
+          tree.leafClass.push(leafClass[e]!);
+          tree.leafProb.push(leafProb[e]!);
+        }
+      }
+    }
+    return tree;
+  });
+}
+
+/** A fitted forest: every tree in one interleaved node buffer for a tight prediction loop. */
 class Forest implements Classifier {
   readonly algorithm = "RF" as const;
   readonly nFeatures: number;
-  private readonly roots: Int32Array;
-  /** Split feature, or −k for a leaf of k entries. */
-  private readonly feature: Int32Array;
-  private readonly threshold: Float64Array;
-  /** Right child of a split (absolute), or a leaf's first entry in leafClass/leafProb. */
-  private readonly right: Int32Array;
-  private readonly leafClass: Int32Array;
-  private readonly leafProb: Float64Array;
 
   constructor(
     readonly classes: readonly Label[],
     readonly params: Readonly<Record<string, unknown>>,
-    private readonly state: ForestState,
+    private readonly state: PackedForest,
+    private readonly walk: Walkable,
   ) {
     this.nFeatures = state.nFeatures;
-    let nodes = 0;
-    let entries = 0;
-    for (const t of state.trees) {
-      nodes += t.feature.length;
-      entries += t.leafClass.length;
-    }
-    this.roots = new Int32Array(state.trees.length);
-    this.feature = new Int32Array(nodes);
-    this.threshold = new Float64Array(nodes);
-    this.right = new Int32Array(nodes);
-    this.leafClass = new Int32Array(entries);
-    this.leafProb = new Float64Array(entries);
-    let base = 0;
-    let entry = 0;
-    state.trees.forEach((t, ti) => {
-      this.roots[ti] = base;
-      this.leafClass.set(t.leafClass, entry);
-      this.leafProb.set(t.leafProb, entry);
-      for (let i = 0; i < t.feature.length; i++) {
-        const f = t.feature[i]!;
-        this.feature[base + i] = f;
-        this.threshold[base + i] = t.threshold[i]!;
-        if (f >= 0) this.right[base + i] = base + t.right[i]!;
-        else {
-          this.right[base + i] = entry;
-          entry -= f;
-        }
-      }
-      base += t.feature.length;
-    });
   }
 
-  predictProba(row: ArrayLike<number>): Float64Array {
-    checkRow(row, this.nFeatures, "RF");
-    const { feature, threshold, right, leafClass, leafProb, roots } = this;
-    const out = new Float64Array(this.classes.length);
+  predictProba(input: ArrayLike<number>): Float64Array {
+    checkRow(input, this.nFeatures, "RF");
+    const { augment, roots, thr, meta, leafClass, leafProb } = this.walk;
+    const row = augment === "none" ? input : augmentRow(augment, input);
+    const nClasses = this.classes.length;
+    const out = new Float64Array(nClasses);
     let sum = 0;
     for (let t = 0; t < roots.length; t++) {
-      let node = roots[t]!;
-      let f = feature[node]!;
+      let i = roots[t]!;
+      let f = meta[i + 1]!;
       while (f >= 0) {
-        node = row[f]! <= threshold[node]! ? node + 1 : right[node]!;
-        f = feature[node]!;
+        i = row[f]! <= thr[i]! ? i + 3 : meta[i + 2]!;
+        f = meta[i + 1]!;
       }
-      for (let k = right[node]!, e = k - f; k < e; k++) {
-        out[leafClass[k]!] += leafProb[k]!;
-        sum += leafProb[k]!;
+      if (f >= -nClasses) {
+        out[-f - 1]++;
+        sum++;
+      } else {
+        for (let e = meta[i + 2]!, end = e - f - nClasses; e < end; e++) {
+          out[leafClass[e]!] += leafProb[e]!;
+          sum += leafProb[e]!;
+        }
       }
     }
-    if (sum > 0) for (let c = 0; c < out.length; c++) out[c] /= sum;
-    else out.fill(1 / out.length);
+    if (sum > 0) for (let c = 0; c < nClasses; c++) out[c] /= sum;
+    else out.fill(1 / nClasses);
     return out;
   }
 
@@ -518,7 +779,7 @@ class Forest implements Classifier {
   }
 
   featureImportance(): Float64Array {
-    return Float64Array.from(this.state.importance);
+    return foldImportance(this.walk.augment, this.state.importance, this.nFeatures);
   }
 
   toJSON(): SerializedModel {

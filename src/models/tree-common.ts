@@ -81,6 +81,15 @@ export function shortIn(lo: number, hi: number, near: number): number {
   return near;
 }
 
+/**
+ * A float32 threshold t with lo ≤ t < hi, the shortest decimal near `near` when one reads back inside
+ * the gap. `lo` must itself be a float32 (training values are), so the fallback always splits the same way.
+ */
+export function float32In(lo: number, hi: number, near: number): number {
+  const t = Math.fround(shortIn(lo, hi, near));
+  return t >= lo && t < hi ? t : lo;
+}
+
 /** Fails a model-file check with BAD_MODEL_FILE naming the JSON field. */
 export function badModel(field: string, message: string): never {
   throw new KeystrokeError("BAD_MODEL_FILE", message, { field });
@@ -121,6 +130,40 @@ export function numArray(obj: Record<string, unknown>, key: string, field: strin
     if (int && (!Number.isInteger(x) || x < int.min || x > int.max)) badModel(`${field}[${i}]`, `must be an integer in [${int.min}, ${int.max}]`);
   }
   return v as number[];
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The typed arrays a model file stores as base64. */
+export type TypedArray = Uint16Array | Uint32Array | Int32Array | Float32Array;
+/** Constructor of one of them. */
+export type TypedCtor<T extends TypedArray> = { new (length: number): T; new (buffer: ArrayBuffer): T; BYTES_PER_ELEMENT: number };
+
+/** A typed array as base64 of its little-endian bytes: compact in JSON and fast to read back. */
+export function encodeTyped(a: TypedArray): string {
+  const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const le = LITTLE_ENDIAN ? bytes : swapBytes(Uint8Array.from(bytes), a.BYTES_PER_ELEMENT);
+  return Buffer.from(le.buffer, le.byteOffset, le.byteLength).toString("base64");
+}
+
+/** Reads a base64 field written by encodeTyped, refusing a non-string or a wrong length with BAD_MODEL_FILE. */
+export function decodeTyped<T extends TypedArray>(obj: Record<string, unknown>, key: string, field: string, Ctor: TypedCtor<T>, length: number): T {
+  const s = obj[key];
+  const bytes = length * Ctor.BYTES_PER_ELEMENT;
+  // base64 of b bytes is exactly 4·⌈b/3⌉ characters; Buffer.from skips bad characters, so the length check also catches those
+  if (typeof s !== "string" || s.length !== 4 * Math.ceil(bytes / 3)) badModel(field, `must be base64 of ${length} × ${Ctor.BYTES_PER_ELEMENT}-byte values`);
+  const buf = Buffer.from(s, "base64");
+  if (buf.length !== bytes) badModel(field, `must be base64 of ${length} × ${Ctor.BYTES_PER_ELEMENT}-byte values`);
+  const out = new Ctor(length);
+  const view = new Uint8Array(out.buffer);
+  view.set(buf);
+  if (!LITTLE_ENDIAN) swapBytes(view, Ctor.BYTES_PER_ELEMENT);
+  return out;
+}
+
+function swapBytes(bytes: Uint8Array, width: number): Uint8Array {
+  for (let i = 0; i < bytes.length; i += width) bytes.subarray(i, i + width).reverse();
+  return bytes;
 }
 
 /** Lets a long synchronous fit give the event loop (an ink view, a server) a turn now and then. */

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { Label } from "../../src/data/types.js";
 import { extractTimings } from "../../src/features/index.js";
-import { fitRandomForest, loadRandomForest, resolveForestParams, type StoredTree } from "../../src/models/random-forest.js";
+import { FOREST_ENCODING, fitRandomForest, forestTrees, loadRandomForest, resolveForestParams, type StoredTree } from "../../src/models/random-forest.js";
 import type { Classifier, SerializedModel, TrainProgress } from "../../src/models/types.js";
 import { createRng, normal } from "../../src/util/random.js";
 import { SHARED_DATA } from "../helpers/cli.js";
@@ -29,7 +29,9 @@ function accuracy(m: Classifier, X: number[][], y: Label[]): number {
 }
 
 const roundTrip = (m: Classifier): SerializedModel => JSON.parse(JSON.stringify(m.toJSON())) as SerializedModel;
-const trees = (m: Classifier | SerializedModel): StoredTree[] => (("toJSON" in m ? m.toJSON() : m).state as { trees: StoredTree[] }).trees;
+const trees = (m: Classifier | SerializedModel): StoredTree[] => forestTrees("toJSON" in m ? roundTrip(m) : m);
+// exact tree shapes below are hand-checked for Gini on the rows given, without synthetic rows
+const PLAIN = { criterion: "gini", synthetic: 0 } as const;
 
 async function expectCode(p: Promise<unknown> | (() => unknown), code: string): Promise<void> {
   try {
@@ -93,7 +95,7 @@ describe("random forest: hand-checked trees", () => {
   const y = [0, 0, 1, 0, 1, 1, 1];
 
   it("a depth-1 tree cuts at the best Gini midpoint with the right leaf distributions", async () => {
-    const m = await fitRandomForest(X, y, { seed: 1, params: { nTrees: 1, splitter: "best", bootstrap: false, maxFeatures: "all", maxDepth: 1 } });
+    const m = await fitRandomForest(X, y, { seed: 1, params: { ...PLAIN, nTrees: 1, splitter: "best", bootstrap: false, maxFeatures: "all", maxDepth: 1 } });
     expect(trees(m)).toEqual([{ feature: [0, -2, -1], threshold: [4.5, 0, 0], right: [2, 0, 0], leafClass: [0, 1, 1], leafProb: [0.75, 0.25, 1] }]);
     expect([...m.predictProba([4.5])]).toEqual([0.75, 0.25]); // x ≤ threshold goes left
     expect([...m.predictProba([4.6])]).toEqual([0, 1]);
@@ -101,14 +103,14 @@ describe("random forest: hand-checked trees", () => {
   });
 
   it("a full-depth tree separates every training row", async () => {
-    const m = await fitRandomForest(X, y, { seed: 1, params: { nTrees: 1, splitter: "best", bootstrap: false, maxFeatures: "all" } });
+    const m = await fitRandomForest(X, y, { seed: 1, params: { ...PLAIN, nTrees: 1, splitter: "best", bootstrap: false, maxFeatures: "all" } });
     expect(X.map((r) => m.classes[m.predictIndex(r)])).toEqual(y);
     // every leaf is pure
     expect(trees(m)[0]!.leafProb.every((p) => p === 1)).toBe(true);
   });
 
   it("bootstrap weights count repeated rows in the leaf distribution", async () => {
-    const m = await fitRandomForest(X, y, { seed: 5, params: { nTrees: 1, splitter: "best", bootstrap: true, maxFeatures: "all", maxDepth: 1 } });
+    const m = await fitRandomForest(X, y, { seed: 5, params: { ...PLAIN, nTrees: 1, splitter: "best", bootstrap: true, maxFeatures: "all", maxDepth: 1 } });
     const t = trees(m)[0]!;
     // probabilities of a leaf are counts over a bootstrap sample of 7 rows, so multiples of 1/k for some k ≤ 7
     const k = t.feature[1]! < 0 ? -t.feature[1]! : 0;
@@ -123,12 +125,13 @@ describe("random forest: hand-checked trees", () => {
       [10, 5],
       [20, 5],
     ];
-    const m = await fitRandomForest(X2, ["a", "b", "b"], { seed: 9, params: { nTrees: 20, splitter: "random", maxFeatures: 1 } });
+    const m = await fitRandomForest(X2, ["a", "b", "b"], { seed: 9, params: { ...PLAIN, nTrees: 20, splitter: "random", maxFeatures: 1 } });
     for (const t of trees(m)) {
       expect(t.feature[0]).toBe(0); // feature 1 is constant, never used
       const thr = t.threshold[0]!;
       expect(thr >= 0 && thr < 20).toBe(true);
-      expect(String(thr).length).toBeLessThanOrEqual(4); // the shortest decimal in its gap
+      expect(Math.fround(thr)).toBe(thr); // stored as float32
+      expect(String(Number(thr.toPrecision(7))).length).toBeLessThanOrEqual(4); // the shortest decimal in its gap, as float32
     }
     expect(X2.map((r) => m.classes[m.predictIndex(r)])).toEqual(["a", "b", "b"]);
   });
@@ -180,30 +183,50 @@ describe("random forest: refusals", () => {
   let good: SerializedModel;
 
   const corrupt = async (mutate: (m: any) => void) => {
-    good ??= roundTrip(await fitRandomForest(X, y, { seed: 1, params: { nTrees: 2, splitter: "best" } }));
+    // depth 1 cannot separate 3 classes, so mixed leaves exist and leafSizes/leafClasses/leafProbs are non-empty
+    good ??= roundTrip(await fitRandomForest(X, y, { seed: 1, params: { nTrees: 2, splitter: "best", maxDepth: 1, synthetic: 0 } }));
     const m = structuredClone(good);
     mutate(m);
     return () => loadRandomForest(m);
   };
+  // rewrite one base64 array of the state through a typed-array view
+  const patch = (m: any, key: string, Ctor: typeof Uint16Array | typeof Float32Array | typeof Uint32Array, edit: (a: any) => void) => {
+    const bytes = Uint8Array.from(Buffer.from(m.state[key], "base64"));
+    const a = new Ctor(bytes.buffer);
+    edit(a);
+    m.state[key] = Buffer.from(bytes).toString("base64");
+  };
+
+  it("the fixture has mixed leaves and 2-byte codes", async () => {
+    await corrupt(() => {});
+    expect(good.state).toMatchObject({ encoding: FOREST_ENCODING, codeBytes: 2, nTrees: 2 });
+    expect((good.state as { mixedLeaves: number }).mixedLeaves).toBeGreaterThan(0);
+  });
 
   const cases: [string, (m: any) => void][] = [
     ["wrong algorithm", (m) => (m.algorithm = "XGB")],
     ["no classes", (m) => (m.classes = [])],
     ["duplicate classes", (m) => (m.classes[1] = m.classes[0])],
-    ["missing trees", (m) => delete m.state.trees],
-    ["no trees", (m) => (m.state.trees = [])],
+    ["the old JSON-array format", (m) => (delete m.state.encoding, (m.state.trees = forestTrees(good)))],
+    ["missing codes", (m) => delete m.state.codes],
+    ["codes not a string", (m) => (m.state.codes = [0, 1, 2])],
+    ["codes of the wrong length", (m) => (m.state.codes = m.state.codes.slice(4))],
+    ["codes with bad base64 characters", (m) => (m.state.codes = "*" + m.state.codes.slice(1))],
     ["state not an object", (m) => (m.state = [1, 2])],
     ["bad nFeatures", (m) => (m.state.nFeatures = 0)],
+    ["bad codeBytes", (m) => (m.state.codeBytes = 3)],
+    ["an unknown augment", (m) => (m.state.augment = "tempo")],
+    ["a summary augment on rows that are not 8 wide", (m) => (m.state.augment = "summary")],
     ["importance of the wrong length", (m) => m.state.importance.push(0)],
-    ["unequal arrays", (m) => m.state.trees[0].threshold.pop()],
-    ["feature out of range", (m) => (m.state.trees[0].feature[0] = 2)],
-    ["non-number threshold", (m) => (m.state.trees[0].threshold[0] = "1")],
-    ["right child pointing back (a cycle)", (m) => (m.state.trees[0].right[0] = 0)],
-    ["right child beyond the left subtree", (m) => (m.state.trees[0].right[0] = m.state.trees[0].right[0] + 1)],
-    ["leaf class out of range", (m) => (m.state.trees[0].leafClass[0] = 3)],
-    ["leaf entries not matching", (m) => m.state.trees[0].leafClass.push(0)],
-    ["probability above 1", (m) => (m.state.trees[0].leafProb[0] = 2)],
-    ["tree not an object", (m) => (m.state.trees[1] = null)],
+    ["a code naming neither feature nor class", (m) => patch(m, "codes", Uint16Array, (a) => (a[0] = 2 + 3 + 1))],
+    ["a leaf where a split was (malformed preorder)", (m) => patch(m, "codes", Uint16Array, (a) => (a[0] = 2))],
+    ["a split where the last leaf was (malformed preorder)", (m) => patch(m, "codes", Uint16Array, (a) => (a[a.length - 1] = 0))],
+    ["tree sizes not matching the trees", (m) => patch(m, "treeSizes", Uint32Array, (a) => (a[0] += 1))],
+    ["a non-finite threshold", (m) => patch(m, "thresholds", Float32Array, (a) => (a[0] = NaN))],
+    ["a leaf class out of range", (m) => patch(m, "leafClasses", Uint16Array, (a) => (a[0] = 3))],
+    ["a mixed leaf of one entry", (m) => patch(m, "leafSizes", Uint16Array, (a) => (a[0] = 1))],
+    ["a probability above 1", (m) => patch(m, "leafProbs", Float32Array, (a) => (a[0] = 2))],
+    ["too few mixed leaves declared", (m) => (m.state.mixedLeaves -= 1)],
   ];
   for (const [name, mutate] of cases) {
     it(`refuses a model file with ${name} (BAD_MODEL_FILE)`, async () => {
@@ -212,7 +235,7 @@ describe("random forest: refusals", () => {
   }
 
   it("refuses bad params with BAD_FLAG", () => {
-    for (const params of [{ nTrees: 0 }, { splitter: "fast" }, { maxFeatures: 1.5 }, { maxFeatures: "half" }, { maxDepth: 0 }, { bootstrap: "yes" }, { trees: 3 }]) {
+    for (const params of [{ nTrees: 0 }, { splitter: "fast" }, { maxFeatures: 1.5 }, { maxFeatures: "half" }, { maxDepth: 0 }, { bootstrap: "yes" }, { trees: 3 }, { criterion: "mse" }, { synthetic: -1 }, { synthetic: 1.5 }, { augment: "tempo" }]) {
       expect(() => resolveForestParams(params)).toThrow(expect.objectContaining({ code: "BAD_FLAG" }));
     }
     expect(resolveForestParams({ splitter: "best" }).bootstrap).toBe(true);
