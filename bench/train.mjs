@@ -3,11 +3,12 @@
 // measured in the same run, plus ml-random-forest at a reduced setting to keep the choice of our own
 // forest justified. `KEYSTROKE_BENCH_SWEEP=1` adds the hyperparameter sweep behind the defaults.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ANCHORS, ROOT, ensurePython, printTable, sharedData } from "./lib.mjs";
+import { ANCHORS, BIN, ROOT, ensurePython, measure, median, printTable, sharedData } from "./lib.mjs";
 
 const DIST = join(ROOT, "dist");
 const dist = (p) => import(pathToFileURL(join(DIST, p)).href);
@@ -171,6 +172,21 @@ async function modelFiles(features, y, fitClassifier, loadClassifier) {
   return rows;
 }
 
+// `keystroke-id train` fits its models in parallel worker threads; train.py fits one after another.
+function wholeTrainRuns(data, pyOk) {
+  const out = mkdtempSync(join(tmpdir(), "kid-bench-train-"));
+  const runs = (cmd, args, cwd) => {
+    const r = [0, 1, 2].map(() => measure(cmd, args, { cwd }));
+    const bad = r.find((x) => x.status !== 0);
+    if (bad) return ["failed: " + bad.stderr.split("\n")[0], ""];
+    return [median(r.map((x) => x.wallS)), Math.max(...r.map((x) => x.maxRssMB))];
+  };
+  const rows = [["keystroke-id train --features timings --holdout 0", ...runs(process.execPath, [BIN, "train", data, "--features", "timings", "--holdout", "0", "--no-verification", "--json", "--out", out])]];
+  if (pyOk) rows.push(["python3 anchors/train.py --features timings", ...runs("/usr/bin/python3", [join(ANCHORS, "train.py"), data, "--features", "timings"], ANCHORS)]);
+  rmSync(out, { recursive: true, force: true });
+  return rows;
+}
+
 export default async function main() {
   const data = sharedData();
   if (!data) return;
@@ -221,6 +237,11 @@ export default async function main() {
     "Fit time of all three models, seconds per fold",
     ["features", "ours", "python", "speed-up ×"],
     SETS.map((s) => [s, totals[s].ours, totals[s].python, totals[s].python ? totals[s].python / totals[s].ours : ""]),
+  );
+  printTable(
+    "Whole `train` run on all rows, timings features, three models (wall seconds, whole process, median of 3)",
+    ["run", "seconds", "peak RSS MB"],
+    wholeTrainRuns(data, pyOk),
   );
   printTable(
     "Why our own forest: ml-random-forest on fold 1 of timings (reduced setting)",

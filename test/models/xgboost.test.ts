@@ -236,6 +236,15 @@ describe("xgboost: labels, progress, determinism, save/load", () => {
   });
 });
 
+describe("xgboost: defaults", () => {
+  it("uses fewer trees per class for narrow inputs such as the 8 summary numbers, unless told otherwise", () => {
+    const wide = resolveXgbParams({}, 49).num_parallel_tree!;
+    const narrow = resolveXgbParams({}, 8).num_parallel_tree!;
+    expect(narrow).toBeLessThan(wide);
+    expect(resolveXgbParams({ num_parallel_tree: 50 }, 8).num_parallel_tree).toBe(50);
+  });
+});
+
 describe("xgboost: refusals", () => {
   const { X, y } = fixture(4, 3, 10);
   let good: SerializedModel | undefined;
