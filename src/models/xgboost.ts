@@ -42,7 +42,7 @@ export const DEFAULT_XGB_PARAMS: Readonly<Record<string, number>> = {
 
 /**
  * Narrow inputs (the 8 summary numbers) gain nothing from more trees (5-fold CV on the shared data:
- * 30 trees per class 0.159, 80 trees 0.167) while every prediction walks all of them (84 vs 246 µs),
+ * 30 trees per class 0.159, 80 trees 0.167) while every prediction walks all of them (92 vs 246 µs per prediction, bench:train),
  * and the summary model is the one the original REST contract is served from: fewer trees there.
  */
 const FEW_FEATURES = 16;
