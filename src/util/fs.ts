@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, open, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { KeystrokeError } from "../errors.js";
 
@@ -65,4 +65,56 @@ export async function createAtomicFile(path: string, place: { flag?: string } = 
       await rm(tmp, { force: true });
     },
   };
+}
+
+/**
+ * Runs `fn` holding an exclusive lock file (created with O_EXCL, holding our pid), so that two processes
+ * updating the same store take turns. A lock left by a process that no longer runs is taken over.
+ */
+export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, options: { timeoutMs?: number } = {}): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  for (;;) {
+    try {
+      const handle = await open(lockPath, "wx");
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new KeystrokeError("IO", `cannot be created (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { file: lockPath }, { cause: e });
+      const holder = await lockHolder(lockPath);
+      if (holder !== undefined && !processAlive(holder)) {
+        await rm(lockPath, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new KeystrokeError("IO", `is held by process ${holder ?? "?"}; another update of this store is running`, { file: lockPath }, {
+          suggestion: "wait for it to finish, or remove the lock file if no such process runs",
+        });
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lockPath, { force: true });
+  }
+}
+
+async function lockHolder(lockPath: string): Promise<number | undefined> {
+  try {
+    const pid = Number((await readFile(lockPath, "utf8")).trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
 }

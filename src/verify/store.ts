@@ -3,7 +3,7 @@ import { mkdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Label } from "../data/types.js";
 import { KeystrokeError } from "../errors.js";
-import { sha256, writeFileAtomic } from "../util/fs.js";
+import { sha256, withFileLock, writeFileAtomic } from "../util/fs.js";
 import { RecentSampleCache } from "./replay.js";
 import { isDetectorName, verifySample } from "./template.js";
 import type { DetectorName, PopulationStats, Template, VerificationResult } from "./types.js";
@@ -65,6 +65,11 @@ export function templateFileName(user: Label): string {
 export async function saveTemplates(modelsDir: string, templates: Template[], meta: SaveTemplatesMeta): Promise<void> {
   const dir = verificationDir(modelsDir);
   await mkdir(join(dir, "templates"), { recursive: true });
+  // index.json is read, changed and rewritten: concurrent enrolments take turns so none is lost
+  await withFileLock(join(dir, ".lock"), () => writeTemplates(dir, templates, meta));
+}
+
+async function writeTemplates(dir: string, templates: Template[], meta: SaveTemplatesMeta): Promise<void> {
   const existing = meta.replaceAll ? null : await readIndexIfAny(dir);
   const nFeatures = templates[0]?.nFeatures ?? existing?.nFeatures ?? 4 * meta.keys - 3;
   if (existing && existing.nFeatures !== nFeatures) {

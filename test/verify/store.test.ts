@@ -34,6 +34,31 @@ describe("template store", () => {
     expect(() => store.verify(99, x)).toThrow(expect.objectContaining({ code: "UNKNOWN_USER" }));
   });
 
+  it("concurrent enrolments take turns, so neither loses the other's users", async () => {
+    const base = enrollSamples(samples.filter((s) => (s.label as number) <= 4), {});
+    await saveTemplates(dir, base.templates, { detector: "manhattan-robust-cohort", keys: 6, population: base.population });
+    const five = enrollSamples(samples.filter((s) => s.label === 5), { population: base.population });
+    const six = enrollSamples(samples.filter((s) => s.label === 6), { population: base.population });
+    await Promise.all([
+      saveTemplates(dir, five.templates, { detector: "manhattan-robust-cohort", keys: 6 }),
+      saveTemplates(dir, six.templates, { detector: "manhattan-robust-cohort", keys: 6 }),
+    ]);
+    expect((await loadTemplates(dir)).users().sort()).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it("takes over a lock left by a process that no longer runs, and waits for a live one", async () => {
+    const { templates, population } = enrollSamples(samples, {});
+    await saveTemplates(dir, templates.slice(0, 2), { detector: "manhattan-robust-cohort", keys: 6, population });
+    const lock = join(dir, "verification", ".lock");
+    await writeFile(lock, "999999999");
+    await saveTemplates(dir, templates.slice(2, 3), { detector: "manhattan-robust-cohort", keys: 6 });
+    expect((await loadTemplates(dir)).users()).toHaveLength(3);
+    await writeFile(lock, String(process.pid));
+    const { withFileLock } = await import("../../src/util/fs.js");
+    await expect(withFileLock(lock, async () => 1, { timeoutMs: 100 })).rejects.toThrow(/\.lock: is held by process \d+/);
+    await rm(lock);
+  });
+
   it("enrols a new user without retraining: the other templates stay byte-identical", async () => {
     const first = samples.filter((s) => (s.label as number) <= 5);
     const built = enrollSamples(first, {});
