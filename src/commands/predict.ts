@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { readFile } from "node:fs/promises";
+import { readInputBytes } from "../util/fs.js";
 import type { Label } from "../data/types.js";
 import { ExitCodes, KeystrokeError } from "../errors.js";
 import type { Algorithm } from "../models/types.js";
@@ -195,20 +195,10 @@ function parseFormat(value: string): Format {
 }
 
 async function readInput(file: string | undefined): Promise<string> {
-  if (file !== undefined && file !== "-") {
-    try {
-      return await readFile(file, "utf8");
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new KeystrokeError("IO", code === "ENOENT" ? "no such file" : `cannot be read (${code ?? (e as Error).message})`, { file }, { cause: e });
-    }
-  }
-  if (process.stdin.isTTY) {
+  if ((file === undefined || file === "-") && process.stdin.isTTY) {
     throw new KeystrokeError("BAD_FLAG", "no input: pass --json <file> or --csv <file>, or pipe a request on stdin", { flag: "--json" });
   }
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
+  return (await readInputBytes(file ?? "-")).toString("utf8");
 }
 
 function cell(v: unknown): string | number {

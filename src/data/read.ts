@@ -6,6 +6,7 @@ import { csvRecords } from "./csv-records.js";
 import { LABEL_COLUMNS, detectHeader, type ColumnPlan, type DatasetHeader, type DerivedPlan, type EventsPlan, type WidePlan } from "./header.js";
 import type { Label, Sample } from "./types.js";
 import { findSampleProblem } from "./validate.js";
+import { readError } from "../util/fs.js";
 
 export interface ReadOptions {
   /** name used in messages (default: the path, or "<stdin>") */
@@ -174,8 +175,7 @@ async function openInput(input: string | NodeJS.ReadableStream, name: string): P
     if (s.isDirectory()) throw new KeystrokeError("IO", "is a directory, not a CSV file", { file: name });
   } catch (e) {
     if (e instanceof KeystrokeError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new KeystrokeError("IO", code === "ENOENT" ? "no such file" : `cannot be read (${code ?? (e as Error).message})`, { file: name }, { cause: e });
+    throw readError(name, e);
   }
   return createReadStream(input, { highWaterMark: 1 << 16 });
 }

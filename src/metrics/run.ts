@@ -3,7 +3,7 @@ import { KeystrokeError } from "../errors.js";
 import { extractFeatures, type FeatureSetName } from "../features/index.js";
 import type { Algorithm, Classifier } from "../models/types.js";
 import { compareLabels, labelKey } from "./classification.js";
-import { crossValidate, type CrossValidationProgress, type FoldScores } from "./cross-validation.js";
+import { crossValidate, type CrossValidationOptions, type FoldScores } from "./cross-validation.js";
 import { evaluateClassifier, type ClassifierEvaluation } from "./evaluation.js";
 
 /** One algorithm × feature set, evaluated on a held-out file or by cross-validation. */
@@ -66,15 +66,8 @@ export function evaluateModels(samples: readonly Sample[], models: readonly Eval
   });
 }
 
-/** Options of crossValidateModels. */
-export interface CrossValidateModelsOptions {
-  k: number;
-  seed: number;
-  algorithms: readonly Algorithm[];
-  featureSets: readonly FeatureSetName[];
-  rejectBelow?: number;
-  onProgress?: (p: CrossValidationProgress) => void;
-}
+/** Options of crossValidateModels: those of crossValidate. */
+export type CrossValidateModelsOptions = CrossValidationOptions;
 
 /** Cross-validates the training recipe and returns the results in the same form as evaluateModels. */
 export async function crossValidateModels(samples: readonly Sample[], options: CrossValidateModelsOptions): Promise<ModelEvaluation[]> {

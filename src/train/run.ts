@@ -1,11 +1,10 @@
-import { readFile } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { readDataset, type Dataset } from "../data/index.js";
 import { KeystrokeError } from "../errors.js";
 import { featureNames, type FeatureSetName } from "../features/index.js";
 import { writeModelDir, type Manifest } from "../models/store.js";
 import type { Algorithm } from "../models/types.js";
-import { sha256 } from "../util/fs.js";
+import { readInputBytes, sha256 } from "../util/fs.js";
 import { trainModels, type TrainEvent } from "./train-models.js";
 
 /** A whole `train` run: where the data is, what to fit, where to write. */
@@ -54,7 +53,7 @@ export interface TrainReport {
 export async function runTraining(options: TrainRunOptions): Promise<TrainReport> {
   const t0 = performance.now();
   const name = options.input === "-" ? "<stdin>" : options.input;
-  const bytes = await readInput(options.input);
+  const bytes = await readInputBytes(options.input);
   const skipped: number[] = [];
   const dataset = await readDataset(Readable.from([bytes]), {
     name,
@@ -116,20 +115,6 @@ async function storeTemplates(out: string, dataset: Dataset, onNote?: (m: string
     replaceAll: true,
   });
   return { dir: "verification", users: enrolled.templates.length, detector };
-}
-
-async function readInput(input: string): Promise<Buffer> {
-  if (input === "-") {
-    const chunks: Buffer[] = [];
-    for await (const c of process.stdin) chunks.push(c as Buffer);
-    return Buffer.concat(chunks);
-  }
-  try {
-    return await readFile(input);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new KeystrokeError("IO", code === "ENOENT" ? "no such file" : `cannot be read (${code ?? (e as Error).message})`, { file: input });
-  }
 }
 
 /** `3, 7, 9 … (+12 more)`: line numbers for a message. */

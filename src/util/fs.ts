@@ -118,3 +118,23 @@ function processAlive(pid: number): boolean {
     return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
+
+/** The KeystrokeError for a file that cannot be opened or read, with the place named. */
+export function readError(file: string, e: unknown): KeystrokeError {
+  const code = (e as NodeJS.ErrnoException).code;
+  return new KeystrokeError("IO", code === "ENOENT" ? "no such file" : `cannot be read (${code ?? (e as Error).message})`, { file }, { cause: e });
+}
+
+/** All bytes of a file, or of stdin when the path is "-". */
+export async function readInputBytes(path: string): Promise<Buffer> {
+  if (path === "-") {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  }
+  try {
+    return await readFile(path);
+  } catch (e) {
+    throw readError(path, e);
+  }
+}
