@@ -40,29 +40,31 @@ export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: 
         throw new KeystrokeError("BAD_FLAG", `${file} has no UserID column: say whose samples these are`, { flag: "--user" }, { suggestion: `keystroke-id enroll ${file} --user <id>` });
       }
       const index = await verify.readVerificationIndex(opts.modelsDir);
-      const result = verify.enrollSamples(ds.samples, {
-        detector: (opts.detector as DetectorName | undefined) ?? index?.detector,
-        population: index?.population ?? undefined,
-        user,
-        filterOutliers: Boolean(opts.filterOutliers),
-      });
-      await verify.saveTemplates(opts.modelsDir, result.templates, {
+      const result = inFile(file, () =>
+        verify.enrollSamples(ds.samples, {
+          detector: (opts.detector as DetectorName | undefined) ?? index?.detector,
+          population: index?.population ?? undefined,
+          user,
+          filterOutliers: Boolean(opts.filterOutliers),
+        }),
+      );
+      // saveTemplates re-reads the store under the lock, so a concurrent enrol or train is not lost
+      const after = await verify.saveTemplates(opts.modelsDir, result.templates, {
         detector: index?.detector ?? result.templates[0]!.detector,
         keys: result.keys,
         featureNames: timingsNames(result.keys, ds.keyNames),
         population: result.populationBuilt ? result.population : undefined,
       });
       const dir = verify.verificationDir(opts.modelsDir);
-      const after = await verify.readVerificationIndex(opts.modelsDir);
       const enrolled = result.templates.map((t) => ({
         UserID: t.user,
         samples: t.n,
         threshold: t.threshold,
         detector: t.detector,
-        file: after!.users[String(t.user)]!.file,
+        file: after.users[String(t.user)]!.file,
         replaced: index !== null && String(t.user) in index.users,
       }));
-      const summary = { store: dir, created: index === null, users: Object.keys(after!.users).length, enrolled };
+      const summary = { store: dir, created: index === null, users: Object.keys(after.users).length, enrolled };
       if (opts.json) {
         io.stdout.write(JSON.stringify(summary, null, 2) + "\n");
       } else {
@@ -72,4 +74,16 @@ export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: 
       }
       io.stderr.write(`${index === null ? "created" : "updated"} verification store ${dir}: ${summary.users} user(s)\n`);
     });
+}
+
+// "no samples to enrol" and the like are about the input file as a whole: say which file
+function inFile<T>(file: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof KeystrokeError && Object.keys(e.place).length === 0) {
+      throw new KeystrokeError(e.code, e.message, { file }, { cause: e, ...(e.suggestion !== undefined ? { suggestion: e.suggestion } : {}) });
+    }
+    throw e;
+  }
 }

@@ -69,7 +69,9 @@ export function featuresCommand(io: CommandIO = { stdin: process.stdin, stdout: 
         });
         await target?.commit();
       } catch (e) {
-        await target?.abort();
+        // a failed write to the output file (a full disk) is reported naming that file, not as a bare errno
+        const writeFailure = await target?.abort();
+        if (writeFailure) throw writeFailure;
         if (pipeClosed || (e as NodeJS.ErrnoException).code === "EPIPE") return;
         throw e;
       } finally {

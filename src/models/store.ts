@@ -1,16 +1,18 @@
 import { createRequire } from "node:module";
-import { readFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Label } from "../data/types.js";
 import { KeystrokeError } from "../errors.js";
-import type { FeatureSetName } from "../features/index.js";
-import { sha256, writeFileAtomic } from "../util/fs.js";
+import { FEATURE_SETS, type FeatureSetName } from "../features/index.js";
+import { removeStaleTempFiles, sha256, syncDir, withFileLock, writeError, writeFileAtomic } from "../util/fs.js";
 import { loadClassifier } from "./index.js";
 import { ALGORITHMS, type Algorithm, type Classifier, type SerializedModel } from "./types.js";
 
 /** The model-directory format this version writes and reads. */
 export const MODEL_FORMAT_VERSION = 1;
 export const MANIFEST_FILE = "manifest.json";
+/** The lock `train` and `enroll` hold while they write into a models directory. */
+export const LOCK_FILE = ".lock";
 
 /** Held-out scores of a model, measured by `train` on the rows it kept back. */
 export interface HoldoutMetrics {
@@ -58,7 +60,19 @@ export interface Manifest {
   models: ManifestModel[];
   /** The algorithm with the best held-out accuracy (timings first), used when a request names none. */
   best: Algorithm;
-  verification?: { dir: string; users: number; detector: string };
+  verification?: ManifestVerification;
+}
+
+/** Where the verification store of a models directory is: its content-addressed index, named by the manifest. */
+export interface ManifestVerification {
+  /** Relative to the models directory: always "verification". */
+  dir: string;
+  users: number;
+  detector: string;
+  /** The index file inside `dir` (`index.<12 hex>.json`); absent in stores written before it existed (then `index.json`). */
+  index?: string;
+  /** SHA-256 of the index file. */
+  sha256?: string;
 }
 
 /** A classifier loaded from a models directory, with what is needed to feed it. */
@@ -91,9 +105,9 @@ export interface ModelToWrite {
   fitSeconds: number;
 }
 
-/** The file name of a model: `rf-timings.json`. */
-export function modelFileName(algorithm: Algorithm, featureSet: FeatureSetName): string {
-  return `${algorithm.toLowerCase()}-${featureSet}.json`;
+/** The file name of a model, `rf-timings.<12 hex of its sha256>.json`: a new file never replaces one an older manifest names. */
+export function modelFileName(algorithm: Algorithm, featureSet: FeatureSetName, contentSha256: string): string {
+  return `${algorithm.toLowerCase()}-${featureSet}.${contentSha256.slice(0, 12)}.json`;
 }
 
 /** Serialises a model deterministically: same model → same bytes. */
@@ -101,69 +115,200 @@ export function modelFileText(serialized: SerializedModel, featureSet: FeatureSe
   return JSON.stringify({ formatVersion: MODEL_FORMAT_VERSION, featureSet, featureNames, model: serialized }) + "\n";
 }
 
-/**
- * Writes model files and then the manifest, each atomically. Model files hold no timestamps, so the
- * same data and seed give byte-identical files; only the manifest records when.
- */
-export async function writeModelDir(
-  dir: string,
-  models: ModelToWrite[],
-  info: { data: ManifestData; seed: number; holdout: number; verification?: Manifest["verification"]; createdAt?: Date },
-): Promise<Manifest> {
-  const entries: ManifestModel[] = [];
-  for (const m of models) {
-    const { algorithm } = m.serialized;
-    const file = modelFileName(algorithm, m.featureSet);
-    const text = modelFileText(m.serialized, m.featureSet, m.featureNames);
-    const hash = sha256(text);
-    await writeFileAtomic(join(dir, file), text);
-    entries.push({
-      algorithm,
-      featureSet: m.featureSet,
-      file,
-      sha256: hash,
-      version: `${algorithm.toLowerCase()}-${m.featureSet}-${hash.slice(0, 12)}`,
-      featureNames: m.featureNames,
-      keys: m.keys,
-      ...(m.keyNames ? { keyNames: m.keyNames } : {}),
-      classes: m.serialized.classes,
-      params: m.serialized.params,
-      ...(m.metrics ? { metrics: m.metrics } : {}),
-      fitSeconds: round(m.fitSeconds, 3),
-      bytes: Buffer.byteLength(text),
-    });
-  }
-  const manifest: Manifest = {
-    formatVersion: MODEL_FORMAT_VERSION,
-    packageVersion: packageVersion(),
-    createdAt: (info.createdAt ?? new Date()).toISOString(),
-    data: info.data,
-    seed: info.seed,
-    holdout: info.holdout,
-    models: entries,
-    best: pickBest(entries),
-    ...(info.verification ? { verification: info.verification } : {}),
-  };
-  await writeManifest(dir, manifest);
-  return manifest;
+/** What `writeModelDir` records beside the models. */
+export interface WriteModelDirInfo {
+  data: ManifestData;
+  seed: number;
+  holdout: number;
+  /** The verification entry to record; when omitted, `stage` decides, else the previous manifest's is kept. */
+  verification?: Manifest["verification"];
+  /**
+   * Writes more files (verification templates) while the directory is locked, before the manifest that
+   * will name them; returns their manifest entry (undefined: keep the previous one).
+   */
+  stage?: (dir: string, previous: Manifest | null) => Promise<Manifest["verification"] | undefined>;
+  createdAt?: Date;
 }
 
-/** Writes manifest.json atomically. */
+/**
+ * Writes a models directory so that a crash at any moment leaves either the previous directory or the
+ * new one, whole: model files under content-addressed names first (each fsynced, then renamed into
+ * place), then manifest.json, the single commit point, then removal of the files it no longer names.
+ * Holds `<dir>/.lock` throughout, so `train` and `enroll` cannot lose each other's writes. Model files
+ * hold no timestamps: the same data and seed give byte-identical files; only the manifest records when.
+ */
+export async function writeModelDir(dir: string, models: ModelToWrite[], info: WriteModelDirInfo): Promise<Manifest> {
+  await makeDir(dir);
+  return withFileLock(join(dir, LOCK_FILE), async () => {
+    let previous: Manifest | null = null;
+    let previousReadable = true;
+    try {
+      previous = await readManifestIfAny(dir);
+    } catch {
+      // a damaged previous manifest must not stop a retrain that replaces it
+      previousReadable = false;
+    }
+    const entries: ManifestModel[] = [];
+    const manifest = await uncommittedOnFailure(dir, previousReadable ? (previous ?? NO_MODELS_MANIFEST) : undefined, async () => {
+      for (const m of models) {
+        const { algorithm } = m.serialized;
+        const text = modelFileText(m.serialized, m.featureSet, m.featureNames);
+        const hash = sha256(text);
+        const file = modelFileName(algorithm, m.featureSet, hash);
+        await writeFileAtomic(join(dir, file), text);
+        entries.push({
+          algorithm,
+          featureSet: m.featureSet,
+          file,
+          sha256: hash,
+          version: `${algorithm.toLowerCase()}-${m.featureSet}-${hash.slice(0, 12)}`,
+          featureNames: m.featureNames,
+          keys: m.keys,
+          ...(m.keyNames ? { keyNames: m.keyNames } : {}),
+          classes: m.serialized.classes,
+          params: m.serialized.params,
+          ...(m.metrics ? { metrics: m.metrics } : {}),
+          fitSeconds: round(m.fitSeconds, 3),
+          bytes: Buffer.byteLength(text),
+        });
+      }
+      const verification = info.verification ?? (info.stage ? await info.stage(dir, previous) : undefined) ?? previous?.verification;
+      const manifest: Manifest = {
+        formatVersion: MODEL_FORMAT_VERSION,
+        packageVersion: packageVersion(),
+        createdAt: (info.createdAt ?? new Date()).toISOString(),
+        data: info.data,
+        seed: info.seed,
+        holdout: info.holdout,
+        models: entries,
+        best: pickBest(entries),
+        ...(verification ? { verification } : {}),
+      };
+      await writeManifest(dir, manifest);
+      return manifest;
+    });
+    await collectGarbage(dir, manifest);
+    return manifest;
+  });
+}
+
+/**
+ * Runs the writes of an update up to and including its commit; when they fail before the commit, the
+ * files they had added are removed again (collectGarbage against the previous manifest, or null for a
+ * store without one), so a failed write (a full disk) leaves the directory as it was. `previous`
+ * undefined: the previous state could not be read, so nothing is removed.
+ */
+export async function uncommittedOnFailure<T>(dir: string, previous: Manifest | null | undefined, writes: () => Promise<T>): Promise<T> {
+  try {
+    return await writes();
+  } catch (e) {
+    if (previous !== undefined) await collectGarbage(dir, previous).catch(() => undefined);
+    throw e;
+  }
+}
+
+// What a directory without a manifest holds in models: none (so a failed first train leaves none behind).
+const NO_MODELS_MANIFEST = { models: [] } as unknown as Manifest;
+
+/** Creates a directory (and its parents), or throws an IO KeystrokeError naming it and saying why. */
+export async function makeDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw writeError(dir, e);
+  }
+}
+
+/** Writes manifest.json atomically and flushes the directory entry: the commit point of a models dir. */
 export async function writeManifest(dir: string, manifest: Manifest): Promise<void> {
   await writeFileAtomic(join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + "\n");
+  await syncDir(dir);
 }
 
-/** Reads and checks manifest.json alone (no model files). */
-export async function readManifest(dir: string): Promise<Manifest> {
-  const path = join(dir, MANIFEST_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch {
-    throw new KeystrokeError("NO_MODELS", `no models in ${resolve(dir)} (${MANIFEST_FILE} not found)`, {}, {
-      suggestion: "train some first: keystroke-id train <data.csv> --out " + dir,
-    });
+// Our names, and only ours, are ever removed: anything else a person keeps in the directory stays.
+const MODEL_FILE = new RegExp(`^(${ALGORITHMS.map((a) => a.toLowerCase()).join("|")})-(${FEATURE_SETS.join("|")})(\\.[0-9a-f]{12})?\\.json$`);
+const HASHED_INDEX = /^index\.[0-9a-f]{12}\.json$/;
+const TEMPLATE_FILE = /^[ns]-.+\.json$/;
+/** The index file of a verification store that no manifest points into (stores written by `enroll` alone, or older versions). */
+export const LEGACY_INDEX_FILE = "index.json";
+
+/**
+ * Removes what the manifest (or, with none, the legacy verification index) no longer names: model
+ * files, verification indexes and templates of our own naming patterns, and temporary files left by
+ * dead processes. Call it holding the directory's lock, after the commit. Returns the removed paths.
+ */
+export async function collectGarbage(dir: string, manifest: Manifest | null): Promise<string[]> {
+  const removed: string[] = [];
+  const remove = async (path: string) => {
+    await rm(path, { force: true }).catch(() => undefined);
+    removed.push(path);
+  };
+  const vdir = join(dir, "verification");
+  for (const d of [dir, vdir, join(vdir, "templates")]) {
+    for (const name of await removeStaleTempFiles(d)) removed.push(join(d, name));
   }
+  if (manifest) {
+    const keep = new Set(manifest.models.map((m) => m.file));
+    for (const name of await listDir(dir)) if (MODEL_FILE.test(name) && !keep.has(name)) await remove(join(dir, name));
+  }
+  const indexName = manifest?.verification?.index ?? LEGACY_INDEX_FILE;
+  let templates: Set<string>;
+  try {
+    const index = JSON.parse(await readFile(join(vdir, indexName), "utf8")) as { users?: Record<string, { file?: unknown }> };
+    templates = new Set(Object.values(index.users ?? {}).map((u) => String(u.file)));
+  } catch (e) {
+    // no index at all: no template is live; an unreadable one: nothing tells which are, so none is touched
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") return removed;
+    templates = new Set();
+  }
+  for (const name of await listDir(vdir)) {
+    if ((HASHED_INDEX.test(name) || name === LEGACY_INDEX_FILE) && name !== indexName) await remove(join(vdir, name));
+  }
+  for (const name of await listDir(join(vdir, "templates"))) {
+    if (TEMPLATE_FILE.test(name) && !templates.has(`templates/${name}`)) await remove(join(vdir, "templates", name));
+  }
+  return removed;
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch {
+    return [];
+  }
+}
+
+function noModels(dir: string): KeystrokeError {
+  return new KeystrokeError("NO_MODELS", `no models in ${resolve(dir)} (${MANIFEST_FILE} not found)`, {}, {
+    suggestion: "train some first: keystroke-id train <data.csv> --out " + dir,
+  });
+}
+
+/** Reads and checks manifest.json alone (no model files); NO_MODELS when there is none. */
+export async function readManifest(dir: string): Promise<Manifest> {
+  const m = await readManifestIfAny(dir);
+  if (!m) throw noModels(dir);
+  return m;
+}
+
+/** Like readManifest, but null when the directory has no manifest.json. */
+export async function readManifestIfAny(dir: string): Promise<Manifest | null> {
+  const text = await readManifestText(dir);
+  return text === null ? null : parseManifest(text, join(dir, MANIFEST_FILE));
+}
+
+async function readManifestText(dir: string): Promise<string | null> {
+  const path = join(dir, MANIFEST_FILE);
+  try {
+    return await readFile(path, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return null;
+    throw new KeystrokeError("IO", `cannot be read (${code ?? (e as Error).message})`, { file: path }, { cause: e });
+  }
+}
+
+function parseManifest(text: string, path: string): Manifest {
   let manifest: Manifest;
   try {
     manifest = JSON.parse(text) as Manifest;
@@ -184,40 +329,65 @@ export async function readManifest(dir: string): Promise<Manifest> {
   return manifest;
 }
 
+// Errors for a file the manifest names but that is gone: a concurrent commit may have collected it
+// between our reading the manifest and the file, so the load is retried against the new manifest.
+const vanished = new WeakSet<Error>();
+
+/** Marks an error as "a file the manifest names is missing", which a fresh read of the manifest may cure. */
+export function markVanished(e: Error): void {
+  vanished.add(e);
+}
+
+/** True when the error says a file named by the manifest was missing (a reload may succeed). */
+export function isVanishedFile(e: unknown): boolean {
+  return e instanceof Error && vanished.has(e);
+}
+
 /** Loads the models of a directory (all, or those chosen), refusing any file whose checksum or format does not match. */
 export async function loadModelDir(
   dir: string,
   options: { algorithms?: readonly Algorithm[]; only?: (entry: ManifestModel, manifest: Manifest) => boolean } = {},
 ): Promise<ModelDir> {
-  const manifest = await readManifest(dir);
-  const wanted = options.algorithms;
-  const models: LoadedModel[] = [];
-  for (const entry of manifest.models) {
-    if (wanted && !wanted.includes(entry.algorithm)) continue;
-    if (options.only && !options.only(entry, manifest)) continue;
-    models.push(await loadModelFile(dir, entry));
+  for (let attempt = 1; ; attempt++) {
+    const text = await readManifestText(dir);
+    if (text === null) throw noModels(dir);
+    const manifest = parseManifest(text, join(dir, MANIFEST_FILE));
+    try {
+      const models: LoadedModel[] = [];
+      for (const entry of manifest.models) {
+        if (options.algorithms && !options.algorithms.includes(entry.algorithm)) continue;
+        if (options.only && !options.only(entry, manifest)) continue;
+        models.push(await loadModelFile(dir, entry));
+      }
+      return {
+        dir,
+        manifest,
+        models,
+        find: (algorithm, featureSet) => models.find((m) => m.algorithm === algorithm && m.featureSet === featureSet),
+      };
+    } catch (e) {
+      if (attempt < 3 && isVanishedFile(e) && (await readManifestText(dir).catch(() => null)) !== text) continue;
+      throw e;
+    }
   }
-  return {
-    dir,
-    manifest,
-    models,
-    find: (algorithm, featureSet) => models.find((m) => m.algorithm === algorithm && m.featureSet === featureSet),
-  };
 }
 
 async function loadModelFile(dir: string, entry: ManifestModel): Promise<LoadedModel> {
   const path = join(dir, entry.file);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(path, "utf8");
-  } catch {
-    throw new KeystrokeError("BAD_MODEL_FILE", "is listed in the manifest but missing", { file: path });
+    bytes = await readFile(path);
+  } catch (e) {
+    const err = new KeystrokeError("BAD_MODEL_FILE", "is listed in the manifest but missing", { file: path }, { cause: e });
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") vanished.add(err);
+    throw err;
   }
-  if (sha256(text) !== entry.sha256) {
+  if (sha256(bytes) !== entry.sha256) {
     throw new KeystrokeError("BAD_MODEL_FILE", "checksum does not match the manifest: the file was changed or corrupted", { file: path }, {
       suggestion: "retrain, or restore the file the manifest was written with",
     });
   }
+  const text = bytes.toString("utf8");
   let parsed: { formatVersion?: unknown; featureSet?: unknown; featureNames?: unknown; model?: SerializedModel };
   try {
     parsed = JSON.parse(text);

@@ -2,9 +2,9 @@ import { Readable } from "node:stream";
 import { readDataset, type Dataset } from "../data/index.js";
 import { KeystrokeError } from "../errors.js";
 import { featureNames, type FeatureSetName } from "../features/index.js";
-import { writeModelDir, type Manifest } from "../models/store.js";
+import { writeModelDir, type ManifestVerification } from "../models/store.js";
 import type { Algorithm } from "../models/types.js";
-import { readInputBytes, sha256 } from "../util/fs.js";
+import { checkWritableDir, readInputBytes, sha256 } from "../util/fs.js";
 import { trainModels, type TrainEvent } from "./train-models.js";
 
 /** A whole `train` run: where the data is, what to fit, where to write. */
@@ -65,11 +65,18 @@ export async function runTraining(options: TrainRunOptions): Promise<TrainReport
   if (skipped.length > 0) options.onNote?.(`skipped ${skipped.length} invalid row(s) of ${name}: line ${summariseLines(skipped)}`);
   if (dataset.samples.length === 0) throw new KeystrokeError("TOO_FEW_SAMPLES", "has no valid samples to train on", { file: name });
 
+  // a models dir that cannot be written fails now, not after the training it would have thrown away
+  await checkWritableDir(options.out, { flag: "--out" });
   const run = await trainModels(dataset, options);
   const data = { name, sha256: sha256(bytes), rows: dataset.samples.length, users: run.users, layout: dataset.layout };
-  let verification: Manifest["verification"];
-  if (options.verification !== false) verification = await storeTemplates(options.out, dataset, options.onNote);
-  const manifest = await writeModelDir(options.out, run.models, { data, seed: options.seed, holdout: options.holdout, ...(verification ? { verification } : {}) });
+  const templates = options.verification !== false ? await buildTemplates(dataset, options.onNote) : undefined;
+  const manifest = await writeModelDir(options.out, run.models, {
+    data,
+    seed: options.seed,
+    holdout: options.holdout,
+    ...(templates ? { stage: (dir: string) => templates.stage(dir) } : {}),
+  });
+  const verification = templates ? manifest.verification : undefined;
 
   return {
     data: { ...data, skipped: skipped.length },
@@ -93,28 +100,27 @@ export async function runTraining(options: TrainRunOptions): Promise<TrainReport
 }
 
 // Verification templates are stored beside the models, one file per user (see src/verify); users with
-// fewer samples than enrolment needs are left out and named.
-async function storeTemplates(out: string, dataset: Dataset, onNote?: (m: string) => void): Promise<Manifest["verification"]> {
+// fewer samples than enrolment needs are left out and named. They are computed before the models dir is
+// locked, and written while it is, as part of the same commit as the models.
+async function buildTemplates(dataset: Dataset, onNote?: (m: string) => void): Promise<{ stage: (dir: string) => Promise<ManifestVerification> } | undefined> {
   const keys = dataset.samples[0]!.press.length;
   if (dataset.samples.some((s) => s.press.length !== keys)) {
     onNote?.("verification templates skipped: they need samples of equal length");
     return undefined;
   }
-  const { enrollSamples, saveTemplates } = await import("../verify/index.js");
+  const { enrollSamples, stageTemplates } = await import("../verify/index.js");
   const enrolled = enrollSamples(dataset.samples, { skipTooFew: true });
   if (enrolled.skipped.length > 0) {
     onNote?.(`no verification template for ${enrolled.skipped.length} user(s) with too few samples: ${enrolled.skipped.map((s) => String(s.user)).slice(0, 10).join(", ")}`);
   }
   if (enrolled.templates.length === 0) return undefined;
-  const detector = enrolled.templates[0]!.detector;
-  await saveTemplates(out, enrolled.templates, {
-    detector,
+  const meta = {
+    detector: enrolled.templates[0]!.detector,
     keys: enrolled.keys,
     featureNames: featureNames("timings", keys, dataset.keyNames),
     population: enrolled.population,
-    replaceAll: true,
-  });
-  return { dir: "verification", users: enrolled.templates.length, detector };
+  };
+  return { stage: (dir) => stageTemplates(dir, enrolled.templates, meta) };
 }
 
 /** `3, 7, 9 … (+12 more)`: line numbers for a message. */

@@ -9,6 +9,8 @@ export { enrollSamples, defaultDetectorFor, MIN_COHORT, type EnrollSamplesOption
 export { evaluateVerification, type DetectorEvaluation, type EvaluateVerificationOptions, type VerificationEvaluation } from "./evaluate.js";
 export {
   saveTemplates,
+  stageTemplates,
+  indexFileName,
   loadTemplates,
   readVerificationIndex,
   verificationDir,

@@ -24,7 +24,8 @@ describe("keystroke-id train (end to end)", () => {
     expect(acc("RF", "timings")).toBeGreaterThan(0.8);
     expect(acc("RF", "timings")).toBeGreaterThan(acc("RF", "summary"));
     const files = (await readdir(out)).sort();
-    expect(files).toEqual(["manifest.json", "rf-summary.json", "rf-timings.json", "svm-summary.json", "svm-timings.json"]);
+    // model files are content-addressed: <model>-<features>.<first 12 hex of their sha256>.json
+    expect(files.map((f) => f.replace(/\.[0-9a-f]{12}\.json$/, ".<hash>.json"))).toEqual(["manifest.json", "rf-summary.<hash>.json", "rf-timings.<hash>.json", "svm-summary.<hash>.json", "svm-timings.<hash>.json"]);
     const manifest = JSON.parse(await readFile(join(out, "manifest.json"), "utf8"));
     expect(manifest.data.rows).toBe(300);
     expect(manifest.data.sha256).toMatch(/^[0-9a-f]{64}$/);
@@ -37,7 +38,10 @@ describe("keystroke-id train (end to end)", () => {
       const r = await runCli(["train", FIXTURE, "--model", "rf", "--out", out, "--seed", "9", "--json", "--no-verification"]);
       expect(r.code).toBe(0);
     }
-    for (const f of ["rf-timings.json", "rf-summary.json"]) {
+    const names = async (d: string) => (await readdir(d)).filter((f) => f !== "manifest.json").sort();
+    expect(await names(a)).toEqual(await names(b));
+    expect(await names(a)).toHaveLength(2);
+    for (const f of await names(a)) {
       expect(await readFile(join(a, f), "utf8")).toBe(await readFile(join(b, f), "utf8"));
     }
   });

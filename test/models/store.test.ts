@@ -35,8 +35,8 @@ describe("model directory", () => {
     const manifest = await writeSample(dir);
     expect(manifest.models).toHaveLength(1);
     const entry = manifest.models[0]!;
-    expect(entry.file).toBe("rf-summary.json");
-    expect(entry.version).toMatch(/^rf-summary-[0-9a-f]{12}$/);
+    expect(entry.file).toBe(`rf-summary.${entry.sha256.slice(0, 12)}.json`);
+    expect(entry.version).toBe(`rf-summary-${entry.sha256.slice(0, 12)}`);
     expect(entry.classes).toEqual([1, 2, 3]);
     const loaded = await loadModelDir(dir);
     const model = loaded.find("RF", "summary");
@@ -46,11 +46,11 @@ describe("model directory", () => {
 
   it("refuses a model file whose checksum does not match", async () => {
     const dir = await mkdtemp(join(tmpdir(), "kid-store-"));
-    await writeSample(dir);
-    const path = join(dir, "rf-summary.json");
+    const manifest = await writeSample(dir);
+    const path = join(dir, manifest.models[0]!.file);
     const text = await readFile(path, "utf8");
     await writeFile(path, text.replace(/"params":\{/, '"params":{"x":1,'));
-    await expect(loadModelDir(dir)).rejects.toThrow(/rf-summary\.json: checksum does not match/);
+    await expect(loadModelDir(dir)).rejects.toThrow(/rf-summary\.[0-9a-f]{12}\.json: checksum does not match/);
   });
 
   it("refuses an unknown format version", async () => {

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { enrollSamples, loadTemplates, saveTemplates, templateFileName, verifySample } from "../../src/verify/index.js";
+import { enrollSamples, loadTemplates, readVerificationIndex, saveTemplates, templateFileName, verifySample } from "../../src/verify/index.js";
 import { syntheticSamples, vectorsOf } from "./helpers.js";
 
 const samples = syntheticSamples(6, 8);
@@ -49,7 +49,7 @@ describe("template store", () => {
   it("takes over a lock left by a process that no longer runs, and waits for a live one", async () => {
     const { templates, population } = enrollSamples(samples, {});
     await saveTemplates(dir, templates.slice(0, 2), { detector: "manhattan-robust-cohort", keys: 6, population });
-    const lock = join(dir, "verification", ".lock");
+    const lock = join(dir, ".lock");
     await writeFile(lock, "999999999");
     await saveTemplates(dir, templates.slice(2, 3), { detector: "manhattan-robust-cohort", keys: 6 });
     expect((await loadTemplates(dir)).users()).toHaveLength(3);
@@ -85,8 +85,14 @@ describe("template store", () => {
     const redo = enrollSamples(samples.filter((s) => s.label === 3).slice(0, 5), { population: built.population });
     await saveTemplates(dir, redo.templates, { detector: "manhattan-robust-cohort", keys: 6 });
     const after = await snapshot(dir);
-    const changed = [...before].filter(([f, b]) => !after.get(f)!.equals(b)).map(([f]) => f);
-    expect(changed).toEqual([templateFileName(3).replace("templates/", "")]);
+    // content-addressed: user 3's new template has a new name and the old one is collected; the rest stay byte for byte
+    const gone = [...before.keys()].filter((f) => !after.has(f));
+    const added = [...after.keys()].filter((f) => !before.has(f));
+    expect(gone).toHaveLength(1);
+    expect(gone[0]).toMatch(/^n-3\.[0-9a-f]{8}\.json$/);
+    expect(added).toHaveLength(1);
+    expect(added[0]).toMatch(/^n-3\.[0-9a-f]{8}\.json$/);
+    for (const [f, b] of after) if (f !== added[0]) expect(before.get(f)!.equals(b)).toBe(true);
     expect((await loadTemplates(dir)).get(3)!.n).toBe(5);
   });
 
@@ -94,15 +100,16 @@ describe("template store", () => {
     await expect(loadTemplates(dir)).rejects.toMatchObject({ code: "NO_MODELS" });
     const built = enrollSamples(samples, {});
     await saveTemplates(dir, built.templates, { detector: "manhattan-robust-cohort", keys: 6, population: built.population });
-    const file = join(dir, "verification", templateFileName(4));
+    const file = join(dir, "verification", (await readVerificationIndex(dir))!.users["4"]!.file);
     const text = await readFile(file, "utf8");
     await writeFile(file, text.replace('"threshold":', '"threshold": '));
     await expect(loadTemplates(dir)).rejects.toMatchObject({ code: "BAD_MODEL_FILE", message: expect.stringMatching(/checksum/) });
   });
 
   it("gives number and string ids distinct, safe file names", () => {
-    expect(templateFileName(7)).toBe("templates/n-7.json");
-    expect(templateFileName("7")).toBe("templates/s-7.json");
-    expect(templateFileName("../evil")).toMatch(/^templates\/s-\.\._evil-[0-9a-f]{8}\.json$/);
+    const hash = "ab".repeat(32);
+    expect(templateFileName(7, hash)).toBe("templates/n-7.abababab.json");
+    expect(templateFileName("7", hash)).toBe("templates/s-7.abababab.json");
+    expect(templateFileName("../evil", hash)).toMatch(/^templates\/s-\.\._evil-[0-9a-f]{8}\.abababab\.json$/);
   });
 });
