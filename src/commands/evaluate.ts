@@ -83,6 +83,8 @@ Examples:
       const { readDataset } = await import("../data/index.js");
       const metrics = await import("../metrics/index.js");
       const dataset = await readDataset(p.file, { requireLabel: true });
+      // an empty table of dashes with exit 0 would read as "evaluated fine"
+      if (dataset.samples.length === 0) throw new KeystrokeError("TOO_FEW_SAMPLES", "has no samples to evaluate", { file: p.file });
       const summary = { file: p.file, ...metrics.datasetSummary(dataset.samples) };
 
       let models: ModelEvaluation[] = [];

@@ -18,6 +18,16 @@ describe("keystroke-id evaluate (built binary)", () => {
     expect(r.stderr).toMatch(/^error: .*models/m);
   });
 
+  it("refuses a file with a header and no samples instead of printing an empty table", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kid-empty-"));
+    const csv = join(dir, "header-only.csv");
+    await writeFile(csv, "press-0,release-0,press-1,release-1,UserID\n");
+    const r = await runCli(["evaluate", csv, "--models-dir", join(dir, "models")]);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain(`${csv}: has no samples to evaluate`);
+  });
+
   it("exits with the usage code naming a bad flag", async () => {
     const r = await runCli(["evaluate", "whatever.csv", "--cv", "0"]);
     expect(r.code).toBe(2);
