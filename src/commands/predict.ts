@@ -119,6 +119,12 @@ async function predictCsv(file: string, o: { format: Format; modelsDir: string; 
   let failed = 0;
   const out: object[] = [];
   const name = file === "-" ? "<stdin>" : file;
+  const writeHeader = () => {
+    if (headerDone) return;
+    const head = ["line", ...(labelColumn !== undefined ? [labelColumn] : []), ...columns, "error"];
+    process.stdout.write(head.map(data.csvCell).join(",") + "\n");
+    headerDone = true;
+  };
   const samples = data.readSamples(file === "-" ? process.stdin : file, {
     name,
     skipInvalid: Boolean(o.skipInvalid),
@@ -141,16 +147,14 @@ async function predictCsv(file: string, o: { format: Format; modelsDir: string; 
     if (o.format === "json") out.push(row);
     else if (o.format === "ndjson") process.stdout.write(JSON.stringify(row) + "\n");
     else {
-      const head = ["line", ...(labelColumn !== undefined ? [labelColumn] : []), ...columns, "error"];
-      if (!headerDone) {
-        process.stdout.write(head.map(data.csvCell).join(",") + "\n");
-        headerDone = true;
-      }
+      writeHeader();
       const cells = ["line", ...(labelColumn !== undefined ? ["label"] : []), ...columns, "error"].map((k) => cell(row[k]));
       process.stdout.write(cells.map(data.csvCell).join(",") + "\n");
     }
   }
   if (o.format === "json") writeJson(out);
+  // a file with no samples still gives a well-formed (empty) table
+  else if (o.format === "csv") writeHeader();
   if (rows === 0) say(`${name} holds no samples`);
   if (failed > 0) {
     say(`${failed} of ${rows} samples could not be answered (see their error column)`);

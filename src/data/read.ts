@@ -5,7 +5,7 @@ import { KeystrokeError } from "../errors.js";
 import { csvRecords } from "./csv-records.js";
 import { LABEL_COLUMNS, detectHeader, type ColumnPlan, type DatasetHeader, type DerivedPlan, type EventsPlan, type WidePlan } from "./header.js";
 import type { Label, Sample } from "./types.js";
-import { findSampleProblem } from "./validate.js";
+import { findSampleProblem, MAX_TIME } from "./validate.js";
 import { readError } from "../util/fs.js";
 
 export interface ReadOptions {
@@ -107,6 +107,7 @@ function derivedSample(plan: DerivedPlan, record: readonly string[], line: numbe
     if (h < 0) throw fault(line, `negative hold time ${h} s: the key is released before it is pressed`, columns[plan.hold[k]!]);
     press[k] = at;
     release[k] = ms(at + h * 1000);
+    if (!(release[k]! <= MAX_TIME)) throw fault(line, `hold time ${h} s puts the release beyond ${MAX_TIME} ms`, columns[plan.hold[k]!]);
     if (k + 1 < n) {
       const dd = parseTime(record, plan.dd[k]!, line, columns);
       if (dd < 0) throw fault(line, `negative press–press time ${dd} s: key ${k + 1} is pressed before the previous key`, columns[plan.dd[k]!]);
@@ -117,6 +118,7 @@ function derivedSample(plan: DerivedPlan, record: readonly string[], line: numbe
         }
       }
       at = ms(at + dd * 1000);
+      if (!(at <= MAX_TIME)) throw fault(line, `press–press time ${dd} s puts the next press beyond ${MAX_TIME} ms`, columns[plan.dd[k]!]);
     }
   }
   const label = readLabel(record, plan.label, line, columns);

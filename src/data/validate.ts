@@ -1,3 +1,10 @@
+/**
+ * The largest time (in ms, either sign) a sample may hold: beyond 2^53 ms a time has no millisecond
+ * precision, so it is no real timing, and the bound keeps every derived feature (sums and squares of
+ * thousands of them) a finite number.
+ */
+export const MAX_TIME = Number.MAX_SAFE_INTEGER;
+
 /** One problem in a raw sample: which key (0-based), which time, and a message a person can act on. */
 export interface SampleProblem {
   /** Key index the problem sits at; -1 for the sample as a whole. */
@@ -8,7 +15,7 @@ export interface SampleProblem {
 
 /**
  * Checks one raw sample and returns the first problem, or undefined when it is usable: times present and
- * finite, at least 2 keys, no release before its press, no press earlier than the previous key's press.
+ * finite and within ±MAX_TIME, at least 2 keys, no release before its press, no press earlier than the previous key's press.
  */
 export function findSampleProblem(press: ArrayLike<number>, release: ArrayLike<number>): SampleProblem | undefined {
   if (press.length !== release.length) {
@@ -19,6 +26,8 @@ export function findSampleProblem(press: ArrayLike<number>, release: ArrayLike<n
     const r = release[i]!;
     if (typeof p !== "number" || !Number.isFinite(p)) return { index: i, which: "press", message: `press time of key ${i} is missing or not a number` };
     if (typeof r !== "number" || !Number.isFinite(r)) return { index: i, which: "release", message: `release time of key ${i} is missing or not a number` };
+    if (Math.abs(p) > MAX_TIME) return { index: i, which: "press", message: `press time of key ${i} is beyond ±${MAX_TIME} ms` };
+    if (Math.abs(r) > MAX_TIME) return { index: i, which: "release", message: `release time of key ${i} is beyond ±${MAX_TIME} ms` };
     if (r < p) return { index: i, which: "release", message: `key ${i} is released (${r}) before it is pressed (${p})` };
     if (i > 0 && p < press[i - 1]!) return { index: i, which: "press", message: `key ${i} is pressed (${p}) before the previous key (${press[i - 1]})` };
   }

@@ -2,8 +2,8 @@ import type { Label } from "../data/types.js";
 import { isKeystrokeError, KeystrokeError, type ErrorCode } from "../errors.js";
 import { extractTimings } from "../features/index.js";
 import { parseJson, findJsonFault } from "./json.js";
-import type { PredictAnswer, PredictOptions, Predictor } from "./predictor.js";
-import { parseRequest, parseVerifyRequest, type VerifyRequest } from "./request.js";
+import { finiteFeatures, type PredictAnswer, type PredictOptions, type Predictor } from "./predictor.js";
+import { parseRequest, parseVerifyRequest, type RequestLimits, type VerifyRequest } from "./request.js";
 import type { VerificationResult } from "../verify/types.js";
 
 /** What stands in a batch or stream in place of a request that could not be answered. */
@@ -75,16 +75,16 @@ export function errorAnswer(e: unknown, at: { index?: number; line?: number } = 
 }
 
 /** Validates and answers one decoded request; throws KeystrokeError on bad input. */
-export function answerRequest(predictor: Predictor, value: unknown, options: PredictOptions = {}): PredictAnswer {
-  return predictor.predict(parseRequest(value), options);
+export function answerRequest(predictor: Predictor, value: unknown, options: PredictOptions = {}, limits: RequestLimits = {}): PredictAnswer {
+  return predictor.predict(parseRequest(value, limits), options);
 }
 
 /** Answers every request of a batch; a bad one gets an error object in its place and the rest are answered. */
-export function answerBatch(predictor: Predictor, values: readonly unknown[], options: PredictOptions = {}): Array<PredictAnswer | ErrorAnswer> {
+export function answerBatch(predictor: Predictor, values: readonly unknown[], options: PredictOptions = {}, limits: RequestLimits = {}): Array<PredictAnswer | ErrorAnswer> {
   const out = new Array<PredictAnswer | ErrorAnswer>(values.length);
   for (let i = 0; i < values.length; i++) {
     try {
-      out[i] = answerRequest(predictor, values[i], options);
+      out[i] = answerRequest(predictor, values[i], options, limits);
     } catch (e) {
       out[i] = errorAnswer(e, { index: i });
     }
@@ -105,8 +105,8 @@ export interface Verifier {
 }
 
 /** Validates a verification request (`UserID` is the claim unless `claim` is given) and answers it. */
-export function answerVerify(verifier: Verifier, value: unknown, claim?: Label): VerificationResult {
-  return verifyRequest(verifier, parseVerifyRequest(value, claim));
+export function answerVerify(verifier: Verifier, value: unknown, claim?: Label, limits: RequestLimits = {}): VerificationResult {
+  return verifyRequest(verifier, parseVerifyRequest(value, claim, limits));
 }
 
 /** Verifies one validated request: raw timings only, since templates are per-key. */
@@ -119,5 +119,5 @@ export function verifyRequest(verifier: Verifier, req: VerifyRequest): Verificat
   if (verifier.keys !== undefined && req.press.length !== verifier.keys) {
     throw new KeystrokeError("BAD_REQUEST", `has ${req.press.length} keys; the verification templates were enrolled with ${verifier.keys}`, { field: "press" });
   }
-  return verifier.verify(req.claim, extractTimings(req));
+  return verifier.verify(req.claim, finiteFeatures(extractTimings(req)));
 }

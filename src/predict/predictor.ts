@@ -64,9 +64,9 @@ export class Predictor {
     const algorithm = this.algorithmFor(req, options);
     if (req.kind === "timings") {
       const timings = this.source.find(algorithm, "timings");
-      if (timings && timings.keys === req.press.length) return { model: timings, vector: extractTimings(req) };
+      if (timings && timings.keys === req.press.length) return { model: timings, vector: finiteFeatures(extractTimings(req)) };
       const summary = this.source.find(algorithm, "summary");
-      if (summary) return { model: summary, vector: extractSummary(req) };
+      if (summary) return { model: summary, vector: finiteFeatures(extractSummary(req)) };
       if (timings) {
         throw new KeystrokeError("BAD_REQUEST", `has ${req.press.length} keys but the ${algorithm} timings model expects ${timings.keys}, and there is no ${algorithm} summary model to fall back on`, {
           field: "press",
@@ -107,6 +107,18 @@ export class Predictor {
       suggestion: "train it with keystroke-id train, or ask for another model",
     });
   }
+}
+
+/**
+ * Returns the vector when every derived feature is a finite number, else throws BAD_REQUEST naming
+ * `press`. The border bounds each time, so this only guards against a gap in that bound: a model fed
+ * Infinity or NaN answers nonsense (or NaN probabilities) rather than failing.
+ */
+export function finiteFeatures(vector: number[], field = "press"): number[] {
+  for (let i = 0; i < vector.length; i++) {
+    if (!Number.isFinite(vector[i]!)) throw new KeystrokeError("BAD_REQUEST", "the timings are too far apart to compute features from", { field });
+  }
+  return vector;
 }
 
 /** The k most probable classes, best first; ties keep class order so answers are repeatable. */

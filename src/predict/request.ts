@@ -1,4 +1,5 @@
 import type { Label } from "../data/types.js";
+import { MAX_TIME } from "../data/validate.js";
 import { KeystrokeError } from "../errors.js";
 import { TIMING_KINDS } from "../features/index.js";
 import { ALGORITHMS, type Algorithm } from "../models/types.js";
@@ -25,8 +26,20 @@ export type PredictRequest = SummaryRequest | TimingsRequest;
 /** A verification request: a sample plus the user it claims to be. */
 export type VerifyRequest = PredictRequest & { claim: Label };
 
-/** More keys than any typing sample has; bounds the work one request can ask for. */
+/** More keys than any typing sample has; the default bound on the work one request can ask for. */
 export const MAX_KEYS = 4096;
+
+// the same bound as CSV samples: beyond it a time is no real timing, and features would overflow
+export { MAX_TIME } from "../data/validate.js";
+
+/** Longer than any user id; a claim is echoed in messages, so its length is bounded. */
+export const MAX_CLAIM_LENGTH = 256;
+
+/** Limits a caller (the server's flags, the CLI) puts on one request; defaults merged in parseRequest. */
+export interface RequestLimits {
+  /** Most keys in one sample (default MAX_KEYS). */
+  maxKeys?: number;
+}
 
 /** Parses an algorithm name in any case (`rf`, `Svm`); throws BAD_REQUEST naming `place` otherwise. */
 export function parseAlgorithm(value: unknown, place: { field?: string; flag?: string } = { field: "Model" }): Algorithm {
@@ -44,14 +57,15 @@ export function parseAlgorithm(value: unknown, place: { field?: string; flag?: s
  * when both are present, since the summary can be derived from them but not the other way round.
  * Every error is a KeystrokeError whose place names the offending field (`HT.STD`, `press[3]`).
  */
-export function parseRequest(value: unknown): PredictRequest {
+export function parseRequest(value: unknown, limits: RequestLimits = {}): PredictRequest {
+  const maxKeys = limits.maxKeys ?? MAX_KEYS;
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new KeystrokeError("BAD_REQUEST", `a request must be a JSON object, got ${kindOf(value)}`);
   }
   const body = value as Record<string, unknown>;
   const model = body.Model === undefined ? undefined : parseAlgorithm(body.Model);
-  if (body.press !== undefined || body.release !== undefined) return { kind: "timings", ...parseArrays(body), ...(model ? { model } : {}) };
-  if (body.keystrokes !== undefined) return { kind: "timings", ...parseKeystrokes(body.keystrokes), ...(model ? { model } : {}) };
+  if (body.press !== undefined || body.release !== undefined) return { kind: "timings", ...parseArrays(body, maxKeys), ...(model ? { model } : {}) };
+  if (body.keystrokes !== undefined) return { kind: "timings", ...parseKeystrokes(body.keystrokes, maxKeys), ...(model ? { model } : {}) };
   if (TIMING_KINDS.some((k) => body[k] !== undefined)) return { kind: "summary", summary: parseSummary(body), ...(model ? { model } : {}) };
   throw new KeystrokeError("BAD_REQUEST", "no timings: expected HT, PPT, RRT, RPT (each with Mean and STD), press and release, or keystrokes", {
     field: "HT",
@@ -59,8 +73,8 @@ export function parseRequest(value: unknown): PredictRequest {
 }
 
 /** Parses a verification request: any request form plus `UserID`, the claimed user. */
-export function parseVerifyRequest(value: unknown, claim?: Label): VerifyRequest {
-  const req = parseRequest(value);
+export function parseVerifyRequest(value: unknown, claim?: Label, limits: RequestLimits = {}): VerifyRequest {
+  const req = parseRequest(value, limits);
   const body = value as Record<string, unknown>;
   const claimed = claim ?? parseClaim(body.UserID, { field: "UserID" });
   return { ...req, claim: claimed };
@@ -72,6 +86,7 @@ export function parseClaim(value: unknown, place: { field?: string; flag?: strin
   if (value === undefined) throw new KeystrokeError(code, "missing: the user the sample claims to be", place);
   if (typeof value === "number" && Number.isFinite(value)) return value;
   if (typeof value === "string" && value.trim() !== "") {
+    if (value.length > MAX_CLAIM_LENGTH) throw new KeystrokeError(code, `is ${value.length} characters long; a user id has at most ${MAX_CLAIM_LENGTH}`, place);
     const n = Number(value);
     return Number.isFinite(n) && String(n) === value ? n : value;
   }
@@ -98,9 +113,9 @@ function parseSummary(body: Record<string, unknown>): number[] {
   return out;
 }
 
-function parseArrays(body: Record<string, unknown>): { press: number[]; release: number[] } {
-  const press = timeArray(body.press, "press");
-  const release = timeArray(body.release, "release");
+function parseArrays(body: Record<string, unknown>, maxKeys: number): { press: number[]; release: number[] } {
+  const press = timeArray(body.press, "press", maxKeys);
+  const release = timeArray(body.release, "release", maxKeys);
   if (press.length !== release.length) {
     throw new KeystrokeError("BAD_REQUEST", `has ${release.length} times but press has ${press.length}`, { field: "release" });
   }
@@ -108,9 +123,9 @@ function parseArrays(body: Record<string, unknown>): { press: number[]; release:
   return { press, release };
 }
 
-function parseKeystrokes(value: unknown): { press: number[]; release: number[]; keys?: string[] } {
+function parseKeystrokes(value: unknown, maxKeys: number): { press: number[]; release: number[]; keys?: string[] } {
   if (!Array.isArray(value)) throw new KeystrokeError("BAD_REQUEST", `must be an array of {key, press, release}, got ${kindOf(value)}`, { field: "keystrokes" });
-  checkLength(value.length, "keystrokes");
+  checkLength(value.length, "keystrokes", maxKeys);
   const n = value.length;
   const press = new Array<number>(n);
   const release = new Array<number>(n);
@@ -132,19 +147,19 @@ function parseKeystrokes(value: unknown): { press: number[]; release: number[]; 
   return named ? { press, release, keys } : { press, release };
 }
 
-function timeArray(value: unknown, field: string): number[] {
+function timeArray(value: unknown, field: string, maxKeys: number): number[] {
   if (value === undefined) throw new KeystrokeError("BAD_REQUEST", "missing (press and release go together)", { field });
   if (!Array.isArray(value)) throw new KeystrokeError("BAD_REQUEST", `must be an array of times in ms, got ${kindOf(value)}`, { field });
-  checkLength(value.length, field);
+  checkLength(value.length, field, maxKeys);
   const out = new Array<number>(value.length);
   for (let i = 0; i < value.length; i++) out[i] = time(value[i], `${field}[${i}]`);
   return out;
 }
 
-function checkLength(n: number, field: string): void {
+function checkLength(n: number, field: string, maxKeys: number): void {
   // Fewer than two keys has no press–press interval, so neither feature set can be computed.
   if (n < 2) throw new KeystrokeError("BAD_REQUEST", `needs at least 2 keys, got ${n}`, { field });
-  if (n > MAX_KEYS) throw new KeystrokeError("BAD_REQUEST", `has ${n} keys; at most ${MAX_KEYS} are accepted`, { field });
+  if (n > maxKeys) throw new KeystrokeError("BAD_REQUEST", `has ${n} keys; at most ${maxKeys} are accepted`, { field });
 }
 
 function checkOrder(press: number[], release: number[], field: (i: number, which: "press" | "release") => string): void {
@@ -167,6 +182,7 @@ function number(value: unknown, field: string): number {
   if (typeof value !== "number") throw new KeystrokeError("BAD_REQUEST", `must be a number, got ${kindOf(value)}`, { field });
   // JSON has no NaN or Infinity, but 1e999 parses to Infinity.
   if (!Number.isFinite(value)) throw new KeystrokeError("BAD_REQUEST", "must be a finite number", { field });
+  if (Math.abs(value) > MAX_TIME) throw new KeystrokeError("BAD_REQUEST", `is too large for a time in ms (at most ${MAX_TIME})`, { field });
   return value;
 }
 
