@@ -1,12 +1,14 @@
-// `npm run bench [part…]`: runs the benchmark parts (features, train, serve, verify) in order and prints
+// `npm run bench [part…]`: runs the benchmark parts (features, train, serve, verify, reliability) in order and prints
 // their tables, each next to the Python reference measured in the same run.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ROOT, machine } from "./lib.mjs";
 
-const PARTS = ["features", "train", "serve", "verify"];
-const wanted = process.argv.slice(2).length ? process.argv.slice(2) : PARTS;
+const PARTS = ["features", "train", "serve", "verify", "reliability"];
+// `--name value` after the parts belongs to the parts, which read process.argv themselves
+const names = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !all[i - 1]?.startsWith("--"));
+const wanted = names.length ? names : PARTS;
 console.log(`keystroke-id benchmarks on ${machine()}`);
 for (const part of wanted) {
   if (!PARTS.includes(part)) {

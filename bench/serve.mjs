@@ -1,19 +1,16 @@
 // bench:serve — `keystroke-id serve` against the Python reference (anchors/api.py: Flask, models
 // preloaded), same load tool (wrk, one thread, 16 connections, 10 s) on loopback, same run; then the
 // whole-process time of one `keystroke-id predict` against python3 loading joblib and predicting once.
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ANCHORS, BIN, ensurePython, measure, median, printTable, sharedData } from "./lib.mjs";
+import { MODELS, PY, startOurs, startPython, stop, trainSummaryModels, writeBodies } from "./servers.mjs";
 
-const MODELS = ["RF", "SVM", "XGB"];
 const SECONDS = Number(process.env.BENCH_SERVE_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_SERVE_CONNECTIONS ?? 16);
 const COLD_RUNS = 7;
-// the Debian python that anchors/setup.sh equips (a python3 earlier on PATH may lack sklearn)
-const PY = "/usr/bin/python3";
 
 /** Runs the serve benchmark and prints its tables. */
 export default async function benchServe() {
@@ -37,7 +34,7 @@ async function run(data, tmp, python) {
   const ours = join(tmp, "ours");
   const theirs = join(tmp, "py");
   // the original contract carries summary features, so both sides serve summary models
-  const trained = train(data, ours);
+  const trained = trainSummaryModels(data, ours);
   if (python) {
     const r = spawnSync(PY, [join(ANCHORS, "train.py"), data, "--features", "summary", "--save", theirs], { cwd: ANCHORS, encoding: "utf8" });
     if (r.status !== 0) throw new Error(`anchors/train.py failed: ${r.stderr}`);
@@ -74,44 +71,6 @@ async function run(data, tmp, python) {
     cold.push([model, o?.ms ?? "not trained", o?.rss, p?.ms, p?.rss, o && p ? `${(p.ms / o.ms).toFixed(1)}×` : "—"]);
   }
   printTable(`one request, whole process (median of ${COLD_RUNS}): keystroke-id predict vs python3 + joblib`, ["model", "ours ms", "ours MB", "python ms", "python MB", "speed-up"], cold);
-}
-
-/** Trains summary models for every algorithm that trains here; returns the algorithms that did. */
-function train(data, out) {
-  const r = spawnSync(process.execPath, [BIN, "train", data, "--features", "summary", "--holdout", "0", "--out", out, "--json"], { encoding: "utf8", maxBuffer: 1 << 26 });
-  if (r.status === 0) return MODELS;
-  console.log(`(training all three failed, trying RF and SVM alone: ${r.stderr.trim().split("\n").at(-1)})`);
-  const r2 = spawnSync(process.execPath, [BIN, "train", data, "--features", "summary", "--model", "rf,svm", "--holdout", "0", "--out", out, "--json"], { encoding: "utf8", maxBuffer: 1 << 26 });
-  if (r2.status !== 0) throw new Error(`keystroke-id train failed: ${r2.stderr}`);
-  return ["RF", "SVM"];
-}
-
-/** One original-contract body per model, from the summary of the data's first sample (a temp file, not the repo). */
-function writeBodies(data, dir) {
-  const [head, first] = readFileSync(data, "utf8").split("\n");
-  const cols = head.split(",");
-  const cells = first.split(",").map(Number);
-  const press = cols.flatMap((c, i) => (c.startsWith("press-") ? [cells[i]] : []));
-  const release = cols.flatMap((c, i) => (c.startsWith("release-") ? [cells[i]] : []));
-  const iv = { HT: [], PPT: [], RRT: [], RPT: [] };
-  for (let i = 0; i < press.length; i++) {
-    iv.HT.push(release[i] - press[i]);
-    if (i + 1 < press.length) {
-      iv.PPT.push(press[i + 1] - press[i]);
-      iv.RRT.push(release[i + 1] - release[i]);
-      iv.RPT.push(press[i + 1] - release[i]);
-    }
-  }
-  const stat = (v) => {
-    const m = v.reduce((a, b) => a + b, 0) / v.length;
-    return { Mean: m, STD: Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / v.length) };
-  };
-  const bodies = {};
-  for (const model of MODELS) {
-    bodies[model] = join(dir, `body-${model}.json`);
-    writeFileSync(bodies[model], JSON.stringify({ Model: model, HT: stat(iv.HT), PPT: stat(iv.PPT), RRT: stat(iv.RRT), RPT: stat(iv.RPT) }));
-  }
-  return bodies;
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc; NaN elsewhere. */
@@ -152,56 +111,4 @@ function coldStart(cmd, args) {
     runs.push(m);
   }
   return { ms: median(runs.map((r) => r.wallS * 1000)), rss: median(runs.map((r) => r.maxRssMB)) };
-}
-
-function startOurs(modelsDir) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "serve", "--models-dir", modelsDir, "--port", "0", "--log-level", "warn", "--no-watch"], { stdio: ["ignore", "ignore", "pipe"] });
-    let err = "";
-    child.stderr.on("data", (d) => {
-      err += d;
-      const m = /listening on (http:\/\/\S+)/.exec(err);
-      if (m) resolve({ child, url: m[1] });
-    });
-    child.on("exit", (code) => reject(new Error(`keystroke-id serve exited (${code}): ${err}`)));
-  });
-}
-
-async function startPython(modelsDir) {
-  const port = await freePort();
-  const child = spawn(PY, [join(ANCHORS, "api.py"), "--models-dir", modelsDir, "--port", String(port)], { stdio: ["ignore", "ignore", "pipe"], cwd: ANCHORS });
-  let err = "";
-  child.stderr.on("data", (d) => (err += d));
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`api.py exited: ${err}`);
-    try {
-      await fetch(`${url}/predict`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } });
-      return { child, url };
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  child.kill("SIGTERM");
-  throw new Error(`api.py did not start: ${err}`);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function stop(child) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.on("exit", () => resolve());
-    child.kill("SIGTERM");
-    setTimeout(() => child.kill("SIGKILL"), 5000).unref();
-  });
 }

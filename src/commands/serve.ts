@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { ExitCodes, KeystrokeError } from "../errors.js";
 import { say } from "../ui/terminal.js";
 import { parseNumber } from "./options.js";
+import { formatWindow, parseRateLimit } from "../server/rate-limit.js";
 
 interface ServeFlags {
   host: string;
@@ -11,6 +12,9 @@ interface ServeFlags {
   token?: string;
   logLevel: string;
   watch: boolean;
+  maxBatch: string;
+  maxKeys: string;
+  rateLimit?: string;
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -26,6 +30,9 @@ export function serveCommand(): Command {
     .option("--token <token>", "require Authorization: Bearer <token> on every route but /health (or KEYSTROKE_ID_TOKEN)")
     .option("--log-level <level>", `pino log level on stderr: ${LOG_LEVELS.join(", ")}; per-request lines only at debug/trace`, "info")
     .option("--no-watch", "do not reload when manifest.json changes (SIGHUP still reloads)")
+    .option("--max-batch <n>", "most requests in one batch: JSON array items or NDJSON lines (400 above it)", "1000")
+    .option("--max-keys <n>", "most keys in one sample (400 above it)", "4096")
+    .option("--rate-limit <n[/window]>", "at most n requests per client IP per window (ms, s, m, h; default 1m), e.g. 100/1m; 429 with Retry-After above it; /health exempt (default: off)")
     .action(async (flags: ServeFlags) => {
       const port = parseNumber(flags.port, "--port", { integer: true, min: 0, max: 65535 });
       const bodyLimit = parseNumber(flags.bodyLimit, "--body-limit", { integer: true, min: 256, max: 1 << 30 });
@@ -33,13 +40,16 @@ export function serveCommand(): Command {
       if (!LOG_LEVELS.includes(logLevel)) throw new KeystrokeError("BAD_FLAG", `"${flags.logLevel}" is not a log level (${LOG_LEVELS.join(", ")})`, { flag: "--log-level" });
       const token = flags.token ?? (process.env.KEYSTROKE_ID_TOKEN || undefined);
       if (token === "") throw new KeystrokeError("BAD_FLAG", "is empty", { flag: "--token" });
+      const maxBatch = parseNumber(flags.maxBatch, "--max-batch", { integer: true, min: 1, max: 1_000_000 });
+      const maxKeys = parseNumber(flags.maxKeys, "--max-keys", { integer: true, min: 2, max: 1_000_000 });
+      const rateLimit = flags.rateLimit === undefined ? undefined : parseRateLimit(flags.rateLimit, "--rate-limit");
 
       // fastify and prom-client load only here, so the other commands start without them
       const { createServer } = await import("../server/app.js");
-      const server = await createServer({ modelsDir: flags.modelsDir, bodyLimit, logLevel, watch: flags.watch, ...(token !== undefined ? { token } : {}) });
+      const server = await createServer({ modelsDir: flags.modelsDir, bodyLimit, logLevel, watch: flags.watch, maxBatch, maxKeys, ...(rateLimit ? { rateLimit } : {}), ...(token !== undefined ? { token } : {}) });
       const { url } = await server.listen(flags.host, port);
       const models = server.state().predictor.source.models.map((m) => `${m.algorithm}/${m.featureSet}`).join(", ");
-      say(`keystroke-id listening on ${url} (models: ${models}${server.state().verifier ? "; verification on" : ""}${token ? "; token required" : ""})`);
+      say(`keystroke-id listening on ${url} (models: ${models}${server.state().verifier ? "; verification on" : ""}${token ? "; token required" : ""}${rateLimit ? `; at most ${rateLimit.max} requests per ${formatWindow(rateLimit.windowMs)} per client` : ""})`);
 
       const onHup = () => void server.reload("SIGHUP");
       process.on("SIGHUP", onHup);
@@ -49,10 +59,21 @@ export function serveCommand(): Command {
           process.off("SIGINT", stop);
           process.off("SIGTERM", stop);
           process.off("SIGHUP", onHup);
-          server.close().then(resolve, (e: unknown) => {
-            say(`error while closing: ${(e as Error).message}`);
-            resolve();
-          });
+          server.close().then(
+            (r) => {
+              const all = r.answered === r.inFlight && r.cut === 0;
+              say(
+                `${signal}: ${r.inFlight} request(s) in flight, ${all ? "all" : r.answered} answered` +
+                  `${r.answeredWhileDraining ? `, ${r.answeredWhileDraining} more answered while draining` : ""}` +
+                  `${r.cut ? `; ${r.cut} connection(s) closed before their answer (client gone or the 10 s deadline)` : ""}; closed in ${Math.round(r.ms)} ms`,
+              );
+              resolve();
+            },
+            (e: unknown) => {
+              say(`error while closing: ${(e as Error).message}`);
+              resolve();
+            },
+          );
         };
         process.once("SIGINT", stop);
         process.once("SIGTERM", stop);

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { unwatchFile, watchFile, type Stats } from "node:fs";
 import { join } from "node:path";
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import { isKeystrokeError, type ErrorCode } from "../errors.js";
+import { isKeystrokeError, KeystrokeError, type ErrorCode } from "../errors.js";
 import { loadModelDir, MANIFEST_FILE, type Manifest, type ModelDir } from "../models/store.js";
 import {
   answerBatch,
@@ -11,16 +11,20 @@ import {
   isErrorAnswer,
   loadVerifier,
   parseJson,
+  MAX_KEYS,
   parseVerifyRequest,
   verifyRequest,
   type ErrorAnswer,
   type PredictAnswer,
   type PredictOptions,
   Predictor,
+  type RequestLimits,
   type Verifier,
 } from "../predict/index.js";
 import type { VerificationResult } from "../verify/types.js";
 import { createMetrics, type ServerMetrics } from "./metrics.js";
+import { installRateLimit, type RateLimit } from "./rate-limit.js";
+import { trackConnections, type DrainOptions, type DrainReport } from "./drain.js";
 
 /** Everything `serve` can be told; defaults merged once in createServer. */
 export interface ServerOptions {
@@ -35,8 +39,12 @@ export interface ServerOptions {
   logStream?: NodeJS.WritableStream;
   /** Reload when manifest.json changes (polls its mtime). */
   watch?: boolean;
-  /** Largest JSON array batch. */
+  /** Most requests in one batch: a JSON array's items or an NDJSON body's lines (400 above it). */
   maxBatch?: number;
+  /** Most keys in one sample (400 above it). */
+  maxKeys?: number;
+  /** Requests per client IP and window (429 with Retry-After above it); undefined = no limit. /health is exempt. */
+  rateLimit?: RateLimit;
   /** Loads the verification templates of a models dir; null when it has none (default: src/verify's store). */
   loadVerifier?: (modelsDir: string, manifest: Manifest) => Promise<Verifier | null>;
   /** Reads a models dir (loadModelDir unless a test or an embedding app supplies its own). */
@@ -47,6 +55,7 @@ export interface ServerOptions {
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 export const DEFAULT_MAX_BATCH = 1000;
+export const DEFAULT_MAX_KEYS = MAX_KEYS;
 export const DEFAULT_LOG_LEVEL = "info";
 
 /** What answers requests right now; replaced whole on reload so a request never sees half of two. */
@@ -67,8 +76,8 @@ export interface KeystrokeServer {
   reload(why?: string): Promise<boolean>;
   /** Starts listening; resolves to the real address (port 0 picks a free port). */
   listen(host: string, port: number): Promise<{ url: string; host: string; port: number }>;
-  /** Stops accepting, lets in-flight requests finish, stops watching. */
-  close(): Promise<void>;
+  /** Stops accepting and watching, answers every request already received (Connection: close), closes keep-alive connections, then resolves with what it did. */
+  close(options?: DrainOptions): Promise<DrainReport>;
 }
 
 /** Marks a body that came as NDJSON (one request per line) rather than JSON. */
@@ -100,6 +109,7 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
     logStream: process.stderr,
     watch: false,
     maxBatch: DEFAULT_MAX_BATCH,
+    maxKeys: DEFAULT_MAX_KEYS,
     processMetrics: true,
     ...stripUndefined(options),
   };
@@ -138,13 +148,17 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
   });
   app.addContentTypeParser("application/x-ndjson", { parseAs: "string" }, (_req, body, done) => done(null, new NdjsonBody(body as string)));
 
+  const isPublic = (req: FastifyRequest) => Boolean((req.routeOptions.config as { public?: boolean } | undefined)?.public);
+  // before the token check, so that guessing tokens counts against the budget too
+  if (opts.rateLimit) await installRateLimit(app, opts.rateLimit, isPublic);
+
   if (opts.token !== undefined) {
     const expected = digest(opts.token);
     app.addHook("onRequest", async (req, reply) => {
-      if ((req.routeOptions.config as { public?: boolean } | undefined)?.public) return;
+      if (isPublic(req)) return;
       const header = req.headers.authorization;
-      // hash both sides so the comparison takes the same time whatever the lengths
-      const ok = typeof header === "string" && header.startsWith("Bearer ") && timingSafeEqual(digest(header.slice(7)), expected);
+      // hash both sides so the comparison takes the same time whatever the lengths; the scheme is case-insensitive (RFC 7235)
+      const ok = typeof header === "string" && /^bearer /i.test(header) && timingSafeEqual(digest(header.slice(7)), expected);
       if (!ok) {
         metrics.rejected.inc({ reason: "UNAUTHORIZED" });
         return reply.code(401).header("www-authenticate", 'Bearer realm="keystroke-id"').send({ error: "missing or wrong bearer token (Authorization: Bearer <token>)" });
@@ -161,7 +175,13 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
   app.setErrorHandler((err: FastifyError, req, reply) => sendError(err, req, reply, metrics, opts.bodyLimit));
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split("?")[0]}` }));
 
-  const bodySchema = { type: ["object", "array"], maxItems: opts.maxBatch };
+  // the batch size is checked in the handlers, so that arrays and NDJSON get the same message
+  const bodySchema = { type: ["object", "array"] };
+  const limits: RequestLimits = { maxKeys: opts.maxKeys };
+  const batchOf = <T>(items: T[]): T[] => {
+    checkBatch(items.length, opts.maxBatch);
+    return items;
+  };
   const topQuery = { type: "object", properties: { top: { type: "integer", minimum: 1, maximum: 1000 } } };
 
   app.post<{ Querystring: { top?: number } }>("/predict", { schema: { body: bodySchema, querystring: topQuery } }, async (req, reply) => {
@@ -169,11 +189,12 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
     const { predictor } = state;
     const popts: PredictOptions = req.query.top === undefined ? {} : { top: req.query.top };
     if (body instanceof NdjsonBody) {
+      const rows = batchOf(ndjsonRows(body.text));
       reply.type("application/x-ndjson");
-      return ndjson(body.text, (v) => count(metrics, answerRequest(predictor, v, popts)));
+      return ndjson(rows, (v) => count(metrics, answerRequest(predictor, v, popts, limits)));
     }
-    if (Array.isArray(body)) return answerBatch(predictor, body, popts).map((a) => count(metrics, a));
-    return count(metrics, answerRequest(predictor, body, popts));
+    if (Array.isArray(body)) return answerBatch(predictor, batchOf(body), popts, limits).map((a) => count(metrics, a));
+    return count(metrics, answerRequest(predictor, body, popts, limits));
   });
 
   app.post("/verify", { schema: { body: bodySchema } }, async (req, reply) => {
@@ -182,14 +203,15 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
       metrics.rejected.inc({ reason: "NO_TEMPLATES" });
       return reply.code(404).send({ error: "this models dir has no verification templates (run keystroke-id enroll)" });
     }
-    const one = (v: unknown) => countVerify(metrics, verifyRequest(verifier, parseVerifyRequest(v)));
+    const one = (v: unknown) => countVerify(metrics, verifyRequest(verifier, parseVerifyRequest(v, undefined, limits)));
     const body = req.body;
     if (body instanceof NdjsonBody) {
+      const rows = batchOf(ndjsonRows(body.text));
       reply.type("application/x-ndjson");
-      return ndjson(body.text, one);
+      return ndjson(rows, one);
     }
     if (Array.isArray(body)) {
-      return body.map((v, index) => {
+      return batchOf(body).map((v, index) => {
         try {
           return one(v);
         } catch (e) {
@@ -219,25 +241,37 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
     return metrics.registry.metrics();
   });
 
-  let reloading: Promise<boolean> | null = null;
+  // One reload at a time. A request arriving while one runs queues one more (a burst queues just one), so a
+  // change made after the running reload read the directory is never missed.
+  let running: Promise<boolean> | null = null;
+  let queued: Promise<boolean> | null = null;
+  const reloadOnce = async (why: string): Promise<boolean> => {
+    try {
+      const next = await load();
+      state = next;
+      metrics.reloads.inc({ outcome: "ok" });
+      app.log.info({ why, models: next.predictor.source.models.map((m) => m.version) }, "models reloaded");
+      return true;
+    } catch (e) {
+      metrics.reloads.inc({ outcome: "failed" });
+      app.log.error({ why, error: e instanceof Error ? e.message : String(e) }, "reload failed; still serving the previous models");
+      return false;
+    }
+  };
+  const start = (why: string): Promise<boolean> => {
+    const p = reloadOnce(why).finally(() => {
+      running = null;
+    });
+    running = p;
+    return p;
+  };
   const reload = (why = "reload requested"): Promise<boolean> => {
-    // a burst of signals or file events becomes one reload
-    reloading ??= (async () => {
-      try {
-        const next = await load();
-        state = next;
-        metrics.reloads.inc({ outcome: "ok" });
-        app.log.info({ why, models: next.predictor.source.models.map((m) => m.version) }, "models reloaded");
-        return true;
-      } catch (e) {
-        metrics.reloads.inc({ outcome: "failed" });
-        app.log.error({ why, error: e instanceof Error ? e.message : String(e) }, "reload failed; still serving the previous models");
-        return false;
-      } finally {
-        reloading = null;
-      }
-    })();
-    return reloading;
+    if (!running) return start(why);
+    queued ??= running.then(() => {
+      queued = null;
+      return start(why);
+    });
+    return queued;
   };
 
   const manifestPath = join(opts.modelsDir, MANIFEST_FILE);
@@ -246,6 +280,7 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
   };
   if (opts.watch) watchFile(manifestPath, { interval: 500, persistent: false }, onManifest);
 
+  const drainer = trackConnections(app.server);
   await app.ready();
   return {
     app,
@@ -259,9 +294,9 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
       const shown = host.includes(":") ? `[${host}]` : host;
       return { url: `http://${shown}:${real}`, host, port: real };
     },
-    async close() {
+    async close(drainOptions) {
       if (opts.watch) unwatchFile(manifestPath, onManifest);
-      await app.close();
+      return drainer.drain(() => app.close(), drainOptions);
     },
   };
 }
@@ -288,22 +323,33 @@ function countVerify(metrics: ServerMetrics, r: VerificationResult): Verificatio
   return r;
 }
 
-/** Answers an NDJSON body line by line; a bad line gets an error object on its line. */
-function ndjson(text: string, answer: (value: unknown) => unknown): string {
-  const rows = text.split("\n");
+/** The non-blank lines of an NDJSON body with their 1-based line numbers. */
+function ndjsonRows(text: string): Array<{ line: number; text: string }> {
+  const rows: Array<{ line: number; text: string }> = [];
+  text.split("\n").forEach((row, i) => {
+    if (row.trim() !== "") rows.push({ line: i + 1, text: row });
+  });
+  return rows;
+}
+
+/** Answers NDJSON rows one by one; a bad line gets an error object on its line. */
+function ndjson(rows: ReadonlyArray<{ line: number; text: string }>, answer: (value: unknown) => unknown): string {
   let out = "";
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i]!;
-    if (row.trim() === "") continue;
+  for (const { line, text } of rows) {
     let a: unknown;
     try {
-      a = answer(parseJson(row, { line: i + 1 }));
+      a = answer(parseJson(text, { line }));
     } catch (e) {
-      a = errorAnswer(e, { line: i + 1 });
+      a = errorAnswer(e, { line });
     }
     out += JSON.stringify(a) + "\n";
   }
   return out;
+}
+
+/** Throws BAD_REQUEST when a batch holds more requests than allowed; a batch is refused whole, never half answered. */
+function checkBatch(n: number, max: number): void {
+  if (n > max) throw new KeystrokeError("BAD_REQUEST", `a batch holds at most ${max} requests (serve --max-batch); this one has ${n}`, { field: "body" });
 }
 
 /** Maps any error to a status and `{error, field}`: 4xx for every kind of bad input, never a stack trace. */

@@ -120,4 +120,49 @@ describe("keystroke-id serve", () => {
     expect((await runCli(["serve", "--port", "99999", "--models-dir", dir])).stderr).toMatch(/flag --port/);
     expect((await runCli(["serve", "--log-level", "loud", "--models-dir", dir])).code).toBe(2);
   });
+
+  it("answers every request sent before SIGTERM under load (keep-alive clients), refuses later ones, and exits 0", async () => {
+    const { Agent, request } = await import("node:http");
+    const s = await startServe(["--models-dir", dir, "--log-level", "warn"]);
+    const loops = 8;
+    const agent = new Agent({ keepAlive: true, maxSockets: loops });
+    const body = JSON.stringify(contractOf(2));
+    const { hostname, port } = new URL(s.url);
+    const post = () =>
+      new Promise<number | string>((resolve) => {
+        const headers = { "content-type": "application/json", "content-length": Buffer.byteLength(body) };
+        const req = request({ host: hostname, port, path: "/predict", method: "POST", agent, headers }, (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.statusCode ?? 0));
+        });
+        req.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+        req.end(body);
+      });
+    const sent: Array<{ beforeSignal: boolean; outcome: number | string }> = [];
+    let signalled = false;
+    let exited = false;
+    void s.exit.then(() => (exited = true));
+    const loop = async () => {
+      while (!exited) {
+        const beforeSignal = !signalled;
+        const outcome = await post();
+        sent.push({ beforeSignal, outcome });
+        // other loops still have requests on the wire when the signal goes
+        if (!signalled && sent.length >= 300) {
+          signalled = true;
+          s.child.kill("SIGTERM");
+        }
+        if (typeof outcome !== "number") await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    await Promise.all(Array.from({ length: loops }, loop));
+    agent.destroy();
+    expect(await s.exit).toBe(0);
+    const before = sent.filter((r) => r.beforeSignal);
+    expect(before.length).toBeGreaterThanOrEqual(300);
+    expect(before.filter((r) => r.outcome !== 200)).toEqual([]);
+    // after the signal a request is answered or its connection refused, never reset
+    expect(sent.filter((r) => !r.beforeSignal && r.outcome !== 200 && r.outcome !== 503 && r.outcome !== "ECONNREFUSED")).toEqual([]);
+    expect(s.stderr()).toMatch(/SIGTERM: \d+ request\(s\) in flight, all answered/);
+  });
 });

@@ -199,6 +199,31 @@ describe("reload", () => {
     expect((await s.app.inject({ method: "GET", url: "/metrics" })).body).toMatch(/keystroke_id_model_reloads_total\{outcome="failed"\} 1/);
   });
 
+  it("does not miss a change made while a reload runs; a burst queues one more reload, not many", async () => {
+    let version = "v1";
+    let loads = 0;
+    let release: () => void = () => undefined;
+    let gate: Promise<void> | null = null;
+    const s = await make({ loadModels: async () => {
+      loads++;
+      const seen = version; // the directory as this load read it
+      if (gate) await gate;
+      return fakeDir(seen);
+    } });
+    loads = 0;
+    gate = new Promise((r) => (release = r));
+    version = "v2";
+    const first = s.reload("first");
+    version = "v3"; // changed after the running reload read the directory
+    const burst = [s.reload("a"), s.reload("b"), s.reload("c")];
+    gate = null;
+    release();
+    expect(await first).toBe(true);
+    expect(await Promise.all(burst)).toEqual([true, true, true]);
+    expect(loads).toBe(2);
+    expect(s.state().predictor.source.models[0]!.version).toBe("rf-summary-fake-v3");
+  });
+
   it("reloads when manifest.json changes", async () => {
     const dir = mkdtempSync(join(tmpdir(), "kid-watch-"));
     tmps.push(dir);
