@@ -3,12 +3,12 @@ import { mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "node:http";
-import { Writable } from "node:stream";
 import { KeystrokeError } from "../../src/errors.js";
-import type { Manifest, ModelDir } from "../../src/models/store.js";
+import type { ModelDir } from "../../src/models/store.js";
 import type { Verifier } from "../../src/predict/index.js";
-import { createServer, type KeystrokeServer, type ServerOptions } from "../../src/server/app.js";
+import type { KeystrokeServer } from "../../src/server/app.js";
 import { fakeModel } from "../predict/fakes.js";
+import { fakeModelDir, serverHarness } from "./harness.js";
 
 const contract = { Model: "RF", HT: { Mean: 48.43, STD: 23.34 }, PPT: { Mean: 120, STD: 40 }, RRT: { Mean: 119, STD: 41 }, RPT: { Mean: 70, STD: 38 } };
 const sample = { press: [0, 100, 250], release: [80, 190, 300] };
@@ -16,8 +16,7 @@ const sample = { press: [0, 100, 250], release: [80, 190, 300] };
 function fakeDir(version = "v1", best: "RF" | "SVM" = "RF"): ModelDir {
   const models = [fakeModel("RF", "summary", null, [0.2, 0.5, 0.3]), fakeModel("RF", "timings", 3, [0.1, 0.1, 0.8]), fakeModel("SVM", "summary", null, [0.6, 0.3, 0.1])];
   for (const m of models) m.version += `-${version}`;
-  const manifest = { formatVersion: 1, best, models: models.map((m) => ({ algorithm: m.algorithm, featureSet: m.featureSet, version: m.version })) } as unknown as Manifest;
-  return { dir: "fake", manifest, models, find: (a, s) => models.find((m) => m.algorithm === a && m.featureSet === s) };
+  return fakeModelDir(models, best);
 }
 
 const verifier: Verifier = {
@@ -27,24 +26,13 @@ const verifier: Verifier = {
   },
 };
 
-const servers: KeystrokeServer[] = [];
+const harness = serverHarness({ loadModels: async () => fakeDir(), loadVerifier: async () => verifier });
+const { make, servers } = harness;
 const tmps: string[] = [];
 afterEach(async () => {
-  for (const s of servers.splice(0)) await s.close();
+  await harness.closeAll();
   for (const d of tmps.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-
-async function make(extra: Partial<ServerOptions> = {}, logs?: string[]): Promise<KeystrokeServer> {
-  const logStream = new Writable({
-    write(chunk, _enc, cb) {
-      logs?.push(String(chunk));
-      cb();
-    },
-  });
-  const s = await createServer({ modelsDir: "fake", loadModels: async () => fakeDir(), loadVerifier: async () => verifier, logStream, processMetrics: false, ...extra });
-  servers.push(s);
-  return s;
-}
 
 const post = (s: KeystrokeServer, url: string, body: unknown, headers: Record<string, string> = {}) =>
   s.app.inject({ method: "POST", url, payload: typeof body === "string" ? body : JSON.stringify(body), headers: { "content-type": "application/json", ...headers } });

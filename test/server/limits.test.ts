@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { Writable } from "node:stream";
 import { KeystrokeError } from "../../src/errors.js";
-import type { Manifest, ModelDir } from "../../src/models/store.js";
+import type { ModelDir } from "../../src/models/store.js";
 import type { Verifier } from "../../src/predict/index.js";
-import { createServer, type KeystrokeServer, type ServerOptions } from "../../src/server/app.js";
+import type { KeystrokeServer } from "../../src/server/app.js";
 import { formatWindow, parseRateLimit } from "../../src/server/rate-limit.js";
 import { fakeModel } from "../predict/fakes.js";
+import { fakeModelDir, serverHarness } from "./harness.js";
 
 // The server's limits (batch size, keys per sample, time range, claim length), rate limiting, the token
 // check and what the logs leave out, on fake models so that each case is quick and exact.
@@ -14,9 +14,7 @@ const contract = { HT: { Mean: 48.43, STD: 23.34 }, PPT: { Mean: 120, STD: 40 },
 const sample = { press: [0, 100, 250], release: [80, 190, 300] };
 
 function fakeDir(): ModelDir {
-  const models = [fakeModel("RF", "summary", null, [0.2, 0.5, 0.3]), fakeModel("RF", "timings", 3, [0.1, 0.1, 0.8])];
-  const manifest = { formatVersion: 1, best: "RF", models: models.map((m) => ({ algorithm: m.algorithm, featureSet: m.featureSet, version: m.version })) } as unknown as Manifest;
-  return { dir: "fake", manifest, models, find: (a, s) => models.find((m) => m.algorithm === a && m.featureSet === s) };
+  return fakeModelDir([fakeModel("RF", "summary", null, [0.2, 0.5, 0.3]), fakeModel("RF", "timings", 3, [0.1, 0.1, 0.8])]);
 }
 
 const verifier: Verifier = {
@@ -28,22 +26,9 @@ const verifier: Verifier = {
   },
 };
 
-const servers: KeystrokeServer[] = [];
-afterEach(async () => {
-  for (const s of servers.splice(0)) await s.close();
-});
-
-async function make(extra: Partial<ServerOptions> = {}, logs?: string[]): Promise<KeystrokeServer> {
-  const logStream = new Writable({
-    write(chunk, _enc, cb) {
-      logs?.push(String(chunk));
-      cb();
-    },
-  });
-  const s = await createServer({ modelsDir: "fake", loadModels: async () => fakeDir(), loadVerifier: async () => verifier, logStream, processMetrics: false, ...extra });
-  servers.push(s);
-  return s;
-}
+const harness = serverHarness({ loadModels: async () => fakeDir(), loadVerifier: async () => verifier });
+const { make } = harness;
+afterEach(() => harness.closeAll());
 
 const post = (s: KeystrokeServer, url: string, body: unknown, headers: Record<string, string> = {}, remoteAddress?: string) =>
   s.app.inject({
