@@ -5,7 +5,8 @@
 //      signalled midway; every request started before the signal must get a 200 and the exit code be 0;
 //   3. SIGHUP under load: wrk for 20 s while the server gets SIGHUP every second and, once, a retrained
 //      models dir (another seed) copied in over the served one, so --watch reloads too; no request may fail.
-// `npm run bench:reliability -- --duration 10` shortens part 1 while developing (BENCH_RELIABILITY_SECONDS too).
+// `npm run bench:reliability -- --duration 10` shortens part 1 while developing (BENCH_RELIABILITY_SECONDS too);
+// `-- --only sustained --servers RF --duration 300` is a five-minute memory soak of one server.
 import { spawn, spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
@@ -24,6 +25,8 @@ const SIGTERM_AFTER_S = 3;
 const SIGHUP_SECONDS = 20;
 // `--only sustained|sigterm|sighup` runs one part while developing
 const ONLY = process.argv.find((a, i, all) => all[i - 1] === "--only");
+// `--servers RF` (comma list of RF, XGB, SVM, api.py) limits the sustained part, e.g. for a long RF-only soak
+const SERVERS = (process.argv.find((a, i, all) => all[i - 1] === "--servers") ?? [...MODELS, "api.py"].join(",")).split(",").map((x) => x.trim());
 
 /** Runs the reliability benchmark and prints its tables. */
 export default async function benchReliability() {
@@ -56,7 +59,7 @@ async function sustainedParts(data, tmp, models, trained, bodies) {
   // one fresh server per model, so each RSS figure is its own
   const rows = [];
   const rssRows = [];
-  for (const model of MODELS) {
+  for (const model of MODELS.filter((m) => SERVERS.includes(m))) {
     if (!trained.includes(model)) {
       rows.push([model, "not trained"]);
       continue;
@@ -72,7 +75,9 @@ async function sustainedParts(data, tmp, models, trained, bodies) {
     rssRows.push([`${model} (keystroke-id)`, ...r.marks]);
   }
   let py = null;
-  if (ensurePython()) {
+  if (!SERVERS.includes("api.py")) {
+    // not asked for
+  } else if (ensurePython()) {
     const theirs = join(tmp, "py");
     const t = spawnSync(PY, [join(ANCHORS, "train.py"), data, "--features", "summary", "--save", theirs], { cwd: ANCHORS, encoding: "utf8" });
     if (t.status !== 0) throw new Error(`anchors/train.py failed: ${t.stderr}`);
