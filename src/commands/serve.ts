@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { ExitCodes, KeystrokeError } from "../errors.js";
 import { say } from "../ui/terminal.js";
 import { parseNumber } from "./options.js";
-import { formatWindow, parseRateLimit } from "../server/rate-limit.js";
+import { formatWindow, parseRateLimit, parseTrustProxy } from "../server/rate-limit.js";
 
 interface ServeFlags {
   host: string;
@@ -15,6 +15,7 @@ interface ServeFlags {
   maxBatch: string;
   maxKeys: string;
   rateLimit?: string;
+  trustProxy?: string;
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -33,6 +34,7 @@ export function serveCommand(): Command {
     .option("--max-batch <n>", "most requests in one batch: JSON array items or NDJSON lines (400 above it)", "1000")
     .option("--max-keys <n>", "most keys in one sample (400 above it)", "4096")
     .option("--rate-limit <n[/window]>", "at most n requests per client IP per window (ms, s, m, h; default 1m), e.g. 100/1m; 429 with Retry-After above it; /health exempt (default: off)")
+    .option("--trust-proxy <hops|addresses>", "behind reverse proxies: trust X-Forwarded-For from this many hops (e.g. 1) or these proxy addresses (comma list, CIDR allowed), so --rate-limit counts clients, not the proxy (default: off)")
     .action(async (flags: ServeFlags) => {
       const port = parseNumber(flags.port, "--port", { integer: true, min: 0, max: 65535 });
       const bodyLimit = parseNumber(flags.bodyLimit, "--body-limit", { integer: true, min: 256, max: 1 << 30 });
@@ -43,10 +45,11 @@ export function serveCommand(): Command {
       const maxBatch = parseNumber(flags.maxBatch, "--max-batch", { integer: true, min: 1, max: 1_000_000 });
       const maxKeys = parseNumber(flags.maxKeys, "--max-keys", { integer: true, min: 2, max: 1_000_000 });
       const rateLimit = flags.rateLimit === undefined ? undefined : parseRateLimit(flags.rateLimit, "--rate-limit");
+      const trustProxy = flags.trustProxy === undefined ? undefined : parseTrustProxy(flags.trustProxy);
 
       // fastify and prom-client load only here, so the other commands start without them
       const { createServer } = await import("../server/app.js");
-      const server = await createServer({ modelsDir: flags.modelsDir, bodyLimit, logLevel, watch: flags.watch, maxBatch, maxKeys, ...(rateLimit ? { rateLimit } : {}), ...(token !== undefined ? { token } : {}) });
+      const server = await createServer({ modelsDir: flags.modelsDir, bodyLimit, logLevel, watch: flags.watch, maxBatch, maxKeys, ...(rateLimit ? { rateLimit } : {}), ...(trustProxy !== undefined ? { trustProxy } : {}), ...(token !== undefined ? { token } : {}) });
       const { url } = await server.listen(flags.host, port);
       const models = server.state().predictor.source.models.map((m) => `${m.algorithm}/${m.featureSet}`).join(", ");
       say(`keystroke-id listening on ${url} (models: ${models}${server.state().verifier ? "; verification on" : ""}${token ? "; token required" : ""}${rateLimit ? `; at most ${rateLimit.max} requests per ${formatWindow(rateLimit.windowMs)} per client` : ""})`);

@@ -45,6 +45,11 @@ export interface ServerOptions {
   maxKeys?: number;
   /** Requests per client IP and window (429 with Retry-After above it); undefined = no limit. /health is exempt. */
   rateLimit?: RateLimit;
+  /**
+   * Behind reverse proxies: how many hops (a number) or which proxy addresses (comma list, CIDR allowed)
+   * to trust for X-Forwarded-For, so the rate limit counts real clients rather than the proxy. Default: none.
+   */
+  trustProxy?: number | string;
   /** Loads the verification templates of a models dir; null when it has none (default: src/verify's store). */
   loadVerifier?: (modelsDir: string, manifest: Manifest) => Promise<Verifier | null>;
   /** Reads a models dir (loadModelDir unless a test or an embedding app supplies its own). */
@@ -131,6 +136,7 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
     logController: new LogController({ disableRequestLogging: !verbose }),
     bodyLimit: opts.bodyLimit,
     return503OnClosing: true,
+    ...(opts.trustProxy !== undefined ? { trustProxy: trustProxyOption(opts.trustProxy) } : {}),
     // fastify's default "array" coercion would turn a body of 42 into the batch [42]; `?top=3` still coerces
     ajv: { customOptions: { coerceTypes: true, allowUnionTypes: true } },
   });
@@ -299,6 +305,11 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
       return drainer.drain(() => app.close(), drainOptions);
     },
   };
+}
+
+// fastify takes a hop count at run time but not in its types; the function form is the same rule
+function trustProxyOption(setting: number | string): string | ((address: string, hop: number) => boolean) {
+  return typeof setting === "number" ? (_address, hop) => hop < setting : setting;
 }
 
 function digest(s: string): Buffer {

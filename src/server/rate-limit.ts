@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { isIP } from "node:net";
 import { KeystrokeError } from "../errors.js";
 
 /** A request budget per client address: at most `max` requests in any window of `windowMs`. */
@@ -19,6 +20,19 @@ export function parseRateLimit(text: string, flag = "--rate-limit"): RateLimit {
     throw new KeystrokeError("BAD_FLAG", `"${text}" is not a rate limit: expected <requests>[/<window>], e.g. 100/1m, 20/30s, 5000/h (window from 1ms to 24h)`, { flag });
   }
   return { max, windowMs: Math.round(windowMs) };
+}
+
+/** Parses `--trust-proxy`: a hop count (`1`) or a comma list of proxy addresses or CIDR ranges; throws BAD_FLAG. */
+export function parseTrustProxy(text: string, flag = "--trust-proxy"): number | string {
+  const t = text.trim();
+  if (/^\d+$/.test(t)) {
+    const hops = Number(t);
+    if (hops >= 1 && hops <= 32) return hops;
+  } else {
+    const parts = t.split(",").map((p) => p.trim());
+    if (parts.length > 0 && parts.every((p) => isIP(p.split("/")[0]!) !== 0 && /^[^/]+(\/\d{1,3})?$/.test(p))) return parts.join(",");
+  }
+  throw new KeystrokeError("BAD_FLAG", `"${text}" is not a proxy setting: expected a hop count from 1 to 32, or proxy addresses such as 10.0.0.1,192.168.0.0/16`, { flag });
 }
 
 /** `60000` → `1m`, `1500` → `1500ms`: the window as a person would write it. */

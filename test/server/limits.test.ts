@@ -3,7 +3,7 @@ import { KeystrokeError } from "../../src/errors.js";
 import type { ModelDir } from "../../src/models/store.js";
 import type { Verifier } from "../../src/predict/index.js";
 import type { KeystrokeServer } from "../../src/server/app.js";
-import { formatWindow, parseRateLimit } from "../../src/server/rate-limit.js";
+import { formatWindow, parseRateLimit, parseTrustProxy } from "../../src/server/rate-limit.js";
 import { fakeModel } from "../predict/fakes.js";
 import { fakeModelDir, serverHarness } from "./harness.js";
 
@@ -160,6 +160,29 @@ describe("rate limiting (--rate-limit)", () => {
     expect((await post(s, "/predict", sample, { authorization: "Bearer guess1" }, "10.0.0.9")).statusCode).toBe(401);
     expect((await post(s, "/predict", sample, { authorization: "Bearer guess2" }, "10.0.0.9")).statusCode).toBe(401);
     expect((await post(s, "/predict", sample, { authorization: "Bearer s3cret" }, "10.0.0.9")).statusCode).toBe(429);
+  });
+
+  it("behind a proxy (--trust-proxy), counts each forwarded client, not the proxy; without it, the proxy", async () => {
+    const proxied = await make({ rateLimit: { max: 2, windowMs: 60_000 }, trustProxy: 1 });
+    const via = (client: string) => post(proxied, "/predict", sample, { "x-forwarded-for": client }, "10.0.0.254");
+    expect((await via("203.0.113.1")).statusCode).toBe(200);
+    expect((await via("203.0.113.1")).statusCode).toBe(200);
+    expect((await via("203.0.113.1")).statusCode).toBe(429);
+    expect((await via("203.0.113.2")).statusCode).toBe(200);
+    // not trusted: the header is ignored and every client behind the proxy shares its budget
+    const direct = await make({ rateLimit: { max: 2, windowMs: 60_000 } });
+    const viaUntrusted = (client: string) => post(direct, "/predict", sample, { "x-forwarded-for": client }, "10.0.0.254");
+    expect((await viaUntrusted("203.0.113.1")).statusCode).toBe(200);
+    expect((await viaUntrusted("203.0.113.2")).statusCode).toBe(200);
+    expect((await viaUntrusted("203.0.113.3")).statusCode).toBe(429);
+  });
+
+  it("parses --trust-proxy as hops or proxy addresses and refuses anything else, naming the flag", () => {
+    expect(parseTrustProxy("1")).toBe(1);
+    expect(parseTrustProxy("10.0.0.1, 192.168.0.0/16,::1")).toBe("10.0.0.1,192.168.0.0/16,::1");
+    for (const bad of ["", "0", "33", "true", "10.0.0", "10.0.0.1/", "example.com", "1.5"]) {
+      expect(() => parseTrustProxy(bad), bad).toThrow(/flag --trust-proxy: .*not a proxy setting/);
+    }
   });
 
   it("is off unless asked for", async () => {
