@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { rmSync } from "node:fs";
+import { cpSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { extractSummary } from "../../src/features/index.js";
 import { createRng } from "../../src/util/random.js";
@@ -51,6 +51,42 @@ beforeAll(async () => {
   ({ dir, root } = await trainedDir());
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/**
+ * Eight keep-alive clients posting `body` in loops until `stop()` says so or the server exits; records
+ * when each request started and its outcome (status, or error code). `onAnswer` sees the running count.
+ */
+async function keepAliveLoad(s: Running, body: string, opts: { stop: () => boolean; onAnswer?: (count: number) => void }): Promise<Array<{ startedAt: number; outcome: number | string }>> {
+  const { Agent, request } = await import("node:http");
+  const loops = 8;
+  const agent = new Agent({ keepAlive: true, maxSockets: loops });
+  const { hostname, port } = new URL(s.url);
+  const post = () =>
+    new Promise<number | string>((resolve) => {
+      const headers = { "content-type": "application/json", "content-length": Buffer.byteLength(body) };
+      const req = request({ host: hostname, port, path: "/predict", method: "POST", agent, headers }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      });
+      req.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+      req.end(body);
+    });
+  const sent: Array<{ startedAt: number; outcome: number | string }> = [];
+  let exited = false;
+  void s.exit.then(() => (exited = true));
+  const loop = async () => {
+    while (!exited && !opts.stop()) {
+      const startedAt = performance.now();
+      const outcome = await post();
+      sent.push({ startedAt, outcome });
+      opts.onAnswer?.(sent.length);
+      if (typeof outcome !== "number") await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  await Promise.all(Array.from({ length: loops }, loop));
+  agent.destroy();
+  return sent;
+}
 
 describe("keystroke-id serve", () => {
   it("serves every route over real HTTP, reloads on SIGHUP, and exits 0 on SIGTERM", async () => {
@@ -122,47 +158,55 @@ describe("keystroke-id serve", () => {
   });
 
   it("answers every request sent before SIGTERM under load (keep-alive clients), refuses later ones, and exits 0", async () => {
-    const { Agent, request } = await import("node:http");
     const s = await startServe(["--models-dir", dir, "--log-level", "warn"]);
-    const loops = 8;
-    const agent = new Agent({ keepAlive: true, maxSockets: loops });
-    const body = JSON.stringify(contractOf(2));
-    const { hostname, port } = new URL(s.url);
-    const post = () =>
-      new Promise<number | string>((resolve) => {
-        const headers = { "content-type": "application/json", "content-length": Buffer.byteLength(body) };
-        const req = request({ host: hostname, port, path: "/predict", method: "POST", agent, headers }, (res) => {
-          res.resume();
-          res.on("end", () => resolve(res.statusCode ?? 0));
-        });
-        req.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
-        req.end(body);
-      });
-    const sent: Array<{ beforeSignal: boolean; outcome: number | string }> = [];
-    let signalled = false;
-    let exited = false;
-    void s.exit.then(() => (exited = true));
-    const loop = async () => {
-      while (!exited) {
-        const beforeSignal = !signalled;
-        const outcome = await post();
-        sent.push({ beforeSignal, outcome });
+    let signalledAt = Infinity;
+    const sent = await keepAliveLoad(s, JSON.stringify(contractOf(2)), {
+      stop: () => false, // until the server exits
+      onAnswer: (count) => {
         // other loops still have requests on the wire when the signal goes
-        if (!signalled && sent.length >= 300) {
-          signalled = true;
+        if (signalledAt === Infinity && count >= 300) {
+          signalledAt = performance.now();
           s.child.kill("SIGTERM");
         }
-        if (typeof outcome !== "number") await new Promise((r) => setTimeout(r, 10));
-      }
-    };
-    await Promise.all(Array.from({ length: loops }, loop));
-    agent.destroy();
+      },
+    });
     expect(await s.exit).toBe(0);
-    const before = sent.filter((r) => r.beforeSignal);
+    const before = sent.filter((r) => r.startedAt < signalledAt);
     expect(before.length).toBeGreaterThanOrEqual(300);
     expect(before.filter((r) => r.outcome !== 200)).toEqual([]);
     // after the signal a request is answered or its connection refused, never reset
-    expect(sent.filter((r) => !r.beforeSignal && r.outcome !== 200 && r.outcome !== 503 && r.outcome !== "ECONNREFUSED")).toEqual([]);
+    expect(sent.filter((r) => r.startedAt >= signalledAt && r.outcome !== 200 && r.outcome !== 503 && r.outcome !== "ECONNREFUSED")).toEqual([]);
     expect(s.stderr()).toMatch(/SIGTERM: \d+ request\(s\) in flight, all answered/);
   });
+
+  it("loses no request while reloading under load: SIGHUPs, then a retrain into the served dir (--watch)", async () => {
+    const live = join(root, "live");
+    cpSync(dir, live, { recursive: true });
+    const s = await startServe(["--models-dir", live, "--log-level", "warn"]);
+    const versionOf = async () => ((await (await fetch(`${s.url}/health`)).json()) as { models: Array<{ version: string }> }).models.map((m) => m.version).join(",");
+    const first = await versionOf();
+    let done = false;
+    const load = keepAliveLoad(s, JSON.stringify(contractOf(3)), { stop: () => done });
+    try {
+      for (let i = 0; i < 5; i++) {
+        await new Promise((r) => setTimeout(r, 150));
+        s.child.kill("SIGHUP");
+      }
+      const t = await runCli(["train", join(root, "train.csv"), "--model", "rf,svm", "--out", live, "--holdout", "0", "--workers", "0", "--seed", "9", "--no-verification"]);
+      expect(t.code, t.stderr).toBe(0);
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && (await versionOf()) === first) await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      done = true;
+    }
+    const sent = await load;
+    expect(await versionOf()).not.toBe(first);
+    expect(sent.length).toBeGreaterThan(100);
+    expect(sent.filter((r) => r.outcome !== 200)).toEqual([]);
+    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    expect(Number(/keystroke_id_model_reloads_total\{outcome="ok"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
+    expect(metrics).not.toMatch(/keystroke_id_model_reloads_total\{outcome="failed"\} [1-9]/);
+    s.child.kill("SIGTERM");
+    expect(await s.exit).toBe(0);
+  }, 60_000);
 });
