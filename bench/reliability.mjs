@@ -3,17 +3,19 @@
 //      every second from /proc; api.py (the Python reference) under the same wrk command for the ratio;
 //   2. SIGTERM under load: a Node client (keep-alive, 16 loops) records every request; the server is
 //      signalled midway; every request started before the signal must get a 200 and the exit code be 0;
+//   4. hostile bodies: the POST /predict cases of the server fuzz test (test/fuzz/server-fuzz.test.ts,
+//      its CI seed), replayed over HTTP against `serve` and api.py alike; 5xx and unanswered counted;
 //   3. SIGHUP under load: wrk for 20 s while the server gets SIGHUP every second and, once, a retrained
 //      models dir (another seed) copied in over the served one, so --watch reloads too; no request may fail.
 // `npm run bench:reliability -- --duration 10` shortens part 1 while developing (BENCH_RELIABILITY_SECONDS too);
 // `-- --only sustained --servers RF --duration 300` is a five-minute memory soak of one server.
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { loadavg, tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { performance } from "node:perf_hooks";
-import { ANCHORS, ensurePython, fmt, printTable, sharedData } from "./lib.mjs";
+import { ANCHORS, ensurePython, fmt, printTable, ROOT, sharedData } from "./lib.mjs";
 import { PY, sleep, startOurs, startPython, stop, trainSummaryModels, writeBodies } from "./servers.mjs";
 
 const TARGET_RPS = 10_000;
@@ -23,7 +25,7 @@ const DURATION = seconds("--duration", process.env.BENCH_RELIABILITY_SECONDS, 60
 const SIGTERM_LOOPS = 16;
 const SIGTERM_AFTER_S = 3;
 const SIGHUP_SECONDS = 20;
-// `--only sustained|sigterm|sighup` runs one part while developing
+// `--only sustained|sigterm|sighup|hostile` runs one part while developing
 const ONLY = process.argv.find((a, i, all) => all[i - 1] === "--only");
 // `--servers RF` (comma list of RF, XGB, SVM, api.py) limits the sustained part, e.g. for a long RF-only soak
 const SERVERS = (process.argv.find((a, i, all) => all[i - 1] === "--servers") ?? [...MODELS, "api.py"].join(",")).split(",").map((x) => x.trim());
@@ -52,6 +54,7 @@ async function run(data, tmp) {
   if (!ONLY || ONLY === "sustained") await sustainedParts(data, tmp, models, trained, bodies);
   if (!ONLY || ONLY === "sigterm") await sigtermPart(models, bodies);
   if (!ONLY || ONLY === "sighup") await sighupPart(data, tmp, models, trained, bodies);
+  if (!ONLY || ONLY === "hostile") await hostilePart(data, tmp, models, bodies);
   console.log(`load average at the end: ${loadavg().map((v) => v.toFixed(1)).join(" ")} (2 cores; above ~2, req/s understates the server)`);
 }
 
@@ -78,10 +81,7 @@ async function sustainedParts(data, tmp, models, trained, bodies) {
   if (!SERVERS.includes("api.py")) {
     // not asked for
   } else if (ensurePython()) {
-    const theirs = join(tmp, "py");
-    const t = spawnSync(PY, [join(ANCHORS, "train.py"), data, "--features", "summary", "--save", theirs], { cwd: ANCHORS, encoding: "utf8" });
-    if (t.status !== 0) throw new Error(`anchors/train.py failed: ${t.stderr}`);
-    const server = await startPython(theirs);
+    const server = await startPython(pythonModels(data, tmp));
     try {
       py = await sustained(`${server.url}/predict`, bodies.RF, server.child.pid, DURATION);
     } finally {
@@ -353,4 +353,105 @@ function swapFiles(src, dst) {
     cpSync(join(src, f), tmp);
     renameSync(tmp, join(dst, f));
   }
+}
+
+/** Python reference models trained once per run (summary features, as the original contract). */
+function pythonModels(data, tmp) {
+  const theirs = join(tmp, "py");
+  if (!existsSync(theirs)) {
+    const t = spawnSync(PY, [join(ANCHORS, "train.py"), data, "--features", "summary", "--save", theirs], { cwd: ANCHORS, encoding: "utf8" });
+    if (t.status !== 0) throw new Error(`anchors/train.py failed: ${t.stderr}`);
+  }
+  return theirs;
+}
+
+async function hostilePart(data, tmp, models, bodies) {
+  const file = join(tmp, "hostile.ndjson");
+  // the fuzz test writes the cases it sends in-process; one generator for CI and for this replay
+  const g = spawnSync(process.execPath, [join(ROOT, "node_modules", "vitest", "vitest.mjs"), "run", "test/fuzz/server-fuzz.test.ts"], {
+    cwd: ROOT,
+    env: { ...process.env, FUZZ_CORPUS: file, FORCE_COLOR: "0" },
+    encoding: "utf8",
+    maxBuffer: 1 << 26,
+  });
+  if (g.status !== 0 || !existsSync(file)) throw new Error(`the fuzz test failed, so there is no corpus: ${(g.stdout + g.stderr).slice(-2000)}`);
+  const cases = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  const rows = [];
+  const ours = await startOurs(models, ["--no-watch", "--log-level", "warn"]);
+  try {
+    rows.push(["keystroke-id serve", ...hostileColumns(await replay(ours.url, cases, bodies.RF))]);
+  } finally {
+    await stop(ours.child);
+  }
+  if (ensurePython()) {
+    const py = await startPython(pythonModels(data, tmp));
+    try {
+      rows.push(["api.py (Flask)", ...hostileColumns(await replay(py.url, cases, bodies.RF))]);
+    } finally {
+      await stop(py.child);
+    }
+  }
+  printTable(
+    `Hostile bodies: the ${cases.length} POST /predict cases of test/fuzz/server-fuzz.test.ts (CI seed) replayed over HTTP, 8 at a time`,
+    ["server", "sent", "2xx", "4xx", "5xx", "no answer", "could not be sent", "valid request after"],
+    rows,
+  );
+  const ourRow = rows[0];
+  console.log(ourRow[4] === "0" && ourRow[5] === "0" && ourRow[7] === "200" ? "hostile: PASS (no 5xx, every case answered, still serving)" : "hostile: FAIL");
+}
+
+/** Sends every case (8 in flight), then one valid request; tallies statuses. */
+async function replay(url, cases, validBodyFile) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  const out = { sent: 0, s2: 0, s4: 0, s5: 0, none: 0, unsendable: 0, after: 0 };
+  let next = 0;
+  const worker = async () => {
+    while (next < cases.length) {
+      const c = cases[next++];
+      const headers = c.contentType === null ? {} : { "content-type": c.contentType };
+      let status;
+      try {
+        status = await rawPost(url + c.url, Buffer.from(c.payload, "base64"), headers, agent);
+      } catch (e) {
+        // a header or URL that Node's HTTP client refuses to put on the wire
+        if (String(e.code).startsWith("ERR_")) {
+          out.unsendable++;
+          continue;
+        }
+        status = null;
+      }
+      out.sent++;
+      if (status === null) out.none++;
+      else if (status >= 500) out.s5++;
+      else if (status >= 400) out.s4++;
+      else out.s2++;
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  out.after = await rawPost(`${url}/predict`, readFileSync(validBodyFile), { "content-type": "application/json" }, agent).catch((e) => e.code);
+  agent.destroy();
+  return out;
+}
+
+// counts as text: the table formats numbers under 1 with decimals
+function hostileColumns(r) {
+  return [r.sent, r.s2, r.s4, r.s5, r.none, r.unsendable, r.after].map(String);
+}
+
+function rawPost(url, body, headers, agent) {
+  return new Promise((resolve, reject) => {
+    let req;
+    try {
+      req = request(url, { method: "POST", agent, headers: { ...headers, "content-length": body.length }, timeout: 10_000 }, (res) => {
+        res.on("data", () => {});
+        res.on("end", () => resolve(res.statusCode));
+        res.on("error", reject);
+      });
+    } catch (e) {
+      return reject(e);
+    }
+    req.on("timeout", () => req.destroy(Object.assign(new Error("timed out"), { code: "ETIMEDOUT" })));
+    req.on("error", reject);
+    req.end(body);
+  });
 }

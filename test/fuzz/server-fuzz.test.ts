@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { rmSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { Writable } from "node:stream";
 import { ALGORITHMS } from "../../src/models/types.js";
 import { createServer, type KeystrokeServer } from "../../src/server/app.js";
@@ -91,8 +91,16 @@ function checkAnswer(a: unknown, route: string, where: string, errorAllowed: boo
   else checkPredict(o, where);
 }
 
+// FUZZ_CORPUS=<file> also writes every POST /predict case there (NDJSON), for bench:reliability to
+// replay over HTTP against this server and the Python reference alike
+const CORPUS = process.env.FUZZ_CORPUS;
+const corpus: string[] = [];
+
 /** The properties every answer must have, whatever was sent. */
 async function probe(kind: Kind, c: Case): Promise<void> {
+  if (CORPUS && c.method === "POST" && c.url.split("?")[0] === "/predict") {
+    corpus.push(JSON.stringify({ kind, url: c.url, contentType: c.contentType ?? null, payload: Buffer.from(c.payload).toString("base64") }));
+  }
   const r = await send(fuzzed, c);
   tally.cases++;
   tally.byKind[kind] = (tally.byKind[kind] ?? 0) + 1;
@@ -159,6 +167,7 @@ beforeAll(async () => {
 afterAll(async () => {
   // the tally is the evidence that CI ran the number of cases it claims
   console.log(`server fuzz: ${tally.cases} cases (seed ${SEED}) by kind ${JSON.stringify(tally.byKind)}; by status ${JSON.stringify(tally.byStatus)}`);
+  if (CORPUS) writeFileSync(CORPUS, corpus.join("\n") + "\n");
   await fuzzed?.close();
   await pristine?.close();
   if (root) rmSync(root, { recursive: true, force: true });
