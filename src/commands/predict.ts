@@ -3,7 +3,7 @@ import { readInputBytes } from "../util/fs.js";
 import type { Label } from "../data/types.js";
 import { ExitCodes, KeystrokeError } from "../errors.js";
 import type { Algorithm } from "../models/types.js";
-import type { PredictOptions, RequestInput, RequestShape } from "../predict/index.js";
+import type { PredictOptions } from "../predict/index.js";
 import { say } from "../ui/terminal.js";
 import { parseNumber } from "./options.js";
 
@@ -69,7 +69,7 @@ an array of these, or NDJSON (one per line; one answer per line). In a batch a b
         answer = (v) => core.answerVerify(verifier, v, claim);
       } else {
         if (input.form === "single") core.parseRequest(input.value);
-        const predictor = await core.loadPredictor(flags.modelsDir, { algorithms: model ? [model] : wantedAlgorithms(input), shapes: wantedShapes(input) });
+        const predictor = await core.loadPredictor(flags.modelsDir, { algorithms: model ? [model] : core.requestAlgorithms(input), shapes: core.requestShapes(input) });
         answer = (v) => core.answerRequest(predictor, v, popts);
       }
 
@@ -109,22 +109,8 @@ async function predictCsv(file: string, o: { format: Format; modelsDir: string; 
     const predictor = await core.loadPredictor(o.modelsDir, { algorithms: [o.model ?? "best"] });
     answer = (v) => core.answerRequest(predictor, v, o.popts);
   }
-  const verifying = o.claim !== undefined;
-  const columns = verifying
-    ? ["UserID", "accepted", "anomaly_score", "confidence_score", "threshold", "detector", "replay", "scripted", "reason"]
-    : ["UserID", "Model", "features", "confidence", "model_version"];
-  let labelColumn: string | undefined;
-  let headerDone = false;
-  let rows = 0;
-  let failed = 0;
-  const out: object[] = [];
   const name = file === "-" ? "<stdin>" : file;
-  const writeHeader = () => {
-    if (headerDone) return;
-    const head = ["line", ...(labelColumn !== undefined ? [labelColumn] : []), ...columns, "error"];
-    process.stdout.write(head.map(data.csvCell).join(",") + "\n");
-    headerDone = true;
-  };
+  let labelColumn: string | undefined;
   const samples = data.readSamples(file === "-" ? process.stdin : file, {
     name,
     skipInvalid: Boolean(o.skipInvalid),
@@ -133,23 +119,26 @@ async function predictCsv(file: string, o: { format: Format; modelsDir: string; 
       labelColumn = h.labelColumn;
     },
   });
-  for await (const s of samples) {
+  let columns: { keys: string[]; head: string[] } | undefined;
+  // the header waits for the first sample (the file's header names the label column); an empty file still gets one
+  const table = () => (columns ??= core.answerColumns(o.claim !== undefined, labelColumn));
+  let rows = 0;
+  let failed = 0;
+  const out: object[] = [];
+  let headerWritten = false;
+  const writeHeader = () => {
+    if (headerWritten) return;
+    process.stdout.write(table().head.map(data.csvCell).join(",") + "\n");
+    headerWritten = true;
+  };
+  for await (const { row, failed: bad } of core.answerSamples(samples, answer, () => labelColumn !== undefined)) {
     rows++;
-    const line = s.source?.line;
-    let a: object;
-    try {
-      a = answer({ press: s.press, release: s.release });
-    } catch (e) {
-      failed++;
-      a = core.errorAnswer(e, line === undefined ? {} : { line });
-    }
-    const row = { line, ...(labelColumn !== undefined ? { label: s.label } : {}), ...a } as Record<string, unknown>;
+    if (bad) failed++;
     if (o.format === "json") out.push(row);
     else if (o.format === "ndjson") process.stdout.write(JSON.stringify(row) + "\n");
     else {
       writeHeader();
-      const cells = ["line", ...(labelColumn !== undefined ? ["label"] : []), ...columns, "error"].map((k) => cell(row[k]));
-      process.stdout.write(cells.map(data.csvCell).join(",") + "\n");
+      process.stdout.write(table().keys.map((k) => data.csvCell(cell(row[k]))).join(",") + "\n");
     }
   }
   if (o.format === "json") writeJson(out);
@@ -160,36 +149,6 @@ async function predictCsv(file: string, o: { format: Format; modelsDir: string; 
     say(`${failed} of ${rows} samples could not be answered (see their error column)`);
     process.exitCode = ExitCodes.INPUT;
   }
-}
-
-/** The request shapes (summary, or a raw sample's key count) of a set of requests, so only their models are read. */
-function wantedShapes(input: RequestInput): RequestShape[] | undefined {
-  const shapes = new Set<RequestShape>();
-  for (const v of requestValues(input)) {
-    if (v === null || typeof v !== "object" || Array.isArray(v)) continue;
-    const r = v as { press?: unknown; keystrokes?: unknown; HT?: unknown };
-    if (Array.isArray(r.press)) shapes.add(r.press.length);
-    else if (Array.isArray(r.keystrokes)) shapes.add(r.keystrokes.length);
-    else if (r.HT !== undefined) shapes.add("summary");
-    else return undefined; // malformed: load everything and let validation name the problem
-  }
-  return [...shapes];
-}
-
-function requestValues(input: RequestInput): unknown[] {
-  return input.form === "single" ? [input.value] : input.form === "batch" ? input.values : input.lines.map((l) => l.value);
-}
-
-/** The algorithms a set of requests will ask for, so only those models are read ("best" when one names none). */
-function wantedAlgorithms(input: RequestInput): Array<Algorithm | "best"> {
-  const wanted = new Set<Algorithm | "best">();
-  for (const v of requestValues(input)) {
-    if (v === null || typeof v !== "object" || Array.isArray(v)) continue;
-    const m = (v as { Model?: unknown }).Model;
-    if (m === undefined) wanted.add("best");
-    else if (typeof m === "string" && ["SVM", "RF", "XGB"].includes(m.toUpperCase())) wanted.add(m.toUpperCase() as Algorithm);
-  }
-  return [...wanted];
 }
 
 function parseFormat(value: string): Format {

@@ -7,9 +7,8 @@ export * from "./predictor.js";
 export * from "./answer.js";
 export { loadVerifier, requireVerifier } from "./verifier.js";
 export { parseJson, findJsonFault, type JsonFault } from "./json.js";
-
-/** What a request needs of a model: the summary numbers, or a raw sample of this many keys. */
-export type RequestShape = "summary" | number;
+export { answerColumns, answerSamples, requestAlgorithms, requestShapes, type RequestShape, type SampleAnswer } from "./samples.js";
+import type { RequestShape } from "./samples.js";
 
 // Mirrors Predictor.route: a raw sample goes to the timings model of its length, else to the summary model.
 function servesShape(entry: ManifestModel, shape: RequestShape, all: readonly ManifestModel[]): boolean {
