@@ -16,6 +16,7 @@ interface ServeFlags {
   maxKeys: string;
   rateLimit?: string;
   trustProxy?: string;
+  requestTimeout: string;
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -34,6 +35,7 @@ export function serveCommand(): Command {
     .option("--max-batch <n>", "most requests in one batch: JSON array items or NDJSON lines (400 above it)", "1000")
     .option("--max-keys <n>", "most keys in one sample (400 above it)", "4096")
     .option("--rate-limit <n[/window]>", "at most n requests per client IP per window (ms, s, m, h; default 1m), e.g. 100/1m; 429 with Retry-After above it; /health exempt (default: off)")
+    .option("--request-timeout <ms>", "a client must send a whole request within this time (its headers within 10 s), else 408 and the connection is closed", "30000")
     .option("--trust-proxy <hops|addresses>", "behind reverse proxies: trust X-Forwarded-For from this many hops (e.g. 1) or these proxy addresses (comma list, CIDR allowed), so --rate-limit counts clients, not the proxy (default: off)")
     .action(async (flags: ServeFlags) => {
       const port = parseNumber(flags.port, "--port", { integer: true, min: 0, max: 65535 });
@@ -46,10 +48,11 @@ export function serveCommand(): Command {
       const maxKeys = parseNumber(flags.maxKeys, "--max-keys", { integer: true, min: 2, max: 1_000_000 });
       const rateLimit = flags.rateLimit === undefined ? undefined : parseRateLimit(flags.rateLimit, "--rate-limit");
       const trustProxy = flags.trustProxy === undefined ? undefined : parseTrustProxy(flags.trustProxy);
+      const requestMs = parseNumber(flags.requestTimeout, "--request-timeout", { integer: true, min: 1000, max: 3_600_000 });
 
       // fastify and prom-client load only here, so the other commands start without them
       const { createServer } = await import("../server/app.js");
-      const server = await createServer({ modelsDir: flags.modelsDir, bodyLimit, logLevel, watch: flags.watch, maxBatch, maxKeys, ...(rateLimit ? { rateLimit } : {}), ...(trustProxy !== undefined ? { trustProxy } : {}), ...(token !== undefined ? { token } : {}) });
+      const server = await createServer({ modelsDir: flags.modelsDir, bodyLimit, logLevel, watch: flags.watch, maxBatch, maxKeys, ...(rateLimit ? { rateLimit } : {}), ...(trustProxy !== undefined ? { trustProxy } : {}), timeouts: { requestMs, headersMs: Math.min(10_000, requestMs) }, ...(token !== undefined ? { token } : {}) });
       const { url } = await server.listen(flags.host, port);
       const models = server.state().predictor.source.models.map((m) => `${m.algorithm}/${m.featureSet}`).join(", ");
       say(`keystroke-id listening on ${url} (models: ${models}${server.state().verifier ? "; verification on" : ""}${token ? "; token required" : ""}${rateLimit ? `; at most ${rateLimit.max} requests per ${formatWindow(rateLimit.windowMs)} per client` : ""})`);

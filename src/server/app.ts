@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { unwatchFile, watchFile, type Stats } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { join } from "node:path";
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { isKeystrokeError, KeystrokeError, type ErrorCode } from "../errors.js";
@@ -50,6 +51,8 @@ export interface ServerOptions {
    * to trust for X-Forwarded-For, so the rate limit counts real clients rather than the proxy. Default: none.
    */
   trustProxy?: number | string;
+  /** How long a client may take to send a request (slow senders are answered 408 and disconnected). */
+  timeouts?: ServerTimeouts;
   /** Loads the verification templates of a models dir; null when it has none (default: src/verify's store). */
   loadVerifier?: (modelsDir: string, manifest: Manifest) => Promise<Verifier | null>;
   /** Reads a models dir (loadModelDir unless a test or an embedding app supplies its own). */
@@ -57,6 +60,21 @@ export interface ServerOptions {
   /** prom-client's process metrics (CPU, memory, event loop) beside the server's own. */
   processMetrics?: boolean;
 }
+
+/** Time limits on the connection, in ms; checked every `checkMs`. */
+export interface ServerTimeouts {
+  /** From the connection's first byte to the end of the request headers. */
+  headersMs?: number;
+  /** From the first byte to the end of the body. */
+  requestMs?: number;
+  /** An idle keep-alive connection is closed after this long (above the 60 s of common load balancers). */
+  keepAliveMs?: number;
+  /** How often the limits are checked (Node's default is 30 s, too coarse for a 10 s limit). */
+  checkMs?: number;
+}
+
+/** A client that has not sent its headers in 10 s, or its whole request in 30 s, holds a connection for nothing. */
+export const DEFAULT_TIMEOUTS: Required<ServerTimeouts> = { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 72_000, checkMs: 1_000 };
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 export const DEFAULT_MAX_BATCH = 1000;
@@ -130,7 +148,20 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
   const metrics = createMetrics({ defaults: opts.processMetrics });
   const verbose = opts.logLevel === "debug" || opts.logLevel === "trace";
 
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...stripUndefined(opts.timeouts ?? {}) };
   const app = Fastify({
+    // our own http.Server: fastify does not pass on the checking interval, without which Node looks at
+    // slow clients only every 30 s
+    serverFactory: (handler) =>
+      createHttpServer(
+        {
+          headersTimeout: Math.min(timeouts.headersMs, timeouts.requestMs),
+          requestTimeout: timeouts.requestMs,
+          keepAliveTimeout: timeouts.keepAliveMs,
+          connectionsCheckingInterval: timeouts.checkMs,
+        },
+        handler,
+      ),
     logger: { level: opts.logLevel, stream: opts.logStream },
     // per-request lines would cost time on the hot path and say little; they come at debug and trace
     logController: new LogController({ disableRequestLogging: !verbose }),

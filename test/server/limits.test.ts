@@ -260,3 +260,34 @@ describe("logs at trace", () => {
     expect(r.json()).toEqual({ error: "internal error" });
   });
 });
+
+describe("slow clients (timeouts)", () => {
+  /** Opens a raw connection, writes `first` and then nothing; resolves with what the server sent and when the connection closed. */
+  async function slowClient(port: number, first: string, holdMs: number): Promise<{ text: string; closedAfterMs: number }> {
+    const { connect } = await import("node:net");
+    return new Promise((resolve, reject) => {
+      const t0 = performance.now();
+      const socket = connect(port, "127.0.0.1", () => socket.write(first));
+      let text = "";
+      socket.on("data", (d) => (text += d));
+      socket.on("error", reject);
+      socket.on("close", () => resolve({ text, closedAfterMs: performance.now() - t0 }));
+      // a client that never finishes; the server must not wait for it forever
+      setTimeout(() => socket.destroy(), holdMs).unref();
+    });
+  }
+
+  it("answers 408 and hangs up on a client that sends its headers, or its body, too slowly", async () => {
+    const s = await make({ timeouts: { headersMs: 300, requestMs: 600, checkMs: 50 } });
+    const { port } = await s.listen("127.0.0.1", 0);
+    const headers = await slowClient(port, "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n", 5000);
+    expect(headers.text).toMatch(/^HTTP\/1\.1 408/);
+    expect(headers.closedAfterMs).toBeLessThan(2000);
+    const body = await slowClient(port, "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"press\":", 5000);
+    expect(body.text).toMatch(/^HTTP\/1\.1 408/);
+    expect(body.closedAfterMs).toBeLessThan(2500);
+    // a client that sends in time is answered as usual
+    const ok = await fetch(`http://127.0.0.1:${port}/predict`, { method: "POST", body: JSON.stringify(sample), headers: { "content-type": "application/json" } });
+    expect(ok.status).toBe(200);
+  });
+});
