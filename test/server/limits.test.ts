@@ -223,7 +223,7 @@ describe("bearer token", () => {
 });
 
 describe("logs at trace", () => {
-  it("never carry the raw timings sent, whether the request is answered, refused or fails inside", async () => {
+  it("never carry the raw timings or the claimed user sent, whether the request is answered, refused or fails inside", async () => {
     const logs: string[] = [];
     const s = await make({ logLevel: "trace" }, logs);
     const v = [123.456789, 234.567891, 345.678912, 456.789123];
@@ -240,12 +240,16 @@ describe("logs at trace", () => {
       (await post(s, "/verify", { ...t, UserID: 666 })).statusCode,
       (await post(s, "/predict", { ...t, pad: "x".repeat(70_000) })).statusCode,
       (await post(s, "/predict", JSON.stringify(t), { "content-type": "text/plain" })).statusCode,
+      (await post(s, "/verify", { ...t, UserID: "claimant-7f3a9" })).statusCode,
+      (await post(s, "/verify", { ...t, UserID: ["claimant-7f3a9"] })).statusCode,
     ];
-    expect(statuses).toEqual([200, 200, 200, 200, 400, 400, 200, 404, 500, 413, 415]);
+    expect(statuses).toEqual([200, 200, 200, 200, 400, 400, 200, 404, 500, 413, 415, 200, 400]);
     const text = logs.join("");
     // the log is really at trace and really saw the failures
     expect(text).toMatch(/incoming request/);
     expect(text).toMatch(/detector state is broken/);
+    // nor who the sample claimed to be
+    expect(text).not.toContain("claimant-7f3a9");
     for (const x of v) {
       const digits = String(x).replace(".", "");
       expect(text).not.toContain(String(x));
