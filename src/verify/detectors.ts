@@ -224,7 +224,7 @@ const manhattanRobustCohort: DetectorImpl = {
         suggestion: "enrol several users at once, or use --detector manhattan-robust",
       });
     }
-    // only the ids: the members' statistics live once, in the population (index.json)
+    // only the ids: the members' statistics live once, in the population (the verification index)
     return { ...own, cohort: pickCohort(members, user, COHORT_SIZE).map((m) => m.user) };
   },
   compile(state, population) {

@@ -3,7 +3,7 @@ import { KeystrokeError } from "../errors.js";
 import { columnMad, columnMeans, hashString, logVectors, robustTemplate } from "./detectors.js";
 import type { PopulationStats } from "./types.js";
 
-/** Caps on what the population keeps (index.json stays small with thousands of users). */
+/** Caps on what the population keeps (the verification index stays small with thousands of users). */
 export const POPULATION_LIMITS = { cohort: 128, background: 256 } as const;
 
 /** One user's enrolment vectors (raw timings), the input of `buildPopulation`. */

@@ -19,7 +19,7 @@ export interface CohortMember {
 /**
  * What every enrolment shares: pooled spread of the users' (log) timings, the cohort used for score
  * normalisation and a background set of other people's samples used to set thresholds. Built once from
- * the training users (`buildPopulation`) and stored in verification/index.json.
+ * the training users (`buildPopulation`) and stored in the verification index (verification/index.<hash>.json).
  */
 export interface PopulationStats {
   featureSet: "timings";
