@@ -67,29 +67,14 @@ export class SqlIdentityStore implements IdentityStore {
   }
 
   async put(w: IdentityWrite): Promise<{ version: number; created: boolean } | null> {
+    return this.db.tx((db) => writeIdentity(db, w));
+  }
+
+  async putMany(ws: readonly IdentityWrite[]): Promise<Array<{ version: number; created: boolean } | null>> {
     return this.db.tx(async (db) => {
-      const prev = (await db.all("SELECT version FROM identities WHERE id = ?", [w.id]))[0];
-      const prevVersion = prev ? num(prev.version) : null;
-      if (w.onlyIfNew && prevVersion !== null) return null;
-      if (w.expectVersion !== undefined && w.expectVersion !== prevVersion) return null;
-      const version = nextVersion(prevVersion, w.now);
-      const { samples: _omitted, ...template } = w.template;
-      const values = [w.id, template.detector, template.threshold, template.n, template.nFeatures, JSON.stringify(template), w.populationId, version, w.now, w.now];
-      await db.run(
-        `INSERT INTO identities (id, detector, threshold, n_samples, n_features, template, population_id, version, enrolled_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET detector = excluded.detector, threshold = excluded.threshold, n_samples = excluded.n_samples,
-           n_features = excluded.n_features, template = excluded.template, population_id = excluded.population_id,
-           version = excluded.version, updated_at = excluded.updated_at`,
-        values,
-      );
-      await db.run("DELETE FROM enrol_samples WHERE id = ?", [w.id]);
-      await insertMany(db, "enrol_samples (id, seq, vector)", 3, w.samples.map((v, i) => [w.id, i, JSON.stringify(v)]));
-      await db.run("DELETE FROM replay WHERE id = ? AND kind = 'enrol'", [w.id]);
-      const hashes = [...new Set(w.sampleHashes)];
-      await insertMany(db, "replay (id, hash, kind, seen_at)", 4, hashes.map((h) => [w.id, h, "enrol", w.now]), "ON CONFLICT (id, hash) DO UPDATE SET kind = 'enrol', seen_at = excluded.seen_at");
-      await appendAudit(db, [w.audit]);
-      return { version, created: prevVersion === null };
+      const out = [];
+      for (const w of ws) out.push(await writeIdentity(db, w));
+      return out;
     });
   }
 
@@ -124,6 +109,32 @@ export class SqlIdentityStore implements IdentityStore {
   async count(): Promise<number> {
     return num((await this.db.all("SELECT count(*) AS n FROM identities"))[0]!.n);
   }
+}
+
+/** One user's rows: template, samples, enrolled-sample hashes, audit entry (inside the caller's transaction). */
+async function writeIdentity(db: Db, w: IdentityWrite): Promise<{ version: number; created: boolean } | null> {
+  const prev = (await db.all("SELECT version FROM identities WHERE id = ?", [w.id]))[0];
+  const prevVersion = prev ? num(prev.version) : null;
+  if (w.onlyIfNew && prevVersion !== null) return null;
+  if (w.expectVersion !== undefined && w.expectVersion !== prevVersion) return null;
+  const version = nextVersion(prevVersion, w.now);
+  const { samples: _omitted, ...template } = w.template;
+  const values = [w.id, template.detector, template.threshold, template.n, template.nFeatures, JSON.stringify(template), w.populationId, version, w.enrolledAt ?? w.now, w.updatedAt ?? w.now];
+  await db.run(
+    `INSERT INTO identities (id, detector, threshold, n_samples, n_features, template, population_id, version, enrolled_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (id) DO UPDATE SET detector = excluded.detector, threshold = excluded.threshold, n_samples = excluded.n_samples,
+       n_features = excluded.n_features, template = excluded.template, population_id = excluded.population_id,
+       version = excluded.version, updated_at = excluded.updated_at`,
+    values,
+  );
+  await db.run("DELETE FROM enrol_samples WHERE id = ?", [w.id]);
+  await insertMany(db, "enrol_samples (id, seq, vector)", 3, w.samples.map((v, i) => [w.id, i, JSON.stringify(v)]));
+  await db.run("DELETE FROM replay WHERE id = ? AND kind = 'enrol'", [w.id]);
+  const hashes = [...new Set(w.sampleHashes)];
+  await insertMany(db, "replay (id, hash, kind, seen_at)", 4, hashes.map((h) => [w.id, h, "enrol", w.now]), "ON CONFLICT (id, hash) DO UPDATE SET kind = 'enrol', seen_at = excluded.seen_at");
+  await appendAudit(db, [w.audit]);
+  return { version, created: prevVersion === null };
 }
 
 // multi-row INSERTs in chunks (SQLite allows 32766 parameters; PostgreSQL 65535)
@@ -221,11 +232,16 @@ export class SqlPolicyStore implements PolicyStore {
     return r ? (JSON.parse(String(r.stats)) as PopulationStats) : null;
   }
 
-  async addPopulation(stats: PopulationStats, now: number): Promise<number> {
+  async populations(): Promise<Array<{ id: number; stats: PopulationStats; current: boolean }>> {
+    const rows = await this.db.all("SELECT p.pid, p.stats, c.pid AS cur FROM populations p LEFT JOIN current_population c ON c.pid = p.pid ORDER BY p.pid");
+    return rows.map((r) => ({ id: num(r.pid), stats: JSON.parse(String(r.stats)) as PopulationStats, current: r.cur !== null && r.cur !== undefined }));
+  }
+
+  async addPopulation(stats: PopulationStats, now: number, current = true): Promise<number> {
     return this.db.tx(async (db) => {
       const r = (await db.all("INSERT INTO populations (n_features, stats, created_at) VALUES (?, ?, ?) RETURNING pid", [stats.nFeatures, JSON.stringify(stats), now]))[0]!;
       const pid = num(r.pid);
-      await db.run("INSERT INTO current_population (n_features, pid) VALUES (?, ?) ON CONFLICT (n_features) DO UPDATE SET pid = excluded.pid", [stats.nFeatures, pid]);
+      if (current) await db.run("INSERT INTO current_population (n_features, pid) VALUES (?, ?) ON CONFLICT (n_features) DO UPDATE SET pid = excluded.pid", [stats.nFeatures, pid]);
       return pid;
     });
   }

@@ -44,6 +44,9 @@ export interface IdentityWrite {
   onlyIfNew?: boolean;
   audit: AuditEntry;
   now: number;
+  /** Kept from an export (import); default `now`. */
+  enrolledAt?: number;
+  updatedAt?: number;
 }
 
 /** The identity records: templates and their enrolment samples. */
@@ -56,6 +59,8 @@ export interface IdentityStore {
   samples(id: string): Promise<number[][]>;
   /** Writes one user (see IdentityWrite); null when `expectVersion` or `onlyIfNew` refused it. */
   put(w: IdentityWrite): Promise<{ version: number; created: boolean } | null>;
+  /** Writes many users in one transaction (import); each as `put` would. */
+  putMany(ws: readonly IdentityWrite[]): Promise<Array<{ version: number; created: boolean } | null>>;
   /** Adds one sample to a user's enrolment samples without a template yet (POST /auto collecting), with its audit entry. */
   addSample(id: string, vector: number[], audit: AuditEntry): Promise<void>;
   /** Erases the user's template, samples and replay hashes (audit entry in the same transaction); false when unknown. */
@@ -104,8 +109,10 @@ export interface PolicyStore {
   current(nFeatures: number): Promise<{ id: number; stats: PopulationStats } | null>;
   /** A population by id (templates name the one they were enrolled against). */
   population(id: number): Promise<PopulationStats | null>;
-  /** Stores a population and makes it the current one for its feature count; returns its id. */
-  addPopulation(stats: PopulationStats, now: number): Promise<number>;
+  /** Stores a population and makes it the current one for its feature count (unless `current` is false); returns its id. */
+  addPopulation(stats: PopulationStats, now: number, current?: boolean): Promise<number>;
+  /** Every stored population with its id and whether it is current (export; bounded: one per train or import). */
+  populations(): Promise<Array<{ id: number; stats: PopulationStats; current: boolean }>>;
   getSetting(key: string): Promise<string | null>;
   setSetting(key: string, value: string): Promise<void>;
 }
