@@ -1,31 +1,26 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import { unwatchFile, watchFile, type Stats } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { join } from "node:path";
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import { isKeystrokeError, KeystrokeError, type ErrorCode } from "../errors.js";
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyPluginAsync } from "fastify";
 import { loadModelDir, MANIFEST_FILE, type Manifest, type ModelDir } from "../models/store.js";
-import {
-  answerBatch,
-  answerRequest,
-  errorAnswer,
-  isErrorAnswer,
-  loadVerifier,
-  parseJson,
-  MAX_KEYS,
-  parseVerifyRequest,
-  verifyRequest,
-  type ErrorAnswer,
-  type PredictAnswer,
-  type PredictOptions,
-  Predictor,
-  type RequestLimits,
-  type Verifier,
-} from "../predict/index.js";
-import type { VerificationResult } from "../verify/types.js";
+import { loadVerifier, MAX_KEYS, parseJson, Predictor, type Verifier } from "../predict/index.js";
+import { accessOf, installAuth } from "./auth.js";
+import type { ServerContext, ServingState } from "./context.js";
+import { trackConnections, type DrainOptions, type DrainReport } from "./drain.js";
+import { sendError } from "./errors.js";
+import { checkBatch, NdjsonBody } from "./http.js";
 import { createMetrics, type ServerMetrics } from "./metrics.js";
 import { installRateLimit, type RateLimit } from "./rate-limit.js";
-import { trackConnections, type DrainOptions, type DrainReport } from "./drain.js";
+import healthRoutes from "./routes/health.js";
+import metricsRoutes from "./routes/metrics.js";
+import modelsRoutes from "./routes/models.js";
+import predictRoutes from "./routes/predict.js";
+import verifyRoutes from "./routes/verify.js";
+
+export type { ServerContext, ServingState } from "./context.js";
+
+/** The route plugins, one file per route group (src/server/routes/). */
+const ROUTES: FastifyPluginAsync[] = [healthRoutes, predictRoutes, verifyRoutes, modelsRoutes, metricsRoutes];
 
 /** Everything `serve` can be told; defaults merged once in createServer. */
 export interface ServerOptions {
@@ -34,6 +29,8 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** Bearer token every route but /health needs; undefined = open. */
   token?: string;
+  /** Bearer token of the routes that change identities (see auth.ts); undefined = off unless the server is open. */
+  adminToken?: string;
   /** pino level; per-request lines only at debug and trace. */
   logLevel?: string;
   /** Where pino writes (stderr by default). */
@@ -81,14 +78,6 @@ export const DEFAULT_MAX_BATCH = 1000;
 export const DEFAULT_MAX_KEYS = MAX_KEYS;
 export const DEFAULT_LOG_LEVEL = "info";
 
-/** What answers requests right now; replaced whole on reload so a request never sees half of two. */
-export interface ServingState {
-  predictor: Predictor;
-  verifier: Verifier | null;
-  manifest: Manifest;
-  loadedAt: Date;
-}
-
 /** A running (or ready to run) keystroke-id HTTP server. */
 export interface KeystrokeServer {
   app: FastifyInstance;
@@ -102,24 +91,6 @@ export interface KeystrokeServer {
   /** Stops accepting and watching, answers every request already received (Connection: close), closes keep-alive connections, then resolves with what it did. */
   close(options?: DrainOptions): Promise<DrainReport>;
 }
-
-/** Marks a body that came as NDJSON (one request per line) rather than JSON. */
-class NdjsonBody {
-  constructor(readonly text: string) {}
-}
-
-const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
-  BAD_JSON: 400,
-  BAD_REQUEST: 400,
-  BAD_FLAG: 400,
-  BAD_ROW: 400,
-  TOO_FEW_SAMPLES: 400,
-  // a model name outside SVM/RF/XGB is a bad request (400, as the original contract); a known model that
-  // this models dir does not hold, or a user with no template, is a missing resource (404)
-  UNKNOWN_MODEL: 404,
-  UNKNOWN_USER: 404,
-  NO_MODELS: 503,
-};
 
 /**
  * Builds the HTTP server over the same core as `predict`: loads the models once (throws NO_MODELS or
@@ -185,23 +156,9 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
   });
   app.addContentTypeParser("application/x-ndjson", { parseAs: "string" }, (_req, body, done) => done(null, new NdjsonBody(body as string)));
 
-  const isPublic = (req: FastifyRequest) => Boolean((req.routeOptions.config as { public?: boolean } | undefined)?.public);
   // before the token check, so that guessing tokens counts against the budget too
-  if (opts.rateLimit) await installRateLimit(app, opts.rateLimit, isPublic);
-
-  if (opts.token !== undefined) {
-    const expected = digest(opts.token);
-    app.addHook("onRequest", async (req, reply) => {
-      if (isPublic(req)) return;
-      const header = req.headers.authorization;
-      // hash both sides so the comparison takes the same time whatever the lengths; the scheme is case-insensitive (RFC 7235)
-      const ok = typeof header === "string" && /^bearer /i.test(header) && timingSafeEqual(digest(header.slice(7)), expected);
-      if (!ok) {
-        metrics.rejected.inc({ reason: "UNAUTHORIZED" });
-        return reply.code(401).header("www-authenticate", 'Bearer realm="keystroke-id"').send({ error: "missing or wrong bearer token (Authorization: Bearer <token>)" });
-      }
-    });
-  }
+  if (opts.rateLimit) await installRateLimit(app, opts.rateLimit, (req) => accessOf(req) === "public");
+  installAuth(app, { token: opts.token, adminToken: opts.adminToken }, metrics);
 
   app.addHook("onResponse", async (req, reply) => {
     const route = req.routeOptions.url ?? "unmatched";
@@ -212,71 +169,19 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
   app.setErrorHandler((err: FastifyError, req, reply) => sendError(err, req, reply, metrics, opts.bodyLimit));
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split("?")[0]}` }));
 
-  // the batch size is checked in the handlers, so that arrays and NDJSON get the same message
-  const bodySchema = { type: ["object", "array"] };
-  const limits: RequestLimits = { maxKeys: opts.maxKeys };
-  const batchOf = <T>(items: T[]): T[] => {
-    checkBatch(items.length, opts.maxBatch);
-    return items;
+  // what the route plugins share; the batch size is checked in the handlers, so that arrays and NDJSON get the same message
+  const context: ServerContext = {
+    state: () => state,
+    metrics,
+    limits: { maxKeys: opts.maxKeys },
+    batchOf: (items) => {
+      checkBatch(items.length, opts.maxBatch);
+      return items;
+    },
+    started,
   };
-  const topQuery = { type: "object", properties: { top: { type: "integer", minimum: 1, maximum: 1000 } } };
-
-  app.post<{ Querystring: { top?: number } }>("/predict", { schema: { body: bodySchema, querystring: topQuery } }, async (req, reply) => {
-    const body = req.body;
-    const { predictor } = state;
-    const popts: PredictOptions = req.query.top === undefined ? {} : { top: req.query.top };
-    if (body instanceof NdjsonBody) {
-      const rows = batchOf(ndjsonRows(body.text));
-      reply.type("application/x-ndjson");
-      return ndjson(rows, (v) => count(metrics, answerRequest(predictor, v, popts, limits)));
-    }
-    if (Array.isArray(body)) return answerBatch(predictor, batchOf(body), popts, limits).map((a) => count(metrics, a));
-    return count(metrics, answerRequest(predictor, body, popts, limits));
-  });
-
-  app.post("/verify", { schema: { body: bodySchema } }, async (req, reply) => {
-    const { verifier } = state;
-    if (!verifier) {
-      metrics.rejected.inc({ reason: "NO_TEMPLATES" });
-      return reply.code(404).send({ error: "this models dir has no verification templates (run keystroke-id enroll)" });
-    }
-    const one = (v: unknown) => countVerify(metrics, verifyRequest(verifier, parseVerifyRequest(v, undefined, limits)));
-    const body = req.body;
-    if (body instanceof NdjsonBody) {
-      const rows = batchOf(ndjsonRows(body.text));
-      reply.type("application/x-ndjson");
-      return ndjson(rows, one);
-    }
-    if (Array.isArray(body)) {
-      return batchOf(body).map((v, index) => {
-        try {
-          return one(v);
-        } catch (e) {
-          return countError(metrics, errorAnswer(e, { index }));
-        }
-      });
-    }
-    return one(body);
-  });
-
-  app.get("/health", { config: { public: true } }, async () => {
-    const s = state;
-    return {
-      status: "ok",
-      uptime_s: Math.round((Date.now() - started) / 100) / 10,
-      loaded_at: s.loadedAt.toISOString(),
-      best: s.manifest.best,
-      models: s.predictor.source.models.map((m) => ({ Model: m.algorithm, features: m.featureSet, version: m.version, keys: m.keys })),
-      verification: s.verifier ? (s.manifest.verification ?? { users: null, detector: null }) : null,
-    };
-  });
-
-  app.get("/models", async () => state.manifest);
-
-  app.get("/metrics", async (_req, reply) => {
-    reply.type(metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
+  app.decorate("ks", context);
+  for (const routes of ROUTES) await app.register(routes);
 
   // One reload at a time. A request arriving while one runs queues one more (a burst queues just one), so a
   // change made after the running reload read the directory is never missed.
@@ -341,92 +246,6 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
 // fastify takes a hop count at run time but not in its types; the function form is the same rule
 function trustProxyOption(setting: number | string): string | ((address: string, hop: number) => boolean) {
   return typeof setting === "number" ? (_address, hop) => hop < setting : setting;
-}
-
-function digest(s: string): Buffer {
-  return createHash("sha256").update(s).digest();
-}
-
-function count(metrics: ServerMetrics, a: PredictAnswer | ErrorAnswer): PredictAnswer | ErrorAnswer {
-  if (isErrorAnswer(a)) countError(metrics, a);
-  else metrics.predictions.inc({ model: a.Model, features: a.features });
-  return a;
-}
-
-function countError(metrics: ServerMetrics, a: ErrorAnswer): ErrorAnswer {
-  metrics.rejected.inc({ reason: a.code });
-  return a;
-}
-
-function countVerify(metrics: ServerMetrics, r: VerificationResult): VerificationResult {
-  metrics.verifications.inc({ accepted: String(r.accepted) });
-  if (r.replay) metrics.flagged.inc({ kind: "replay" });
-  if (r.scripted) metrics.flagged.inc({ kind: "scripted" });
-  return r;
-}
-
-/** The non-blank lines of an NDJSON body with their 1-based line numbers. */
-function ndjsonRows(text: string): Array<{ line: number; text: string }> {
-  const rows: Array<{ line: number; text: string }> = [];
-  text.split("\n").forEach((row, i) => {
-    if (row.trim() !== "") rows.push({ line: i + 1, text: row });
-  });
-  return rows;
-}
-
-/** Answers NDJSON rows one by one; a bad line gets an error object on its line. */
-function ndjson(rows: ReadonlyArray<{ line: number; text: string }>, answer: (value: unknown) => unknown): string {
-  let out = "";
-  for (const { line, text } of rows) {
-    let a: unknown;
-    try {
-      a = answer(parseJson(text, { line }));
-    } catch (e) {
-      a = errorAnswer(e, { line });
-    }
-    out += JSON.stringify(a) + "\n";
-  }
-  return out;
-}
-
-/** Throws BAD_REQUEST when a batch holds more requests than allowed; a batch is refused whole, never half answered. */
-function checkBatch(n: number, max: number): void {
-  if (n > max) throw new KeystrokeError("BAD_REQUEST", `a batch holds at most ${max} requests (serve --max-batch); this one has ${n}`, { field: "body" });
-}
-
-/** Maps any error to a status and `{error, field}`: 4xx for every kind of bad input, never a stack trace. */
-function sendError(err: FastifyError, req: FastifyRequest, reply: FastifyReply, metrics: ServerMetrics, bodyLimit: number): FastifyReply {
-  if (isKeystrokeError(err)) {
-    const status = STATUS_BY_CODE[err.code] ?? 500;
-    if (status < 500) {
-      metrics.rejected.inc({ reason: err.code });
-      req.log.debug({ code: err.code, field: err.place.field, status }, "request refused");
-      return reply.code(status).send({ error: err.message, code: err.code, ...(err.place.field !== undefined ? { field: err.place.field } : {}) });
-    }
-    req.log.error({ code: err.code, error: err.message }, "request failed");
-    return reply.code(status).send({ error: err.message, code: err.code });
-  }
-  if (err.validation) {
-    const v = err.validation[0];
-    const missing = (v?.params as { missingProperty?: string } | undefined)?.missingProperty;
-    const path = (v?.instancePath ?? "").split("/").filter(Boolean).join(".");
-    const field = [err.validationContext === "body" ? "" : err.validationContext, path, missing].filter(Boolean).join(".") || "body";
-    metrics.rejected.inc({ reason: "SCHEMA" });
-    return reply.code(400).send({ error: `${field} ${v?.message ?? "is invalid"}`, code: "BAD_REQUEST", field });
-  }
-  const status = typeof err.statusCode === "number" ? err.statusCode : 500;
-  if (status >= 400 && status < 500) {
-    metrics.rejected.inc({ reason: err.code ?? String(status) });
-    return reply.code(status).send({ error: publicMessage(err, status, bodyLimit), code: err.code ?? String(status) });
-  }
-  req.log.error({ err }, "internal error");
-  return reply.code(500).send({ error: "internal error" });
-}
-
-function publicMessage(err: FastifyError, status: number, bodyLimit: number): string {
-  if (status === 413) return `request body is larger than the limit of ${bodyLimit} bytes`;
-  if (status === 415) return "unsupported content type: send application/json (or application/x-ndjson)";
-  return err.message;
 }
 
 function stripUndefined<T extends object>(o: T): T {

@@ -116,7 +116,7 @@ describe("keystroke-id serve", () => {
       expect((await postJson(`${s.url}/predict`, { ...contractOf(1), pad: "x".repeat(70_000) })).status).toBe(413);
       expect((await fetch(`${s.url}/predict`, { method: "POST", body: "HT=1", headers: { "content-type": "application/x-www-form-urlencoded" } })).status).toBe(415);
 
-      const health = (await (await fetch(`${s.url}/health`)).json()) as { status: string; models: unknown[] };
+      const health = (await (await fetch(`${s.url}/status`)).json()) as { status: string; models: unknown[] };
       expect(health.status).toBe("ok");
       expect(health.models).toHaveLength(4);
       expect(((await (await fetch(`${s.url}/models`)).json()) as { formatVersion: number }).formatVersion).toBe(1);
@@ -183,7 +183,7 @@ describe("keystroke-id serve", () => {
     const live = join(root, "live");
     cpSync(dir, live, { recursive: true });
     const s = await startServe(["--models-dir", live, "--log-level", "warn"]);
-    const versionOf = async () => ((await (await fetch(`${s.url}/health`)).json()) as { models: Array<{ version: string }> }).models.map((m) => m.version).join(",");
+    const versionOf = async () => ((await (await fetch(`${s.url}/status`)).json()) as { models: Array<{ version: string }> }).models.map((m) => m.version).join(",");
     const first = await versionOf();
     let done = false;
     const load = keepAliveLoad(s, JSON.stringify(contractOf(3)), { stop: () => done });

@@ -136,11 +136,12 @@ describe("POST /verify", () => {
 });
 
 describe("GET routes", () => {
-  it("reports health, the manifest and Prometheus metrics", async () => {
+  it("reports health, status, the manifest and Prometheus metrics", async () => {
     const s = await make();
     await post(s, "/predict", contract);
     await post(s, "/predict", { ...contract, HT: {} });
-    const h = (await s.app.inject({ method: "GET", url: "/health" })).json();
+    expect((await s.app.inject({ method: "GET", url: "/health" })).json()).toEqual({ status: "ok", ready: true });
+    const h = (await s.app.inject({ method: "GET", url: "/status" })).json();
     expect(h).toMatchObject({ status: "ok", best: "RF" });
     expect(h.models).toContainEqual({ Model: "RF", features: "timings", version: "rf-timings-fake-v1", keys: 3 });
     expect(h.uptime_s).toBeGreaterThanOrEqual(0);
@@ -160,7 +161,8 @@ describe("auth", () => {
   it("needs the bearer token on every route but /health", async () => {
     const s = await make({ token: "s3cret" });
     expect((await s.app.inject({ method: "GET", url: "/health" })).statusCode).toBe(200);
-    for (const url of ["/models", "/metrics"]) expect((await s.app.inject({ method: "GET", url })).statusCode).toBe(401);
+    expect((await s.app.inject({ method: "GET", url: "/health" })).json()).toEqual({ status: "ok", ready: true });
+    for (const url of ["/models", "/metrics", "/status"]) expect((await s.app.inject({ method: "GET", url })).statusCode).toBe(401);
     expect((await post(s, "/predict", contract)).statusCode).toBe(401);
     expect((await post(s, "/predict", contract, { authorization: "Bearer wrong" })).statusCode).toBe(401);
     expect((await post(s, "/predict", contract, { authorization: "s3cret" })).statusCode).toBe(401);
