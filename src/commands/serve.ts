@@ -17,6 +17,7 @@ interface ServeFlags {
   rateLimit?: string;
   trustProxy?: string;
   requestTimeout: string;
+  demo?: boolean;
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -37,6 +38,8 @@ export function serveCommand(): Command {
     .option("--rate-limit <n[/window]>", "at most n requests per client IP per window (ms, s, m, h; default 1m), e.g. 100/1m; 429 with Retry-After above it; /health exempt (default: off)")
     .option("--request-timeout <ms>", "a client must send a whole request within this time (its headers within 10 s), else 408 and the connection is closed", "30000")
     .option("--trust-proxy <hops|addresses>", "behind reverse proxies: trust X-Forwarded-For from this many hops (e.g. 1) or these proxy addresses (comma list, CIDR allowed), so --rate-limit counts clients, not the proxy (default: off)")
+    .option("--demo", "serve the demo page at /demo (default: on only when --host is a loopback address)")
+    .option("--no-demo", "do not serve the demo page")
     .action(async (flags: ServeFlags) => {
       const port = parseNumber(flags.port, "--port", { integer: true, min: 0, max: 65535 });
       const bodyLimit = parseNumber(flags.bodyLimit, "--body-limit", { integer: true, min: 256, max: 1 << 30 });
@@ -52,11 +55,12 @@ export function serveCommand(): Command {
 
       // fastify and prom-client load only here, so the other commands start without them
       const { createServer } = await import("../server/app.js");
-      const server = await createServer({ modelsDir: flags.modelsDir, bodyLimit, logLevel, watch: flags.watch, maxBatch, maxKeys, ...(rateLimit ? { rateLimit } : {}), ...(trustProxy !== undefined ? { trustProxy } : {}), timeouts: { requestMs }, ...(token !== undefined ? { token } : {}) });
+      const server = await createServer({ modelsDir: flags.modelsDir, bodyLimit, logLevel, watch: flags.watch, maxBatch, maxKeys, ...(rateLimit ? { rateLimit } : {}), ...(trustProxy !== undefined ? { trustProxy } : {}), timeouts: { requestMs }, ...(token !== undefined ? { token } : {}), demo: flags.demo ?? isLoopbackHost(flags.host) });
       const { url } = await server.listen(flags.host, port);
       const models = server.state().predictor.source.models.map((m) => `${m.algorithm}/${m.featureSet}`).join(", ");
       say(`keystroke-id listening on ${url} (models: ${models}${server.state().verifier ? "; verification on" : ""}${token ? "; token required" : ""}${rateLimit ? `; at most ${rateLimit.max} requests per ${formatWindow(rateLimit.windowMs)} per client` : ""})`);
 
+      if (flags.demo ?? isLoopbackHost(flags.host)) say(`demo page: ${url}/demo`);
       const onHup = () => void server.reload("SIGHUP");
       process.on("SIGHUP", onHup);
       await new Promise<void>((resolve) => {
@@ -86,4 +90,10 @@ export function serveCommand(): Command {
       });
       process.exitCode = ExitCodes.OK;
     });
+}
+
+/** True for addresses only this machine can reach, where the demo page is on by default. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
+  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h) || h === "::ffff:127.0.0.1";
 }

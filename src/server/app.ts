@@ -16,6 +16,9 @@ import metricsRoutes from "./routes/metrics.js";
 import modelsRoutes from "./routes/models.js";
 import predictRoutes from "./routes/predict.js";
 import verifyRoutes from "./routes/verify.js";
+// browser-facing routes (the recorder script, the demo page); a separate list so that the API's grows apart
+import recorderRoutes from "./routes/recorder.js";
+import demoRoutes from "./routes/demo.js";
 
 export type { ServerContext, ServingState } from "./context.js";
 
@@ -56,6 +59,8 @@ export interface ServerOptions {
   loadModels?: (modelsDir: string) => Promise<ModelDir>;
   /** prom-client's process metrics (CPU, memory, event loop) beside the server's own. */
   processMetrics?: boolean;
+  /** Serve the demo page at /demo (serve turns it on by default only on a loopback address). */
+  demo?: boolean;
 }
 
 /** Time limits on the connection, in ms; checked every `checkMs`. */
@@ -182,6 +187,8 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
   };
   app.decorate("ks", context);
   for (const routes of ROUTES) await app.register(routes);
+  await app.register(recorderRoutes);
+  if (opts.demo) await app.register(demoRoutes);
 
   // One reload at a time. A request arriving while one runs queues one more (a burst queues just one), so a
   // change made after the running reload read the directory is never missed.
