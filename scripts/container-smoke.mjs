@@ -25,7 +25,8 @@ const fail = (msg) => {
 const ok = (what) => checked.push(what);
 
 // ---- 1. the Dockerfile ----------------------------------------------------------------------------------
-const dockerfile = readFileSync(join(ROOT, "Dockerfile"), "utf8");
+// CONTAINER_SMOKE_DOCKERFILE: check another Dockerfile against this repository (the test's broken variants)
+const dockerfile = readFileSync(process.env.CONTAINER_SMOKE_DOCKERFILE ?? join(ROOT, "Dockerfile"), "utf8");
 const lines = dockerfile.replace(/\\\n/g, " ").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
 const stages = [];
 for (const l of lines) {
