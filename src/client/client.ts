@@ -3,9 +3,9 @@
  * Its types come from the same schemas the server documents its routes with (./contract.ts); at run time
  * it needs nothing but `fetch`. Answers 429 and 503 are retried, honouring Retry-After, within bounds.
  */
-import type { ErrorBody, Health, PredictAnswer, Sample, Verification, VerifyRequest } from "./contract.js";
+import type { ErrorBody, Health, PredictAnswer, Sample, Status, Verification, VerifyRequest } from "./contract.js";
 
-export type { ErrorBody, Health, KeystrokesSample, PredictAnswer, Sample, Verification, VerifyRequest } from "./contract.js";
+export type { ErrorBody, Health, KeystrokesSample, PredictAnswer, Sample, Status, Verification, VerifyRequest } from "./contract.js";
 
 /** How 429 and 503 answers are retried. */
 export interface RetryOptions {
@@ -55,8 +55,10 @@ export interface KeystrokeClient {
   predict(sample: Sample, options?: { top?: number }): Promise<PredictAnswer>;
   /** POST /verify: is this sample from the user it claims to be? */
   verify(request: VerifyRequest): Promise<Verification>;
-  /** GET /health (no token needed). */
+  /** GET /health (no token needed): up and ready. */
   health(): Promise<Health>;
+  /** GET /status: the models and verification being served. */
+  status(): Promise<Status>;
   /** Any other route, with the same retries and errors. */
   request<T>(method: string, path: string, body?: unknown): Promise<T>;
 }
@@ -109,6 +111,7 @@ export function createClient(options: ClientOptions): KeystrokeClient {
     predict: (sample, o = {}) => request<PredictAnswer>("POST", o.top === undefined ? "/predict" : `/predict?top=${encodeURIComponent(o.top)}`, sample),
     verify: (req) => request<Verification>("POST", "/verify", req),
     health: () => request<Health>("GET", "/health"),
+    status: () => request<Status>("GET", "/status"),
   };
 }
 

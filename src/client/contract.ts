@@ -18,7 +18,7 @@ export const KeystrokeSchema = Type.Object(
     press: Ms("press time, ms"),
     release: Ms("release time, ms (not before press)"),
   },
-  { $id: "Keystroke" },
+  { title: "Keystroke" },
 );
 
 const ModelField = Type.Optional(Type.String({ description: "SVM, RF or XGB (any case); default: the best model" }));
@@ -27,15 +27,15 @@ const MeanStd = Type.Object({ Mean: Type.Number(), STD: Type.Number({ minimum: 0
 /** Raw timings as keystroke objects (what keystroke-id/recorder's sample() gives). */
 export const KeystrokesSampleSchema = Type.Object(
   { keystrokes: Type.Array(KeystrokeSchema, { minItems: 2, description: "in typing (press) order" }), Model: ModelField },
-  { $id: "KeystrokesSample" },
+  { title: "KeystrokesSample" },
 );
 /** Raw timings as two parallel arrays. */
 export const ArraysSampleSchema = Type.Object(
   { press: Type.Array(Type.Number({ minimum: 0 }), { minItems: 2 }), release: Type.Array(Type.Number({ minimum: 0 }), { minItems: 2 }), Model: ModelField },
-  { $id: "ArraysSample" },
+  { title: "ArraysSample" },
 );
 /** The original contract: the 8 summary numbers. */
-export const SummarySampleSchema = Type.Object({ HT: MeanStd, PPT: MeanStd, RRT: MeanStd, RPT: MeanStd, Model: ModelField }, { $id: "SummarySample" });
+export const SummarySampleSchema = Type.Object({ HT: MeanStd, PPT: MeanStd, RRT: MeanStd, RPT: MeanStd, Model: ModelField }, { title: "SummarySample" });
 
 /** Any of the three sample forms; raw timings win when several are present. */
 export const SampleSchema = Type.Union([KeystrokesSampleSchema, ArraysSampleSchema, SummarySampleSchema]);
@@ -59,7 +59,7 @@ export const ErrorSchema = Type.Object(
     index: Type.Optional(Type.Integer({ description: "position in a JSON array batch (0-based)" })),
     line: Type.Optional(Type.Integer({ description: "line of an NDJSON body (1-based)" })),
   },
-  { $id: "Error" },
+  { title: "Error" },
 );
 export type ErrorBody = Static<typeof ErrorSchema>;
 
@@ -74,7 +74,7 @@ export const PredictAnswerSchema = Type.Object(
     model_version: Type.String(),
     inference_time_ms: Type.Number(),
   },
-  { $id: "PredictAnswer" },
+  { title: "PredictAnswer" },
 );
 export type PredictAnswer = Static<typeof PredictAnswerSchema>;
 
@@ -91,12 +91,16 @@ export const VerificationSchema = Type.Object(
     scripted: Type.Boolean(),
     reason: Type.Optional(Type.String()),
   },
-  { $id: "Verification" },
+  { title: "Verification" },
 );
 export type Verification = Static<typeof VerificationSchema>;
 
-/** GET /health. */
-export const HealthSchema = Type.Object(
+/** GET /health (no token): up and ready. */
+export const HealthSchema = Type.Object({ status: Type.String(), ready: Type.Boolean() }, { title: "Health" });
+export type Health = Static<typeof HealthSchema>;
+
+/** GET /status: what is being served. */
+export const StatusSchema = Type.Object(
   {
     status: Type.String(),
     uptime_s: Type.Number(),
@@ -108,9 +112,6 @@ export const HealthSchema = Type.Object(
       Type.Object({ users: Type.Union([Type.Integer(), Type.Null()]), detector: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: true }),
     ]),
   },
-  { $id: "Health", additionalProperties: true },
+  { title: "Status", additionalProperties: true },
 );
-export type Health = Static<typeof HealthSchema>;
-
-/** Every schema with an $id, for the server to register once (shared references in /openapi.json). */
-export const NAMED_SCHEMAS: TSchema[] = [KeystrokeSchema, KeystrokesSampleSchema, ArraysSampleSchema, SummarySampleSchema, ErrorSchema, PredictAnswerSchema, VerificationSchema, HealthSchema];
+export type Status = Static<typeof StatusSchema>;

@@ -19,6 +19,7 @@ import verifyRoutes from "./routes/verify.js";
 // browser-facing routes (the recorder script, the demo page); a separate list so that the API's grows apart
 import recorderRoutes from "./routes/recorder.js";
 import demoRoutes from "./routes/demo.js";
+import openapiRoutes from "./routes/openapi.js";
 
 export type { ServerContext, ServingState } from "./context.js";
 
@@ -186,6 +187,8 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
     started,
   };
   app.decorate("ks", context);
+  // before the routes: it documents each one as it is added (/openapi.json, /docs)
+  await app.register(openapiRoutes);
   for (const routes of ROUTES) await app.register(routes);
   await app.register(recorderRoutes);
   if (opts.demo) await app.register(demoRoutes);

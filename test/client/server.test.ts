@@ -33,8 +33,9 @@ describe("keystroke-id/client against keystroke-id serve", () => {
 
   it("identifies, verifies and reads health, getting through the rate limit by honouring Retry-After", async () => {
     const client = createClient({ baseUrl: url, retry: { retries: 5, maxDelayMs: 2000 } });
-    const health = await client.health();
-    expect(health.status).toBe("ok");
+    expect(await client.health()).toEqual({ status: "ok", ready: true });
+    const status = await client.status();
+    expect(status.models.map((m) => m.Model)).toContain("RF");
     const answers = [];
     for (let i = 0; i < 5; i++) answers.push(await client.predict(sampleOf(csv, 2, i)));
     expect(answers.every((a) => a.Model === "RF")).toBe(true);
