@@ -22,6 +22,7 @@ interface ServeFlags {
   cacheSize: string;
   replayWindow: string;
   auditRetention: string;
+  demo?: boolean;
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -47,6 +48,8 @@ export function serveCommand(): Command {
     .option("--cache-size <n>", "templates kept in memory (LRU); each is checked against the store's version per request", "10000")
     .option("--replay-window <duration>", "how long a verified sample counts as a replay (e.g. 30d, 12h, 90m)", "30d")
     .option("--audit-retention <duration>", "how long audit entries are kept (e.g. 365d)", "365d")
+    .option("--demo", "serve the demo page at /demo (default: on only when --host is a loopback address)")
+    .option("--no-demo", "do not serve the demo page")
     .action(async (flags: ServeFlags) => {
       const port = parseNumber(flags.port, "--port", { integer: true, min: 0, max: 65535 });
       const bodyLimit = parseNumber(flags.bodyLimit, "--body-limit", { integer: true, min: 256, max: 1 << 30 });
@@ -73,7 +76,7 @@ export function serveCommand(): Command {
       if (identities.legacy?.imported) say(`imported ${identities.legacy.imported} user(s) from ${identities.legacy.dir} into the identity store ${identities.store.location}`);
       let server: Awaited<ReturnType<typeof createServer>>;
       try {
-        server = await createServer({ modelsDir: flags.modelsDir, bodyLimit, logLevel, watch: flags.watch, maxBatch, maxKeys, ...(rateLimit ? { rateLimit } : {}), ...(trustProxy !== undefined ? { trustProxy } : {}), timeouts: { requestMs }, ...(token !== undefined ? { token } : {}), ...(adminToken !== undefined ? { adminToken } : {}), identities: identities.service });
+        server = await createServer({ modelsDir: flags.modelsDir, bodyLimit, logLevel, watch: flags.watch, maxBatch, maxKeys, ...(rateLimit ? { rateLimit } : {}), ...(trustProxy !== undefined ? { trustProxy } : {}), timeouts: { requestMs }, ...(token !== undefined ? { token } : {}), ...(adminToken !== undefined ? { adminToken } : {}), identities: identities.service, demo: flags.demo ?? isLoopbackHost(flags.host) });
       } catch (e) {
         await identities.close();
         throw e;
@@ -82,6 +85,7 @@ export function serveCommand(): Command {
       const models = server.state().predictor.source.models.map((m) => `${m.algorithm}/${m.featureSet}`).join(", ");
       say(`keystroke-id listening on ${url} (models: ${models}; identity store: ${identities.store.kind} ${identities.store.location}${token ? "; token required" : ""}${rateLimit ? `; at most ${rateLimit.max} requests per ${formatWindow(rateLimit.windowMs)} per client` : ""})`);
 
+      if (flags.demo ?? isLoopbackHost(flags.host)) say(`demo page: ${url}/demo`);
       const onHup = () => void server.reload("SIGHUP");
       process.on("SIGHUP", onHup);
       await new Promise<void>((resolve) => {
@@ -112,4 +116,10 @@ export function serveCommand(): Command {
       await identities.close();
       process.exitCode = ExitCodes.OK;
     });
+}
+
+/** True for addresses only this machine can reach, where the demo page is on by default. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
+  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h) || h === "::ffff:127.0.0.1";
 }

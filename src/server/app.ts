@@ -19,6 +19,10 @@ import predictRoutes from "./routes/predict.js";
 import verifyRoutes from "./routes/verify.js";
 import usersRoutes from "./routes/users.js";
 import enrollRoutes from "./routes/enroll.js";
+// browser-facing routes (the recorder script, the demo page); a separate list so that the API's grows apart
+import recorderRoutes from "./routes/recorder.js";
+import demoRoutes from "./routes/demo.js";
+import openapiRoutes from "./routes/openapi.js";
 
 export type { ServerContext, ServingState } from "./context.js";
 
@@ -64,6 +68,8 @@ export interface ServerOptions {
   loadModels?: (modelsDir: string) => Promise<ModelDir>;
   /** prom-client's process metrics (CPU, memory, event loop) beside the server's own. */
   processMetrics?: boolean;
+  /** Serve the demo page at /demo (serve turns it on by default only on a loopback address). */
+  demo?: boolean;
 }
 
 /** Time limits on the connection, in ms; checked every `checkMs`. */
@@ -192,7 +198,11 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
     identities: opts.identities ?? null,
   };
   app.decorate("ks", context);
+  // before the routes: it documents each one as it is added (/openapi.json, /docs)
+  await app.register(openapiRoutes);
   for (const routes of ROUTES) await app.register(routes);
+  await app.register(recorderRoutes);
+  if (opts.demo) await app.register(demoRoutes);
 
   // One reload at a time. A request arriving while one runs queues one more (a burst queues just one), so a
   // change made after the running reload read the directory is never missed.

@@ -1,0 +1,117 @@
+/**
+ * The HTTP contract of `keystroke-id serve`, as JSON Schemas (TypeBox): the server documents its routes
+ * with them (/openapi.json) and the typed client takes its types from them, so the two cannot drift apart.
+ * Request bodies are checked by the core's own parser (src/predict/request.ts), whose messages name the
+ * field; these request schemas describe what it accepts.
+ */
+import { Type, type Static, type TSchema } from "@sinclair/typebox";
+
+const Ms = (description: string) => Type.Number({ minimum: 0, description });
+
+/** A user id: a number, or a non-empty string of at most 256 characters. */
+export const UserIdSchema = Type.Union([Type.Number(), Type.String({ minLength: 1, maxLength: 256 })], { description: "a user id: a number or a string" });
+
+/** One keystroke: press and release in ms (any common origin, e.g. performance.now()), and optionally the key. */
+export const KeystrokeSchema = Type.Object(
+  {
+    key: Type.Optional(Type.String({ description: "the key, its physical code or its class (not used by the features)" })),
+    press: Ms("press time, ms"),
+    release: Ms("release time, ms (not before press)"),
+  },
+  { title: "Keystroke" },
+);
+
+const ModelField = Type.Optional(Type.String({ description: "SVM, RF or XGB (any case); default: the best model" }));
+const MeanStd = Type.Object({ Mean: Type.Number(), STD: Type.Number({ minimum: 0 }) });
+
+/** Raw timings as keystroke objects (what keystroke-id/recorder's sample() gives). */
+export const KeystrokesSampleSchema = Type.Object(
+  { keystrokes: Type.Array(KeystrokeSchema, { minItems: 2, description: "in typing (press) order" }), Model: ModelField },
+  { title: "KeystrokesSample" },
+);
+/** Raw timings as two parallel arrays. */
+export const ArraysSampleSchema = Type.Object(
+  { press: Type.Array(Type.Number({ minimum: 0 }), { minItems: 2 }), release: Type.Array(Type.Number({ minimum: 0 }), { minItems: 2 }), Model: ModelField },
+  { title: "ArraysSample" },
+);
+/** The original contract: the 8 summary numbers. */
+export const SummarySampleSchema = Type.Object({ HT: MeanStd, PPT: MeanStd, RRT: MeanStd, RPT: MeanStd, Model: ModelField }, { title: "SummarySample" });
+
+/** Any of the three sample forms; raw timings win when several are present. */
+export const SampleSchema = Type.Union([KeystrokesSampleSchema, ArraysSampleSchema, SummarySampleSchema]);
+export type Sample = Static<typeof SampleSchema>;
+export type KeystrokesSample = Static<typeof KeystrokesSampleSchema>;
+
+/** A sample plus the user it claims to be. */
+export const VerifyRequestSchema = Type.Union([
+  Type.Intersect([KeystrokesSampleSchema, Type.Object({ UserID: UserIdSchema })]),
+  Type.Intersect([ArraysSampleSchema, Type.Object({ UserID: UserIdSchema })]),
+  Type.Intersect([SummarySampleSchema, Type.Object({ UserID: UserIdSchema })]),
+]);
+export type VerifyRequest = Static<typeof VerifyRequestSchema>;
+
+/** Every error: a message that names the field, a code, and where in a batch it was. */
+export const ErrorSchema = Type.Object(
+  {
+    error: Type.String(),
+    code: Type.Optional(Type.String()),
+    field: Type.Optional(Type.String()),
+    index: Type.Optional(Type.Integer({ description: "position in a JSON array batch (0-based)" })),
+    line: Type.Optional(Type.Integer({ description: "line of an NDJSON body (1-based)" })),
+  },
+  { title: "Error" },
+);
+export type ErrorBody = Static<typeof ErrorSchema>;
+
+/** An identification answer. */
+export const PredictAnswerSchema = Type.Object(
+  {
+    UserID: UserIdSchema,
+    Model: Type.String(),
+    features: Type.String({ description: "summary or timings" }),
+    confidence: Type.Number(),
+    top: Type.Array(Type.Object({ UserID: UserIdSchema, probability: Type.Number() })),
+    model_version: Type.String(),
+    inference_time_ms: Type.Number(),
+  },
+  { title: "PredictAnswer" },
+);
+export type PredictAnswer = Static<typeof PredictAnswerSchema>;
+
+/** A verification decision. */
+export const VerificationSchema = Type.Object(
+  {
+    UserID: UserIdSchema,
+    accepted: Type.Boolean(),
+    anomaly_score: Type.Number({ description: "0 = typical of the user, 1 = typical of others" }),
+    confidence_score: Type.Number({ description: "0 (on the threshold) to 100" }),
+    threshold: Type.Number({ description: "accepted when anomaly_score <= threshold" }),
+    detector: Type.String(),
+    replay: Type.Boolean(),
+    scripted: Type.Boolean(),
+    reason: Type.Optional(Type.String()),
+  },
+  { title: "Verification" },
+);
+export type Verification = Static<typeof VerificationSchema>;
+
+/** GET /health (no token): up and ready. */
+export const HealthSchema = Type.Object({ status: Type.String(), ready: Type.Boolean() }, { title: "Health" });
+export type Health = Static<typeof HealthSchema>;
+
+/** GET /status: what is being served. */
+export const StatusSchema = Type.Object(
+  {
+    status: Type.String(),
+    uptime_s: Type.Number(),
+    loaded_at: Type.String(),
+    best: Type.String(),
+    models: Type.Array(Type.Object({ Model: Type.String(), features: Type.String(), version: Type.String(), keys: Type.Union([Type.Integer(), Type.Null()]) })),
+    verification: Type.Union([
+      Type.Null(),
+      Type.Object({ users: Type.Union([Type.Integer(), Type.Null()]), detector: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: true }),
+    ]),
+  },
+  { title: "Status", additionalProperties: true },
+);
+export type Status = Static<typeof StatusSchema>;
