@@ -8,6 +8,7 @@ import { evaluateCommand } from "./commands/evaluate.js";
 import { predictCommand } from "./commands/predict.js";
 import { serveCommand } from "./commands/serve.js";
 import { enrollCommand } from "./commands/enroll.js";
+import { modelsCommand } from "./commands/models.js";
 
 const pkg = createRequire(import.meta.url)("../package.json") as { version: string };
 
@@ -22,7 +23,7 @@ export function buildProgram(): Command {
     .hook("preAction", (cmd) => {
       if (cmd.opts().color === false) disableColor();
     });
-  for (const make of [featuresCommand, trainCommand, evaluateCommand, predictCommand, serveCommand, enrollCommand]) {
+  for (const make of [featuresCommand, trainCommand, evaluateCommand, predictCommand, serveCommand, enrollCommand, modelsCommand]) {
     program.addCommand(make().exitOverride());
   }
   return program;

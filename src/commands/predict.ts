@@ -19,6 +19,7 @@ interface PredictFlags {
   top: string;
   claim?: string;
   skipInvalid?: boolean;
+  modelVersion?: string;
 }
 
 const FORMATS = ["csv", "json", "ndjson"] as const;
@@ -33,6 +34,7 @@ export function predictCommand(): Command {
     .option("--csv <file>", "a CSV of samples in any layout `features` reads (- for stdin)")
     .option("--format <fmt>", "output for --csv: csv, json or ndjson", "csv")
     .option("--models-dir <dir>", "the directory `train` wrote", "models")
+    .option("--model-version <id>", "a kept model version (keystroke-id models list) instead of the active one")
     .option("--top <k>", "candidate users listed per answer", "3")
     .option("--claim <UserID>", "verify the sample(s) as this user instead of identifying (raw timings only)")
     .option("--skip-invalid", "with --csv: drop invalid rows (reported on stderr) instead of stopping")
@@ -69,7 +71,11 @@ an array of these, or NDJSON (one per line; one answer per line). In a batch a b
         answer = (v) => core.answerVerify(verifier, v, claim);
       } else {
         if (input.form === "single") core.parseRequest(input.value);
-        const predictor = await core.loadPredictor(flags.modelsDir, { algorithms: model ? [model] : core.requestAlgorithms(input), shapes: core.requestShapes(input) });
+        const predictor = await core.loadPredictor(flags.modelsDir, {
+          algorithms: model ? [model] : core.requestAlgorithms(input),
+          shapes: core.requestShapes(input),
+          ...(flags.modelVersion !== undefined ? { version: flags.modelVersion } : {}),
+        });
         answer = (v) => core.answerRequest(predictor, v, popts);
       }
 
@@ -97,7 +103,7 @@ an array of these, or NDJSON (one per line; one answer per line). In a batch a b
 }
 
 /** Answers every sample of a CSV; each answer carries the sample's line (and label, when the file has one). */
-async function predictCsv(file: string, o: { format: Format; modelsDir: string; skipInvalid?: boolean; claim?: Label; popts: PredictOptions; model?: Algorithm }): Promise<void> {
+async function predictCsv(file: string, o: { format: Format; modelsDir: string; skipInvalid?: boolean; claim?: Label; popts: PredictOptions; model?: Algorithm; modelVersion?: string }): Promise<void> {
   const core = await import("../predict/index.js");
   const data = await import("../data/index.js");
   let answer: (v: unknown) => object;
@@ -106,7 +112,7 @@ async function predictCsv(file: string, o: { format: Format; modelsDir: string; 
     const claim = o.claim;
     answer = (v) => core.answerVerify(verifier, v, claim);
   } else {
-    const predictor = await core.loadPredictor(o.modelsDir, { algorithms: [o.model ?? "best"] });
+    const predictor = await core.loadPredictor(o.modelsDir, { algorithms: [o.model ?? "best"], ...(o.modelVersion !== undefined ? { version: o.modelVersion } : {}) });
     answer = (v) => core.answerRequest(predictor, v, o.popts);
   }
   const name = file === "-" ? "<stdin>" : file;

@@ -5,6 +5,7 @@ import { featureNames, type FeatureSetName } from "../features/index.js";
 import { writeModelDir, type ManifestVerification } from "../models/store.js";
 import type { Algorithm } from "../models/types.js";
 import { checkWritableDir, readInputBytes, sha256 } from "../util/fs.js";
+import { fingerprintRows } from "./fingerprint.js";
 import { trainModels, type TrainEvent } from "./train-models.js";
 
 /** A whole `train` run: where the data is, what to fit, where to write. */
@@ -18,6 +19,10 @@ export interface TrainRunOptions {
   holdout: number;
   workers?: number;
   skipInvalid?: boolean;
+  /** Versions the models directory keeps, the new one included (default DEFAULT_KEEP_VERSIONS). */
+  keep?: number;
+  /** Write the models fitted on the training share (scored exactly) instead of refitting them on every row. */
+  keepHoldout?: boolean;
   /** Also store a verification template per user. */
   verification?: boolean;
   onProgress?: (e: TrainEvent) => void;
@@ -42,7 +47,13 @@ export interface TrainReport {
   data: { name: string; rows: number; users: number; layout: string; sha256: string; skipped: number };
   out: string;
   seed: number;
-  holdout: { fraction: number; rows: number };
+  /** The requested fraction, the rows actually held out and their true share of the rows. */
+  holdout: { fraction: number; rows: number; share: number };
+  /** Rows the written models were fitted on, and whether they are every row (refitted after scoring). */
+  fitted: { rows: number; share: number; refitOnAll: boolean };
+  /** The model version this run added, and the versions the directory keeps. */
+  version: string;
+  versions: string[];
   models: TrainedModelReport[];
   best: Algorithm;
   verification: { users: number; detector: string } | null;
@@ -67,13 +78,24 @@ export async function runTraining(options: TrainRunOptions): Promise<TrainReport
 
   // a models dir that cannot be written fails now, not after the training it would have thrown away
   await checkWritableDir(options.out, { flag: "--out" });
-  const run = await trainModels(dataset, options);
+  const run = await trainModels(dataset, { ...options, refit: !options.keepHoldout });
   const data = { name, sha256: sha256(bytes), rows: dataset.samples.length, users: run.users, layout: dataset.layout };
   const templates = options.verification !== false ? await buildTemplates(dataset, options.onNote) : undefined;
+  const rows = dataset.samples.length;
+  const training = {
+    rows,
+    holdoutRows: run.holdoutRows,
+    holdoutShare: shareOf(run.holdoutRows, rows),
+    refitOnAll: run.refitOnAll,
+    fittedRows: run.fittedRows.length,
+  };
   const manifest = await writeModelDir(options.out, run.models, {
     data,
     seed: options.seed,
     holdout: options.holdout,
+    training,
+    trainingRows: fingerprintRows(run.fittedRows.map((i) => dataset.samples[i]!)),
+    ...(options.keep !== undefined ? { keep: options.keep } : {}),
     ...(templates ? { stage: (dir: string) => templates.stage(dir) } : {}),
   });
   const verification = templates ? manifest.verification : undefined;
@@ -82,7 +104,10 @@ export async function runTraining(options: TrainRunOptions): Promise<TrainReport
     data: { ...data, skipped: skipped.length },
     out: options.out,
     seed: options.seed,
-    holdout: { fraction: options.holdout, rows: run.holdoutRows },
+    holdout: { fraction: options.holdout, rows: run.holdoutRows, share: training.holdoutShare },
+    fitted: { rows: training.fittedRows, share: shareOf(training.fittedRows, rows), refitOnAll: training.refitOnAll },
+    version: manifest.versionId!,
+    versions: (manifest.versions ?? []).map((v) => v.id),
     models: manifest.models.map((m) => ({
       model: m.algorithm,
       features: m.featureSet,
@@ -121,6 +146,10 @@ async function buildTemplates(dataset: Dataset, onNote?: (m: string) => void): P
     population: enrolled.population,
   };
   return { stage: (dir) => stageTemplates(dir, enrolled.templates, meta) };
+}
+
+function shareOf(part: number, whole: number): number {
+  return whole === 0 ? 0 : Math.round((part / whole) * 1e4) / 1e4;
 }
 
 /** `3, 7, 9 … (+12 more)`: line numbers for a message. */
