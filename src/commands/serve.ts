@@ -3,6 +3,7 @@ import { ExitCodes, KeystrokeError } from "../errors.js";
 import { say } from "../ui/terminal.js";
 import { parseNumber } from "./options.js";
 import { formatWindow, parseRateLimit, parseTrustProxy } from "../server/rate-limit.js";
+import { announceListening, isServeWorker, parseWorkers } from "../server/cluster.js";
 
 interface ServeFlags {
   host: string;
@@ -17,6 +18,7 @@ interface ServeFlags {
   rateLimit?: string;
   trustProxy?: string;
   requestTimeout: string;
+  workers?: string;
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -37,6 +39,7 @@ export function serveCommand(): Command {
     .option("--rate-limit <n[/window]>", "at most n requests per client IP per window (ms, s, m, h; default 1m), e.g. 100/1m; 429 with Retry-After above it; /health exempt (default: off)")
     .option("--request-timeout <ms>", "a client must send a whole request within this time (its headers within 10 s), else 408 and the connection is closed", "30000")
     .option("--trust-proxy <hops|addresses>", "behind reverse proxies: trust X-Forwarded-For from this many hops (e.g. 1) or these proxy addresses (comma list, CIDR allowed), so --rate-limit counts clients, not the proxy (default: off)")
+    .option("--workers <n|auto>", "serve from n processes (node:cluster) sharing the port, the models dir and the rate limit; auto: one per core (default: 1)")
     .action(async (flags: ServeFlags) => {
       const port = parseNumber(flags.port, "--port", { integer: true, min: 0, max: 65535 });
       const bodyLimit = parseNumber(flags.bodyLimit, "--body-limit", { integer: true, min: 256, max: 1 << 30 });
@@ -50,12 +53,25 @@ export function serveCommand(): Command {
       const trustProxy = flags.trustProxy === undefined ? undefined : parseTrustProxy(flags.trustProxy);
       const requestMs = parseNumber(flags.requestTimeout, "--request-timeout", { integer: true, min: 1000, max: 3_600_000 });
 
+      const workers = flags.workers === undefined ? 1 : parseWorkers(flags.workers);
+      const worker = isServeWorker();
+      if (workers > 1 && !worker) {
+        // the primary forks the workers (each runs this same command) and serves nothing itself
+        const { runPrimary } = await import("../server/cluster.js");
+        process.exitCode = await runPrimary({ workers, say });
+        return;
+      }
+      // in a worker the primary coordinates shutdown: Ctrl-C reaches it, and it sends each worker one SIGTERM
+      if (worker) process.on("SIGINT", () => undefined);
+
       // fastify and prom-client load only here, so the other commands start without them
       const { createServer } = await import("../server/app.js");
       const server = await createServer({ modelsDir: flags.modelsDir, bodyLimit, logLevel, watch: flags.watch, maxBatch, maxKeys, ...(rateLimit ? { rateLimit } : {}), ...(trustProxy !== undefined ? { trustProxy } : {}), timeouts: { requestMs }, ...(token !== undefined ? { token } : {}) });
       const { url } = await server.listen(flags.host, port);
       const models = server.state().predictor.source.models.map((m) => `${m.algorithm}/${m.featureSet}`).join(", ");
-      say(`keystroke-id listening on ${url} (models: ${models}${server.state().verifier ? "; verification on" : ""}${token ? "; token required" : ""}${rateLimit ? `; at most ${rateLimit.max} requests per ${formatWindow(rateLimit.windowMs)} per client` : ""})`);
+      const listeningLine = `keystroke-id listening on ${url} (models: ${models}${server.state().verifier ? "; verification on" : ""}${token ? "; token required" : ""}${rateLimit ? `; at most ${rateLimit.max} requests per ${formatWindow(rateLimit.windowMs)} per client` : ""})`;
+      if (worker) announceListening(url, listeningLine);
+      else say(listeningLine);
 
       const onHup = () => void server.reload("SIGHUP");
       process.on("SIGHUP", onHup);
@@ -81,7 +97,7 @@ export function serveCommand(): Command {
             },
           );
         };
-        process.once("SIGINT", stop);
+        if (!worker) process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
       });
       process.exitCode = ExitCodes.OK;
