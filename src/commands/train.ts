@@ -11,7 +11,7 @@ export function trainCommand(): Command {
     .option("--features <set>", "feature sets: timings, summary or both", "both")
     .option("-o, --out <dir>", "directory to write the models to", "models")
     .option("--seed <n>", "seed for every random choice (same data + seed → identical files)", "42")
-    .option("--holdout <fraction>", "share of each user's rows held out for scoring (0: train on all)", "0.2")
+    .option("--holdout <fraction>", "share of the rows held out for scoring, stratified by user (0: no scores)", "0.2")
     .option("--keep-holdout", "write the models fitted without the held-out rows (default: refit on all rows after scoring)")
     .option("--keep <n>", "model versions the directory keeps, this one included (default 5)")
     .option("--workers <n>", "worker threads (0: fit in-process); default one per core")
