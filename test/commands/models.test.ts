@@ -43,10 +43,15 @@ describe("model versions on the command line", () => {
     expect(r.stderr).toMatch(/240 of 300 rows were used to train model version v2/);
 
     // v1 was refitted on every row: evaluating its training file scores training rows only, and says so
-    const t = await runCli(["evaluate", TRAIN, "--models-dir", out, "--model-version", "v1", "--model", "rf", "--features", "timings"]);
+    const report = join(out, "..", "report.html");
+    const t = await runCli(["evaluate", TRAIN, "--models-dir", out, "--model-version", "v1", "--model", "rf", "--features", "timings", "--report", report]);
     expect(t.code, t.stderr).toBe(0);
     expect(t.stdout).toMatch(/scores on 300 training rows: model version v1 was fitted on every one of them, so this is NOT a held-out accuracy/);
     expect(t.stdout).not.toMatch(/held-out rows/);
+    // the report's subtitle says the same, never "held-out evaluation"
+    const html = await (await import("node:fs/promises")).readFile(report, "utf8");
+    expect(html).toMatch(/trained models \(version v1\) on 300 TRAINING rows: not a held-out score/);
+    expect(html).not.toMatch(/held-out evaluation/);
 
     const h = await runCli(["evaluate", TEST, "--models-dir", out, "--model", "rf", "--features", "timings", "--json"]);
     expect(JSON.parse(h.stdout).rows).toMatchObject({ training: 0, held_out: 90 });
