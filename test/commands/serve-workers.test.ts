@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { rmSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { extractSummary } from "../../src/features/index.js";
@@ -54,10 +55,30 @@ const contractOf = (user: number) => {
   const part = (i: number) => ({ Mean: s[2 * i]!, STD: s[2 * i + 1]! });
   return { Model: "RF", HT: part(0), PPT: part(1), RRT: part(2), RPT: part(3) };
 };
-const post = (url: string, body: unknown) => fetch(url, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
+/**
+ * One request on a connection of its own (no keep-alive): the cluster hands each new connection to the
+ * next worker in turn, so consecutive requests reach every worker (fetch would reuse one connection, one worker).
+ */
+function request(url: string, method = "GET", body?: unknown): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = httpRequest(url, { method, agent: false, headers: data === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(data) } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on("error", reject);
+    req.end(data);
+  });
+}
+const post = (url: string, body: unknown) => request(url, "POST", body);
 /** A JSON answer without what differs between two runs of the same request (the measured time). */
-const stable = async (r: Response) => ({ status: r.status, body: JSON.parse(await r.text(), (k, v) => (k === "inference_time_ms" ? undefined : v)) as unknown });
-const healthVersions = async (url: string) => ((await (await fetch(`${url}/health`)).json()) as { models: Array<{ version: string }> }).models.map((m) => m.version).join(",");
+const stable = (r: { status: number; text: string }) => ({ status: r.status, body: JSON.parse(r.text, (k, v) => (k === "inference_time_ms" ? undefined : v)) as unknown });
+const health = async (url: string) => JSON.parse((await request(`${url}/health`)).text) as { loaded_at: string; models: Array<{ version: string }> };
+const healthVersions = async (url: string) => (await health(url)).models.map((m) => m.version).join(",");
+/** The distinct processes that answered n consecutive /health requests (told apart by when each loaded its models). */
+const processesAnswering = async (url: string, n = 6) => new Set(await Promise.all(Array.from({ length: n }, async () => (await health(url)).loaded_at))).size;
 
 beforeAll(async () => {
   ({ dir, root, csv } = await trainedDir("rf"));
@@ -73,7 +94,7 @@ describe("keystroke-id serve --workers", () => {
     requests.push(["/predict", [syntheticSample(2, rng), { ...contractOf(1), HT: { Mean: 1 } }]], ["/predict", { ...contractOf(1), Model: "XGB" }], ["/verify", { ...syntheticSample(1, rng), UserID: 99 }]);
     const answersOf = async (s: Running) => {
       const out = [];
-      for (const [path, body] of requests) out.push(await stable(await post(`${s.url}${path}`, body)));
+      for (const [path, body] of requests) out.push(stable(await post(`${s.url}${path}`, body)));
       return out;
     };
     const one = await startServe(["--models-dir", dir, "--log-level", "warn"]);
@@ -89,12 +110,13 @@ describe("keystroke-id serve --workers", () => {
     try {
       expect(many.stderr()).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+ with 2 workers/);
       expect(many.stderr().match(/worker \d+ started \(pid \d+\)/g)).toHaveLength(2);
-      // each request goes to one worker or the other (round robin): every answer as the single process gave it
+      // each connection goes to one worker or the other (round robin): every answer as the single process gave it
+      expect(await processesAnswering(many.url)).toBe(2);
       expect(await answersOf(many)).toEqual(single);
       expect(single.filter((a) => (a as { status: number }).status === 200).length).toBeGreaterThan(10);
-      // 15 requests so far; the budget of 60 per client is shared, not 60 per worker
+      // 15 requests so far (/health is exempt); the budget of 60 per client is shared, not 60 per worker
       const statuses: number[] = [];
-      for (let i = 0; i < 50; i++) statuses.push((await fetch(`${many.url}/models`)).status);
+      for (let i = 0; i < 50; i++) statuses.push((await request(`${many.url}/models`)).status);
       expect(statuses.filter((s) => s === 200)).toHaveLength(60 - requests.length);
       expect(statuses.filter((s) => s === 429)).toHaveLength(50 - (60 - requests.length));
     } finally {
@@ -114,6 +136,7 @@ describe("keystroke-id serve --workers", () => {
       const v2 = await healthVersions(s.url);
       const use = await runCli(["models", "use", "v1", "--models-dir", dir]);
       expect(use.code, use.stderr).toBe(0);
+      expect(await processesAnswering(s.url)).toBe(2);
       // both workers reload on the manifest change: ten answers in a row (round robin) all from v1
       const allV1 = async () => {
         for (let i = 0; i < 10; i++) if ((await healthVersions(s.url)) === v2) return false;
@@ -133,6 +156,7 @@ describe("keystroke-id serve --workers", () => {
       // wait for the replacement to listen, then every answer is still right
       await new Promise((r) => setTimeout(r, 3000));
       for (let i = 0; i < 10; i++) expect((await post(`${s.url}/predict`, contractOf(2))).status).toBe(200);
+      expect(await processesAnswering(s.url)).toBe(2);
       expect(await allV1()).toBe(true);
     } finally {
       s.child.kill("SIGTERM");
