@@ -63,7 +63,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     worker.on("message", (m: WorkerMessage) => {
       if (m?.kid === "listening") {
         listening.add(worker.id);
-        if (!announced && listening.size === options.workers) {
+        if (announced) say(`worker ${worker.id} listening`);
+        else if (listening.size === options.workers) {
           announced = true;
           say(`${m.description.replace(/^keystroke-id listening on (\S+)/, `keystroke-id listening on $1 with ${options.workers} workers`)}`);
         }

@@ -153,8 +153,8 @@ describe("keystroke-id serve --workers", () => {
       process.kill(pid, "SIGKILL");
       expect(await until(() => /worker 3 started/.test(s.stderr()))).toBe(true);
       expect(s.stderr()).toMatch(/worker 1 died \(signal SIGKILL\); starting a replacement/);
-      // wait for the replacement to listen, then every answer is still right
-      await new Promise((r) => setTimeout(r, 3000));
+      // once the replacement listens, both workers answer, every answer still right
+      expect(await until(() => /worker 3 listening/.test(s.stderr()), 60_000)).toBe(true);
       for (let i = 0; i < 10; i++) expect((await post(`${s.url}/predict`, contractOf(2))).status).toBe(200);
       expect(await processesAnswering(s.url)).toBe(2);
       expect(await allV1()).toBe(true);
