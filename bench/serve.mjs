@@ -3,7 +3,7 @@
 // whole-process time of one `keystroke-id predict` against python3 loading joblib and predicting once.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ANCHORS, BIN, ensurePython, measure, median, printTable, sharedData } from "./lib.mjs";
 import { MODELS, PY, startOurs, startPython, stop, trainSummaryModels, writeBodies } from "./servers.mjs";
@@ -20,14 +20,68 @@ export default async function benchServe() {
     console.log("(skipped: wrk is not installed; bash /work/shared/anchors/setup.sh installs it)");
     return;
   }
-  const python = ensurePython();
-  if (!python) console.log("(Python reference unavailable: run /work/shared/anchors/setup.sh; measuring ours alone)");
+  const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
+  const python = only === "workers" ? null : ensurePython();
+  if (!python && only !== "workers") console.log("(Python reference unavailable: run /work/shared/anchors/setup.sh; measuring ours alone)");
   const tmp = mkdtempSync(join(tmpdir(), "kid-bench-serve-"));
   try {
-    await run(data, tmp, python);
+    if (only !== "workers") await run(data, tmp, python);
+    if (!only || only === "workers") await benchWorkers(data, tmp);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+// ---- serve --workers: throughput of 1 and 2 worker processes (node:cluster) on one RF models dir ----
+
+/**
+ * `POST /predict` RF with the original-contract body against `serve` (one process) and `serve --workers 2`,
+ * loaded by autocannon (16 connections) and, when installed, wrk (the C load generator takes less of the
+ * machine's 2 cores than autocannon's Node process, which competes with the workers). Prints req/s, p50/p99
+ * and the ratio to one process; the target is ≥ 0.8 × N. `npm run bench:serve -- --only workers`.
+ */
+export async function benchWorkers(data, tmp) {
+  const { default: autocannon } = await import("autocannon");
+  const models = join(tmp, "workers-models");
+  const t = spawnSync(process.execPath, [BIN, "train", data, "--features", "summary", "--model", "rf", "--holdout", "0", "--out", models, "--json"], { encoding: "utf8", maxBuffer: 1 << 26 });
+  if (t.status !== 0) throw new Error(`keystroke-id train failed: ${t.stderr}`);
+  const bodyFile = writeBodies(data, tmp).RF;
+  const body = readFileSync(bodyFile, "utf8");
+  const hasWrk = !spawnSync("wrk", ["--version"]).error;
+  const cannon = (url, seconds) =>
+    autocannon({ url, method: "POST", connections: CONNECTIONS, duration: seconds, headers: { "content-type": "application/json" }, body });
+  const results = [];
+  for (const n of [1, 2]) {
+    const server = await startOurs(models, ["--no-watch", "--log-level", "warn", ...(n > 1 ? ["--workers", String(n)] : [])]);
+    try {
+      const url = `${server.url}/predict`;
+      await cannon(url, 2);
+      const a = await cannon(url, SECONDS);
+      const w = hasWrk ? wrk(url, bodyFile, server.child.pid) : null;
+      results.push({ n, a: { rps: a.requests.average, p50: a.latency.p50, p99: a.latency.p99, errors: a.non2xx + a.errors }, w });
+    } finally {
+      await stop(server.child);
+    }
+  }
+  const base = results[0];
+  const rows = results.map(({ n, a, w }) => [
+    n === 1 ? "1 (no --workers)" : `--workers ${n}`,
+    a.rps,
+    a.p50,
+    a.p99,
+    a.errors,
+    `${(a.rps / base.a.rps).toFixed(2)}× (target ≥ ${(0.8 * n).toFixed(1)}×)`,
+    w?.rps ?? "no wrk",
+    w?.p50,
+    w?.p99,
+    w ? `${(w.rps / base.w.rps).toFixed(2)}×` : "—",
+  ]);
+  printTable(
+    `serve --workers: POST /predict RF, original-contract body, ${CONNECTIONS} connections, ${SECONDS} s, load generator on the same ${cpus().length} cores`,
+    ["server", "autocannon req/s", "p50 ms", "p99 ms", "non-2xx", "ratio to 1", "wrk req/s", "p50 ms", "p99 ms", "ratio to 1"],
+    rows,
+  );
+  console.log(`load average at the end: ${loadavg().map((v) => v.toFixed(1)).join(" ")}`);
 }
 
 async function run(data, tmp, python) {

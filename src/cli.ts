@@ -9,6 +9,7 @@ import { predictCommand } from "./commands/predict.js";
 import { serveCommand } from "./commands/serve.js";
 import { enrollCommand } from "./commands/enroll.js";
 import { usersCommand } from "./commands/users.js";
+import { modelsCommand } from "./commands/models.js";
 
 const pkg = createRequire(import.meta.url)("../package.json") as { version: string };
 
@@ -23,7 +24,7 @@ export function buildProgram(): Command {
     .hook("preAction", (cmd) => {
       if (cmd.opts().color === false) disableColor();
     });
-  for (const make of [featuresCommand, trainCommand, evaluateCommand, predictCommand, serveCommand, enrollCommand, usersCommand]) {
+  for (const make of [featuresCommand, trainCommand, evaluateCommand, predictCommand, serveCommand, enrollCommand, usersCommand, modelsCommand]) {
     program.addCommand(make().exitOverride());
   }
   return program;

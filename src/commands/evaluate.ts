@@ -19,6 +19,7 @@ interface EvaluateFlags {
   report?: string;
   verification?: boolean;
   json?: boolean;
+  modelVersion?: string;
 }
 
 /** The flags, checked once: every bad value is reported naming its flag. */
@@ -33,6 +34,7 @@ interface EvaluatePlan {
   report?: string;
   verification: boolean;
   json: boolean;
+  modelVersion?: string;
 }
 
 function plan(file: string, o: EvaluateFlags): EvaluatePlan {
@@ -47,6 +49,7 @@ function plan(file: string, o: EvaluateFlags): EvaluatePlan {
   if (o.cv !== undefined) p.cv = parseNumber(o.cv, "--cv", { integer: true, min: 2 });
   if (o.rejectBelow !== undefined) p.rejectBelow = parseNumber(o.rejectBelow, "--reject-below", { min: 0, max: 1 });
   if (o.report !== undefined) p.report = o.report;
+  if (o.modelVersion !== undefined) p.modelVersion = o.modelVersion;
   if (p.cv !== undefined && o.modelsDir !== undefined) {
     throw new KeystrokeError("BAD_FLAG", "--cv evaluates the training recipe and needs no models; drop --models-dir or --cv", { flag: "--cv" });
   }
@@ -61,6 +64,7 @@ export function evaluateCommand(): Command {
     .description("measure identification (and verification) on a labelled file: table, JSON or HTML report")
     .argument("<file>", "labelled keystroke CSV (a UserID column)")
     .option("--models-dir <dir>", "trained models to evaluate (default: models)")
+    .option("--model-version <id>", "a kept model version (keystroke-id models list) instead of the active one")
     .option("--model <list>", "models to evaluate, comma-separated: svm,rf,xgb", "svm,rf,xgb")
     .option("--features <set>", "feature sets: timings, summary or both", "both")
     .option("--cv <k>", "stratified k-fold cross-validation of the training recipe instead of trained models")
@@ -88,6 +92,9 @@ Examples:
       const summary = { file: p.file, ...metrics.datasetSummary(dataset.samples) };
 
       let models: ModelEvaluation[] = [];
+      let trainingModels: ModelEvaluation[] | undefined;
+      let rowsInfo: RowsInfo | undefined;
+      let scoredOn: ScoredOn | undefined;
       if (p.cv !== undefined) {
         models = await metrics.crossValidateModels(dataset.samples, {
           k: p.cv,
@@ -100,13 +107,27 @@ Examples:
         const smallest = metrics.smallestClass(dataset.samples.map((s) => s.label!));
         if (smallest < p.cv) say(`warning: a user has only ${smallest} sample(s), fewer than ${p.cv} folds; some folds test users they were not trained on (counted as errors)`);
       } else if (p.modelsDir !== undefined) {
-        const { loadModelDir } = await import("../models/store.js");
-        const dir = await loadModelDir(p.modelsDir, { algorithms: p.algorithms });
+        const { loadModelDir, readVersionRecord, activeVersionId } = await import("../models/store.js");
+        const dir = await loadModelDir(p.modelsDir, { algorithms: p.algorithms, ...(p.modelVersion !== undefined ? { version: p.modelVersion } : {}) });
         const chosen = dir.models.filter((m) => p.featureSets.includes(m.featureSet));
         if (chosen.length === 0) {
           throw new KeystrokeError("NO_MODELS", `no ${p.algorithms.join("/")} model for ${p.featureSets.join("/")} features`, { file: p.modelsDir, flag: "--model" });
         }
-        models = metrics.evaluateModels(dataset.samples, chosen, { rejectBelow: p.rejectBelow });
+        // which evaluated rows the models were fitted on: those are never reported as held-out
+        const versionId = activeVersionId(dir.manifest);
+        const record = await readVersionRecord(p.modelsDir, dir.manifest, versionId);
+        const { splitByTraining } = await import("../train/fingerprint.js");
+        const split = splitByTraining(dataset.samples, record.trainingRows);
+        rowsInfo = { version: versionId, ...split.counts };
+        const scored = split.heldOut.length > 0 ? split.heldOut : split.training.length > 0 ? split.training : dataset.samples;
+        scoredOn = split.heldOut.length > 0 ? "held_out_rows" : split.training.length > 0 ? "training_rows" : "rows";
+        models = metrics.evaluateModels(scored, chosen, { rejectBelow: p.rejectBelow });
+        if (split.heldOut.length > 0 && split.training.length > 0) trainingModels = metrics.evaluateModels(split.training, chosen, { rejectBelow: p.rejectBelow });
+        if (split.training.length > 0) {
+          say(`note: ${split.training.length} of ${dataset.samples.length} rows were used to train model version ${versionId}: they are reported as training rows, not held-out`);
+        } else if (!record.trainingRows) {
+          say(`note: model version ${versionId} records no fingerprint of its training rows (written before they existed): held-out status of these rows is unknown`);
+        }
       }
 
       let verification: VerificationEvaluation | undefined;
@@ -130,6 +151,7 @@ Examples:
           ...(p.rejectBelow !== undefined ? { rejectBelow: p.rejectBelow } : {}),
           models,
           ...(verification ? { verification } : {}),
+          mode: reportMode(p, models.length, rowsInfo, scoredOn),
           generatedAt: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
         });
         say(`wrote the report to ${p.report}`);
@@ -137,10 +159,22 @@ Examples:
 
       if (p.json) {
         const v = verification ? { detectors: verification.detectors, best: verification.best, protocol: verification.protocol } : undefined;
-        emitJson(metrics.evaluationJson(summary, models, v));
+        const doc = metrics.evaluationJson(summary, models, v);
+        if (rowsInfo && scoredOn) {
+          doc.rows = rowsInfo;
+          doc.scored_on = scoredOn;
+          if (trainingModels) doc.training_rows = { models: (metrics.evaluationJson(summary, trainingModels) as { models: unknown }).models };
+        }
+        emitJson(doc);
         return;
       }
-      emit(formatTables(summary, models, verification, metrics.topConfusions));
+      const lines = [formatTables(summary, models, verification, metrics.topConfusions, rowsInfo && scoredOn ? rowsLine(rowsInfo, scoredOn) : undefined)];
+      if (trainingModels) {
+        const rows = trainingModels.map((m) => [m.algorithm, m.featureSet, pct(m.evaluation.accuracy), pct(m.evaluation.macroF1)]);
+        lines.push(`training rows (${rowsInfo!.training}, seen in training: not a measure of accuracy on new typing)`);
+        lines.push(renderTable(["model", "features", "accuracy", "macro F1"], rows));
+      }
+      emit(lines.join("\n"));
     });
 }
 
@@ -156,14 +190,44 @@ function progressReporter(): (e: CrossValidationProgress) => void {
 
 const pct = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? "—" : `${(v * 100).toFixed(1)}%`);
 
+/** How many evaluated rows the model version was fitted on (by its fingerprint), and how many it never saw. */
+interface RowsInfo {
+  version: string;
+  total: number;
+  training: number;
+  held_out: number;
+  /** False when the version records no fingerprint: training and held_out are then unknown (0). */
+  fingerprint: boolean;
+}
+type ScoredOn = "held_out_rows" | "training_rows" | "rows";
+
+function rowsLine(r: RowsInfo, on: ScoredOn): string {
+  if (!r.fingerprint) return `scores on all ${r.total} rows; model version ${r.version} records no training fingerprint, so whether they are held out is unknown`;
+  if (on === "held_out_rows") return `scores on ${r.held_out} held-out rows (never seen by model version ${r.version})` + (r.training ? `; ${r.training} training rows reported apart below` : "");
+  return `scores on ${r.training} training rows: model version ${r.version} was fitted on every one of them, so this is NOT a held-out accuracy`;
+}
+
+/** The report's subtitle: what was run, on which rows. */
+function reportMode(p: EvaluatePlan, models: number, r: RowsInfo | undefined, on: ScoredOn | undefined): string {
+  if (p.cv !== undefined) return `${p.cv}-fold stratified cross-validation of the training recipe`;
+  if (models === 0) return "verification: Killourhy & Maxion protocol (no trained models)";
+  if (!r || !on) return "evaluation of trained models";
+  if (!r.fingerprint) return `trained models (version ${r.version}) on all rows; held-out status unknown`;
+  return on === "held_out_rows"
+    ? `trained models (version ${r.version}) on ${r.held_out} held-out rows` + (r.training ? ` (${r.training} training rows left out)` : "")
+    : `trained models (version ${r.version}) on ${r.training} TRAINING rows: not a held-out score`;
+}
+
 function formatTables(
   dataset: { file: string; rows: number; users: number },
   models: readonly ModelEvaluation[],
   verification: VerificationEvaluation | undefined,
   topConfusions: typeof Metrics.topConfusions,
+  rowsNote?: string,
 ): string {
   const c = color(process.stdout);
   const out: string[] = [c.bold(`${dataset.file}: ${dataset.rows} samples, ${dataset.users} users`)];
+  if (rowsNote) out.push(rowsNote);
   if (models.length) {
     const cv = models.some((m) => m.cv);
     const reject = models.some((m) => m.evaluation.reject);

@@ -20,6 +20,7 @@ interface PredictFlags {
   claim?: string;
   skipInvalid?: boolean;
   store?: string;
+  modelVersion?: string;
 }
 
 const FORMATS = ["csv", "json", "ndjson"] as const;
@@ -34,6 +35,7 @@ export function predictCommand(): Command {
     .option("--csv <file>", "a CSV of samples in any layout `features` reads (- for stdin)")
     .option("--format <fmt>", "output for --csv: csv, json or ndjson", "csv")
     .option("--models-dir <dir>", "the directory `train` wrote", "models")
+    .option("--model-version <id>", "a kept model version (keystroke-id models list) instead of the active one")
     .option("--top <k>", "candidate users listed per answer", "3")
     .option("--claim <UserID>", "verify the sample(s) as this user instead of identifying (raw timings only)")
     .option("--store <path|url>", "with --claim: the identity store, a SQLite file, sqlite:PATH or postgres://… (default: KEYSTROKE_ID_STORE, else ./keystroke-id.db)")
@@ -73,7 +75,11 @@ an array of these, or NDJSON (one per line; one answer per line). In a batch a b
         answer = (v) => core.answerVerify(opened.verifier, v, claim);
       } else {
         if (input.form === "single") core.parseRequest(input.value);
-        const predictor = await core.loadPredictor(flags.modelsDir, { algorithms: model ? [model] : core.requestAlgorithms(input), shapes: core.requestShapes(input) });
+        const predictor = await core.loadPredictor(flags.modelsDir, {
+          algorithms: model ? [model] : core.requestAlgorithms(input),
+          shapes: core.requestShapes(input),
+          ...(flags.modelVersion !== undefined ? { version: flags.modelVersion } : {}),
+        });
         answer = (v) => core.answerRequest(predictor, v, popts);
       }
 
@@ -116,7 +122,7 @@ async function answerInput(input: import("../predict/index.js").RequestInput, an
 }
 
 /** Answers every sample of a CSV; each answer carries the sample's line (and label, when the file has one). */
-async function predictCsv(file: string, o: { format: Format; modelsDir: string; skipInvalid?: boolean; claim?: Label; popts: PredictOptions; model?: Algorithm; store?: string }): Promise<void> {
+async function predictCsv(file: string, o: { format: Format; modelsDir: string; skipInvalid?: boolean; claim?: Label; popts: PredictOptions; model?: Algorithm; store?: string; modelVersion?: string }): Promise<void> {
   const core = await import("../predict/index.js");
   let answer: (v: unknown) => object | Promise<object>;
   if (o.claim !== undefined) {
@@ -130,7 +136,7 @@ async function predictCsv(file: string, o: { format: Format; modelsDir: string; 
     }
     return;
   }
-  const predictor = await core.loadPredictor(o.modelsDir, { algorithms: [o.model ?? "best"] });
+  const predictor = await core.loadPredictor(o.modelsDir, { algorithms: [o.model ?? "best"], ...(o.modelVersion !== undefined ? { version: o.modelVersion } : {}) });
   answer = (v) => core.answerRequest(predictor, v, o.popts);
   await answerCsv(file, o, answer);
 }

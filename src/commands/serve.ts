@@ -3,6 +3,7 @@ import { ExitCodes, KeystrokeError } from "../errors.js";
 import { say } from "../ui/terminal.js";
 import { parseDuration, parseNumber } from "./options.js";
 import { formatWindow, parseRateLimit, parseTrustProxy } from "../server/rate-limit.js";
+import { announceListening, isServeWorker, parseWorkers } from "../server/cluster.js";
 
 interface ServeFlags {
   host: string;
@@ -23,6 +24,7 @@ interface ServeFlags {
   replayWindow: string;
   auditRetention: string;
   demo?: boolean;
+  workers?: string;
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -50,6 +52,7 @@ export function serveCommand(): Command {
     .option("--audit-retention <duration>", "how long audit entries are kept (e.g. 365d)", "365d")
     .option("--demo", "serve the demo page at /demo (default: on only when --host is a loopback address)")
     .option("--no-demo", "do not serve the demo page")
+    .option("--workers <n|auto>", "serve from n processes (node:cluster) sharing the port, the models dir and the rate limit; auto: one per core (default: 1)")
     .action(async (flags: ServeFlags) => {
       const port = parseNumber(flags.port, "--port", { integer: true, min: 0, max: 65535 });
       const bodyLimit = parseNumber(flags.bodyLimit, "--body-limit", { integer: true, min: 256, max: 1 << 30 });
@@ -69,6 +72,17 @@ export function serveCommand(): Command {
       const replayWindowMs = parseDuration(flags.replayWindow, "--replay-window");
       const auditRetentionMs = parseDuration(flags.auditRetention, "--audit-retention");
 
+      const workers = flags.workers === undefined ? 1 : parseWorkers(flags.workers);
+      const worker = isServeWorker();
+      if (workers > 1 && !worker) {
+        // the primary forks the workers (each runs this same command) and serves nothing itself
+        const { runPrimary } = await import("../server/cluster.js");
+        process.exitCode = await runPrimary({ workers, say });
+        return;
+      }
+      // in a worker the primary coordinates shutdown: Ctrl-C reaches it, and it sends each worker one SIGTERM
+      if (worker) process.on("SIGINT", () => undefined);
+
       // fastify and prom-client load only here, so the other commands start without them
       const { createServer } = await import("../server/app.js");
       const { openIdentities } = await import("../identity/open.js");
@@ -83,7 +97,9 @@ export function serveCommand(): Command {
       }
       const { url } = await server.listen(flags.host, port);
       const models = server.state().predictor.source.models.map((m) => `${m.algorithm}/${m.featureSet}`).join(", ");
-      say(`keystroke-id listening on ${url} (models: ${models}; identity store: ${identities.store.kind} ${identities.store.location}${token ? "; token required" : ""}${rateLimit ? `; at most ${rateLimit.max} requests per ${formatWindow(rateLimit.windowMs)} per client` : ""})`);
+      const listeningLine = `keystroke-id listening on ${url} (models: ${models}; identity store: ${identities.store.kind} ${identities.store.location}${token ? "; token required" : ""}${rateLimit ? `; at most ${rateLimit.max} requests per ${formatWindow(rateLimit.windowMs)} per client` : ""})`;
+      if (worker) announceListening(url, listeningLine);
+      else say(listeningLine);
 
       if (flags.demo ?? isLoopbackHost(flags.host)) say(`demo page: ${url}/demo`);
       const onHup = () => void server.reload("SIGHUP");
@@ -110,7 +126,7 @@ export function serveCommand(): Command {
             },
           );
         };
-        process.once("SIGINT", stop);
+        if (!worker) process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
       });
       await identities.close();

@@ -11,7 +11,9 @@ export function trainCommand(): Command {
     .option("--features <set>", "feature sets: timings, summary or both", "both")
     .option("-o, --out <dir>", "directory to write the models to", "models")
     .option("--seed <n>", "seed for every random choice (same data + seed → identical files)", "42")
-    .option("--holdout <fraction>", "share of each user's rows held out for scoring (0: train on all)", "0.2")
+    .option("--holdout <fraction>", "share of the rows held out for scoring, stratified by user (0: no scores)", "0.2")
+    .option("--keep-holdout", "write the models fitted without the held-out rows (default: refit on all rows after scoring)")
+    .option("--keep <n>", "model versions the directory keeps, this one included (default 5)")
     .option("--workers <n>", "worker threads (0: fit in-process); default one per core")
     .option("--skip-invalid", "drop invalid rows (reported on stderr) instead of stopping")
     .option("--no-verification", "do not enrol the training users for verification")
@@ -23,6 +25,8 @@ export function trainCommand(): Command {
         featureSets: parseFeatureSets(opts.features),
         seed: parseNumber(opts.seed, "--seed", { integer: true, min: 0, max: 2 ** 32 - 1 }),
         holdout: parseNumber(opts.holdout, "--holdout", { min: 0, max: 0.9 }),
+        ...(opts.keep !== undefined ? { keep: parseNumber(opts.keep, "--keep", { integer: true, min: 1, max: 1000 }) } : {}),
+        keepHoldout: Boolean(opts.keepHoldout),
         ...(opts.workers !== undefined ? { workers: parseNumber(opts.workers, "--workers", { integer: true, min: 0, max: 64 }) } : {}),
       };
       const { runTraining } = await import("../train/run.js");
@@ -56,6 +60,8 @@ interface TrainFlags {
   seed: string;
   holdout: string;
   workers?: string;
+  keep?: string;
+  keepHoldout?: boolean;
   skipInvalid?: boolean;
   verification?: boolean;
   store?: string;

@@ -61,6 +61,65 @@ export interface Manifest {
   /** The algorithm with the best held-out accuracy (timings first), used when a request names none. */
   best: Algorithm;
   verification?: ManifestVerification;
+  /** The id of the version this manifest makes active (`v3`); absent in directories written before versions. */
+  versionId?: string;
+  /** Every version the directory keeps, oldest first, the active one included; absent before versions. */
+  versions?: ManifestVersionEntry[];
+  /** The highest version number ever issued here, so a removed version's id is never reused. */
+  lastVersionNumber?: number;
+  /** How the active version's models were fitted: the split that scored them, and whether they were refitted on all rows. */
+  training?: TrainingSplit;
+}
+
+/** The split `train` scored a version on, and which rows the written models saw. */
+export interface TrainingSplit {
+  /** Rows read (after skipped ones). */
+  rows: number;
+  /** Rows the held-out scores were measured on (0: nothing was held out). */
+  holdoutRows: number;
+  /** holdoutRows / rows: the true held-out share (the requested fraction is `holdout`). */
+  holdoutShare: number;
+  /** True: the written models were refitted on every row after scoring (the default); false: fitted on the training share only. */
+  refitOnAll: boolean;
+  /** Rows the written models were fitted on. */
+  fittedRows: number;
+}
+
+/** One kept version as manifest.json lists it: enough to list, roll back to and garbage-collect it. */
+export interface ManifestVersionEntry {
+  id: string;
+  createdAt: string;
+  /** The version record, relative to the models directory: `versions/v3.<12 hex>.json`; null for a pre-versions manifest not yet recorded. */
+  file: string | null;
+  sha256: string | null;
+  data: { name: string; rows: number; sha256: string };
+  best: Algorithm;
+  /** The model files of the version (garbage collection keeps them while the version is kept) and their held-out scores. */
+  models: Array<{ algorithm: Algorithm; featureSet: FeatureSetName; file: string; accuracy: number | null; macroF1: number | null }>;
+  /** Rows of the training data the version's models were fitted on, when recorded (see TrainingRows). */
+  fittedRows: number | null;
+}
+
+/**
+ * The fingerprint of the rows a version was fitted on: the sorted, distinct 64-bit row hashes (the
+ * first 8 bytes of SHA-256 of the sample's timings, see src/train/fingerprint.ts), base64. Exact
+ * membership, 8 bytes a row; two distinct rows collide with probability about n²/2⁶⁵.
+ */
+export interface TrainingRows {
+  hash: "sha256-64";
+  count: number;
+  /** Distinct rows (count minus exact duplicates). */
+  distinct: number;
+  hashes: string;
+}
+
+/** `versions/<id>.<12 hex>.json`: one version, immutable, written before the manifest that lists it. */
+export interface VersionRecord {
+  formatVersion: number;
+  id: string;
+  /** The version's manifest as it was active (without the versions list and the verification entry). */
+  manifest: Manifest;
+  trainingRows?: TrainingRows;
 }
 
 /** Where the verification store of a models directory is: its content-addressed index, named by the manifest. */
@@ -128,7 +187,18 @@ export interface WriteModelDirInfo {
    */
   stage?: (dir: string, previous: Manifest | null) => Promise<Manifest["verification"] | undefined>;
   createdAt?: Date;
+  /** How many versions to keep, the new one included (default DEFAULT_KEEP_VERSIONS); older ones are removed. */
+  keep?: number;
+  /** The split and refit, recorded in the manifest. */
+  training?: TrainingSplit;
+  /** The fingerprint of the rows the models were fitted on, recorded in the version record. */
+  trainingRows?: TrainingRows;
 }
+
+/** Versions a models directory keeps unless `--keep` says otherwise. */
+export const DEFAULT_KEEP_VERSIONS = 5;
+/** Where version records live, relative to the models directory. */
+export const VERSIONS_DIR = "versions";
 
 /**
  * Writes a models directory so that a crash at any moment leaves either the previous directory or the
@@ -174,7 +244,9 @@ export async function writeModelDir(dir: string, models: ModelToWrite[], info: W
       }
       // enrolled users live in the identity store (src/store), not here: a new manifest names no verification files
       const verification = info.verification ?? (info.stage ? await info.stage(dir, previous) : undefined);
-      const manifest: Manifest = {
+      const kept = previous ? await recordedVersions(dir, previous) : [];
+      const number = Math.max(previous ? lastVersionNumber(previous) : 0, ...kept.map((v) => versionNumber(v.id))) + 1;
+      const own: Manifest = {
         formatVersion: MODEL_FORMAT_VERSION,
         packageVersion: packageVersion(),
         createdAt: (info.createdAt ?? new Date()).toISOString(),
@@ -183,8 +255,13 @@ export async function writeModelDir(dir: string, models: ModelToWrite[], info: W
         holdout: info.holdout,
         models: entries,
         best: pickBest(entries),
-        ...(verification ? { verification } : {}),
+        versionId: `v${number}`,
+        ...(info.training ? { training: info.training } : {}),
       };
+      const entry = await writeVersionRecord(dir, own, info.trainingRows);
+      const keep = Math.max(1, info.keep ?? DEFAULT_KEEP_VERSIONS);
+      const versions = [...kept, entry].slice(-keep);
+      const manifest: Manifest = { ...own, versions, lastVersionNumber: number, ...(verification ? { verification } : {}) };
       await writeManifest(dir, manifest);
       return manifest;
     });
@@ -230,6 +307,7 @@ export async function writeManifest(dir: string, manifest: Manifest): Promise<vo
 const MODEL_FILE = new RegExp(`^(${ALGORITHMS.map((a) => a.toLowerCase()).join("|")})-(${FEATURE_SETS.join("|")})(\\.[0-9a-f]{12})?\\.json$`);
 const HASHED_INDEX = /^index\.[0-9a-f]{12}\.json$/;
 const TEMPLATE_FILE = /^[ns]-.+\.json$/;
+const VERSION_FILE = /^v\d+\.[0-9a-f]{12}\.json$/;
 /** The index file of a verification store that no manifest points into (stores written by `enroll` alone, or older versions). */
 export const LEGACY_INDEX_FILE = "index.json";
 
@@ -245,12 +323,17 @@ export async function collectGarbage(dir: string, manifest: Manifest | null): Pr
     removed.push(path);
   };
   const vdir = join(dir, "verification");
-  for (const d of [dir, vdir, join(vdir, "templates")]) {
+  const versionsDir = join(dir, VERSIONS_DIR);
+  for (const d of [dir, vdir, join(vdir, "templates"), versionsDir]) {
     for (const name of await removeStaleTempFiles(d)) removed.push(join(d, name));
   }
   if (manifest) {
+    // every kept version's model files stay, so a rollback finds them
     const keep = new Set(manifest.models.map((m) => m.file));
+    for (const v of manifest.versions ?? []) for (const m of v.models) keep.add(m.file);
     for (const name of await listDir(dir)) if (MODEL_FILE.test(name) && !keep.has(name)) await remove(join(dir, name));
+    const records = new Set((manifest.versions ?? []).flatMap((v) => (v.file ? [v.file.slice(VERSIONS_DIR.length + 1)] : [])));
+    for (const name of await listDir(versionsDir)) if (VERSION_FILE.test(name) && !records.has(name)) await remove(join(versionsDir, name));
   }
   // a manifest that names no verification store leaves verification/ alone: an older keystroke-id's
   // templates stay on disk until the identity store has imported them (src/identity/legacy.ts)
@@ -280,6 +363,161 @@ async function listDir(dir: string): Promise<string[]> {
   } catch {
     return [];
   }
+}
+
+/** The number of a version id: 3 for `v3`. */
+function versionNumber(id: string): number {
+  const m = /^v(\d+)$/.exec(id);
+  return m ? Number(m[1]) : 0;
+}
+
+/** The id a manifest written before versions existed stands for: it becomes version v1. */
+const LEGACY_VERSION_ID = "v1";
+
+/** The id of the version a manifest makes active (`v1` for a manifest written before versions). */
+export function activeVersionId(manifest: Manifest): string {
+  return manifest.versionId ?? LEGACY_VERSION_ID;
+}
+
+function lastVersionNumber(manifest: Manifest): number {
+  return Math.max(manifest.lastVersionNumber ?? 0, versionNumber(activeVersionId(manifest)));
+}
+
+/** The list entry of a version, from its manifest. */
+function versionEntry(m: Manifest, id: string, file: string | null, hash: string | null): ManifestVersionEntry {
+  return {
+    id,
+    createdAt: m.createdAt,
+    file,
+    sha256: hash,
+    data: { name: m.data?.name, rows: m.data?.rows, sha256: m.data?.sha256 },
+    best: m.best,
+    models: m.models.map((x) => ({ algorithm: x.algorithm, featureSet: x.featureSet, file: x.file, accuracy: x.metrics?.accuracy ?? null, macroF1: x.metrics?.macroF1 ?? null })),
+    fittedRows: m.training?.fittedRows ?? null,
+  };
+}
+
+/** The versions a manifest keeps, oldest first; a manifest written before versions is one version, `v1`. */
+export function listVersions(manifest: Manifest): ManifestVersionEntry[] {
+  return manifest.versions ?? [versionEntry(manifest, LEGACY_VERSION_ID, null, null)];
+}
+
+/** A version's own manifest, without what belongs to the directory (the versions list, the verification store). */
+function ownManifest(m: Manifest): Manifest {
+  const { versions: _v, lastVersionNumber: _l, verification: _ver, ...own } = m;
+  return own;
+}
+
+/** Writes a version record (immutable, content-addressed) and returns its list entry. */
+async function writeVersionRecord(dir: string, manifest: Manifest, trainingRows?: TrainingRows): Promise<ManifestVersionEntry> {
+  const id = activeVersionId(manifest);
+  const record: VersionRecord = { formatVersion: MODEL_FORMAT_VERSION, id, manifest: ownManifest(manifest), ...(trainingRows ? { trainingRows } : {}) };
+  const text = JSON.stringify(record) + "\n";
+  const hash = sha256(text);
+  const file = `${VERSIONS_DIR}/${id}.${hash.slice(0, 12)}.json`;
+  await writeFileAtomic(join(dir, file), text);
+  await syncDir(join(dir, VERSIONS_DIR));
+  return versionEntry(record.manifest, id, file, hash);
+}
+
+/**
+ * The versions of the previous manifest as the next one will list them. A manifest written before
+ * versions existed gets its record written now (as v1), so the upgrade keeps it as a version.
+ */
+async function recordedVersions(dir: string, previous: Manifest): Promise<ManifestVersionEntry[]> {
+  if (previous.versions) return previous.versions;
+  if (!Array.isArray(previous.models) || previous.models.length === 0) return [];
+  return [await writeVersionRecord(dir, { ...previous, versionId: LEGACY_VERSION_ID })];
+}
+
+/** `3` and `v3` both name version v3. */
+export function normaliseVersionId(id: string): string {
+  return /^\d+$/.test(id.trim()) ? `v${Number(id.trim())}` : id.trim();
+}
+
+function findVersion(dir: string, manifest: Manifest, id: string): ManifestVersionEntry {
+  const wanted = normaliseVersionId(id);
+  const entry = listVersions(manifest).find((v) => v.id === wanted);
+  if (!entry) {
+    throw new KeystrokeError("UNKNOWN_MODEL", `no model version ${JSON.stringify(id.slice(0, 40))} in ${resolve(dir)} (kept: ${listVersions(manifest).map((v) => v.id).join(", ")})`, {}, {
+      suggestion: "list them: keystroke-id models list",
+    });
+  }
+  return entry;
+}
+
+/** A version's record: its manifest and (when recorded) the fingerprint of its training rows. */
+export async function readVersionRecord(dir: string, manifest: Manifest, id: string = activeVersionId(manifest)): Promise<VersionRecord> {
+  const entry = findVersion(dir, manifest, id);
+  if (entry.file === null || entry.sha256 === null) return { formatVersion: MODEL_FORMAT_VERSION, id: entry.id, manifest: ownManifest(manifest) };
+  const path = join(dir, entry.file);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    const err = new KeystrokeError("BAD_MODEL_FILE", "is listed in the manifest but missing", { file: path }, { cause: e });
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") vanished.add(err);
+    throw err;
+  }
+  if (sha256(bytes) !== entry.sha256) {
+    throw new KeystrokeError("BAD_MODEL_FILE", "checksum does not match the manifest: the version record was changed or corrupted", { file: path });
+  }
+  let record: VersionRecord;
+  try {
+    record = JSON.parse(bytes.toString("utf8")) as VersionRecord;
+  } catch (e) {
+    throw new KeystrokeError("BAD_MODEL_FILE", `is not valid JSON (${(e as Error).message})`, { file: path });
+  }
+  if (record.formatVersion !== MODEL_FORMAT_VERSION || !record.manifest || !Array.isArray(record.manifest.models)) {
+    throw new KeystrokeError("BAD_MODEL_FILE", "is not a keystroke-id version record of this format", { file: path });
+  }
+  return record;
+}
+
+/**
+ * Makes a kept version the active one (a rollback, or forward again): manifest.json, the commit point,
+ * is rewritten to that version's models; the versions list and the verification store stay as they are.
+ * A running `serve` that watches the manifest follows.
+ */
+export async function activateVersion(dir: string, id: string): Promise<Manifest> {
+  await readManifest(dir);
+  return withFileLock(join(dir, LOCK_FILE), async () => {
+    const manifest = await readManifest(dir);
+    const entry = findVersion(dir, manifest, id);
+    if (entry.id === activeVersionId(manifest)) return manifest;
+    const record = await readVersionRecord(dir, manifest, entry.id);
+    // every model file must be there and whole before the manifest points at them
+    for (const m of record.manifest.models) await loadModelFile(dir, m);
+    const next: Manifest = {
+      ...ownManifest(record.manifest),
+      versionId: entry.id,
+      versions: manifest.versions ?? listVersions(manifest),
+      lastVersionNumber: lastVersionNumber(manifest),
+      ...(manifest.verification ? { verification: manifest.verification } : {}),
+    };
+    await writeManifest(dir, next);
+    await collectGarbage(dir, next);
+    return next;
+  });
+}
+
+/** Removes a kept version that is not the active one (its record, and model files no other version names). */
+export async function removeVersion(dir: string, id: string): Promise<Manifest> {
+  await readManifest(dir);
+  return withFileLock(join(dir, LOCK_FILE), async () => {
+    const manifest = await readManifest(dir);
+    const entry = findVersion(dir, manifest, id);
+    if (entry.id === activeVersionId(manifest)) {
+      const others = listVersions(manifest).filter((v) => v.id !== entry.id).map((v) => v.id);
+      throw new KeystrokeError("BAD_REQUEST", `${entry.id} is the active model version of ${resolve(dir)} and cannot be removed`, {}, {
+        suggestion: others.length ? `make another one active first: keystroke-id models use ${others[others.length - 1]}` : "train a new version first",
+      });
+    }
+    const next: Manifest = { ...manifest, versions: listVersions(manifest).filter((v) => v.id !== entry.id), lastVersionNumber: lastVersionNumber(manifest) };
+    await writeManifest(dir, next);
+    await collectGarbage(dir, next);
+    return next;
+  });
 }
 
 function noModels(dir: string): KeystrokeError {
@@ -350,13 +588,18 @@ export function isVanishedFile(e: unknown): boolean {
 /** Loads the models of a directory (all, or those chosen), refusing any file whose checksum or format does not match. */
 export async function loadModelDir(
   dir: string,
-  options: { algorithms?: readonly Algorithm[]; only?: (entry: ManifestModel, manifest: Manifest) => boolean } = {},
+  options: { algorithms?: readonly Algorithm[]; only?: (entry: ManifestModel, manifest: Manifest) => boolean; version?: string } = {},
 ): Promise<ModelDir> {
   for (let attempt = 1; ; attempt++) {
     const text = await readManifestText(dir);
     if (text === null) throw noModels(dir);
-    const manifest = parseManifest(text, join(dir, MANIFEST_FILE));
+    const active = parseManifest(text, join(dir, MANIFEST_FILE));
     try {
+      // another kept version than the active one: its record names its models
+      const manifest =
+        options.version === undefined || normaliseVersionId(options.version) === activeVersionId(active)
+          ? active
+          : { ...(await readVersionRecord(dir, active, options.version)).manifest, versions: listVersions(active) };
       const models: LoadedModel[] = [];
       for (const entry of manifest.models) {
         if (options.algorithms && !options.algorithms.includes(entry.algorithm)) continue;

@@ -1,4 +1,4 @@
-import { loadModelDir, readManifest, type ManifestModel, type ModelDir } from "../models/store.js";
+import { loadModelDir, readManifest, readVersionRecord, type ManifestModel, type ModelDir } from "../models/store.js";
 import type { Algorithm } from "../models/types.js";
 import { Predictor } from "./predictor.js";
 
@@ -24,20 +24,22 @@ function servesShape(entry: ManifestModel, shape: RequestShape, all: readonly Ma
  */
 export async function loadPredictor(
   modelsDir: string,
-  options: { algorithms?: ReadonlyArray<Algorithm | "best">; shapes?: ReadonlyArray<RequestShape> } = {},
+  options: { algorithms?: ReadonlyArray<Algorithm | "best">; shapes?: ReadonlyArray<RequestShape>; /** A kept version other than the active one. */ version?: string } = {},
 ): Promise<Predictor> {
   let algorithms: Algorithm[] | undefined;
   if (options.algorithms) {
     const wanted = new Set(options.algorithms);
     if (wanted.has("best")) {
       wanted.delete("best");
-      wanted.add((await readManifest(modelsDir)).best);
+      const active = await readManifest(modelsDir);
+      wanted.add(options.version === undefined ? active.best : (await readVersionRecord(modelsDir, active, options.version)).manifest.best);
     }
     algorithms = [...wanted] as Algorithm[];
   }
   const shapes = options.shapes;
   const dir: ModelDir = await loadModelDir(modelsDir, {
     ...(algorithms ? { algorithms } : {}),
+    ...(options.version !== undefined ? { version: options.version } : {}),
     ...(shapes ? { only: (entry, manifest) => shapes.some((shape) => servesShape(entry, shape, manifest.models)) } : {}),
   });
   return new Predictor(dir);

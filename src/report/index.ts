@@ -32,6 +32,8 @@ export interface ReportInput {
   dataset: { rows: number; users: number };
   /** Number of folds when the models were cross-validated, absent for a held-out evaluation. */
   cvFolds?: number;
+  /** What was run, for the subtitle (which rows were scored); the default is derived from cvFolds and models. */
+  mode?: string;
   models: readonly ReportModel[];
   verification?: { detectors: Record<string, ReportDetector>; best: string };
   rejectBelow?: number;
@@ -110,7 +112,8 @@ export function renderReport(input: ReportInput): string {
   const models = [...input.models].sort((a, b) => b.evaluation.accuracy - a.evaluation.accuracy);
   const best = models[0];
   const title = input.title ?? "Who is typing? Model evaluation";
-  const mode = input.cvFolds ? `${input.cvFolds}-fold stratified cross-validation` : "held-out evaluation of trained models";
+  const mode =
+    input.mode ?? (input.cvFolds ? `${input.cvFolds}-fold stratified cross-validation` : input.models.length ? "evaluation of trained models" : "verification evaluation");
   const parts: string[] = [];
   parts.push(`<header><p class="kicker">keystroke-id report</p><h1>${esc(title)}</h1><p class="meta">${esc(input.source)} · ${input.dataset.rows} samples · ${input.dataset.users} users · ${esc(mode)}${
     input.generatedAt ? ` · ${esc(input.generatedAt)}` : ""

@@ -94,7 +94,12 @@ export function trackConnections(server: Server): Drainer {
       const force = setTimeout(() => server.closeAllConnections(), forceAfterMs);
       force.unref();
 
-      for (const [socket, conn] of conns) conn.bytesRead = socket.bytesRead;
+      // every connection gets the whole quiet time from the start of the drain: one idle for long may have
+      // its next request on the wire right now
+      for (const [socket, conn] of conns) {
+        conn.bytesRead = socket.bytesRead;
+        conn.quietSince = Math.max(conn.quietSince, t0);
+      }
       let idleClosed = 0;
       while (conns.size > 0 && performance.now() - t0 < graceMs) {
         await new Promise((r) => setTimeout(r, Math.min(10, quietMs)));

@@ -49,7 +49,10 @@ export function formatWindow(ms: number): string {
 export async function installRateLimit(app: FastifyInstance, limit: RateLimit, exempt: (req: FastifyRequest) => boolean): Promise<void> {
   const { default: rateLimit } = await import("@fastify/rate-limit");
   const per = formatWindow(limit.windowMs);
+  // under serve --workers the primary holds the counters, so every worker spends the same budget
+  const { isServeWorker, clusterRateLimitStore } = await import("./cluster.js");
   await app.register(rateLimit, {
+    ...(isServeWorker() ? { store: clusterRateLimitStore() } : {}),
     global: false,
     max: limit.max,
     timeWindow: limit.windowMs,

@@ -6,6 +6,7 @@ import type { IdentityService } from "../identity/service.js";
 import { writeModelDir } from "../models/store.js";
 import type { Algorithm } from "../models/types.js";
 import { checkWritableDir, readInputBytes, sha256 } from "../util/fs.js";
+import { fingerprintRows } from "./fingerprint.js";
 import { trainModels, type TrainEvent } from "./train-models.js";
 
 /** A whole `train` run: where the data is, what to fit, where to write. */
@@ -19,6 +20,10 @@ export interface TrainRunOptions {
   holdout: number;
   workers?: number;
   skipInvalid?: boolean;
+  /** Versions the models directory keeps, the new one included (default DEFAULT_KEEP_VERSIONS). */
+  keep?: number;
+  /** Write the models fitted on the training share (scored exactly) instead of refitting them on every row. */
+  keepHoldout?: boolean;
   /** Also enrol the training users in the identity store (those not enrolled yet) and refresh its population. */
   verification?: boolean;
   /** The identity store (--store; default KEYSTROKE_ID_STORE, else ./keystroke-id.db). */
@@ -45,7 +50,13 @@ export interface TrainReport {
   data: { name: string; rows: number; users: number; layout: string; sha256: string; skipped: number };
   out: string;
   seed: number;
-  holdout: { fraction: number; rows: number };
+  /** The requested fraction, the rows actually held out and their true share of the rows. */
+  holdout: { fraction: number; rows: number; share: number };
+  /** Rows the written models were fitted on, and whether they are every row (refitted after scoring). */
+  fitted: { rows: number; share: number; refitOnAll: boolean };
+  /** The model version this run added, and the versions the directory keeps. */
+  version: string;
+  versions: string[];
   models: TrainedModelReport[];
   best: Algorithm;
   verification: { users: number; detector: string; enrolled: number; kept: number; store: string } | null;
@@ -70,14 +81,29 @@ export async function runTraining(options: TrainRunOptions): Promise<TrainReport
 
   // a models dir that cannot be written fails now, not after the training it would have thrown away
   await checkWritableDir(options.out, { flag: "--out" });
-  const run = await trainModels(dataset, options);
+  const run = await trainModels(dataset, { ...options, refit: !options.keepHoldout });
   const data = { name, sha256: sha256(bytes), rows: dataset.samples.length, users: run.users, layout: dataset.layout };
+  const rows = dataset.samples.length;
+  const training = {
+    rows,
+    holdoutRows: run.holdoutRows,
+    holdoutShare: shareOf(run.holdoutRows, rows),
+    refitOnAll: run.refitOnAll,
+    fittedRows: run.fittedRows.length,
+  };
   // the store opens before the models dir is rewritten, so that its old verification/ is imported first
   const identities = options.verification !== false ? await openStoreFor(options) : undefined;
   let verification: TrainReport["verification"] = null;
   let manifest: Awaited<ReturnType<typeof writeModelDir>>;
   try {
-    manifest = await writeModelDir(options.out, run.models, { data, seed: options.seed, holdout: options.holdout });
+    manifest = await writeModelDir(options.out, run.models, {
+      data,
+      seed: options.seed,
+      holdout: options.holdout,
+      training,
+      trainingRows: fingerprintRows(run.fittedRows.map((i) => dataset.samples[i]!)),
+      ...(options.keep !== undefined ? { keep: options.keep } : {}),
+    });
     if (identities) verification = await enrolTrainingUsers(identities.service, dataset, options.onNote);
   } finally {
     await identities?.close();
@@ -87,7 +113,10 @@ export async function runTraining(options: TrainRunOptions): Promise<TrainReport
     data: { ...data, skipped: skipped.length },
     out: options.out,
     seed: options.seed,
-    holdout: { fraction: options.holdout, rows: run.holdoutRows },
+    holdout: { fraction: options.holdout, rows: run.holdoutRows, share: training.holdoutShare },
+    fitted: { rows: training.fittedRows, share: shareOf(training.fittedRows, rows), refitOnAll: training.refitOnAll },
+    version: manifest.versionId!,
+    versions: (manifest.versions ?? []).map((v) => v.id),
     models: manifest.models.map((m) => ({
       model: m.algorithm,
       features: m.featureSet,
@@ -134,6 +163,10 @@ async function enrolTrainingUsers(service: IdentityService, dataset: Dataset, on
   }
   if (kept.length > 0) onNote?.(`${kept.length} user(s) already enrolled in the identity store were kept as they are (keystroke-id enroll replaces a user)`);
   return { users, detector: result.templates[0]!.detector, enrolled: enrolled.length, kept: kept.length, store: service.store.location };
+}
+
+function shareOf(part: number, whole: number): number {
+  return whole === 0 ? 0 : Math.round((part / whole) * 1e4) / 1e4;
 }
 
 /** `3, 7, 9 … (+12 more)`: line numbers for a message. */

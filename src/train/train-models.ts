@@ -23,6 +23,11 @@ export interface TrainOptions {
   /** Worker threads; 0 fits in-process. Default: one per core. */
   workers?: number;
   params?: Partial<Record<Algorithm, Record<string, unknown>>>;
+  /**
+   * After scoring on the held-out share, fit again on every row and return those models (default true);
+   * false returns the models fitted on the training share, the ones the scores describe exactly.
+   */
+  refit?: boolean;
   /** Progress of every model, as data: the CLI draws it, tests read it. */
   onProgress?: (event: TrainEvent) => void;
 }
@@ -30,6 +35,8 @@ export interface TrainOptions {
 /** A progress event of one model of the run. */
 export interface TrainEvent extends TrainProgress {
   featureSet: FeatureSetName;
+  /** "score": the fit on the training share, scored on the held-out rows; "refit": the final fit on every row. */
+  stage?: "score" | "refit";
 }
 
 /** The models of a run, ready for writeModelDir, with the split that scored them. */
@@ -38,12 +45,17 @@ export interface TrainRun {
   trainRows: number;
   holdoutRows: number;
   users: number;
+  /** True when the models returned were refitted on every row after scoring. */
+  refitOnAll: boolean;
+  /** The row indices the returned models were fitted on. */
+  fittedRows: number[];
 }
 
 /**
  * Trains every requested algorithm on every requested feature set, in parallel worker threads, and
- * scores each on a stratified held-out share of the rows. The saved models are those fitted on the
- * training share, so the scores describe exactly the models written.
+ * scores each on a stratified held-out share of the rows. Then, by default, fits each again on every row
+ * (the held-out rows are too valuable to leave out of the model people use) and returns those: the scores
+ * are then the recipe's held-out accuracy. `refit: false` returns the scored models themselves.
  */
 export async function trainModels(data: TrainingData, options: TrainOptions): Promise<TrainRun> {
   const { samples } = data;
@@ -79,27 +91,43 @@ export async function trainModels(data: TrainingData, options: TrainOptions): Pr
       meta.push({ featureSet, names });
     }
   }
+  const workers = options.workers ?? defaultWorkers(jobs.length);
   const results = await runFitJobs(jobs, {
-    workers: options.workers ?? defaultWorkers(jobs.length),
-    onProgress: (id, p) => options.onProgress?.({ ...p, featureSet: jobs[id]!.featureSet }),
+    workers,
+    onProgress: (id, p) => options.onProgress?.({ ...p, featureSet: jobs[id]!.featureSet, stage: "score" }),
   });
+  const refit = options.refit !== false && test.length > 0;
+  let final = results;
+  if (refit) {
+    const all = labels.map((_, i) => i);
+    const refitJobs = jobs.map((job) => {
+      const rows = samples.map((s) => extractFeatures(s, job.featureSet));
+      return { ...job, X: all.map((i) => rows[i]!), y: labels, Xtest: [] };
+    });
+    final = await runFitJobs(refitJobs, {
+      workers,
+      onProgress: (id, p) => options.onProgress?.({ ...p, featureSet: jobs[id]!.featureSet, stage: "refit" }),
+    });
+  }
 
   const models = results.map((r, i) => {
     const job = jobs[i]!;
     const featureSet = meta[i]!.featureSet;
     const predicted = r.proba.map((p) => r.serialized.classes[argmax(p)]!);
+    const written = final[i]!;
     return {
       algorithm: job.algorithm,
-      serialized: r.serialized,
+      serialized: written.serialized,
       featureSet,
       featureNames: meta[i]!.names,
       keys: featureSet === "timings" ? keys : null,
       ...(featureSet === "timings" && data.keyNames ? { keyNames: data.keyNames } : {}),
       ...(test.length > 0 ? { metrics: { accuracy: round(accuracy(yTest, predicted)), macroF1: round(macroF1(yTest, predicted)), holdoutRows: test.length } } : {}),
-      fitSeconds: r.fitSeconds,
+      fitSeconds: written.fitSeconds,
     };
   });
-  return { models, trainRows: train.length, holdoutRows: test.length, users };
+  const fittedRows = refit ? labels.map((_, i) => i) : train;
+  return { models, trainRows: train.length, holdoutRows: test.length, users, refitOnAll: refit || test.length === 0, fittedRows };
 }
 
 function argmax(p: readonly number[]): number {

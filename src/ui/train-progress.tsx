@@ -14,7 +14,7 @@ export interface ModelProgress {
 /** Folds a training event into the progress list (pure, so tests and the view share it). */
 export function applyTrainEvent(list: readonly ModelProgress[], e: TrainEvent): ModelProgress[] {
   const key = `${e.algorithm}/${e.featureSet}`;
-  const entry: ModelProgress = { key, label: `${e.algorithm} ${e.featureSet}`, phase: e.phase, done: e.done, total: e.total, finished: e.total > 0 && e.done >= e.total };
+  const entry: ModelProgress = { key, label: `${e.algorithm} ${e.featureSet}`, phase: e.stage === "refit" ? `refit: ${e.phase}` : e.phase, done: e.done, total: e.total, finished: e.total > 0 && e.done >= e.total };
   const i = list.findIndex((m) => m.key === key);
   if (i < 0) return [...list, entry];
   const copy = [...list];

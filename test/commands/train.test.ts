@@ -23,14 +23,20 @@ describe("keystroke-id train (end to end)", () => {
     const acc = (model: string, f: string) => report.models.find((m: { model: string; features: string }) => m.model === model && m.features === f).accuracy;
     expect(acc("RF", "timings")).toBeGreaterThan(0.8);
     expect(acc("RF", "timings")).toBeGreaterThan(acc("RF", "summary"));
-    const files = (await readdir(out)).sort();
+    const files = (await readdir(out)).filter((f) => f !== "versions").sort();
     // model files are content-addressed: <model>-<features>.<first 12 hex of their sha256>.json
     expect(files.map((f) => f.replace(/\.[0-9a-f]{12}\.json$/, ".<hash>.json"))).toEqual(["manifest.json", "rf-summary.<hash>.json", "rf-timings.<hash>.json", "svm-summary.<hash>.json", "svm-timings.<hash>.json"]);
     const manifest = JSON.parse(await readFile(join(out, "manifest.json"), "utf8"));
     expect(manifest.data.rows).toBe(300);
     expect(manifest.data.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(manifest.models[0].sha256).toMatch(/^[0-9a-f]{64}$/);
-  });
+    // the true shares: 20% of 300 rows held out for the scores, then the models refitted on all of them
+    expect(report.holdout).toEqual({ fraction: 0.2, rows: 60, share: 0.2 });
+    expect(report.fitted).toEqual({ rows: 300, share: 1, refitOnAll: true });
+    expect(manifest.training).toEqual({ rows: 300, holdoutRows: 60, holdoutShare: 0.2, refitOnAll: true, fittedRows: 300 });
+    expect(report.version).toBe("v1");
+    expect(manifest.versionId).toBe("v1");
+  }, 180_000);
 
   it("writes byte-identical model files for the same data and seed", async () => {
     const [a, b] = [await mkdtemp(join(tmpdir(), "kid-det-")), await mkdtemp(join(tmpdir(), "kid-det-"))];
@@ -38,13 +44,13 @@ describe("keystroke-id train (end to end)", () => {
       const r = await runCli(["train", FIXTURE, "--model", "rf", "--out", out, "--seed", "9", "--json", "--no-verification"]);
       expect(r.code).toBe(0);
     }
-    const names = async (d: string) => (await readdir(d)).filter((f) => f !== "manifest.json").sort();
+    const names = async (d: string) => (await readdir(d)).filter((f) => f !== "manifest.json" && f !== "versions").sort();
     expect(await names(a)).toEqual(await names(b));
     expect(await names(a)).toHaveLength(2);
     for (const f of await names(a)) {
       expect(await readFile(join(a, f), "utf8")).toBe(await readFile(join(b, f), "utf8"));
     }
-  });
+  }, 180_000);
 
   it("reports a missing file and a bad flag with a non-zero exit", async () => {
     const missing = await runCli(["train", "no/such.csv", "--out", join(tmpdir(), "never")]);

@@ -39,9 +39,20 @@ beforeAll(async () => {
   cpSync(base, ref, { recursive: true });
   const b = await runCli(["train", retrainCsv, "--out", ref, "--seed", "2", ...ARGS]);
   expect(b.code, b.stderr).toBe(0);
-  newModelFiles = JSON.parse(readFileSync(join(ref, "manifest.json"), "utf8")).models.map((m: { file: string }) => m.file).sort();
-  // an uninterrupted retrain leaves exactly what its manifest names: the previous set's files are collected
-  expect(files(ref).filter((f) => /^rf-/.test(f))).toEqual(newModelFiles);
+  const refManifest = JSON.parse(readFileSync(join(ref, "manifest.json"), "utf8"));
+  newModelFiles = refManifest.models.map((m: { file: string }) => m.file).sort();
+  // an uninterrupted retrain leaves exactly what its manifest names: the models of the kept versions (the
+  // previous one is kept for a rollback) and their records
+  const kept = refManifest.versions as Array<{ id: string; file: string; models: Array<{ file: string }> }>;
+  expect(kept.map((v) => v.id)).toEqual(["v1", "v2"]);
+  expect(files(ref).filter((f) => /^rf-/.test(f))).toEqual([...new Set(kept.flatMap((v) => v.models.map((m) => m.file)))].sort());
+  expect(files(ref).filter((f) => f.startsWith("versions/"))).toEqual(kept.map((v) => v.file).sort());
+  // with --keep 1 the previous set's files are collected
+  const one = join(root, "keep-one");
+  cpSync(base, one, { recursive: true });
+  const c = await runCli(["train", retrainCsv, "--out", one, "--seed", "2", "--keep", "1", ...ARGS]);
+  expect(c.code, c.stderr).toBe(0);
+  expect(files(one).filter((f) => /^rf-/.test(f))).toEqual(newModelFiles);
 }, 60_000);
 
 afterAll(() => {
@@ -137,5 +148,5 @@ describe("kill -9 during train", () => {
     const after = await runCli(["predict", "--json", REQUEST, "--models-dir", dir]);
     expect(after.code, after.stderr).toBe(0);
     console.log(`kill -9 during train:\n  ${outcomes.join("\n  ")}`);
-  }, 60_000);
+  }, 180_000);
 });

@@ -4,7 +4,7 @@ import { stratifiedHoldout } from "../../src/train/split.js";
 describe("stratifiedHoldout", () => {
   const labels = [1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4];
 
-  it("holds out round(fraction × n) of each user's rows and keeps one to train on", () => {
+  it("holds out floor or ceil of fraction × n of each user's rows and keeps one to train on", () => {
     const { train, test } = stratifiedHoldout(labels, 0.2, 7);
     const count = (rows: number[], user: number) => rows.filter((i) => labels[i] === user).length;
     expect(count(test, 1)).toBe(1);
@@ -26,5 +26,24 @@ describe("stratifiedHoldout", () => {
     const { train, test } = stratifiedHoldout(labels, 0, 1);
     expect(test).toEqual([]);
     expect(train).toHaveLength(labels.length);
+  });
+
+  it("holds out the share asked for overall, not 1 row of 7 per user (the 14.7% of per-user rounding)", () => {
+    // shaped like the benchmark data: 750 rows of 110 users, 6 or 7 rows each
+    const many: number[] = [];
+    for (let u = 0; u < 110; u++) for (let r = 0; r < (u < 70 ? 7 : 6); r++) many.push(u);
+    const extra = 750 - many.length;
+    for (let r = 0; r < extra; r++) many.push(200 + r, 200 + r);
+    const { test } = stratifiedHoldout(many, 0.2, 42);
+    expect(test.length).toBe(Math.round(0.2 * many.length));
+    // each user gives floor or ceil of their quota, never more
+    const byUser = new Map<number, number>();
+    for (const i of test) byUser.set(many[i]!, (byUser.get(many[i]!) ?? 0) + 1);
+    for (const u of new Set(many)) {
+      const n = many.filter((l) => l === u).length;
+      const k = byUser.get(u) ?? 0;
+      expect(k === Math.floor(0.2 * n) || k === Math.ceil(0.2 * n)).toBe(true);
+      expect(k).toBeLessThan(n);
+    }
   });
 });

@@ -1,0 +1,217 @@
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { rmSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { extractSummary } from "../../src/features/index.js";
+import { createRng } from "../../src/util/random.js";
+import { BIN, ROOT, runCli } from "../helpers/cli.js";
+import { syntheticSample, trainedDir } from "../server/trained.js";
+
+// End-to-end: `serve --workers 2` (node:cluster) against one process on the same models, real HTTP, real signals.
+interface Running {
+  child: ChildProcessWithoutNullStreams;
+  url: string;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+function startServe(args: string[]): Promise<Running> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, "serve", "--port", "0", ...args], { cwd: ROOT, env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", CI: "1" } });
+    let err = "";
+    const exit = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 60_000);
+    child.stderr.on("data", (d) => {
+      err += d;
+      const m = /listening on (http:\/\/[^\s]+)/.exec(err);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1]!, stderr: () => err, exit });
+      }
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code}: ${err}`));
+    });
+  });
+}
+
+const until = async (what: () => boolean | Promise<boolean>, ms = 20_000) => {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await what()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+};
+
+let dir = "";
+let root = "";
+let csv = "";
+const rng = createRng(21);
+const contractOf = (user: number) => {
+  const s = extractSummary(syntheticSample(user, rng));
+  const part = (i: number) => ({ Mean: s[2 * i]!, STD: s[2 * i + 1]! });
+  return { Model: "RF", HT: part(0), PPT: part(1), RRT: part(2), RPT: part(3) };
+};
+/**
+ * One request on a connection of its own (no keep-alive): the cluster hands each new connection to the
+ * next worker in turn, so consecutive requests reach every worker (fetch would reuse one connection, one worker).
+ */
+function request(url: string, method = "GET", body?: unknown): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = httpRequest(url, { method, agent: false, headers: data === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(data) } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on("error", reject);
+    req.end(data);
+  });
+}
+const post = (url: string, body: unknown) => request(url, "POST", body);
+/** A JSON answer without what differs between two runs of the same request (the measured time). */
+const stable = (r: { status: number; text: string }) => ({ status: r.status, body: JSON.parse(r.text, (k, v) => (k === "inference_time_ms" ? undefined : v)) as unknown });
+const health = async (url: string) => JSON.parse((await request(`${url}/health`)).text) as { loaded_at: string; models: Array<{ version: string }> };
+const healthVersions = async (url: string) => (await health(url)).models.map((m) => m.version).join(",");
+/** The distinct processes that answered n consecutive /health requests (told apart by when each loaded its models). */
+const processesAnswering = async (url: string, n = 6) => new Set(await Promise.all(Array.from({ length: n }, async () => (await health(url)).loaded_at))).size;
+
+beforeAll(async () => {
+  ({ dir, root, csv } = await trainedDir("rf"));
+}, 120_000);
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe("keystroke-id serve --workers", () => {
+  it("gives the same answers as one process, shares the rate limit, and exits 0 on SIGTERM", async () => {
+    const requests: Array<[string, unknown]> = [];
+    for (let u = 1; u <= 4; u++) {
+      requests.push(["/predict", contractOf(u)], ["/predict", syntheticSample(u, rng)], ["/verify", { ...syntheticSample(u, rng), UserID: u }]);
+    }
+    requests.push(["/predict", [syntheticSample(2, rng), { ...contractOf(1), HT: { Mean: 1 } }]], ["/predict", { ...contractOf(1), Model: "XGB" }], ["/verify", { ...syntheticSample(1, rng), UserID: 99 }]);
+    const answersOf = async (s: Running) => {
+      const out = [];
+      for (const [path, body] of requests) out.push(stable(await post(`${s.url}${path}`, body)));
+      return out;
+    };
+    const one = await startServe(["--models-dir", dir, "--log-level", "warn"]);
+    let single: unknown[];
+    try {
+      single = await answersOf(one);
+    } finally {
+      one.child.kill("SIGTERM");
+    }
+    expect(await one.exit).toBe(0);
+
+    const many = await startServe(["--models-dir", dir, "--log-level", "warn", "--workers", "2", "--rate-limit", "60/1m"]);
+    try {
+      expect(many.stderr()).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+ with 2 workers/);
+      expect(many.stderr().match(/worker \d+ started \(pid \d+\)/g)).toHaveLength(2);
+      // each connection goes to one worker or the other (round robin): every answer as the single process gave it
+      expect(await processesAnswering(many.url)).toBe(2);
+      expect(await answersOf(many)).toEqual(single);
+      expect(single.filter((a) => (a as { status: number }).status === 200).length).toBeGreaterThan(10);
+      // 15 requests so far (/health is exempt); the budget of 60 per client is shared, not 60 per worker
+      const statuses: number[] = [];
+      for (let i = 0; i < 50; i++) statuses.push((await request(`${many.url}/models`)).status);
+      expect(statuses.filter((s) => s === 200)).toHaveLength(60 - requests.length);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(50 - (60 - requests.length));
+    } finally {
+      many.child.kill("SIGTERM");
+    }
+    expect(await many.exit).toBe(0);
+    expect(many.stderr().match(/SIGTERM: finishing in-flight requests/g)).toHaveLength(2);
+    expect(many.stderr()).toMatch(/all workers exited/);
+  }, 180_000);
+
+  it("follows models use in every worker (watch and SIGHUP), and replaces a worker that crashes", async () => {
+    // a second version with another seed, so the rollback is visible in the model versions served
+    const t = await runCli(["train", csv, "--model", "rf", "--out", dir, "--holdout", "0", "--workers", "0", "--seed", "5", "--json"]);
+    expect(t.code, t.stderr).toBe(0);
+    const s = await startServe(["--models-dir", dir, "--workers", "2"]);
+    try {
+      const v2 = await healthVersions(s.url);
+      const use = await runCli(["models", "use", "v1", "--models-dir", dir]);
+      expect(use.code, use.stderr).toBe(0);
+      expect(await processesAnswering(s.url)).toBe(2);
+      // both workers reload on the manifest change: ten answers in a row (round robin) all from v1
+      const allV1 = async () => {
+        for (let i = 0; i < 10; i++) if ((await healthVersions(s.url)) === v2) return false;
+        return true;
+      };
+      expect(await until(allV1)).toBe(true);
+      const reloads = () => (s.stderr().match(/models reloaded/g) ?? []).length;
+      expect(await until(() => reloads() >= 2)).toBe(true);
+      const before = reloads();
+      s.child.kill("SIGHUP");
+      expect(await until(() => reloads() >= before + 2)).toBe(true);
+
+      const pid = Number(/worker 1 started \(pid (\d+)\)/.exec(s.stderr())![1]);
+      process.kill(pid, "SIGKILL");
+      expect(await until(() => /worker 3 started/.test(s.stderr()))).toBe(true);
+      expect(s.stderr()).toMatch(/worker 1 died \(signal SIGKILL\); starting a replacement/);
+      // once the replacement listens, both workers answer, every answer still right
+      expect(await until(() => /worker 3 listening/.test(s.stderr()), 60_000)).toBe(true);
+      for (let i = 0; i < 10; i++) expect((await post(`${s.url}/predict`, contractOf(2))).status).toBe(200);
+      expect(await processesAnswering(s.url)).toBe(2);
+      expect(await allV1()).toBe(true);
+    } finally {
+      s.child.kill("SIGTERM");
+    }
+    expect(await s.exit).toBe(0);
+  }, 180_000);
+
+  it("answers every request sent before SIGTERM under load in every worker, and exits 0", async () => {
+    const s = await startServe(["--models-dir", dir, "--log-level", "warn", "--workers", "2"]);
+    const { Agent, request } = await import("node:http");
+    const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+    const { hostname, port } = new URL(s.url);
+    const body = JSON.stringify(contractOf(2));
+    const once = () =>
+      new Promise<number | string>((resolve) => {
+        const req = request({ host: hostname, port, path: "/predict", method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.statusCode ?? 0));
+        });
+        req.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+        req.end(body);
+      });
+    let exited = false;
+    void s.exit.then(() => (exited = true));
+    let signalledAt = Infinity;
+    const sent: Array<{ startedAt: number; outcome: number | string }> = [];
+    const loop = async () => {
+      while (!exited) {
+        const startedAt = performance.now();
+        const outcome = await once();
+        sent.push({ startedAt, outcome });
+        if (signalledAt === Infinity && sent.length >= 300) {
+          signalledAt = performance.now();
+          s.child.kill("SIGTERM");
+        }
+        if (typeof outcome !== "number") await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, loop));
+    agent.destroy();
+    expect(await s.exit).toBe(0);
+    const before = sent.filter((r) => r.startedAt < signalledAt);
+    expect(before.length).toBeGreaterThanOrEqual(300);
+    expect(before.filter((r) => r.outcome !== 200)).toEqual([]);
+    expect(sent.filter((r) => r.startedAt >= signalledAt && r.outcome !== 200 && r.outcome !== "ECONNREFUSED")).toEqual([]);
+    expect(s.stderr().match(/SIGTERM: \d+ request\(s\) in flight, all answered/g)).toHaveLength(2);
+  }, 120_000);
+
+  it("refuses a bad worker count, and stops with the workers' exit code when they cannot start", async () => {
+    const bad = await runCli(["serve", "--port", "0", "--models-dir", dir, "--workers", "0"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/flag --workers.*worker count/);
+    const missing = await runCli(["serve", "--port", "0", "--models-dir", join(root, "missing"), "--workers", "2"]);
+    expect(missing.code).toBe(4);
+    expect(missing.stderr).toMatch(/no models in/);
+    expect(missing.stderr).toMatch(/failed to start/);
+  }, 120_000);
+});
