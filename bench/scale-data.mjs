@@ -10,6 +10,8 @@ export const GENERATED = [
   { rows: 100_000, users: 1_000, large: true },
 ];
 
+/** Test rows scored at most (every k-th of the later sessions); scale_ref.py takes the same rows. */
+export const MAX_TEST = 5000;
 const KEYS = 11; // a 10-character password and Return, as in the CMU benchmark
 const SESSIONS = 8;
 
@@ -107,6 +109,8 @@ export function readScaleCsv(path) {
   const sessions = [...new Set(rows.map((r) => r.session))].sort((a, b) => a - b);
   const cut = sessions[Math.floor((sessions.length - 1) / 2)];
   const train = rows.filter((r) => r.session <= cut);
-  const test = rows.filter((r) => r.session > cut);
+  const later = rows.filter((r) => r.session > cut);
+  const step = Math.ceil(later.length / MAX_TEST);
+  const test = later.filter((_, i) => i % step === 0);
   return { Xtr: train.map((r) => r.x), ytr: train.map((r) => r.user), Xte: test.map((r) => r.x), yte: test.map((r) => r.user) };
 }

@@ -7,6 +7,7 @@ import { KeystrokeError } from "../errors.js";
 import type { FeatureSetName } from "../features/index.js";
 import { fitClassifier } from "../models/index.js";
 import type { ForestPart } from "../models/random-forest.js";
+import type { XgbPart } from "../models/xgboost.js";
 import type { SvmTrainer } from "../models/svm.js";
 import type { PairSolution, SolverData, SolverOptions } from "../models/svm-solver.js";
 import type { Algorithm, Classifier, FitOptions, SerializedModel, TrainProgress } from "../models/types.js";
@@ -21,7 +22,7 @@ export interface FitJob {
   Xtest: number[][];
   seed: number;
   params?: Record<string, unknown>;
-  /** RF only: grow just trees [from, to) and answer with the part (the parent joins the parts). */
+  /** RF: grow just trees [from, to); XGB: just chunk `from`; the worker answers with the part and the parent joins the parts. */
   part?: { from: number; to: number };
 }
 
@@ -44,7 +45,7 @@ export type WorkerMessage =
   | { type: "pairs"; id: number; solutions: PairSolution[] }
   | { type: "progress"; id: number; progress: TrainProgress }
   | ({ type: "done"; id: number } & FitResult)
-  | { type: "part"; id: number; part: ForestPart; fitSeconds: number }
+  | { type: "part"; id: number; part: ForestPart | XgbPart; fitSeconds: number }
   | { type: "error"; id: number; message: string; code?: string };
 
 const WORKER_URL = new URL("./worker.js", import.meta.url);
@@ -90,9 +91,25 @@ export async function runFitJobs(
     }
   }
   const tasks: FitJob[] = [];
-  const partsOf = new Map<number, ForestPart[]>();
+  const partsOf = new Map<number, Array<ForestPart | XgbPart>>();
   const seconds = new Map<number, number>();
+  /** XGB chunk → [first tree, trees], for progress. */
+  const partTrees = new Map<string, [number, number]>();
   for (const job of jobs) {
+    if (job.algorithm === "XGB" && size > 1) {
+      const { xgbChunks } = await import("../models/xgboost.js");
+      const chunks = xgbChunks(job.params, job.X[0]?.length ?? 0);
+      if (chunks.length > 1) {
+        partsOf.set(job.id, []);
+        let from = 0;
+        chunks.forEach((trees, c) => {
+          tasks.push({ ...job, part: { from: c, to: c + 1 } });
+          partTrees.set(`${job.id}/${c}`, [from, trees]);
+          from += trees;
+        });
+        continue;
+      }
+    }
     if (job.algorithm !== "RF" || size < 2) {
       tasks.push(job);
       continue;
@@ -110,10 +127,12 @@ export async function runFitJobs(
     if (!task.part) return options.onProgress?.(task.id, p);
     // a part reports its own trees: add up the parts into the forest's progress
     const done = progress.get(task.id) ?? [];
-    done[task.part.from] = p.done;
+    const xgb = partTrees.get(`${task.id}/${task.part.from}`);
+    done[xgb ? xgb[0] : task.part.from] = xgb ? xgb[1] * (p.done / p.total) : p.done;
     progress.set(task.id, done);
-    const total = resolveTotal(tasks, task.id);
-    options.onProgress?.(task.id, { ...p, done: done.reduce((a, b) => a + (b ?? 0), 0), total });
+    let total = 0;
+    for (const t of tasks) if (t.id === task.id && t.part) total += partTrees.get(`${t.id}/${t.part.from}`)?.[1] ?? t.part.to - t.part.from;
+    options.onProgress?.(task.id, { ...p, phase: "trees", done: done.reduce((a, b) => a + (b ?? 0), 0), total });
   };
   const runners: Promise<void>[] = [];
   for (let w = 0; w < Math.min(size, tasks.length); w++) {
@@ -138,19 +157,15 @@ export async function runFitJobs(
   await Promise.all(runners);
   if (partsOf.size > 0) {
     const { mergeForestParts } = await import("../models/random-forest.js");
+    const { mergeXgbParts } = await import("../models/xgboost.js");
     for (const [id, parts] of partsOf) {
       const job = jobs[byId.get(id)!]!;
-      const model = mergeForestParts(job.X, job.y, fitOptions(job), parts);
+      const model =
+        job.algorithm === "XGB" ? mergeXgbParts(job.X, job.y, fitOptions(job), parts as XgbPart[]) : mergeForestParts(job.X, job.y, fitOptions(job), parts as ForestPart[]);
       results[byId.get(id)!] = { serialized: model.toJSON(), fitSeconds: seconds.get(id)!, proba: job.Xtest.map((row) => Array.from(model.predictProba(row))) };
     }
   }
   return results;
-}
-
-function resolveTotal(tasks: FitJob[], id: number): number {
-  let total = 0;
-  for (const t of tasks) if (t.id === id && t.part) total += t.part.to - t.part.from;
-  return total;
 }
 
 function fitOptions(job: FitJob): FitOptions {
@@ -254,7 +269,7 @@ function fitInWorker(
   worker: Worker,
   job: FitJob,
   onProgress?: (jobId: number, p: TrainProgress) => void,
-): Promise<FitResult | { part: ForestPart; fitSeconds: number }> {
+): Promise<FitResult | { part: ForestPart | XgbPart; fitSeconds: number }> {
   return new Promise((resolve, reject) => {
     const onMessage = (m: WorkerMessage) => {
       if (m.id !== job.id) return;

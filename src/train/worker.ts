@@ -22,8 +22,10 @@ parentPort?.on("message", async (job: FitJob | PairJob) => {
       onProgress: (p: TrainProgress) => post({ type: "progress", id: job.id, progress: p }),
     };
     if (job.part) {
-      const { fitForestPart } = await import("../models/random-forest.js");
-      const part = await fitForestPart(job.X, job.y, options, job.part.from, job.part.to);
+      const part =
+        job.algorithm === "XGB"
+          ? await (await import("../models/xgboost.js")).fitXgboostPart(job.X, job.y, options, job.part.from)
+          : await (await import("../models/random-forest.js")).fitForestPart(job.X, job.y, options, job.part.from, job.part.to);
       post({ type: "part", id: job.id, part, fitSeconds: (performance.now() - t0) / 1000 });
       return;
     }
@@ -32,7 +34,8 @@ parentPort?.on("message", async (job: FitJob | PairJob) => {
     const proba = job.Xtest.map((row) => Array.from(model.predictProba(row)));
     post({ type: "done", id: job.id, serialized: model.toJSON(), fitSeconds, proba });
   } catch (e) {
-    const err = e as Error & { code?: string };
-    post({ type: "error", id: job.id, message: err.message, code: err.code });
+    // wasm aborts throw strings and numbers, not Errors
+    const err = e instanceof Error ? (e as Error & { code?: string }) : { message: String(e), code: undefined };
+    post({ type: "error", id: job.id, message: err.message, ...(err.code ? { code: err.code } : {}) });
   }
 });
