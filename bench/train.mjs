@@ -9,6 +9,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ANCHORS, BIN, ROOT, ensurePython, measure, median, printTable, sharedData } from "./lib.mjs";
+import trainScale, { SCALE_ONLY } from "./train-scale.mjs";
 
 const DIST = join(ROOT, "dist");
 const dist = (p) => import(pathToFileURL(join(DIST, p)).href);
@@ -188,6 +189,11 @@ function wholeTrainRuns(data, pyOk) {
 }
 
 export default async function main() {
+  if (!SCALE_ONLY) await cvTables();
+  await trainScale();
+}
+
+async function cvTables() {
   const data = sharedData();
   if (!data) return;
   if (!existsSync(join(DIST, "models", "index.js"))) {

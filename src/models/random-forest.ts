@@ -478,38 +478,85 @@ function randomOnFeature(b: Builder, f: number, start: number, end: number, sqT:
   return false;
 }
 
-/** Trains a random forest (splitter "best") or ExtraTrees (splitter "random", the default) with a seed. */
-export async function fitRandomForest(X: number[][], y: Label[], options: FitOptions): Promise<Classifier> {
+/**
+ * Trees [from, to) of a forest, grown on their own: tree t draws from its own stream (seed, t), so a
+ * forest grown in parts on several threads is the same forest, tree for tree, whatever the split.
+ */
+export interface ForestPart {
+  from: number;
+  trees: StoredTree[];
+  /** Per-feature sums of the trees' normalised impurity decreases (not yet normalised over the forest). */
+  importance: Float64Array;
+}
+
+/** What a forest fit needs before growing trees: checked params, augmentation, labels and the builder. */
+function prepareForest(X: number[][], y: Label[], options: FitOptions) {
   const nInputs = checkTrainingData(X, y, "RF");
   const params = resolveForestParams(options.params);
   const augment = resolveAugment(params.augment, nInputs);
   if (augment === undefined) bad("augment", `"${params.augment}" does not apply to rows of ${nInputs} features`);
   params.augment = augment;
-  const d = augmentedWidth(augment, nInputs);
   const { classes, codes } = encodeLabels(y);
-  const rng = createRng(options.seed);
   const wide = augment === "none" ? X : X.map((row) => augmentRow(augment, row));
   // its own stream, so the trees draw the same numbers whatever the augmentation drew
   const aug = params.synthetic > 0 ? interpolateRows(wide, codes, params.synthetic, createRng((options.seed ^ 0x5eed) >>> 0)) : { X: wide, codes };
+  return { nInputs, params, augment, classes, aug };
+}
+
+/** The seed of tree t's own random stream. */
+function treeSeed(seed: number, t: number): number {
+  return (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(t + 1, 0x85ebca6b)) >>> 0;
+}
+
+/** Grows trees [from, to) of the forest `options` describes (for fitting on several threads). */
+export async function fitForestPart(X: number[][], y: Label[], options: FitOptions, from: number, to: number): Promise<ForestPart> {
+  const { params, augment, nInputs, classes, aug } = prepareForest(X, y, options);
+  const d = augmentedWidth(augment, nInputs);
   const b = makeBuilder(aug.X, aug.codes, classes.length, params);
   const w = new Float64Array(b.n);
   const importance = new Float64Array(d);
   const trees: StoredTree[] = [];
   const pause = makeYielder();
-  for (let t = 0; t < params.nTrees; t++) {
+  const end = Math.min(to, params.nTrees);
+  for (let t = from; t < end; t++) {
+    const rng = createRng(treeSeed(options.seed, t));
     if (params.bootstrap) {
       w.fill(0);
       for (let i = 0; i < b.n; i++) w[randInt(rng, b.n)]++;
     } else w.fill(1);
     trees.push(growTree(b, w, rng, importance));
-    options.onProgress?.({ algorithm: "RF", phase: "trees", done: t + 1, total: params.nTrees });
+    options.onProgress?.({ algorithm: "RF", phase: "trees", done: t + 1 - from, total: end - from });
     await pause();
   }
+  return { from, trees, importance };
+}
+
+/** Joins the parts of one forest (any split of its trees) into the fitted forest. */
+export function mergeForestParts(X: number[][], y: Label[], options: FitOptions, parts: readonly ForestPart[]): Classifier {
+  const nInputs = checkTrainingData(X, y, "RF");
+  const params = resolveForestParams(options.params);
+  const augment = resolveAugment(params.augment, nInputs)!;
+  params.augment = augment;
+  const { classes } = encodeLabels(y);
+  const d = augmentedWidth(augment, nInputs);
+  const sorted = [...parts].sort((a, b) => a.from - b.from);
+  const trees = sorted.flatMap((p) => p.trees);
+  if (trees.length !== params.nTrees) throw new KeystrokeError("IO", `RF: the parts hold ${trees.length} trees, expected ${params.nTrees}`);
+  const importance = new Float64Array(d);
+  // summed in tree order, so the result does not depend on how the trees were split
+  for (const p of sorted) for (let f = 0; f < d; f++) importance[f] += p.importance[f]!;
   let sum = 0;
   for (let f = 0; f < d; f++) sum += importance[f]!;
   const imp = Array.from(importance, (v) => roundSig(sum > 0 ? v / sum : 1 / d));
   const packed = packForest(trees, nInputs, augment, classes.length, imp);
   return new Forest(classes, { ...params }, packed, unpackForest(packed as unknown as Record<string, unknown>, classes.length));
+}
+
+/** Trains a random forest (splitter "best") or ExtraTrees (splitter "random", the default) with a seed. */
+export async function fitRandomForest(X: number[][], y: Label[], options: FitOptions): Promise<Classifier> {
+  const nTrees = resolveForestParams(options.params).nTrees;
+  const part = await fitForestPart(X, y, options, 0, nTrees);
+  return mergeForestParts(X, y, options, [part]);
 }
 
 /** Encodes readable trees as the compact model-file state. */

@@ -6,7 +6,8 @@ import type { Label } from "../data/types.js";
 import { KeystrokeError } from "../errors.js";
 import { createRng, shuffle } from "../util/random.js";
 import type { Classifier, FitOptions, SerializedModel } from "./types.js";
-import { loadLibsvm, trainSvc, type ExtractedModel } from "./svm-libsvm.js";
+import type { ExtractedModel } from "./svm-libsvm.js";
+import { trainOneVsOne, type SolverData, type SolverOptions } from "./svm-solver.js";
 import { applyScaler, fitScaler, SVM_TRANSFORMS, type SvmScaler, type SvmTransform } from "./svm-scaler.js";
 import {
   argmax,
@@ -47,7 +48,12 @@ export interface SvmParams {
   platt: PlattMode;
   /** "coordinate": gamma at the middle C, then C at the best gamma; "grid": every pair. */
   search: "coordinate" | "grid";
+  /** Rows the grid search (and the Platt fit) sees at most: a stratified share of larger data. */
+  gridRows: number;
 }
+
+/** Fits one multi-class C-SVC on grouped, scaled rows: in-process, or spread over worker threads. */
+export type SvmTrainer = (data: SolverData, options: SolverOptions) => ExtractedModel | Promise<ExtractedModel>;
 
 /**
  * The measured defaults. 5-fold CV on the 110-user set, timings: Laplacian 0.844 vs RBF 0.713 (one odd
@@ -64,6 +70,7 @@ export const SVM_DEFAULTS: Readonly<SvmParams> = {
   logScale: 30,
   platt: "pooled",
   search: "coordinate",
+  gridRows: 3000,
 };
 
 /** The SVM's state in a model file (plain JSON; support vectors and coefficients to 7 digits). */
@@ -87,7 +94,7 @@ export interface SvmState {
 }
 
 /** Trains the SVM (grid search over C and gamma by inner stratified CV, then a final fit on all rows). */
-export async function fitSvm(X: number[][], y: Label[], options: FitOptions): Promise<Classifier> {
+export async function fitSvm(X: number[][], y: Label[], options: FitOptions & { trainer?: SvmTrainer }): Promise<Classifier> {
   const params = resolveParams(options.params ?? {});
   const d = checkData(X, y);
   const classes = sortClasses(y);
@@ -96,7 +103,12 @@ export async function fitSvm(X: number[][], y: Label[], options: FitOptions): Pr
   const k = classes.length;
   if (k < 2) throw new KeystrokeError("TOO_FEW_SAMPLES", `the SVM needs samples of at least two users (got ${k})`);
 
-  const folds = stratifiedFolds(yi, k, Math.min(params.folds, X.length), options.seed);
+  // the grid search runs on a stratified share of at most gridRows rows; the final fit uses them all
+  const grid = gridSample(yi, k, params.gridRows, options.seed);
+  const Xg = grid.map((i) => X[i]!);
+  const yg = grid.map((i) => yi[i]!);
+  const train = options.trainer ?? trainOneVsOne;
+  const folds = stratifiedFolds(yg, k, Math.min(params.folds, Xg.length), options.seed);
   const nFolds = folds.length;
   // "coordinate": gamma at the middle C, then the other Cs at the best gamma (5 fits per fold instead of 9)
   const midC = params.C[(params.C.length - 1) >> 1]!;
@@ -105,19 +117,18 @@ export async function fitSvm(X: number[][], y: Label[], options: FitOptions): Pr
       ? [params.C.flatMap((C) => params.gammaScale.map((gammaScale) => ({ C, gammaScale })))]
       : [params.gammaScale.map((gammaScale) => ({ C: midC, gammaScale })), params.C.filter((C) => C !== midC).map((C) => ({ C, gammaScale: NaN }))];
   const total = phases.reduce((a, ph) => a + ph.length, 0) * nFolds;
-  const lib = await loadLibsvm();
-  const data = folds.map((test) => foldData(X, yi, test, params));
+  const data = folds.map((test) => foldData(Xg, yg, test, params));
 
   const tried: Array<Combo & CvResult> = [];
   let done = 0;
   for (const phase of phases) {
     const best = bestOf(tried);
     const combos = phase.map((c) => ({ C: c.C, gammaScale: Number.isNaN(c.gammaScale) ? best!.gammaScale : c.gammaScale }));
-    const results = combos.map((c) => ({ ...c, correct: 0, oof: new Float64Array(X.length * (k - 1)).fill(NaN) }));
+    const results = combos.map((c) => ({ ...c, correct: 0, oof: new Float64Array(Xg.length * (k - 1)).fill(NaN) }));
     for (const fold of data) {
       for (const r of results) {
-        const m = trainSvc(lib, fold.Xtrain, fold.ytrain, { C: r.C, gamma: r.gammaScale / d, kernel: params.kernel });
-        scoreFold(m, fold.Xtest, fold.test, yi, k, r);
+        const m = await train(fold.train, { C: r.C, gamma: r.gammaScale / d, kernel: params.kernel });
+        scoreFold(m, fold.Xtest, fold.test, yg, k, r);
         done++;
         options.onProgress?.({ algorithm: "SVM", phase: "folds", done, total });
         // let a progress view render between fits
@@ -129,11 +140,11 @@ export async function fitSvm(X: number[][], y: Label[], options: FitOptions): Pr
 
   const chosen = bestOf(tried)!;
   const gamma = chosen.gammaScale / d;
-  const platt = fitPlatt(chosen.oof, yi, k, params.platt);
+  const platt = fitPlatt(chosen.oof, yg, k, params.platt);
 
   const all = sortByClass(X.map((_, i) => i), yi);
   const scaler = fitScaler(X, params.transform, params.logScale);
-  const final = trainSvc(lib, all.map((i) => Array.from(applyScaler(scaler, X[i]!))), all.map((i) => yi[i]!), { C: chosen.C, gamma, kernel: params.kernel });
+  const final = await train(solverData(X, yi, all, scaler), { C: chosen.C, gamma, kernel: params.kernel });
   applyPlatt(final, platt, k);
 
   const state = stateFrom(final, scaler, params.coupling);
@@ -149,7 +160,8 @@ export async function fitSvm(X: number[][], y: Label[], options: FitOptions): Pr
     folds: nFolds,
     search: params.search,
     grid: { C: params.C, gammaScale: params.gammaScale },
-    cvAccuracy: chosen.correct / X.length,
+    cvAccuracy: chosen.correct / Xg.length,
+    gridRows: Xg.length,
   };
   return new SvmClassifier(classes, used, state);
 }
@@ -226,7 +238,7 @@ function bestOf<T extends CvResult>(results: T[]): T | undefined {
   return best;
 }
 
-/** One fold's training rows (scaled on the fold's own rows, sorted by class) and held-out rows. */
+/** One fold's training rows (scaled on the fold's own rows, grouped by class) and held-out rows. */
 function foldData(X: number[][], yi: number[], test: number[], params: SvmParams) {
   const inTest = new Uint8Array(X.length);
   for (const i of test) inTest[i] = 1;
@@ -234,10 +246,33 @@ function foldData(X: number[][], yi: number[], test: number[], params: SvmParams
   const scaler = fitScaler(train.map((i) => X[i]!), params.transform, params.logScale);
   return {
     test,
-    Xtrain: train.map((i) => Array.from(applyScaler(scaler, X[i]!))),
-    ytrain: train.map((i) => yi[i]!),
+    train: solverData(X, yi, train, scaler),
     Xtest: test.map((i) => applyScaler(scaler, X[i]!)),
   };
+}
+
+/** The rows (already grouped by class) scaled into one contiguous matrix for the solver. */
+function solverData(X: number[][], yi: number[], rows: number[], scaler: SvmScaler): SolverData {
+  const d = scaler.mean.length;
+  const flat = new Float64Array(rows.length * d);
+  const y = new Int32Array(rows.length);
+  rows.forEach((r, t) => {
+    applyScaler(scaler, X[r]!, flat.subarray(t * d, (t + 1) * d));
+    y[t] = yi[r]!;
+  });
+  return { X: flat, d, y };
+}
+
+/** Row indices of a stratified share of about `max` rows (every row when there are fewer), at least 3 per class when it has them. */
+function gridSample(yi: number[], k: number, max: number, seed: number): number[] {
+  if (yi.length <= max) return yi.map((_, i) => i);
+  const rng = createRng((seed ^ 0x6a1d) >>> 0);
+  const byClass: number[][] = Array.from({ length: k }, () => []);
+  yi.forEach((c, i) => byClass[c]!.push(i));
+  const share = max / yi.length;
+  const out: number[] = [];
+  for (const rows of byClass) out.push(...shuffle(rng, rows).slice(0, Math.max(Math.min(3, rows.length), Math.round(rows.length * share))));
+  return out.sort((a, b) => a - b);
 }
 
 function resolveParams(user: Record<string, unknown>): SvmParams {
@@ -283,12 +318,16 @@ function resolveParams(user: Record<string, unknown>): SvmParams {
         if (v !== "pooled" && v !== "pairwise") throw new KeystrokeError("BAD_FLAG", "SVM parameter platt must be pooled or pairwise", { field: key });
         p.platt = v;
         break;
+      case "gridRows":
+        if (!Number.isInteger(v) || (v as number) < 2) throw new KeystrokeError("BAD_FLAG", "SVM parameter gridRows must be an integer ≥ 2", { field: key });
+        p.gridRows = v as number;
+        break;
       case "search":
         if (v !== "coordinate" && v !== "grid") throw new KeystrokeError("BAD_FLAG", "SVM parameter search must be coordinate or grid", { field: key });
         p.search = v;
         break;
       default:
-        throw new KeystrokeError("BAD_FLAG", `unknown SVM parameter "${key}" (kernel, coupling, C, gammaScale, folds, transform, logScale, platt, search)`, { field: key });
+        throw new KeystrokeError("BAD_FLAG", `unknown SVM parameter "${key}" (kernel, coupling, C, gammaScale, folds, transform, logScale, platt, search, gridRows)`, { field: key });
     }
   }
   return p;

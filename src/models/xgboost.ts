@@ -180,11 +180,66 @@ export interface LiveBooster {
   free(): void;
 }
 
+/**
+ * In forest mode (one round) the parallel trees are independent given the same starting margin, so
+ * they are grown in chunks of CHUNK_TREES, each chunk a booster of its own with its own seed: chunks
+ * can go to different threads and the model is the same whatever the split.
+ */
+const CHUNK_TREES = 10;
+
+/** Trees per chunk of a fit (one chunk unless forest mode with more than CHUNK_TREES trees). */
+export function xgbChunks(params: Record<string, unknown> | undefined, nFeatures: number): number[] {
+  const p = resolveXgbParams(params, nFeatures);
+  const trees = p.num_parallel_tree!;
+  if (p.rounds !== 1 || trees <= CHUNK_TREES) return [trees];
+  const n = Math.ceil(trees / CHUNK_TREES);
+  return Array.from({ length: n }, (_, c) => Math.floor(((c + 1) * trees) / n) - Math.floor((c * trees) / n));
+}
+
+/** One chunk of an XGB fit: its trees, class by class, and the starting margin. */
+export interface XgbPart {
+  chunk: number;
+  baseScore: number;
+  trees: XgbTree[];
+}
+
+/** Grows chunk `chunk` of the fit `options` describes (for fitting on several threads). */
+export async function fitXgboostPart(X: number[][], y: Label[], options: FitOptions, chunk: number): Promise<XgbPart> {
+  const sizes = xgbChunks(options.params, X[0]?.length ?? 0);
+  // XGBoost reads its seed as a signed 32-bit int
+  const seed = sizes.length === 1 ? options.seed : ((Math.imul(options.seed >>> 0, 0x9e3779b1) ^ Math.imul(chunk + 1, 0x85ebca6b)) >>> 0) % 0x7fffffff;
+  const { classifier } = await trainXgboost(X, y, { ...options, seed, params: { ...options.params, num_parallel_tree: sizes[chunk]! } }, false);
+  const state = (classifier as XgbModel).toJSON().state as XgbState;
+  return { chunk, baseScore: state.baseScore, trees: state.trees };
+}
+
+/** Joins the chunks of one fit into the model. */
+export function mergeXgbParts(X: number[][], y: Label[], options: FitOptions, parts: readonly XgbPart[]): Classifier {
+  const d = checkTrainingData(X, y, "XGB");
+  const { classes } = encodeLabels(y);
+  const sorted = [...parts].sort((a, b) => a.chunk - b.chunk);
+  const sizes = xgbChunks(options.params, d);
+  if (sorted.length !== sizes.length) throw new KeystrokeError("IO", `XGB: ${sorted.length} chunks, expected ${sizes.length}`);
+  return new XgbModel(classes, { ...resolveXgbParams(options.params, d) }, { nFeatures: d, baseScore: sorted[0]!.baseScore, trees: sorted.flatMap((p) => p.trees) });
+}
+
 /** Trains XGBoost (multi:softprob) in wasm, then returns a pure-TS classifier of the same trees. */
 export async function fitXgboost(X: number[][], y: Label[], options: FitOptions): Promise<Classifier> {
-  const { classifier, booster } = await trainXgboost(X, y, options, false);
-  booster?.free();
-  return classifier;
+  const sizes = xgbChunks(options.params, checkTrainingData(X, y, "XGB"));
+  if (sizes.length === 1) {
+    const { classifier, booster } = await trainXgboost(X, y, options, false);
+    booster?.free();
+    return classifier;
+  }
+  const parts: XgbPart[] = [];
+  const total = sizes.reduce((a, b) => a + b, 0);
+  let done = 0;
+  for (let c = 0; c < sizes.length; c++) {
+    parts.push(await fitXgboostPart(X, y, { seed: options.seed, ...(options.params ? { params: options.params } : {}) }, c));
+    done += sizes[c]!;
+    options.onProgress?.({ algorithm: "XGB", phase: "trees", done, total });
+  }
+  return mergeXgbParts(X, y, options, parts);
 }
 
 /** fitXgboost that also keeps the wasm booster alive (call `free()`), so tests can check predictions agree. */

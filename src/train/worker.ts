@@ -1,22 +1,41 @@
 import { parentPort } from "node:worker_threads";
 import { fitClassifier } from "../models/index.js";
-import type { FitJob, WorkerMessage } from "./jobs.js";
+import type { TrainProgress } from "../models/types.js";
+import type { FitJob, PairJob, WorkerMessage } from "./jobs.js";
 
-// One fit per message: the parent sends a FitJob, we answer with progress events and the fitted model.
-parentPort?.on("message", async (job: FitJob) => {
+// One fit per message: the parent sends a FitJob, we answer with progress events and the fitted model
+// (or, for a job that is one part of a forest, the part's trees: the parent joins the parts).
+parentPort?.on("message", async (job: FitJob | PairJob) => {
   const post = (m: WorkerMessage) => parentPort!.postMessage(m);
   try {
+    if ("pairs" in job) {
+      // one share of an SVM fit's class pairs (the parent joins the shares)
+      const { solvePairs } = await import("../models/svm-solver.js");
+      const solutions = solvePairs(job.data, job.options, job.pairs.from, job.pairs.to);
+      parentPort!.postMessage({ type: "pairs", id: job.id, solutions } satisfies WorkerMessage, solutions.map((s) => s.coef.buffer as ArrayBuffer));
+      return;
+    }
     const t0 = performance.now();
-    const model = await fitClassifier(job.algorithm, job.X, job.y, {
+    const options = {
       seed: job.seed,
       ...(job.params ? { params: job.params } : {}),
-      onProgress: (p) => post({ type: "progress", id: job.id, progress: p }),
-    });
+      onProgress: (p: TrainProgress) => post({ type: "progress", id: job.id, progress: p }),
+    };
+    if (job.part) {
+      const part =
+        job.algorithm === "XGB"
+          ? await (await import("../models/xgboost.js")).fitXgboostPart(job.X, job.y, options, job.part.from)
+          : await (await import("../models/random-forest.js")).fitForestPart(job.X, job.y, options, job.part.from, job.part.to);
+      post({ type: "part", id: job.id, part, fitSeconds: (performance.now() - t0) / 1000 });
+      return;
+    }
+    const model = await fitClassifier(job.algorithm, job.X, job.y, options);
     const fitSeconds = (performance.now() - t0) / 1000;
     const proba = job.Xtest.map((row) => Array.from(model.predictProba(row)));
     post({ type: "done", id: job.id, serialized: model.toJSON(), fitSeconds, proba });
   } catch (e) {
-    const err = e as Error & { code?: string };
-    post({ type: "error", id: job.id, message: err.message, code: err.code });
+    // wasm aborts throw strings and numbers, not Errors
+    const err = e instanceof Error ? (e as Error & { code?: string }) : { message: String(e), code: undefined };
+    post({ type: "error", id: job.id, message: err.message, ...(err.code ? { code: err.code } : {}) });
   }
 });
