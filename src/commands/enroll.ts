@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { KeystrokeError } from "../errors.js";
 import type { DetectorName } from "../verify/index.js";
+import { SkippedRows, invalidRowPolicy, onInvalidOption, skipInvalidAlias } from "./invalid-rows.js";
 
 /** The streams a command talks through; tests pass their own. */
 interface CommandIO {
@@ -14,6 +15,8 @@ interface EnrollFlags {
   detector?: string;
   filterOutliers?: boolean;
   json?: boolean;
+  onInvalid?: string;
+  skipInvalid?: boolean;
 }
 
 /** `keystroke-id enroll <file>`: adds or updates users' verification templates, leaving every other user's untouched. */
@@ -25,6 +28,8 @@ export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: 
     .option("--models-dir <dir>", "models directory holding verification/", "models")
     .option("--detector <name>", "verification detector (default: the store's; for a new store manhattan-robust-cohort, or manhattan-robust with 10 users or fewer)")
     .option("--filter-outliers", "drop enrolment samples far from the user's others (with 6 or more samples)")
+    .addOption(onInvalidOption())
+    .addOption(skipInvalidAlias())
     .option("--json", "one JSON document on stdout")
     .action(async (file: string, opts: EnrollFlags) => {
       const verify = await import("../verify/index.js");
@@ -34,7 +39,9 @@ export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: 
       if (opts.user !== undefined && opts.user.trim() === "") throw new KeystrokeError("BAD_FLAG", "empty user id", { flag: "--user" });
       const { readDataset, parseLabel } = await import("../data/index.js");
       const { timingsNames } = await import("../features/index.js");
-      const ds = await readDataset(file);
+      const skippedRows = new SkippedRows(file);
+      const ds = await readDataset(file, { onInvalid: invalidRowPolicy(opts), onSkip: skippedRows.add });
+      if (skippedRows.count > 0) io.stderr.write(skippedRows.report());
       const user = opts.user === undefined ? undefined : parseLabel(opts.user);
       if (!ds.labelled && user === undefined) {
         throw new KeystrokeError("BAD_FLAG", `${file} has no UserID column: say whose samples these are`, { flag: "--user" }, { suggestion: `keystroke-id enroll ${file} --user <id>` });

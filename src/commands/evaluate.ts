@@ -8,6 +8,7 @@ import type { VerificationEvaluation } from "../verify/index.js";
 import { formatNumber, renderTable } from "../ui/table.js";
 import { color, emit, emitJson, isInteractive, say } from "../ui/terminal.js";
 import { parseAlgorithms, parseFeatureSets, parseNumber } from "./options.js";
+import { SkippedRows, invalidRowPolicy, onInvalidOption, skipInvalidAlias } from "./invalid-rows.js";
 
 interface EvaluateFlags {
   modelsDir?: string;
@@ -19,6 +20,8 @@ interface EvaluateFlags {
   report?: string;
   verification?: boolean;
   json?: boolean;
+  onInvalid?: string;
+  skipInvalid?: boolean;
 }
 
 /** The flags, checked once: every bad value is reported naming its flag. */
@@ -69,6 +72,8 @@ export function evaluateCommand(): Command {
     .option("--report <file.html>", "write a self-contained HTML report with charts")
     .option("--verification", "also evaluate verification (EER per detector); alone it needs no models")
     .option("--json", "print one JSON document on stdout instead of tables")
+    .addOption(onInvalidOption())
+    .addOption(skipInvalidAlias())
     .addHelpText(
       "after",
       `
@@ -82,7 +87,9 @@ Examples:
       const p = plan(file, flags);
       const { readDataset } = await import("../data/index.js");
       const metrics = await import("../metrics/index.js");
-      const dataset = await readDataset(p.file, { requireLabel: true });
+      const skippedRows = new SkippedRows(p.file);
+      const dataset = await readDataset(p.file, { requireLabel: true, onInvalid: invalidRowPolicy(flags), onSkip: skippedRows.add });
+      if (skippedRows.count > 0) say(skippedRows.report().trimEnd());
       // an empty table of dashes with exit 0 would read as "evaluated fine"
       if (dataset.samples.length === 0) throw new KeystrokeError("TOO_FEW_SAMPLES", "has no samples to evaluate", { file: p.file });
       const summary = { file: p.file, ...metrics.datasetSummary(dataset.samples) };

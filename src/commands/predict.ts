@@ -6,6 +6,7 @@ import type { Algorithm } from "../models/types.js";
 import type { PredictOptions } from "../predict/index.js";
 import { say } from "../ui/terminal.js";
 import { parseNumber } from "./options.js";
+import { invalidRowPolicy, onInvalidOption, skipInvalidAlias } from "./invalid-rows.js";
 
 // Kept light on purpose: the predict core, the models and the CSV reader load inside the action, and
 // nothing here pulls in fastify or ink, so a one-shot `predict` starts fast.
@@ -19,6 +20,7 @@ interface PredictFlags {
   top: string;
   claim?: string;
   skipInvalid?: boolean;
+  onInvalid?: string;
 }
 
 const FORMATS = ["csv", "json", "ndjson"] as const;
@@ -35,7 +37,8 @@ export function predictCommand(): Command {
     .option("--models-dir <dir>", "the directory `train` wrote", "models")
     .option("--top <k>", "candidate users listed per answer", "3")
     .option("--claim <UserID>", "verify the sample(s) as this user instead of identifying (raw timings only)")
-    .option("--skip-invalid", "with --csv: drop invalid rows (reported on stderr) instead of stopping")
+    .addOption(onInvalidOption("with --csv, invalid rows"))
+    .addOption(skipInvalidAlias())
     .addHelpText(
       "after",
       `
@@ -97,7 +100,7 @@ an array of these, or NDJSON (one per line; one answer per line). In a batch a b
 }
 
 /** Answers every sample of a CSV; each answer carries the sample's line (and label, when the file has one). */
-async function predictCsv(file: string, o: { format: Format; modelsDir: string; skipInvalid?: boolean; claim?: Label; popts: PredictOptions; model?: Algorithm }): Promise<void> {
+async function predictCsv(file: string, o: { format: Format; modelsDir: string; skipInvalid?: boolean; onInvalid?: string; claim?: Label; popts: PredictOptions; model?: Algorithm }): Promise<void> {
   const core = await import("../predict/index.js");
   const data = await import("../data/index.js");
   let answer: (v: unknown) => object;
@@ -113,7 +116,7 @@ async function predictCsv(file: string, o: { format: Format; modelsDir: string; 
   let labelColumn: string | undefined;
   const samples = data.readSamples(file === "-" ? process.stdin : file, {
     name,
-    skipInvalid: Boolean(o.skipInvalid),
+    onInvalid: invalidRowPolicy(o),
     onSkip: (s) => say(`skipped ${name}:${s.line}${s.column ? `, column ${s.column}` : ""}: ${s.reason}`),
     onHeader: (h) => {
       labelColumn = h.labelColumn;

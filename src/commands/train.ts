@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { parseAlgorithms, parseFeatureSets, parseNumber } from "./options.js";
 import { isInteractive, say } from "../ui/terminal.js";
+import { invalidRowPolicy, onInvalidOption, skipInvalidAlias } from "./invalid-rows.js";
 
 /** `keystroke-id train <file>`: fits SVM, RF and XGB on summary and timings features and writes a models dir. */
 export function trainCommand(): Command {
@@ -13,7 +14,8 @@ export function trainCommand(): Command {
     .option("--seed <n>", "seed for every random choice (same data + seed → identical files)", "42")
     .option("--holdout <fraction>", "share of each user's rows held out for scoring (0: train on all)", "0.2")
     .option("--workers <n>", "worker threads (0: fit in-process); default one per core")
-    .option("--skip-invalid", "drop invalid rows (reported on stderr) instead of stopping")
+    .addOption(onInvalidOption())
+    .addOption(skipInvalidAlias())
     .option("--no-verification", "do not store verification templates")
     .option("--json", "print one JSON document on stdout instead of a table")
     .action(async (file: string, opts: TrainFlags) => {
@@ -31,7 +33,7 @@ export function trainCommand(): Command {
         const report = await runTraining({
           input: file,
           out: opts.out,
-          skipInvalid: Boolean(opts.skipInvalid),
+          skipInvalid: invalidRowPolicy(opts) === "skip",
           verification: opts.verification !== false,
           ...options,
           onProgress: view?.update,
@@ -55,6 +57,7 @@ interface TrainFlags {
   holdout: string;
   workers?: string;
   skipInvalid?: boolean;
+  onInvalid?: string;
   verification?: boolean;
   json?: boolean;
 }
