@@ -6,7 +6,22 @@ export { buildPopulation, POPULATION_LIMITS, type UserVectors } from "./populati
 export { isScripted, sameTimings, RecentSampleCache, SCRIPTED_MAX_CV } from "./replay.js";
 export { logTiming } from "./detectors.js";
 export { enrollSamples, defaultDetectorFor, MIN_COHORT, type EnrollSamplesOptions, type EnrollSamplesResult } from "./enroll-samples.js";
-export { evaluateVerification, type DetectorEvaluation, type EvaluateVerificationOptions, type VerificationEvaluation } from "./evaluate.js";
+export {
+  evaluateVerification,
+  evaluateVerificationSuite,
+  meanRanks,
+  frrAtFar,
+  disjointFolds,
+  DEFAULT_ENROL_SIZES,
+  FAR_TARGETS,
+  type DetectorEvaluation,
+  type EnrolSize,
+  type EvaluateVerificationOptions,
+  type SuiteOptions,
+  type SuiteRun,
+  type VerificationEvaluation,
+  type VerificationProtocol,
+} from "./evaluate.js";
 export {
   saveTemplates,
   stageTemplates,

@@ -13,6 +13,10 @@ export const DETECTORS: readonly DetectorName[] = [
   "knn-manhattan-scaled",
   "manhattan-robust",
   "manhattan-robust-cohort",
+  "gmm-ubm",
+  "metric-learned",
+  "metric-learned-cohort",
+  "discriminative",
 ];
 /** The detector chosen by measured EER (see bench/verify.mjs). */
 export const DEFAULT_DETECTOR: DetectorName = "manhattan-robust-cohort";
