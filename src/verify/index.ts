@@ -5,6 +5,7 @@ export { computeEer, zeroMissFalseAlarmRate, ratesAt, type EerResult } from "./e
 export { buildPopulation, POPULATION_LIMITS, type UserVectors } from "./population.js";
 export { isScripted, sameTimings, RecentSampleCache, SCRIPTED_MAX_CV } from "./replay.js";
 export { logTiming } from "./detectors.js";
+export { DISCRIMINATIVE_SETTINGS } from "./population-detectors.js";
 export { enrollSamples, defaultDetectorFor, MIN_COHORT, type EnrollSamplesOptions, type EnrollSamplesResult } from "./enroll-samples.js";
 export {
   evaluateVerification,
