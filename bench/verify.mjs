@@ -130,6 +130,37 @@ export default async function verifyBench(argv = process.argv.slice(2)) {
     );
   }
 
+  // enrolment quality: each user alone (should pass) and two users mixed half-and-half (should be refused),
+  // the population built from the other users only
+  const qualityRows = [];
+  for (const d of loaded) {
+    const by = new Map();
+    for (const s of d.samples) {
+      const k = String(s.label);
+      if (!by.has(k)) by.set(k, []);
+      by.get(k).push(lib.extractTimings(s));
+    }
+    const users = [...by.keys()];
+    const n = d.name === "threatfabric" ? 6 : 10;
+    let alone = 0;
+    let mixed = 0;
+    const qs = [];
+    for (let i = 0; i < users.length; i++) {
+      const u = users[i];
+      const o = users[(i + 1) % users.length];
+      const popU = lib.buildPopulation(users.filter((x) => x !== u).map((x) => ({ user: x, vectors: by.get(x) })));
+      const r = lib.assessEnrolment(by.get(u).slice(0, n), popU);
+      if (r.problems.length) alone++;
+      qs.push(r.quality);
+      const popUO = lib.buildPopulation(users.filter((x) => x !== u && x !== o).map((x) => ({ user: x, vectors: by.get(x) })));
+      const m = lib.assessEnrolment([...by.get(u).slice(0, n / 2), ...by.get(o).slice(0, n / 2)], popUO);
+      if (m.problems.some((p) => p.code === "two_people")) mixed++;
+    }
+    qualityRows.push([d.name, n, `${alone}/${users.length}`, `${mixed}/${users.length}`, median(qs)]);
+  }
+  doc.quality = qualityRows;
+  printTable("Enrolment quality: one user alone refused (false refusals) vs two users mixed refused (population = the other users)", ["dataset", "samples", "alone refused", "mixed refused", "median quality alone"], qualityRows);
+
   const extra = [];
   for (const d of loaded) {
     if (lib.openSetIdentification) extra.push(["open-set", d.name, lib.openSetIdentification(d.samples)]);

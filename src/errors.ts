@@ -29,6 +29,7 @@ export type ErrorCode =
   | "UNKNOWN_USER"
   | "BAD_MODEL_FILE"
   | "TOO_FEW_SAMPLES"
+  | "ENROLMENT_REFUSED"
   | "IO";
 
 const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
@@ -42,6 +43,8 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   UNKNOWN_USER: ExitCodes.INPUT,
   BAD_MODEL_FILE: ExitCodes.MODEL,
   TOO_FEW_SAMPLES: ExitCodes.INPUT,
+  // inconsistent enrolment samples (two people, different texts): HTTP 422
+  ENROLMENT_REFUSED: ExitCodes.INPUT,
   IO: ExitCodes.FAILURE,
 };
 

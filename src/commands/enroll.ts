@@ -15,6 +15,7 @@ interface EnrollFlags {
   detector?: string;
   filterOutliers?: boolean;
   json?: boolean;
+  force?: boolean;
   onInvalid?: string;
   skipInvalid?: boolean;
 }
@@ -28,6 +29,7 @@ export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: 
     .option("--models-dir <dir>", "models directory holding verification/", "models")
     .option("--detector <name>", "verification detector (default: the store's; for a new store manhattan-robust-cohort, or manhattan-robust with 10 users or fewer)")
     .option("--filter-outliers", "drop enrolment samples far from the user's others (with 6 or more samples)")
+    .option("--force", "enrol even when the samples look inconsistent (two people, different texts); recorded in the template")
     .addOption(onInvalidOption())
     .addOption(skipInvalidAlias())
     .option("--json", "one JSON document on stdout")
@@ -53,6 +55,8 @@ export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: 
           population: index?.population ?? undefined,
           user,
           filterOutliers: Boolean(opts.filterOutliers),
+          onInconsistent: "refuse",
+          force: Boolean(opts.force),
         }),
       );
       // saveTemplates re-reads the store under the lock, so a concurrent enrol or train is not lost
@@ -70,13 +74,16 @@ export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: 
         detector: t.detector,
         file: after.users[String(t.user)]!.file,
         replaced: index !== null && String(t.user) in index.users,
+        quality: t.quality,
+        outliers: t.outliers ?? [],
+        ...(t.forced ? { forced: t.forced.problems } : {}),
       }));
       const summary = { store: dir, created: index === null, users: Object.keys(after.users).length, enrolled };
       if (opts.json) {
         io.stdout.write(JSON.stringify(summary, null, 2) + "\n");
       } else {
         for (const e of enrolled) {
-          io.stdout.write(`${e.replaced ? "updated" : "enrolled"} ${String(e.UserID)}: ${e.samples} samples, threshold ${e.threshold.toFixed(3)} (${e.detector})\n`);
+          io.stdout.write(`${e.replaced ? "updated" : "enrolled"} ${String(e.UserID)}: ${e.samples} samples, threshold ${e.threshold.toFixed(3)} (${e.detector}), quality ${e.quality ?? "—"}${e.outliers.length ? `, ${e.outliers.length} outlier sample(s)` : ""}${e.forced ? ` (forced despite: ${e.forced.join(", ")})` : ""}\n`);
         }
       }
       io.stderr.write(`${index === null ? "created" : "updated"} verification store ${dir}: ${summary.users} user(s)\n`);

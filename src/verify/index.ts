@@ -6,6 +6,7 @@ export { buildPopulation, POPULATION_LIMITS, type UserVectors } from "./populati
 export { isScripted, sameTimings, RecentSampleCache, SCRIPTED_MAX_CV } from "./replay.js";
 export { logTiming } from "./detectors.js";
 export { DISCRIMINATIVE_SETTINGS } from "./population-detectors.js";
+export { assessEnrolment, refuseInconsistent, type EnrolmentQuality, type EnrolmentProblem, type OutlierSample } from "./quality.js";
 export { enrollSamples, defaultDetectorFor, MIN_COHORT, type EnrollSamplesOptions, type EnrollSamplesResult } from "./enroll-samples.js";
 export {
   evaluateVerification,

@@ -9,6 +9,8 @@ import type { CohortMember, DetectorName, PopulationStats } from "./types.js";
 // Detectors that learn from the population, not only from the user's own samples. Each needs the models
 // `buildPopulation` learns (UBM, metric, negatives): a store built before them names the fix.
 
+/** Background samples one user's discriminative model is fitted against (enrolment time grows with it). */
+const MAX_NEGATIVES = 200;
 /** Cohort templates kept for t-normalisation of metric-learned-cohort. */
 const COHORT = 32;
 /** L2 pull of a user's discriminative weights towards the population metric (class-balanced loss units). */
@@ -127,7 +129,9 @@ const metricLearnedCohort: DetectorImpl = {
 const discriminative: DetectorImpl = {
   fit(vectors, population, user) {
     const metric = need(population, "metric", "discriminative");
-    const negatives = need(population, "negatives", "discriminative").filter((n) => String(n.user) !== String(user));
+    const pool = need(population, "negatives", "discriminative").filter((n) => String(n.user) !== String(user));
+    // evenly through the hash-ranked pool, so every background user is represented and a fit stays cheap
+    const negatives = pool.length <= MAX_NEGATIVES ? pool : Array.from({ length: MAX_NEGATIVES }, (_, i) => pool[Math.floor((i * pool.length) / MAX_NEGATIVES)]!);
     const own = robustTemplate(vectors, population!.logSpread);
     const d = own.mean.length;
     const rows: Float64Array[] = [];

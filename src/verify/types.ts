@@ -78,7 +78,21 @@ export interface Template {
   thresholdRule: string;
   /** The enrolment samples' raw timing vectors, for replay detection. */
   samples?: number[][];
+  /** Enrolment quality 0–100 (see assessEnrolment) and the samples that looked unlike the others. */
+  quality?: number;
+  outliers?: Array<{ index: number; reason: string }>;
+  /** Problems that would have refused this enrolment, enrolled anyway (`force`). */
+  forced?: { problems: string[] };
+  /** The store-wide operating point this template's threshold was set for (see OperatingPolicy). */
+  policy?: OperatingPolicy;
 }
+
+/**
+ * The store-wide operating point: "eer" puts each user's threshold where their leave-one-out genuine scores
+ * and the background impostor scores cross; { targetFar } puts it where at most that share of background
+ * impostors would be accepted.
+ */
+export type OperatingPolicy = { kind: "eer" } | { kind: "target_far"; targetFar: number };
 
 /** The answer to a claim "this sample was typed by user X". */
 export interface VerificationResult {
