@@ -29,6 +29,7 @@ export type ErrorCode =
   | "UNKNOWN_USER"
   | "BAD_MODEL_FILE"
   | "TOO_FEW_SAMPLES"
+  | "ENROLMENT_REFUSED"
   | "IO"
   | "BAD_STORE"
   | "STORE_UNAVAILABLE"
@@ -45,6 +46,8 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   UNKNOWN_USER: ExitCodes.INPUT,
   BAD_MODEL_FILE: ExitCodes.MODEL,
   TOO_FEW_SAMPLES: ExitCodes.INPUT,
+  // inconsistent enrolment samples (two people, different texts): HTTP 422
+  ENROLMENT_REFUSED: ExitCodes.INPUT,
   IO: ExitCodes.FAILURE,
   // the identity store: a corrupt file or a newer schema (like a bad model file); unreachable or locked
   BAD_STORE: ExitCodes.MODEL,

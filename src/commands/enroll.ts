@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { KeystrokeError } from "../errors.js";
 import type { DetectorName } from "../verify/index.js";
+import { SkippedRows, invalidRowPolicy, onInvalidOption, skipInvalidAlias } from "./invalid-rows.js";
 
 /** The streams a command talks through; tests pass their own. */
 interface CommandIO {
@@ -16,6 +17,9 @@ interface EnrollFlags {
   detector?: string;
   filterOutliers?: boolean;
   json?: boolean;
+  force?: boolean;
+  onInvalid?: string;
+  skipInvalid?: boolean;
 }
 
 /** `keystroke-id enroll <file>`: enrols (or re-enrols) users in the identity store, one transaction per user, touching nobody else. */
@@ -29,6 +33,9 @@ export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: 
     .option("--models-dir <dir>", "models directory whose old verification/ templates are imported on first use", "models")
     .option("--detector <name>", "verification detector (default: the store's; for a new store manhattan-robust-cohort, or manhattan-robust with 10 users or fewer)")
     .option("--filter-outliers", "drop enrolment samples far from the user's others (with 6 or more samples)")
+    .option("--force", "enrol even when the samples look inconsistent (two people, different texts); recorded in the template")
+    .addOption(onInvalidOption())
+    .addOption(skipInvalidAlias())
     .option("--json", "one JSON document on stdout")
     .action(async (file: string, opts: EnrollFlags) => {
       const verify = await import("../verify/index.js");
@@ -39,9 +46,11 @@ export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: 
       if (opts.user !== undefined && opts.user.trim() === "") throw new KeystrokeError("BAD_FLAG", "empty user id", { flag: "--user" });
       const { readDataset, parseLabel } = await import("../data/index.js");
       const { userKey } = await import("../identity/service.js");
+      const skippedRows = new SkippedRows(file);
       const user = opts.user === undefined ? undefined : parseLabel(opts.user);
       if (user !== undefined) userKey(user, { flag: "--user" });
-      const ds = await readDataset(file);
+      const ds = await readDataset(file, { onInvalid: invalidRowPolicy(opts), onSkip: skippedRows.add });
+      if (skippedRows.count > 0) io.stderr.write(skippedRows.report());
       if (!ds.labelled && user === undefined) {
         throw new KeystrokeError("BAD_FLAG", `${file} has no UserID column: say whose samples these are`, { flag: "--user" }, { suggestion: `keystroke-id enroll ${file} --user <id>` });
       }
@@ -53,7 +62,7 @@ export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: 
         const enrolled =
           opts.mode === "append"
             ? await appendEach(opened.service, ds.samples, user, detector)
-            : (await inFile(file, () => opened.service.enrollSamples(ds.samples, { ...(user !== undefined ? { user } : {}), ...(detector ? { detector } : {}), filterOutliers: Boolean(opts.filterOutliers) }))).enrolled;
+            : (await inFile(file, () => opened.service.enrollSamples(ds.samples, { ...(user !== undefined ? { user } : {}), ...(detector ? { detector } : {}), filterOutliers: Boolean(opts.filterOutliers), onInconsistent: "refuse", force: Boolean(opts.force) }))).enrolled;
         const users = await opened.store.identities.count();
         const summary = { store: opened.store.location, users, enrolled };
         if (opts.json) {

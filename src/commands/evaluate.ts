@@ -4,10 +4,11 @@ import type { FeatureSetName } from "../features/index.js";
 import type * as Metrics from "../metrics/index.js";
 import type { CrossValidationProgress, ModelEvaluation } from "../metrics/index.js";
 import type { Algorithm } from "../models/types.js";
-import type { VerificationEvaluation } from "../verify/index.js";
+import type { EnrolSize, SuiteRun, VerificationEvaluation } from "../verify/index.js";
 import { formatNumber, renderTable } from "../ui/table.js";
 import { color, emit, emitJson, isInteractive, say } from "../ui/terminal.js";
 import { parseAlgorithms, parseFeatureSets, parseNumber } from "./options.js";
+import { SkippedRows, invalidRowPolicy, onInvalidOption, skipInvalidAlias } from "./invalid-rows.js";
 
 interface EvaluateFlags {
   modelsDir?: string;
@@ -18,8 +19,11 @@ interface EvaluateFlags {
   rejectBelow?: string;
   report?: string;
   verification?: boolean;
+  enrolSizes?: string;
   json?: boolean;
   modelVersion?: string;
+  onInvalid?: string;
+  skipInvalid?: boolean;
 }
 
 /** The flags, checked once: every bad value is reported naming its flag. */
@@ -72,7 +76,10 @@ export function evaluateCommand(): Command {
     .option("--reject-below <p>", "also report accuracy when samples whose top probability is below p are rejected")
     .option("--report <file.html>", "write a self-contained HTML report with charts")
     .option("--verification", "also evaluate verification (EER per detector); alone it needs no models")
+    .option("--enrol-sizes <list>", "with --verification: enrolment sizes to measure, e.g. 5,10,20,50,half (half: each user's first half)", "half")
     .option("--json", "print one JSON document on stdout instead of tables")
+    .addOption(onInvalidOption())
+    .addOption(skipInvalidAlias())
     .addHelpText(
       "after",
       `
@@ -86,7 +93,9 @@ Examples:
       const p = plan(file, flags);
       const { readDataset } = await import("../data/index.js");
       const metrics = await import("../metrics/index.js");
-      const dataset = await readDataset(p.file, { requireLabel: true });
+      const skippedRows = new SkippedRows(p.file);
+      const dataset = await readDataset(p.file, { requireLabel: true, onInvalid: invalidRowPolicy(flags), onSkip: skippedRows.add });
+      if (skippedRows.count > 0) say(skippedRows.report().trimEnd());
       // an empty table of dashes with exit 0 would read as "evaluated fine"
       if (dataset.samples.length === 0) throw new KeystrokeError("TOO_FEW_SAMPLES", "has no samples to evaluate", { file: p.file });
       const summary = { file: p.file, ...metrics.datasetSummary(dataset.samples) };
@@ -131,9 +140,19 @@ Examples:
       }
 
       let verification: VerificationEvaluation | undefined;
+      let suite: SuiteRun[] | undefined;
+      let defaultDetector: string | undefined;
+      let ranks: unknown;
       if (p.verification) {
-        const { evaluateVerification } = await import("../verify/index.js");
+        const verify = await import("../verify/index.js");
+        const { evaluateVerification } = verify;
+        defaultDetector = verify.DEFAULT_DETECTOR;
         verification = evaluateVerification(dataset.samples);
+        suite = verify.evaluateVerificationSuite(dataset.samples, {
+          enrolSizes: parseEnrolSizes(flags.enrolSizes ?? "half"),
+          onRun: (protocol, enrol) => say(`verification: ${protocol} protocol, enrolment ${enrol}`),
+        });
+        ranks = verify.meanRanks(suite);
       }
 
       for (const m of models) {
@@ -158,7 +177,9 @@ Examples:
       }
 
       if (p.json) {
-        const v = verification ? { detectors: verification.detectors, best: verification.best, protocol: verification.protocol } : undefined;
+        const v = verification
+          ? { default: defaultDetector, detectors: verification.detectors, best: verification.best, protocol: verification.protocol, runs: suite, mean_ranks: ranks }
+          : undefined;
         const doc = metrics.evaluationJson(summary, models, v);
         if (rowsInfo && scoredOn) {
           doc.rows = rowsInfo;
@@ -278,4 +299,15 @@ function confusionText(m: ModelEvaluation, topConfusions: typeof Metrics.topConf
   const pairs = topConfusions(m.evaluation, 5);
   if (pairs.length === 0) return `${title}: no confusions`;
   return `${title}, most confused: ${pairs.map((p) => `${p.actual}→${p.predicted} ×${formatNumber(p.count)}`).join(", ")}`;
+}
+
+/** `5,10,20,50,half` → enrolment sizes (integers ≥ 3, or half), naming the flag when one is not. */
+export function parseEnrolSizes(value: string): EnrolSize[] {
+  const out: EnrolSize[] = [];
+  for (const part of value.split(",").map((x) => x.trim().toLowerCase()).filter(Boolean)) {
+    if (part === "half") out.push("half");
+    else out.push(parseNumber(part, "--enrol-sizes", { integer: true, min: 3 }));
+  }
+  if (out.length === 0) throw new KeystrokeError("BAD_FLAG", "names no enrolment size (e.g. 5,10,20,50,half)", { flag: "--enrol-sizes" });
+  return [...new Set(out)];
 }

@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { KeystrokeError } from "../errors.js";
 import type { FeatureSetName } from "../features/index.js";
 import type { FeatureFormat, SkippedRow } from "../data/index.js";
+import { invalidRowPolicy, onInvalidOption, skipInvalidAlias } from "./invalid-rows.js";
 
 /** The streams a command talks through; tests pass their own. */
 export interface CommandIO {
@@ -15,6 +16,7 @@ interface FeaturesFlags {
   format: string;
   output?: string;
   skipInvalid?: boolean;
+  onInvalid?: string;
 }
 
 const SETS: readonly FeatureSetName[] = ["summary", "timings"];
@@ -36,7 +38,8 @@ export function featuresCommand(io: CommandIO = { stdin: process.stdin, stdout: 
     .option("--set <name>", "feature set: summary (8 numbers) or timings (per key)", "summary")
     .option("--format <fmt>", "output format: csv, json or ndjson", "csv")
     .option("-o, --output <file>", "write to this file (atomically) instead of stdout")
-    .option("--skip-invalid", "drop invalid rows (reported on stderr) instead of stopping")
+    .addOption(onInvalidOption())
+    .addOption(skipInvalidAlias())
     .action(async (file: string | undefined, opts: FeaturesFlags) => {
       const set = choice(opts.set, SETS, "--set");
       const format = choice(opts.format, FORMATS, "--format");
@@ -62,7 +65,7 @@ export function featuresCommand(io: CommandIO = { stdin: process.stdin, stdout: 
           name,
           set,
           format,
-          skipInvalid: Boolean(opts.skipInvalid),
+          onInvalid: invalidRowPolicy(opts),
           onSkip: (s) => {
             if (skipped.length < SHOW_SKIPPED) skipped.push(s);
           },

@@ -6,6 +6,7 @@ import type { Algorithm } from "../models/types.js";
 import type { PredictOptions } from "../predict/index.js";
 import { say } from "../ui/terminal.js";
 import { parseNumber } from "./options.js";
+import { invalidRowPolicy, onInvalidOption, skipInvalidAlias } from "./invalid-rows.js";
 
 // Kept light on purpose: the predict core, the models and the CSV reader load inside the action, and
 // nothing here pulls in fastify or ink, so a one-shot `predict` starts fast.
@@ -21,6 +22,7 @@ interface PredictFlags {
   skipInvalid?: boolean;
   store?: string;
   modelVersion?: string;
+  onInvalid?: string;
 }
 
 const FORMATS = ["csv", "json", "ndjson"] as const;
@@ -39,7 +41,8 @@ export function predictCommand(): Command {
     .option("--top <k>", "candidate users listed per answer", "3")
     .option("--claim <UserID>", "verify the sample(s) as this user instead of identifying (raw timings only)")
     .option("--store <path|url>", "with --claim: the identity store, a SQLite file, sqlite:PATH or postgres://… (default: KEYSTROKE_ID_STORE, else ./keystroke-id.db)")
-    .option("--skip-invalid", "with --csv: drop invalid rows (reported on stderr) instead of stopping")
+    .addOption(onInvalidOption("with --csv, invalid rows"))
+    .addOption(skipInvalidAlias())
     .addHelpText(
       "after",
       `
@@ -122,7 +125,7 @@ async function answerInput(input: import("../predict/index.js").RequestInput, an
 }
 
 /** Answers every sample of a CSV; each answer carries the sample's line (and label, when the file has one). */
-async function predictCsv(file: string, o: { format: Format; modelsDir: string; skipInvalid?: boolean; claim?: Label; popts: PredictOptions; model?: Algorithm; store?: string; modelVersion?: string }): Promise<void> {
+async function predictCsv(file: string, o: { format: Format; modelsDir: string; skipInvalid?: boolean; onInvalid?: string; claim?: Label; popts: PredictOptions; model?: Algorithm; store?: string; modelVersion?: string }): Promise<void> {
   const core = await import("../predict/index.js");
   let answer: (v: unknown) => object | Promise<object>;
   if (o.claim !== undefined) {
@@ -141,14 +144,14 @@ async function predictCsv(file: string, o: { format: Format; modelsDir: string; 
   await answerCsv(file, o, answer);
 }
 
-async function answerCsv(file: string, o: { format: Format; skipInvalid?: boolean; claim?: Label }, answer: (v: unknown) => object | Promise<object>): Promise<void> {
+async function answerCsv(file: string, o: { format: Format; skipInvalid?: boolean; onInvalid?: string; claim?: Label }, answer: (v: unknown) => object | Promise<object>): Promise<void> {
   const core = await import("../predict/index.js");
   const data = await import("../data/index.js");
   const name = file === "-" ? "<stdin>" : file;
   let labelColumn: string | undefined;
   const samples = data.readSamples(file === "-" ? process.stdin : file, {
     name,
-    skipInvalid: Boolean(o.skipInvalid),
+    onInvalid: invalidRowPolicy(o),
     onSkip: (s) => say(`skipped ${name}:${s.line}${s.column ? `, column ${s.column}` : ""}: ${s.reason}`),
     onHeader: (h) => {
       labelColumn = h.labelColumn;

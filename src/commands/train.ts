@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { parseAlgorithms, parseFeatureSets, parseNumber } from "./options.js";
 import { isInteractive, say } from "../ui/terminal.js";
+import { invalidRowPolicy, onInvalidOption, skipInvalidAlias } from "./invalid-rows.js";
 
 /** `keystroke-id train <file>`: fits SVM, RF and XGB on summary and timings features and writes a models dir. */
 export function trainCommand(): Command {
@@ -15,7 +16,8 @@ export function trainCommand(): Command {
     .option("--keep-holdout", "write the models fitted without the held-out rows (default: refit on all rows after scoring)")
     .option("--keep <n>", "model versions the directory keeps, this one included (default 5)")
     .option("--workers <n>", "worker threads (0: fit in-process); default one per core")
-    .option("--skip-invalid", "drop invalid rows (reported on stderr) instead of stopping")
+    .addOption(onInvalidOption())
+    .addOption(skipInvalidAlias())
     .option("--no-verification", "do not enrol the training users for verification")
     .option("--store <path|url>", "identity store the training users are enrolled in (never replacing an enrolled user): a SQLite file, sqlite:PATH or postgres://… (default: KEYSTROKE_ID_STORE, else ./keystroke-id.db)")
     .option("--json", "print one JSON document on stdout instead of a table")
@@ -36,7 +38,7 @@ export function trainCommand(): Command {
         const report = await runTraining({
           input: file,
           out: opts.out,
-          skipInvalid: Boolean(opts.skipInvalid),
+          skipInvalid: invalidRowPolicy(opts) === "skip",
           verification: opts.verification !== false,
           ...(opts.store !== undefined ? { store: opts.store } : {}),
           ...options,
@@ -63,6 +65,7 @@ interface TrainFlags {
   keep?: string;
   keepHoldout?: boolean;
   skipInvalid?: boolean;
+  onInvalid?: string;
   verification?: boolean;
   store?: string;
   json?: boolean;

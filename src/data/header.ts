@@ -65,14 +65,22 @@ export function detectHeader(cells: readonly string[], file: string): DetectedHe
   const columns = cells.map((c) => c.trim());
   const lower = columns.map((c) => c.toLowerCase());
   const place = { file, line: 1 };
-  const dup = columns.find((c, i) => c !== "" && lower.indexOf(c.toLowerCase()) !== i);
+  const wide = lower.some((c) => /^press-\d+$/.test(c) || /^release-\d+$/.test(c));
+  const derived = !wide && lower.some((c) => c.startsWith("h."));
+  // A typed text repeats keys (`.xat17padn` has two a's), so the derived layout's timing columns may repeat:
+  // they are read by position. Any other repeated column is an error.
+  const dup = columns.find((c, i) => c !== "" && lower.indexOf(c.toLowerCase()) !== i && !(derived && isTimingColumn(c.toLowerCase())));
   if (dup !== undefined) throw new KeystrokeError("BAD_HEADER", `column "${dup}" appears twice in the header`, place);
 
-  if (lower.some((c) => /^press-\d+$/.test(c) || /^release-\d+$/.test(c))) return detectWide(columns, lower, file);
-  if (lower.some((c) => c.startsWith("h."))) return detectDerived(columns, lower, file);
+  if (wide) return detectWide(columns, lower, file);
+  if (derived) return detectDerived(columns, lower, file);
   if (lower.includes("press") && lower.includes("release") && lower.includes("key")) return detectEvents(columns, lower, file);
   const shown = columns.slice(0, 8).join(",") + (columns.length > 8 ? ",…" : "");
   throw new KeystrokeError("BAD_HEADER", `unrecognised header "${shown}"; ${LAYOUT_HELP}`, place);
+}
+
+function isTimingColumn(lower: string): boolean {
+  return lower.startsWith("h.") || lower.startsWith("dd.") || lower.startsWith("ud.");
 }
 
 function findLabel(lower: readonly string[]): number | undefined {
@@ -120,16 +128,37 @@ function detectDerived(columns: string[], lower: string[], file: string): Detect
   });
   if (keyNames.length < 2) throw new KeystrokeError("BAD_HEADER", "derived layout needs H.<key> columns for at least 2 keys", place);
   // Key names may themselves hold dots (CMU's `Shift.r`), so pair columns are looked up by the name they must have.
-  const byName = new Map(lower.map((c, i) => [c, i]));
+  // A pair that occurs twice in the text (a repeated digraph) has two columns of that name: the j-th occurrence
+  // of the pair takes the j-th such column, in header order.
+  const byName = new Map<string, number[]>();
+  lower.forEach((c, i) => {
+    const list = byName.get(c);
+    if (list) list.push(i);
+    else byName.set(c, [i]);
+  });
+  const used = new Map<string, number>();
+  const take = (name: string): number | undefined => {
+    const j = used.get(name) ?? 0;
+    used.set(name, j + 1);
+    return byName.get(name)?.[j];
+  };
   const dd: number[] = [];
   const ud: number[] = [];
   const missing: string[] = [];
   for (let k = 0; k + 1 < keyNames.length; k++) {
     const pair = `${keyNames[k]}.${keyNames[k + 1]}`;
-    const d = byName.get(`dd.${pair}`.toLowerCase());
+    const d = take(`dd.${pair}`.toLowerCase());
     if (d === undefined) missing.push(`DD.${pair}`);
     else dd.push(d);
-    ud.push(byName.get(`ud.${pair}`.toLowerCase()) ?? -1);
+    ud.push(take(`ud.${pair}`.toLowerCase()) ?? -1);
+  }
+  // a timing column that no key or pair of the text claims is a misnamed or repeated column, not data to drop
+  for (const [name, list] of byName) {
+    if (!name.startsWith("dd.") && !name.startsWith("ud.")) continue;
+    const taken = used.get(name) ?? 0;
+    if (list.length > taken && taken > 0) {
+      throw new KeystrokeError("BAD_HEADER", `column "${columns[list[taken]!]}" appears ${list.length} times but the H.<key> columns make that pair ${taken} time(s)`, place);
+    }
   }
   if (missing.length) {
     throw new KeystrokeError("BAD_HEADER", `derived layout lacks column(s) ${missing.slice(0, 6).join(", ")}${missing.length > 6 ? ", …" : ""}`, place, {

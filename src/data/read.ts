@@ -11,7 +11,12 @@ import { readError } from "../util/fs.js";
 export interface ReadOptions {
   /** name used in messages (default: the path, or "<stdin>") */
   name?: string;
-  /** drop invalid rows/samples instead of throwing; each is reported through onSkip and in Dataset.skipped */
+  /**
+   * What an invalid row (or events sample) does: "error" (default) throws BAD_ROW naming file, line and column;
+   * "skip" drops it, reporting it through onSkip and in Dataset.skipped.
+   */
+  onInvalid?: InvalidRowPolicy;
+  /** @deprecated the same as `onInvalid: "skip"` */
   skipInvalid?: boolean;
   onSkip?: (s: SkippedRow) => void;
   /** require all samples to have the same number of keys (timings set) — error/skip naming file:line otherwise */
@@ -20,7 +25,12 @@ export interface ReadOptions {
   requireLabel?: boolean;
 }
 
-/** A row (or, for events, a sample) that --skip-invalid dropped, and why. */
+/** What the reader does with an invalid row. */
+export type InvalidRowPolicy = "error" | "skip";
+/** The policies, for parsing a flag or an option. */
+export const INVALID_ROW_POLICIES: readonly InvalidRowPolicy[] = ["error", "skip"];
+
+/** A row (or, for events, a sample) that `onInvalid: "skip"` dropped, and why. */
 export interface SkippedRow {
   line: number;
   column?: string;
@@ -196,8 +206,9 @@ export async function* readSamples(
   let group: EventGroup | undefined;
   const finished = new Map<string, number>();
 
+  const skipInvalid = options.onInvalid === "skip" || (options.onInvalid === undefined && options.skipInvalid === true);
   const reject = (p: RowProblem): void => {
-    if (!options.skipInvalid) throw new KeystrokeError("BAD_ROW", p.reason, { file, line: p.line, ...(p.column !== undefined ? { column: p.column } : {}) });
+    if (!skipInvalid) throw new KeystrokeError("BAD_ROW", p.reason, { file, line: p.line, ...(p.column !== undefined ? { column: p.column } : {}) });
     const s: SkippedRow = { line: p.line, ...(p.column !== undefined ? { column: p.column } : {}), reason: p.reason };
     options.onSkip?.(s);
   };

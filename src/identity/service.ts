@@ -209,7 +209,7 @@ export class IdentityService {
    */
   async enrollSamples(
     samples: Sample[],
-    options: { user?: Label; detector?: DetectorName; filterOutliers?: boolean; onlyNew?: boolean; refreshPopulation?: boolean; skipTooFew?: boolean } = {},
+    options: { user?: Label; detector?: DetectorName; filterOutliers?: boolean; onlyNew?: boolean; refreshPopulation?: boolean; skipTooFew?: boolean; onInconsistent?: "refuse" | "record"; force?: boolean } = {},
   ): Promise<{ result: EnrollSamplesResult; enrolled: EnrolOutcome[]; kept: Label[]; users: number }> {
     if (options.user !== undefined) userKey(options.user, { flag: "--user" });
     const keys = samples[0]?.press.length ?? 0;
@@ -222,6 +222,8 @@ export class IdentityService {
       ...(options.user !== undefined ? { user: options.user } : {}),
       filterOutliers: Boolean(options.filterOutliers),
       skipTooFew: Boolean(options.skipTooFew),
+      ...(options.onInconsistent ? { onInconsistent: options.onInconsistent } : {}),
+      force: Boolean(options.force),
     });
     for (const t of result.templates) userKey(t.user, { field: "UserID" });
     const now = Date.now();

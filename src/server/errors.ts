@@ -8,6 +8,8 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   BAD_FLAG: 400,
   BAD_ROW: 400,
   TOO_FEW_SAMPLES: 400,
+  // inconsistent enrolment samples (two people, different texts): the body is well-formed but cannot be enrolled
+  ENROLMENT_REFUSED: 422,
   // a model name outside SVM/RF/XGB is a bad request (400, as the original contract); a known model that
   // this models dir does not hold, or a user with no template, is a missing resource (404)
   UNKNOWN_MODEL: 404,

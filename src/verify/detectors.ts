@@ -1,6 +1,7 @@
 import type { Label } from "../data/types.js";
 import { KeystrokeError } from "../errors.js";
 import type { CohortMember, DetectorName, PopulationStats } from "./types.js";
+import { POPULATION_DETECTOR_IMPLS } from "./population-detectors.js";
 
 /** A compiled scorer: anomaly score of one raw timing vector; `exclude` drops that user from the cohort. */
 export type Scorer = (x: ArrayLike<number>, exclude?: Label) => number;
@@ -277,6 +278,7 @@ export const DETECTOR_IMPLS: Record<DetectorName, DetectorImpl> = {
   "knn-manhattan-scaled": knnManhattanScaled,
   "manhattan-robust": manhattanRobust,
   "manhattan-robust-cohort": manhattanRobustCohort,
+  ...POPULATION_DETECTOR_IMPLS,
 };
 
 /** A stable 32-bit hash of a string (FNV-1a), so a user's cohort choice repeats across runs. */

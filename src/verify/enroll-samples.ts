@@ -2,12 +2,13 @@ import type { Label, Sample } from "../data/types.js";
 import { KeystrokeError } from "../errors.js";
 import { extractTimings } from "../features/index.js";
 import { buildPopulation } from "./population.js";
+import { assessEnrolment, refuseInconsistent } from "./quality.js";
 import { DEFAULT_DETECTOR, MIN_ENROL_SAMPLES, enrollUser } from "./template.js";
 import type { DetectorName, PopulationStats, Template } from "./types.js";
 
 /** Options of `enrollSamples`. */
 export interface EnrollSamplesOptions {
-  /** Default: manhattan-robust-cohort, or manhattan-robust when the population has ≤ MIN_COHORT users. */
+  /** Default: `defaultDetectorFor(population)`. */
   detector?: DetectorName;
   /** The store's population; built from these samples when absent (a new store). */
   population?: PopulationStats;
@@ -17,6 +18,13 @@ export interface EnrollSamplesOptions {
   filterOutliers?: boolean;
   /** Skip (and report) users with too few samples instead of throwing (train over a whole data set). */
   skipTooFew?: boolean;
+  /**
+   * What an inconsistent enrolment does (two people, different texts, too few samples): "refuse" throws
+   * ENROLMENT_REFUSED, "record" (default, as `train` over a labelled file) only records quality and outliers.
+   */
+  onInconsistent?: "refuse" | "record";
+  /** Enrol despite the problems; they are recorded in the template's `forced`. */
+  force?: boolean;
 }
 
 /** Templates for the users of a sample set, and the population they were enrolled against. */
@@ -32,9 +40,14 @@ export interface EnrollSamplesResult {
 /** Fewest cohort users for which cohort normalisation is the default (measured: with 3 it is worse than none). */
 export const MIN_COHORT = 10;
 
-/** The default detector for a population: cohort-normalised when there are enough other users, else manhattan-robust. */
+/**
+ * The default detector for a population: discriminative when the population has its models (a learnt metric
+ * and background samples of at least 3 users), manhattan-robust-cohort with more than MIN_COHORT cohort users
+ * (a store built before those models), else manhattan-robust.
+ */
 export function defaultDetectorFor(population: PopulationStats | undefined): DetectorName {
-  return (population?.cohort.length ?? 0) > MIN_COHORT ? DEFAULT_DETECTOR : "manhattan-robust";
+  if (population?.metric && (population.negatives?.length ?? 0) > 0 && population.users >= 3) return DEFAULT_DETECTOR;
+  return (population?.cohort.length ?? 0) > MIN_COHORT ? "manhattan-robust-cohort" : "manhattan-robust";
 }
 
 /** Groups samples by user and enrols each (what `train` and `enroll` both call). */
@@ -42,6 +55,7 @@ export function enrollSamples(samples: Sample[], options: EnrollSamplesOptions =
   const minSamples = options.minSamples ?? MIN_ENROL_SAMPLES;
   const groups = new Map<string, { user: Label; vectors: number[][] }>();
   let keys = -1;
+  const texts = new Map<string, string[]>();
   for (const s of samples) {
     let label = s.label;
     if (label === undefined) {
@@ -58,6 +72,11 @@ export function enrollSamples(samples: Sample[], options: EnrollSamplesOptions =
     let g = groups.get(id);
     if (!g) groups.set(id, (g = { user: options.user ?? label, vectors: [] }));
     g.vectors.push(extractTimings(s));
+    if (s.keys) {
+      const list = texts.get(id) ?? [];
+      list.push(s.keys.join("\u0000"));
+      texts.set(id, list);
+    }
   }
   if (groups.size === 0) {
     throw new KeystrokeError(
@@ -78,6 +97,18 @@ export function enrollSamples(samples: Sample[], options: EnrollSamplesOptions =
   if (usable.length === 0) throw new KeystrokeError("TOO_FEW_SAMPLES", `no user has the ${minSamples} samples enrolling needs`);
   const population = options.population ?? buildPopulation(usable);
   const detector = options.detector ?? defaultDetectorFor(population);
-  const templates = usable.map((g) => enrollUser(g.user, g.vectors, { detector, population, minSamples, filterOutliers: options.filterOutliers }));
+  const assessed = usable.map((g) => {
+    const q = assessEnrolment(g.vectors, population, { minSamples, ...(texts.has(String(g.user)) ? { texts: texts.get(String(g.user))! } : {}) });
+    if (options.onInconsistent === "refuse" && !options.force) refuseInconsistent(g.user, q);
+    return q;
+  });
+  const templates = usable.map((g, i) => {
+    const t = enrollUser(g.user, g.vectors, { detector, population, minSamples, filterOutliers: options.filterOutliers });
+    const q = assessed[i]!;
+    t.quality = q.quality;
+    t.outliers = q.outliers;
+    if (q.problems.length && options.force) t.forced = { problems: q.problems.map((p) => p.code) };
+    return t;
+  });
   return { templates, population, populationBuilt: options.population === undefined, keys, skipped };
 }

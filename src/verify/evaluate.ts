@@ -3,8 +3,9 @@ import { KeystrokeError } from "../errors.js";
 import { extractTimings } from "../features/index.js";
 import { computeEer, countAtMost, ratesAt, zeroMissFalseAlarmRate } from "./eer.js";
 import { buildPopulation } from "./population.js";
+import { hashString } from "./detectors.js";
 import { DETECTORS, MIN_ENROL_SAMPLES, enrollUser, scoreRaw, toAnomaly } from "./template.js";
-import type { DetectorName } from "./types.js";
+import type { DetectorName, PopulationStats } from "./types.js";
 
 /** One detector's results under the protocol. */
 export interface DetectorEvaluation {
@@ -19,12 +20,19 @@ export interface DetectorEvaluation {
   eerPoint: { far: number; frr: number };
   /** Mean FAR and FRR at the templates' own thresholds (the documented rule), i.e. what deployment would see. */
   atThreshold: { far: number; frr: number };
+  /**
+   * Mean over users of the FRR at the lowest threshold whose FAR is at most the target (keys "0.01", "0.001").
+   * With fewer than 1/target impostor scores per user, that is the FRR at which no impostor is accepted.
+   */
+  frr_at_far: Record<string, number>;
 }
 
 /** The protocol actually run, and each detector's results. */
 export interface VerificationEvaluation {
   protocol: {
     name: string;
+    /** "published": the population comes from the evaluated users; "disjoint": only from other users. */
+    kind: VerificationProtocol;
     featureSet: "timings";
     /** Enrolment samples per user: a number, or "first half". */
     enrol: number | "first half";
@@ -46,7 +54,14 @@ export interface EvaluateVerificationOptions {
   /** Impostor samples taken from the start of every other user (default 5). */
   impostors?: number;
   detectors?: DetectorName[];
+  /** "published" (default) or "disjoint": population models only from users outside the evaluated fold. */
+  protocol?: VerificationProtocol;
 }
+
+/** The two protocols of `evaluateVerification`. */
+export type VerificationProtocol = "published" | "disjoint";
+/** FAR targets at which every evaluation reports the FRR. */
+export const FAR_TARGETS = [0.01, 0.001] as const;
 
 const ROC_POINTS = 200;
 
@@ -80,6 +95,7 @@ export function evaluateVerification(samples: Sample[], options: EvaluateVerific
     entry.vectors.push(v);
   }
   const all = [...byUser.values()];
+  if ((options.protocol ?? "published") === "disjoint") return evaluateDisjoint(all, options, impostorsPer, detectors);
   const skipped: Array<{ user: Label; reason: string }> = [];
   const evaluated: Array<{ user: Label; enrol: number[][]; genuine: number[][] }> = [];
   for (const u of all) {
@@ -90,11 +106,112 @@ export function evaluateVerification(samples: Sample[], options: EvaluateVerific
   }
   if (evaluated.length < 2) throw new KeystrokeError("TOO_FEW_SAMPLES", `verification evaluation needs at least 2 users with enough samples (${evaluated.length} had)`);
   const impostorPool = all.map((u) => ({ user: u.user, vectors: u.vectors.slice(0, impostorsPer) }));
-  const population = buildPopulation(evaluated.map((u) => ({ user: u.user, vectors: u.enrol })));
+  // the impostor test samples (every user's first ones) never enter the population that scores them
+  const population = buildPopulation(
+    evaluated.map((u) => ({ user: u.user, vectors: u.enrol.length > impostorsPer + 2 ? u.enrol.slice(impostorsPer) : u.enrol })),
+    { source: "the evaluated users' enrolment samples, less the first samples of each that serve as impostor tests" },
+  );
+  const run = scoreDetectors(detectors, evaluated.map((u) => ({ ...u, population, impostors: impostorPool })));
+  return {
+    protocol: {
+      name: "Killourhy & Maxion (DSN 2009)",
+      kind: "published",
+      featureSet: "timings",
+      enrol: options.enrol ?? "first half",
+      impostorsPerUser: impostorsPer,
+      users: evaluated.length,
+      skipped,
+      genuineSamples: run.genuineCount,
+      impostorSamples: run.impostorCount,
+      notes: [
+        "population models (pooled spread, cohort, background, UBM, learnt metric, negatives) come from the evaluated users' enrolment samples, " +
+          `less each user's first ${impostorsPer} (the impostor test samples): the impostors are other enrolled people, but their scored samples never train anything`,
+        "cohort normalisation leaves the impostor's own template out, as if the impostor were not enrolled",
+        "thresholds (atThreshold) are set from the population background samples",
+        frrNote(run.minImpostors),
+      ],
+    },
+    detectors: run.results,
+    best: run.best,
+  };
+}
 
+function frrNote(minImpostors: number): string {
+  return `FRR at FAR 1% and 0.1% are per-user (then averaged); with ${minImpostors} impostor scores per user (fewest), a target below 1/${minImpostors} means no impostor accepted`;
+}
+
+/** One evaluated user with the population and impostors their scores are computed against. */
+interface EvaluatedUser {
+  user: Label;
+  enrol: number[][];
+  genuine: number[][];
+  population: PopulationStats;
+  impostors: Array<{ user: Label; vectors: number[][] }>;
+}
+
+/** Number of user folds of the disjoint protocol: about 4 users a fold, 2 to 5 folds. */
+export function disjointFolds(users: number): number {
+  return Math.max(2, Math.min(5, Math.round(users / 4)));
+}
+
+function evaluateDisjoint(all: Array<{ user: Label; vectors: number[][] }>, options: EvaluateVerificationOptions, impostorsPer: number, detectors: DetectorName[]): VerificationEvaluation {
+  const skipped: Array<{ user: Label; reason: string }> = [];
+  const usable: typeof all = [];
+  for (const u of all) {
+    const n = options.enrol ?? Math.floor(u.vectors.length / 2);
+    if (n < MIN_ENROL_SAMPLES) skipped.push({ user: u.user, reason: `${u.vectors.length} samples: fewer than ${MIN_ENROL_SAMPLES} to enrol` });
+    else if (u.vectors.length <= n) skipped.push({ user: u.user, reason: `${u.vectors.length} samples: none left as genuine tests` });
+    else usable.push(u);
+  }
+  const k = disjointFolds(usable.length);
+  if (usable.length < 2 * k || usable.length < 4) {
+    throw new KeystrokeError("TOO_FEW_SAMPLES", `the disjoint protocol needs at least 4 users with enough samples (${usable.length} had)`);
+  }
+  // folds by a hash of the user id: repeatable and independent of row order
+  const ranked = [...usable].sort((a, b) => hashString(String(a.user)) - hashString(String(b.user)));
+  const folds = Array.from({ length: k }, (_, f) => ranked.filter((_, i) => i % k === f));
+  const evaluated: EvaluatedUser[] = [];
+  for (const fold of folds) {
+    const inFold = new Set(fold.map((u) => String(u.user)));
+    const population = buildPopulation(
+      all.filter((u) => !inFold.has(String(u.user))),
+      { source: `all samples of the ${all.length - fold.length} users outside the evaluated fold (${k} folds by a hash of the user id)` },
+    );
+    const impostors = fold.map((u) => ({ user: u.user, vectors: u.vectors.slice(0, impostorsPer) }));
+    for (const u of fold) {
+      const n = options.enrol ?? Math.floor(u.vectors.length / 2);
+      evaluated.push({ user: u.user, enrol: u.vectors.slice(0, n), genuine: u.vectors.slice(n), population, impostors });
+    }
+  }
+  const run = scoreDetectors(detectors, evaluated);
+  return {
+    protocol: {
+      name: "Killourhy & Maxion (DSN 2009), population disjoint from the evaluated users",
+      kind: "disjoint",
+      featureSet: "timings",
+      enrol: options.enrol ?? "first half",
+      impostorsPerUser: impostorsPer,
+      users: evaluated.length,
+      skipped,
+      genuineSamples: run.genuineCount,
+      impostorSamples: run.impostorCount,
+      notes: [
+        `users are split into ${k} folds by a hash of their id; every population model (pooled spread, cohort, background, UBM, learnt metric, negatives) ` +
+          "of a fold is built only from the users outside it, so genuine users and impostors are people the population never saw",
+        "impostors of a user are the first samples of the other users of the same fold",
+        frrNote(run.minImpostors),
+      ],
+    },
+    detectors: run.results,
+    best: run.best,
+  };
+}
+
+function scoreDetectors(detectors: readonly DetectorName[], evaluated: readonly EvaluatedUser[]): { results: Record<string, DetectorEvaluation>; best: string; genuineCount: number; impostorCount: number; minImpostors: number } {
   const results: Record<string, DetectorEvaluation> = {};
   let genuineCount = 0;
   let impostorCount = 0;
+  let minImpostors = Infinity;
   for (const detector of detectors) {
     const perUser: Array<{ user: Label; eer: number }> = [];
     const curves: Array<{ gen: Float64Array; imp: Float64Array }> = [];
@@ -103,11 +220,13 @@ export function evaluateVerification(samples: Sample[], options: EvaluateVerific
     let tFrr = 0;
     genuineCount = 0;
     impostorCount = 0;
+    const frr = FAR_TARGETS.map(() => 0);
     for (const u of evaluated) {
+      const population = u.population;
       const t = enrollUser(u.user, u.enrol, { detector, population, keepSamples: false });
       const gen = u.genuine.map((x) => scoreRaw(t, x, undefined, population));
       const imp: number[] = [];
-      for (const o of impostorPool) {
+      for (const o of u.impostors) {
         if (String(o.user) === String(u.user)) continue;
         // the impostor's own template never sits in the cohort: impostors are treated as not enrolled
         for (const x of o.vectors) imp.push(scoreRaw(t, x, o.user, population));
@@ -115,6 +234,8 @@ export function evaluateVerification(samples: Sample[], options: EvaluateVerific
       genuineCount += gen.length;
       impostorCount += imp.length;
       perUser.push({ user: u.user, eer: computeEer(gen, imp).eer });
+      minImpostors = Math.min(minImpostors, imp.length);
+      FAR_TARGETS.forEach((target, i) => (frr[i]! += frrAtFar(gen, imp, target)));
       zm += zeroMissFalseAlarmRate(gen, imp);
       const genA = Float64Array.from(gen, (s) => toAnomaly(s, t.calibration)).sort();
       const impA = Float64Array.from(imp, (s) => toAnomaly(s, t.calibration)).sort();
@@ -133,28 +254,22 @@ export function evaluateVerification(samples: Sample[], options: EvaluateVerific
       roc,
       eerPoint: crossing(roc),
       atThreshold: { far: tFar / k, frr: tFrr / k },
+      frr_at_far: Object.fromEntries(FAR_TARGETS.map((target, i) => [String(target), frr[i]! / k])),
     };
   }
   const best = detectors.reduce((a, b) => (results[b]!.eer.mean < results[a]!.eer.mean ? b : a));
-  return {
-    protocol: {
-      name: "Killourhy & Maxion (DSN 2009)",
-      featureSet: "timings",
-      enrol: options.enrol ?? "first half",
-      impostorsPerUser: impostorsPer,
-      users: evaluated.length,
-      skipped,
-      genuineSamples: genuineCount,
-      impostorSamples: impostorCount,
-      notes: [
-        "population statistics (pooled spread, cohort, background) come from the evaluated users' enrolment samples only",
-        "cohort normalisation leaves the impostor's own template out, as if the impostor were not enrolled",
-        "thresholds (atThreshold) are set from the background samples, which can overlap the impostor test samples",
-      ],
-    },
-    detectors: results,
-    best,
-  };
+  return { results, best, genuineCount, impostorCount, minImpostors };
+}
+
+/** FRR at the largest threshold whose FAR is at most `target` (accept when score ≤ threshold). */
+export function frrAtFar(genuine: readonly number[], impostor: readonly number[], target: number): number {
+  const imp = Float64Array.from(impostor).sort();
+  // impostors that may be accepted: floor(target × count); the threshold sits just below the next one
+  const allowed = Math.floor(target * imp.length + 1e-9);
+  const limit = allowed >= imp.length ? Infinity : imp[allowed]!;
+  let rejected = 0;
+  for (const s of genuine) if (!(s < limit)) rejected++;
+  return genuine.length ? rejected / genuine.length : NaN;
 }
 
 function averagedRoc(curves: Array<{ gen: Float64Array; imp: Float64Array }>): Array<{ threshold: number; far: number; frr: number }> {
@@ -205,4 +320,89 @@ function sampleSd(xs: readonly number[]): number {
   if (xs.length < 2) return 0;
   const m = mean(xs);
   return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+}
+
+/** An enrolment size of the suite: a number of samples, or "half" (each user's first half). */
+export type EnrolSize = number | "half";
+
+/** One cell of the suite: a protocol and an enrolment size, with each detector's figures (or why it could not run). */
+export interface SuiteRun {
+  protocol: VerificationProtocol;
+  enrol: EnrolSize;
+  users?: number;
+  /** Per detector: mean and sd of the per-user EER, FRR at FAR 1% and 0.1%. */
+  detectors?: Record<string, { eer: number; sd: number; frr_at_far_1pct: number; frr_at_far_0_1pct: number }>;
+  notes?: string[];
+  populationSource?: string;
+  /** Why this cell has no figures (e.g. no user has enough samples). */
+  skipped?: string;
+}
+
+/** Options of `evaluateVerificationSuite`. */
+export interface SuiteOptions {
+  enrolSizes?: EnrolSize[];
+  protocols?: VerificationProtocol[];
+  detectors?: DetectorName[];
+  impostors?: number;
+  /** Called before each cell (progress). */
+  onRun?: (protocol: VerificationProtocol, enrol: EnrolSize) => void;
+}
+
+/** The enrolment sizes the issue asks for. */
+export const DEFAULT_ENROL_SIZES: readonly EnrolSize[] = [5, 10, 20, 50, "half"];
+
+/** Every protocol × enrolment size; cells where too few users have the samples are kept, with the reason. */
+export function evaluateVerificationSuite(samples: Sample[], options: SuiteOptions = {}): SuiteRun[] {
+  const runs: SuiteRun[] = [];
+  for (const protocol of options.protocols ?? (["published", "disjoint"] as const)) {
+    for (const enrol of options.enrolSizes ?? DEFAULT_ENROL_SIZES) {
+      options.onRun?.(protocol, enrol);
+      try {
+        const ev = evaluateVerification(samples, {
+          protocol,
+          ...(enrol === "half" ? {} : { enrol }),
+          ...(options.detectors ? { detectors: options.detectors } : {}),
+          ...(options.impostors !== undefined ? { impostors: options.impostors } : {}),
+        });
+        runs.push({
+          protocol,
+          enrol,
+          users: ev.protocol.users,
+          detectors: Object.fromEntries(
+            Object.entries(ev.detectors).map(([name, d]) => [name, { eer: d.eer.mean, sd: d.eer.sd, frr_at_far_1pct: d.frr_at_far["0.01"]!, frr_at_far_0_1pct: d.frr_at_far["0.001"]! }]),
+          ),
+          notes: ev.protocol.notes,
+        });
+      } catch (e) {
+        if (!(e instanceof KeystrokeError) || e.code !== "TOO_FEW_SAMPLES") throw e;
+        runs.push({ protocol, enrol, skipped: e.message });
+      }
+    }
+  }
+  return runs;
+}
+
+/**
+ * Mean rank of each detector over every cell that has figures (rank 1 = lowest mean EER in that cell; ties share
+ * the mean of their ranks), best first. The default detector is chosen this way over both shared datasets.
+ */
+export function meanRanks(runs: readonly SuiteRun[]): Array<{ detector: string; meanRank: number; cells: number; meanEer: number }> {
+  const acc = new Map<string, { rank: number; cells: number; eer: number }>();
+  for (const r of runs) {
+    if (!r.detectors) continue;
+    const entries = Object.entries(r.detectors);
+    for (const [name, d] of entries) {
+      const below = entries.filter(([, o]) => o.eer < d.eer).length;
+      const equal = entries.filter(([, o]) => o.eer === d.eer).length;
+      const rank = below + (equal + 1) / 2;
+      const a = acc.get(name) ?? { rank: 0, cells: 0, eer: 0 };
+      a.rank += rank;
+      a.cells++;
+      a.eer += d.eer;
+      acc.set(name, a);
+    }
+  }
+  return [...acc.entries()]
+    .map(([detector, a]) => ({ detector, meanRank: a.rank / a.cells, cells: a.cells, meanEer: a.eer / a.cells }))
+    .sort((a, b) => a.meanRank - b.meanRank || a.meanEer - b.meanEer);
 }

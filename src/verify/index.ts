@@ -5,8 +5,25 @@ export { computeEer, zeroMissFalseAlarmRate, ratesAt, type EerResult } from "./e
 export { buildPopulation, POPULATION_LIMITS, type UserVectors } from "./population.js";
 export { isScripted, sameTimings, RecentSampleCache, SCRIPTED_MAX_CV } from "./replay.js";
 export { logTiming } from "./detectors.js";
+export { DISCRIMINATIVE_SETTINGS } from "./population-detectors.js";
+export { assessEnrolment, refuseInconsistent, type EnrolmentQuality, type EnrolmentProblem, type OutlierSample } from "./quality.js";
 export { enrollSamples, defaultDetectorFor, MIN_COHORT, type EnrollSamplesOptions, type EnrollSamplesResult } from "./enroll-samples.js";
-export { evaluateVerification, type DetectorEvaluation, type EvaluateVerificationOptions, type VerificationEvaluation } from "./evaluate.js";
+export {
+  evaluateVerification,
+  evaluateVerificationSuite,
+  meanRanks,
+  frrAtFar,
+  disjointFolds,
+  DEFAULT_ENROL_SIZES,
+  FAR_TARGETS,
+  type DetectorEvaluation,
+  type EnrolSize,
+  type EvaluateVerificationOptions,
+  type SuiteOptions,
+  type SuiteRun,
+  type VerificationEvaluation,
+  type VerificationProtocol,
+} from "./evaluate.js";
 export {
   saveTemplates,
   stageTemplates,

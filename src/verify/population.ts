@@ -1,6 +1,7 @@
 import type { Label } from "../data/types.js";
 import { KeystrokeError } from "../errors.js";
 import { columnMad, columnMeans, hashString, logVectors, robustTemplate } from "./detectors.js";
+import { buildPopulationModels } from "./population-models.js";
 import type { PopulationStats } from "./types.js";
 
 /** Caps on what the population keeps (the verification index stays small with thousands of users). */
@@ -17,7 +18,7 @@ export interface UserVectors {
  * samples), each user's robust template as a cohort member, and each user's first vector as background.
  * Users beyond the caps are chosen by a hash of their id, so the choice does not depend on input order.
  */
-export function buildPopulation(users: readonly UserVectors[]): PopulationStats {
+export function buildPopulation(users: readonly UserVectors[], options: { source?: string } = {}): PopulationStats {
   const usable = users.filter((u) => u.vectors.length > 0);
   if (usable.length === 0) throw new KeystrokeError("TOO_FEW_SAMPLES", "no samples to build population statistics from");
   const d = usable[0]!.vectors[0]!.length;
@@ -40,5 +41,6 @@ export function buildPopulation(users: readonly UserVectors[]): PopulationStats 
   const cohortUsers = ranked.filter((u) => u.vectors.length >= 2).slice(0, POPULATION_LIMITS.cohort);
   const cohort = cohortUsers.map((u) => ({ user: u.user, ...robustTemplate(u.vectors, spreadUsers ? logSpread : undefined) }));
   const background = ranked.slice(0, POPULATION_LIMITS.background).map((u) => ({ user: u.user, vector: [...u.vectors[0]!] }));
-  return { featureSet: "timings", nFeatures: d, users: usable.length, logSpread, cohort, background };
+  const models = buildPopulationModels(usable, logSpread);
+  return { featureSet: "timings", nFeatures: d, users: usable.length, logSpread, cohort, background, ...models, ...(options.source !== undefined ? { source: options.source } : {}) };
 }

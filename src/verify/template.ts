@@ -13,9 +13,16 @@ export const DETECTORS: readonly DetectorName[] = [
   "knn-manhattan-scaled",
   "manhattan-robust",
   "manhattan-robust-cohort",
+  "gmm-ubm",
+  "metric-learned",
+  "metric-learned-cohort",
+  "discriminative",
 ];
-/** The detector chosen by measured EER (see bench/verify.mjs). */
-export const DEFAULT_DETECTOR: DetectorName = "manhattan-robust-cohort";
+/**
+ * The detector chosen by the best mean rank over every shared dataset × protocol (published, disjoint) ×
+ * enrolment size (5, 10, 20, 50, half) in `npm run bench:verify` (README "Verification accuracy").
+ */
+export const DEFAULT_DETECTOR: DetectorName = "discriminative";
 /** Fewest enrolment samples accepted. */
 export const MIN_ENROL_SAMPLES = 3;
 /** Leave-one-out scores computed at most for this many enrolment samples (evenly spaced), to bound enrolment time. */

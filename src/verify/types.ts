@@ -7,7 +7,11 @@ export type DetectorName =
   | "zscore-outliers"
   | "knn-manhattan-scaled"
   | "manhattan-robust"
-  | "manhattan-robust-cohort";
+  | "manhattan-robust-cohort"
+  | "gmm-ubm"
+  | "metric-learned"
+  | "metric-learned-cohort"
+  | "discriminative";
 
 /** Per-feature statistics of one enrolled user, in the space the detector works in. */
 export interface CohortMember {
@@ -32,6 +36,21 @@ export interface PopulationStats {
   cohort: CohortMember[];
   /** Raw timing vectors of other users (one per user, capped), impostor stand-ins for thresholds. */
   background: Array<{ user: Label; vector: number[] }>;
+  /**
+   * Universal background model of gmm-ubm: a diagonal GMM of the population's scaled log timings
+   * (log timing / logSpread), with the MAP relevance factor its users are adapted with.
+   */
+  ubm?: { k: number; d: number; weights: number[]; means: number[]; vars: number[]; relevance: number };
+  /**
+   * The diagonal metric of metric-learned: weights of the per-interval deviation terms of manhattan-robust,
+   * learnt by logistic regression on the population's users (their own later samples against their template
+   * versus other users' samples), so the intervals that tell people apart count more.
+   */
+  metric?: { weights: number[]; bias: number; genuinePairs: number; impostorPairs: number };
+  /** Several raw timing vectors per population user (capped): the negatives of `discriminative`. */
+  negatives?: Array<{ user: Label; vector: number[] }>;
+  /** Where the population's users came from, for protocol notes. */
+  source?: string;
 }
 
 /** Maps a detector's raw score to the public anomaly scale: 0 = typical of the user, 1 = typical of others. */
@@ -59,7 +78,21 @@ export interface Template {
   thresholdRule: string;
   /** The enrolment samples' raw timing vectors, for replay detection. */
   samples?: number[][];
+  /** Enrolment quality 0–100 (see assessEnrolment) and the samples that looked unlike the others. */
+  quality?: number;
+  outliers?: Array<{ index: number; reason: string }>;
+  /** Problems that would have refused this enrolment, enrolled anyway (`force`). */
+  forced?: { problems: string[] };
+  /** The store-wide operating point this template's threshold was set for (see OperatingPolicy). */
+  policy?: OperatingPolicy;
 }
+
+/**
+ * The store-wide operating point: "eer" puts each user's threshold where their leave-one-out genuine scores
+ * and the background impostor scores cross; { targetFar } puts it where at most that share of background
+ * impostors would be accepted.
+ */
+export type OperatingPolicy = { kind: "eer" } | { kind: "target_far"; targetFar: number };
 
 /** The answer to a claim "this sample was typed by user X". */
 export interface VerificationResult {

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readDataset } from "../../src/data/index.js";
-import { computeEer, evaluateVerification, zeroMissFalseAlarmRate } from "../../src/verify/index.js";
+import { DETECTORS, computeEer, evaluateVerification, zeroMissFalseAlarmRate } from "../../src/verify/index.js";
 import { ROOT, SHARED_DATA } from "../helpers/cli.js";
 import { syntheticSamples } from "./helpers.js";
 
@@ -63,7 +63,7 @@ describe("evaluateVerification", () => {
   it("reports every detector with a ROC of at most 200 points and picks the lowest mean EER", () => {
     const samples = syntheticSamples(6, 10);
     const r = evaluateVerification(samples, { enrol: 4, impostors: 3 });
-    expect(Object.keys(r.detectors)).toHaveLength(6);
+    expect(Object.keys(r.detectors)).toHaveLength(DETECTORS.length);
     for (const d of Object.values(r.detectors)) {
       expect(d.perUser).toHaveLength(6);
       for (const p of d.perUser) expect(p.eer).toBeGreaterThanOrEqual(0);
@@ -93,5 +93,44 @@ describe("evaluateVerification", () => {
     expect(r.best).toBe("manhattan-robust-cohort");
     expect(r.detectors["manhattan-robust-cohort"]!.eer.mean).toBeLessThanOrEqual(0.05);
     expect(r.detectors["manhattan-scaled"]!.eer.mean).toBeGreaterThan(r.detectors["manhattan-robust-cohort"]!.eer.mean);
+  });
+});
+
+describe("protocols, operating points and the suite", () => {
+  it("FRR at a FAR target: the threshold lets in at most that share of impostors", async () => {
+    const { frrAtFar } = await import("../../src/verify/index.js");
+    const imp = Array.from({ length: 100 }, (_, i) => i + 1); // 1..100
+    // FAR 1% lets one impostor (score 1) in: threshold just below 2; genuine 1.5 accepted, 3 rejected
+    expect(frrAtFar([1.5, 3], imp, 0.01)).toBe(0.5);
+    // FAR 0.1% of 100 impostors lets none in: everything at 1 or above is rejected
+    expect(frrAtFar([0.5, 1.5], imp, 0.001)).toBe(0.5);
+  });
+
+  it("the disjoint protocol builds every population from users outside the evaluated fold and says so", () => {
+    const samples = syntheticSamples(12, 10);
+    const r = evaluateVerification(samples, { protocol: "disjoint", enrol: 4, impostors: 3, detectors: ["manhattan-scaled", "gmm-ubm", "discriminative"] });
+    expect(r.protocol.kind).toBe("disjoint");
+    expect(r.protocol.users).toBe(12);
+    expect(r.protocol.notes.join(" ")).toMatch(/only from the users outside it/);
+    // 3 folds of 4 users: each user meets the 3 other users of their fold, 3 samples each
+    expect(r.protocol.impostorSamples).toBe(12 * 3 * 3);
+    for (const d of Object.values(r.detectors)) {
+      expect(d.eer.mean).toBeGreaterThanOrEqual(0);
+      expect(d.frr_at_far["0.01"]).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it("the suite keeps cells without enough samples, with the reason, and ranks detectors by mean rank", async () => {
+    const { evaluateVerificationSuite, meanRanks } = await import("../../src/verify/index.js");
+    const samples = syntheticSamples(8, 12);
+    const runs = evaluateVerificationSuite(samples, { enrolSizes: [5, 50, "half"], protocols: ["published"], detectors: ["manhattan-scaled", "metric-learned"] });
+    expect(runs.map((r) => r.enrol)).toEqual([5, 50, "half"]);
+    expect(runs[1]!.skipped).toMatch(/at least 2 users/);
+    expect(runs[0]!.detectors!["metric-learned"]!.eer).toBeGreaterThanOrEqual(0);
+    const ranks = meanRanks([
+      { protocol: "published", enrol: 5, detectors: { a: { eer: 0.1, sd: 0, frr_at_far_1pct: 0, frr_at_far_0_1pct: 0 }, b: { eer: 0.2, sd: 0, frr_at_far_1pct: 0, frr_at_far_0_1pct: 0 } } },
+      { protocol: "disjoint", enrol: 5, detectors: { a: { eer: 0.3, sd: 0, frr_at_far_1pct: 0, frr_at_far_0_1pct: 0 }, b: { eer: 0.3, sd: 0, frr_at_far_1pct: 0, frr_at_far_0_1pct: 0 } } },
+    ]);
+    expect(ranks.map((r) => [r.detector, r.meanRank])).toEqual([["a", 1.25], ["b", 1.75]]);
   });
 });
