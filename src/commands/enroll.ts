@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { KeystrokeError } from "../errors.js";
 import type { DetectorName } from "../verify/index.js";
+import { addOptions, helpEpilog, JSON_ALIAS, MODELS_DIR, outputOption, QUIET, resolveOutput, type OptionSpec } from "./options.js";
 
 /** The streams a command talks through; tests pass their own. */
 interface CommandIO {
@@ -13,20 +14,33 @@ interface EnrollFlags {
   modelsDir: string;
   detector?: string;
   filterOutliers?: boolean;
+  output?: string;
   json?: boolean;
+  quiet?: boolean;
 }
+
+/** The flags of `enroll`, as data. */
+export const ENROLL_OPTIONS: readonly OptionSpec[] = [
+  { key: "user", flags: "--user <id>", description: "enrol only this user's samples; unlabelled samples are taken as this user's", config: false },
+  { ...MODELS_DIR, description: "models directory holding verification/" },
+  { key: "detector", flags: "--detector <name>", description: "verification detector (default: the store's; for a new store manhattan-robust-cohort, or manhattan-robust with 10 users or fewer)" },
+  { key: "filterOutliers", flags: "--filter-outliers", description: "drop enrolment samples far from the user's others (with 6 or more samples)" },
+  outputOption(["table", "json"]),
+  JSON_ALIAS,
+  QUIET,
+];
+
+export const ENROLL_EXAMPLES = ["keystroke-id enroll fixtures/wide-train.csv --models-dir models", "keystroke-id enroll fixtures/wide-unlabelled.csv --user alice --models-dir models --output json"];
 
 /** `keystroke-id enroll <file>`: adds or updates users' verification templates, leaving every other user's untouched. */
 export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: process.stderr }): Command {
-  return new Command("enroll")
+  const cmd = new Command("enroll")
     .description("enrol users for verification (predict --claim, POST /verify) without retraining anyone else")
-    .argument("<file>", "keystroke CSV with at least 3 samples per user (any layout)")
-    .option("--user <id>", "enrol only this user's samples; unlabelled samples are taken as this user's")
-    .option("--models-dir <dir>", "models directory holding verification/", "models")
-    .option("--detector <name>", "verification detector (default: the store's; for a new store manhattan-robust-cohort, or manhattan-robust with 10 users or fewer)")
-    .option("--filter-outliers", "drop enrolment samples far from the user's others (with 6 or more samples)")
-    .option("--json", "one JSON document on stdout")
+    .argument("<file>", "keystroke CSV with at least 3 samples per user (any layout)");
+  return addOptions(cmd, ENROLL_OPTIONS)
+    .addHelpText("after", helpEpilog(ENROLL_EXAMPLES))
     .action(async (file: string, opts: EnrollFlags) => {
+      const output = resolveOutput(opts, ["table", "json"]);
       const verify = await import("../verify/index.js");
       if (opts.detector !== undefined && !verify.isDetectorName(opts.detector)) {
         throw new KeystrokeError("BAD_FLAG", `unknown detector "${opts.detector}" (detectors: ${verify.DETECTORS.join(", ")})`, { flag: "--detector" });
@@ -65,14 +79,15 @@ export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: 
         replaced: index !== null && String(t.user) in index.users,
       }));
       const summary = { store: dir, created: index === null, users: Object.keys(after.users).length, enrolled };
-      if (opts.json) {
-        io.stdout.write(JSON.stringify(summary, null, 2) + "\n");
+      if (output === "json") {
+        const { wireJson } = await import("../ui/json.js");
+        io.stdout.write(JSON.stringify(wireJson(summary), null, 2) + "\n");
       } else {
         for (const e of enrolled) {
           io.stdout.write(`${e.replaced ? "updated" : "enrolled"} ${String(e.UserID)}: ${e.samples} samples, threshold ${e.threshold.toFixed(3)} (${e.detector})\n`);
         }
       }
-      io.stderr.write(`${index === null ? "created" : "updated"} verification store ${dir}: ${summary.users} user(s)\n`);
+      if (!opts.quiet) io.stderr.write(`${index === null ? "created" : "updated"} verification store ${dir}: ${summary.users} user(s)\n`);
     });
 }
 

@@ -7,6 +7,7 @@ export * from "./predictor.js";
 export * from "./answer.js";
 export { loadVerifier, requireVerifier } from "./verifier.js";
 export { parseJson, findJsonFault, type JsonFault } from "./json.js";
+export { unitWarning } from "./units.js";
 export { answerColumns, answerSamples, requestAlgorithms, requestShapes, type RequestShape, type SampleAnswer } from "./samples.js";
 import type { RequestShape } from "./samples.js";
 

@@ -3,7 +3,7 @@ import { unwatchFile, watchFile, type Stats } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { join } from "node:path";
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import { isKeystrokeError, KeystrokeError, type ErrorCode } from "../errors.js";
+import { errorBody, errorResponse, KeystrokeError } from "../errors.js";
 import { loadModelDir, MANIFEST_FILE, type Manifest, type ModelDir } from "../models/store.js";
 import {
   answerBatch,
@@ -108,19 +108,6 @@ class NdjsonBody {
   constructor(readonly text: string) {}
 }
 
-const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
-  BAD_JSON: 400,
-  BAD_REQUEST: 400,
-  BAD_FLAG: 400,
-  BAD_ROW: 400,
-  TOO_FEW_SAMPLES: 400,
-  // a model name outside SVM/RF/XGB is a bad request (400, as the original contract); a known model that
-  // this models dir does not hold, or a user with no template, is a missing resource (404)
-  UNKNOWN_MODEL: 404,
-  UNKNOWN_USER: 404,
-  NO_MODELS: 503,
-};
-
 /**
  * Builds the HTTP server over the same core as `predict`: loads the models once (throws NO_MODELS or
  * BAD_MODEL_FILE when it cannot), compiles the schemas, and wires routes, auth, metrics and reload.
@@ -198,7 +185,7 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
       const ok = typeof header === "string" && /^bearer /i.test(header) && timingSafeEqual(digest(header.slice(7)), expected);
       if (!ok) {
         metrics.rejected.inc({ reason: "UNAUTHORIZED" });
-        return reply.code(401).header("www-authenticate", 'Bearer realm="keystroke-id"').send({ error: "missing or wrong bearer token (Authorization: Bearer <token>)" });
+        return reply.code(401).header("www-authenticate", 'Bearer realm="keystroke-id"').send(errorBody(new KeystrokeError("UNAUTHORIZED", "missing or wrong bearer token (Authorization: Bearer <token>)")));
       }
     });
   }
@@ -210,7 +197,7 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => sendError(err, req, reply, metrics, opts.bodyLimit));
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split("?")[0]}` }));
+  app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody(new KeystrokeError("NOT_FOUND", `no route ${req.method} ${req.url.split("?")[0]}`))));
 
   // the batch size is checked in the handlers, so that arrays and NDJSON get the same message
   const bodySchema = { type: ["object", "array"] };
@@ -238,7 +225,7 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
     const { verifier } = state;
     if (!verifier) {
       metrics.rejected.inc({ reason: "NO_TEMPLATES" });
-      return reply.code(404).send({ error: "this models dir has no verification templates (run keystroke-id enroll)" });
+      return reply.code(404).send(errorBody(new KeystrokeError("NO_TEMPLATES", "this models dir has no verification templates (run keystroke-id enroll)")));
     }
     const one = (v: unknown) => countVerify(metrics, verifyRequest(verifier, parseVerifyRequest(v, undefined, limits)));
     const body = req.body;
@@ -394,39 +381,14 @@ function checkBatch(n: number, max: number): void {
   if (n > max) throw new KeystrokeError("BAD_REQUEST", `a batch holds at most ${max} requests (serve --max-batch); this one has ${n}`, { field: "body" });
 }
 
-/** Maps any error to a status and `{error, field}`: 4xx for every kind of bad input, never a stack trace. */
+/** Maps any error to its catalogue code and status (src/errors.ts): 4xx for every kind of bad input, never a stack trace or a framework code. */
 function sendError(err: FastifyError, req: FastifyRequest, reply: FastifyReply, metrics: ServerMetrics, bodyLimit: number): FastifyReply {
-  if (isKeystrokeError(err)) {
-    const status = STATUS_BY_CODE[err.code] ?? 500;
-    if (status < 500) {
-      metrics.rejected.inc({ reason: err.code });
-      req.log.debug({ code: err.code, field: err.place.field, status }, "request refused");
-      return reply.code(status).send({ error: err.message, code: err.code, ...(err.place.field !== undefined ? { field: err.place.field } : {}) });
-    }
-    req.log.error({ code: err.code, error: err.message }, "request failed");
-    return reply.code(status).send({ error: err.message, code: err.code });
-  }
-  if (err.validation) {
-    const v = err.validation[0];
-    const missing = (v?.params as { missingProperty?: string } | undefined)?.missingProperty;
-    const path = (v?.instancePath ?? "").split("/").filter(Boolean).join(".");
-    const field = [err.validationContext === "body" ? "" : err.validationContext, path, missing].filter(Boolean).join(".") || "body";
-    metrics.rejected.inc({ reason: "SCHEMA" });
-    return reply.code(400).send({ error: `${field} ${v?.message ?? "is invalid"}`, code: "BAD_REQUEST", field });
-  }
-  const status = typeof err.statusCode === "number" ? err.statusCode : 500;
-  if (status >= 400 && status < 500) {
-    metrics.rejected.inc({ reason: err.code ?? String(status) });
-    return reply.code(status).send({ error: publicMessage(err, status, bodyLimit), code: err.code ?? String(status) });
-  }
-  req.log.error({ err }, "internal error");
-  return reply.code(500).send({ error: "internal error" });
-}
-
-function publicMessage(err: FastifyError, status: number, bodyLimit: number): string {
-  if (status === 413) return `request body is larger than the limit of ${bodyLimit} bytes`;
-  if (status === 415) return "unsupported content type: send application/json (or application/x-ndjson)";
-  return err.message;
+  const { status, body } = errorResponse(err, { bodyLimit });
+  if (status < 500) {
+    metrics.rejected.inc({ reason: body.code });
+    req.log.debug({ code: body.code, field: body.field, status }, "request refused");
+  } else req.log.error({ err }, "request failed");
+  return reply.code(status).send(body);
 }
 
 function stripUndefined<T extends object>(o: T): T {

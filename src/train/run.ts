@@ -66,7 +66,7 @@ export async function runTraining(options: TrainRunOptions): Promise<TrainReport
   if (dataset.samples.length === 0) throw new KeystrokeError("TOO_FEW_SAMPLES", "has no valid samples to train on", { file: name });
 
   // a models dir that cannot be written fails now, not after the training it would have thrown away
-  await checkWritableDir(options.out, { flag: "--out" });
+  await checkWritableDir(options.out, { option: "out" });
   const run = await trainModels(dataset, options);
   const data = { name, sha256: sha256(bytes), rows: dataset.samples.length, users: run.users, layout: dataset.layout };
   const templates = options.verification !== false ? await buildTemplates(dataset, options.onNote) : undefined;

@@ -9,18 +9,19 @@ const FIXTURE = "fixtures/wide-train.csv";
 describe("keystroke-id train (end to end)", () => {
   it("trains, prints one JSON document, and writes model files with a manifest", async () => {
     const out = await mkdtemp(join(tmpdir(), "kid-train-"));
-    const r = await runCli(["train", FIXTURE, "--model", "rf,svm", "--out", out, "--json", "--no-verification"]);
+    const r = await runCli(["train", FIXTURE, "--model", "rf,svm", "--models-dir", out, "--json", "--no-verification", "--quiet"]);
+    // --quiet: nothing on stderr; stdout is one JSON document in the wire vocabulary
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.data).toMatchObject({ rows: 300, users: 30, layout: "wide" });
-    expect(report.models.map((m: { model: string; features: string }) => `${m.model}/${m.features}`).sort()).toEqual(["RF/summary", "RF/timings", "SVM/summary", "SVM/timings"]);
+    expect(report.models.map((m: { Model: string; features: string }) => `${m.Model}/${m.features}`).sort()).toEqual(["RF/summary", "RF/timings", "SVM/summary", "SVM/timings"]);
     for (const m of report.models) {
       expect(m.accuracy).toBeGreaterThanOrEqual(0);
       expect(m.accuracy).toBeLessThanOrEqual(1);
     }
     // timings models identify people far better than the 8 summary numbers
-    const acc = (model: string, f: string) => report.models.find((m: { model: string; features: string }) => m.model === model && m.features === f).accuracy;
+    const acc = (model: string, f: string) => report.models.find((m: { Model: string; features: string }) => m.Model === model && m.features === f).accuracy;
     expect(acc("RF", "timings")).toBeGreaterThan(0.8);
     expect(acc("RF", "timings")).toBeGreaterThan(acc("RF", "summary"));
     const files = (await readdir(out)).sort();
@@ -30,12 +31,17 @@ describe("keystroke-id train (end to end)", () => {
     expect(manifest.data.rows).toBe(300);
     expect(manifest.data.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(manifest.models[0].sha256).toMatch(/^[0-9a-f]{64}$/);
+    // one vocabulary: snake_case for added fields, Model for the algorithm, model_version for a model's version
+    expect(report.models_dir).toBe(out);
+    expect(typeof report.wall_seconds).toBe("number");
+    expect(report.models[0]).toHaveProperty("model_version");
+    expect(JSON.stringify(report)).not.toMatch(/"[a-z]+[A-Z][A-Za-z]*":/);
   });
 
   it("writes byte-identical model files for the same data and seed", async () => {
     const [a, b] = [await mkdtemp(join(tmpdir(), "kid-det-")), await mkdtemp(join(tmpdir(), "kid-det-"))];
     for (const out of [a, b]) {
-      const r = await runCli(["train", FIXTURE, "--model", "rf", "--out", out, "--seed", "9", "--json", "--no-verification"]);
+      const r = await runCli(["train", FIXTURE, "--model", "rf", "--models-dir", out, "--seed", "9", "--json", "--no-verification"]);
       expect(r.code).toBe(0);
     }
     const names = async (d: string) => (await readdir(d)).filter((f) => f !== "manifest.json").sort();
@@ -47,7 +53,7 @@ describe("keystroke-id train (end to end)", () => {
   });
 
   it("reports a missing file and a bad flag with a non-zero exit", async () => {
-    const missing = await runCli(["train", "no/such.csv", "--out", join(tmpdir(), "never")]);
+    const missing = await runCli(["train", "no/such.csv", "--models-dir", join(tmpdir(), "never")]);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toMatch(/no\/such\.csv: no such file/);
     const bad = await runCli(["train", FIXTURE, "--holdout", "2"]);
@@ -56,7 +62,7 @@ describe("keystroke-id train (end to end)", () => {
   });
 
   it("refuses an unlabelled file for training, naming it", async () => {
-    const r = await runCli(["train", "fixtures/wide-unlabelled.csv", "--out", join(tmpdir(), "never2")]);
+    const r = await runCli(["train", "fixtures/wide-unlabelled.csv", "--models-dir", join(tmpdir(), "never2")]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/wide-unlabelled\.csv.*label/i);
   });
