@@ -42,6 +42,10 @@ let running: string | undefined;
 export async function main(argv: string[]): Promise<number> {
   quietOnClosedStdout();
   try {
+    // building the program registers every command's options, against which the config file is checked;
+    // then it is built again with the config's defaults in place
+    setConfig(null);
+    buildProgram();
     setConfig(await loadConfig());
     const program = buildProgram();
     program.hook("preAction", (_root, action) => {

@@ -85,8 +85,10 @@ export function evaluateCommand(): Command {
     .argument("<file>", "labelled keystroke CSV (a UserID column)");
   return addOptions(cmd, EVALUATE_OPTIONS)
     .addHelpText("after", helpEpilog(EVALUATE_EXAMPLES))
-    .action(async (file: string, flags: EvaluateFlags) => {
-      const p = plan(file, flags);
+    .action(async (file: string, flags: EvaluateFlags, self: Command) => {
+      // a models dir from the config file is only a default: --cv, which needs none, does not use it
+      const fromConfig = self.getOptionValueSource("modelsDir") !== "cli";
+      const p = plan(file, fromConfig && flags.cv !== undefined ? { ...flags, modelsDir: undefined } : flags);
       const { readDataset } = await import("../data/index.js");
       const metrics = await import("../metrics/index.js");
       const dataset = await readDataset(p.file, { requireLabel: true });

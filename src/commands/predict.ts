@@ -52,7 +52,7 @@ export const PREDICT_EXAMPLES = [
   "keystroke-id predict --json fixtures/requests.ndjson --output ndjson",
   "keystroke-id predict --csv fixtures/wide-unlabelled.csv --output json",
   "keystroke-id predict --csv fixtures/wide-test.csv | head -3",
-  "keystroke-id predict --claim 3 --json fixtures/request-timings.json",
+  "keystroke-id predict --claim 101 --json fixtures/request-timings.json",
 ];
 
 function parseOutput(value: string, flag = "--output"): OutputFormat {

@@ -21,7 +21,7 @@ export const TRAIN_OPTIONS: readonly OptionSpec[] = [
 export const TRAIN_EXAMPLES = [
   "keystroke-id train fixtures/wide-train.csv",
   "keystroke-id train fixtures/wide-train.csv --model rf --features timings --holdout 0 --models-dir models-rf",
-  "keystroke-id train fixtures/wide-train.csv --model rf --output json --quiet",
+  "keystroke-id train fixtures/wide-train.csv --model rf --models-dir models-rf --output json --quiet",
 ];
 
 /** `keystroke-id train <file>`: fits SVM, RF and XGB on summary and timings features and writes a models dir. */

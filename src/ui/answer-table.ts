@@ -1,4 +1,11 @@
-import { renderTable } from "./table.js";
+import { renderTable as render } from "./table.js";
+
+/** Renders without the columns that are empty in every row (no errors, no warnings: no such columns). */
+function renderTable(head: string[], rows: string[][], stream: NodeJS.WriteStream, fit: { dropOrder: number[] }): string {
+  const keep = head.map((_, i) => i).filter((i) => rows.some((r) => r[i] !== ""));
+  const order = fit.dropOrder.filter((i) => keep.includes(i)).map((i) => keep.indexOf(i));
+  return render(keep.map((i) => head[i]!), rows.map((r) => keep.map((i) => r[i]!)), stream, { dropOrder: order });
+}
 
 const pct = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : "");
 const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(3) : "");

@@ -21,7 +21,7 @@ export function renderTable(head: string[], rows: Array<Array<string | number>>,
   });
   for (const row of cells) table.push(keep.map((i) => row[i] ?? ""));
   const dropped = head.filter((_, i) => !keep.includes(i));
-  return table.toString() + (dropped.length ? `\n${c.dim(`(${dropped.join(", ")} left out to fit ${maxWidth} columns; --output json has everything)`)}` : "");
+  return table.toString() + (dropped.length ? `\n${c.dim(`(not shown: ${dropped.join(", ")}; --output json has everything)`)}` : "");
 }
 
 /** The width a table may take on this stream. */
