@@ -15,6 +15,8 @@ export interface ModelProgress {
   /** Seconds since then, and the estimated seconds left (null until there is a rate to go by). */
   elapsedS: number;
   etaS: number | null;
+  /** The count at the first event: the rate is measured from there. */
+  firstDone: number;
 }
 
 /** Folds a training event into the progress list (pure, so tests and the view share it). */
@@ -25,8 +27,10 @@ export function applyTrainEvent(list: readonly ModelProgress[], e: TrainEvent, n
   const elapsedS = (nowMs - startedMs) / 1000;
   const finished = e.total > 0 && e.done >= e.total;
   // the rate since this model's first event; the first event itself gives no rate
-  const etaS = finished ? 0 : i >= 0 && e.done > 0 && elapsedS > 0 ? (elapsedS / e.done) * (e.total - e.done) : null;
-  const entry: ModelProgress = { key, label: `${e.algorithm} ${e.featureSet}`, phase: e.phase, done: e.done, total: e.total, finished, startedMs, elapsedS, etaS };
+  const firstDone = i < 0 ? e.done : list[i]!.firstDone;
+  const doneSince = e.done - firstDone;
+  const etaS = finished ? 0 : doneSince > 0 && elapsedS > 0 ? (elapsedS / doneSince) * (e.total - e.done) : null;
+  const entry: ModelProgress = { key, label: `${e.algorithm} ${e.featureSet}`, phase: e.phase, done: e.done, total: e.total, finished, startedMs, elapsedS, etaS, firstDone };
   if (i < 0) return [...list, entry];
   const copy = [...list];
   copy[i] = entry;
