@@ -1,6 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { createRequire } from "node:module";
-import { ExitCodes, isKeystrokeError } from "./errors.js";
+import { ExitCodes, isKeystrokeError, withPlace } from "./errors.js";
 import { color, disableColor, say } from "./ui/terminal.js";
 import { featuresCommand } from "./commands/features.js";
 import { trainCommand } from "./commands/train.js";
@@ -10,6 +10,7 @@ import { serveCommand } from "./commands/serve.js";
 import { enrollCommand } from "./commands/enroll.js";
 import { usersCommand } from "./commands/users.js";
 import { modelsCommand } from "./commands/models.js";
+import { flagForOption, helpEpilog, loadConfig, setConfig } from "./commands/options.js";
 
 const pkg = createRequire(import.meta.url)("../package.json") as { version: string };
 
@@ -23,22 +24,51 @@ export function buildProgram(): Command {
     .exitOverride()
     .hook("preAction", (cmd) => {
       if (cmd.opts().color === false) disableColor();
-    });
+    })
+    .addHelpText(
+      "after",
+      helpEpilog(
+        ["keystroke-id train fixtures/wide-train.csv", "keystroke-id predict --model RF --json fixtures/request-rf.json"],
+        "Defaults for any flag can come from keystroke-id.config.json (or the \"keystroke-id\" key of package.json),\ne.g. {\"modelsDir\": \"models\", \"predict\": {\"top\": 5}}; a flag beats the file.",
+      ),
+    );
   for (const make of [featuresCommand, trainCommand, evaluateCommand, predictCommand, serveCommand, enrollCommand, usersCommand, modelsCommand]) {
     program.addCommand(make().exitOverride());
   }
   return program;
 }
 
+let running: string | undefined;
+
 /** Runs the CLI and returns the exit code; the only place that turns errors into messages. */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  quietOnClosedStdout();
   try {
+    // building the program registers every command's options, against which the config file is checked;
+    // then it is built again with the config's defaults in place
+    setConfig(null);
+    buildProgram();
+    setConfig(await loadConfig());
+    const program = buildProgram();
+    program.hook("preAction", (_root, action) => {
+      running = action.name();
+    });
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : ExitCodes.OK;
   } catch (e) {
     return reportError(e);
   }
+}
+
+/**
+ * A reader that goes away (`predict --csv big.csv | head -1`) has taken what it wanted: stop quietly with
+ * exit 0 instead of an EPIPE stack trace. Only the bin does this; the core never exits.
+ */
+function quietOnClosedStdout(): void {
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE" || e.code === "ERR_STREAM_DESTROYED") process.exit(ExitCodes.OK);
+    throw e;
+  });
 }
 
 /** Prints an error for a person on stderr and returns its exit code. */
@@ -50,7 +80,10 @@ export function reportError(e: unknown): number {
   }
   const c = color();
   if (isKeystrokeError(e)) {
-    say(`${c.red("error:")} ${e.message}`);
+    // the core names its options (modelsDir); a person typed flags (--models-dir)
+    const flag = e.place.option !== undefined && e.place.flag === undefined ? flagForOption(e.place.option, running) : undefined;
+    const message = flag !== undefined ? withPlace(e.detail, { ...e.place, option: undefined, flag }) : e.message;
+    say(`${c.red("error:")} ${message} ${c.dim(`[${e.code}]`)}`);
     if (e.suggestion) say(`${c.dim("hint:")} ${e.suggestion}`);
     return e.exitCode;
   }

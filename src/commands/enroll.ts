@@ -1,7 +1,8 @@
 import { Command } from "commander";
 import { KeystrokeError } from "../errors.js";
 import type { DetectorName } from "../verify/index.js";
-import { SkippedRows, invalidRowPolicy, onInvalidOption, skipInvalidAlias } from "./invalid-rows.js";
+import { SkippedRows, invalidRowPolicy } from "./invalid-rows.js";
+import { addOptions, choiceCheck, helpEpilog, JSON_ALIAS, MODELS_DIR, ON_INVALID, outputOption, QUIET, resolveOutput, SKIP_INVALID, STORE, type OptionSpec } from "./options.js";
 
 /** The streams a command talks through; tests pass their own. */
 interface CommandIO {
@@ -16,28 +17,41 @@ interface EnrollFlags {
   mode: string;
   detector?: string;
   filterOutliers?: boolean;
+  output?: string;
   json?: boolean;
   force?: boolean;
   onInvalid?: string;
   skipInvalid?: boolean;
+  quiet?: boolean;
 }
+
+/** The flags of `enroll`, as data. */
+export const ENROLL_OPTIONS: readonly OptionSpec[] = [
+  { key: "user", flags: "--user <id>", description: "enrol only this user's samples; unlabelled samples are taken as this user's", config: false },
+  STORE,
+  { key: "mode", flags: "--mode <mode>", description: "replace: learn each user from these samples alone; append: add them to the user's stored samples", default: "replace", check: choiceCheck(["replace", "append"]) },
+  { ...MODELS_DIR, description: "models directory whose old verification/ templates are imported into the store on first use" },
+  { key: "detector", flags: "--detector <name>", description: "verification detector (default: the store's; for a new store manhattan-robust-cohort, or manhattan-robust with 10 users or fewer)" },
+  { key: "filterOutliers", flags: "--filter-outliers", description: "drop enrolment samples far from the user's others (with 6 or more samples)" },
+  { key: "force", flags: "--force", description: "enrol even when the samples look inconsistent (two people, different texts); recorded in the template", config: false },
+  ON_INVALID,
+  SKIP_INVALID,
+  outputOption(["table", "json"]),
+  JSON_ALIAS,
+  QUIET,
+];
+
+export const ENROLL_EXAMPLES = ["keystroke-id enroll fixtures/wide-train.csv --store enrolled.db", "keystroke-id enroll fixtures/wide-unlabelled.csv --user alice --store enrolled.db --output json"];
 
 /** `keystroke-id enroll <file>`: enrols (or re-enrols) users in the identity store, one transaction per user, touching nobody else. */
 export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: process.stderr }): Command {
-  return new Command("enroll")
+  const cmd = new Command("enroll")
     .description("enrol users for verification (predict --claim, POST /verify) in the identity store, without retraining anyone")
-    .argument("<file>", "keystroke CSV with at least 3 samples per user (any layout)")
-    .option("--user <id>", "enrol only this user's samples; unlabelled samples are taken as this user's")
-    .option("--store <path|url>", "identity store: a SQLite file, sqlite:PATH or postgres://… (default: KEYSTROKE_ID_STORE, else ./keystroke-id.db)")
-    .option("--mode <mode>", "replace: learn each user from these samples alone; append: add them to the user's stored samples", "replace")
-    .option("--models-dir <dir>", "models directory whose old verification/ templates are imported on first use", "models")
-    .option("--detector <name>", "verification detector (default: the store's; for a new store manhattan-robust-cohort, or manhattan-robust with 10 users or fewer)")
-    .option("--filter-outliers", "drop enrolment samples far from the user's others (with 6 or more samples)")
-    .option("--force", "enrol even when the samples look inconsistent (two people, different texts); recorded in the template")
-    .addOption(onInvalidOption())
-    .addOption(skipInvalidAlias())
-    .option("--json", "one JSON document on stdout")
+    .argument("<file>", "keystroke CSV with at least 3 samples per user (any layout)");
+  return addOptions(cmd, ENROLL_OPTIONS)
+    .addHelpText("after", helpEpilog(ENROLL_EXAMPLES))
     .action(async (file: string, opts: EnrollFlags) => {
+      const output = resolveOutput(opts, ["table", "json"]);
       const verify = await import("../verify/index.js");
       if (opts.detector !== undefined && !verify.isDetectorName(opts.detector)) {
         throw new KeystrokeError("BAD_FLAG", `unknown detector "${opts.detector}" (detectors: ${verify.DETECTORS.join(", ")})`, { flag: "--detector" });
@@ -65,14 +79,15 @@ export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: 
             : (await inFile(file, () => opened.service.enrollSamples(ds.samples, { ...(user !== undefined ? { user } : {}), ...(detector ? { detector } : {}), filterOutliers: Boolean(opts.filterOutliers), onInconsistent: "refuse", force: Boolean(opts.force) }))).enrolled;
         const users = await opened.store.identities.count();
         const summary = { store: opened.store.location, users, enrolled };
-        if (opts.json) {
-          io.stdout.write(JSON.stringify(summary, null, 2) + "\n");
+        if (output === "json") {
+          const { wireJson } = await import("../ui/json.js");
+          io.stdout.write(JSON.stringify(wireJson(summary), null, 2) + "\n");
         } else {
           for (const e of enrolled) {
             io.stdout.write(`${e.replaced ? "updated" : "enrolled"} ${String(e.UserID)}: ${e.samples} samples, threshold ${e.threshold.toFixed(3)} (${e.detector})\n`);
           }
         }
-        io.stderr.write(`identity store ${opened.store.location}: ${users} user(s)\n`);
+        if (!opts.quiet) io.stderr.write(`identity store ${opened.store.location}: ${users} user(s)\n`);
       } finally {
         await opened.close();
       }

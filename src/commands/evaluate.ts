@@ -1,14 +1,13 @@
 import { Command } from "commander";
 import { KeystrokeError } from "../errors.js";
 import type { FeatureSetName } from "../features/index.js";
-import type * as Metrics from "../metrics/index.js";
 import type { CrossValidationProgress, ModelEvaluation } from "../metrics/index.js";
 import type { Algorithm } from "../models/types.js";
 import type { EnrolSize, SuiteRun, VerificationEvaluation } from "../verify/index.js";
-import { formatNumber, renderTable } from "../ui/table.js";
-import { color, emit, emitJson, isInteractive, say } from "../ui/terminal.js";
-import { parseAlgorithms, parseFeatureSets, parseNumber } from "./options.js";
-import { SkippedRows, invalidRowPolicy, onInvalidOption, skipInvalidAlias } from "./invalid-rows.js";
+import { renderTable } from "../ui/table.js";
+import { emit, emitJson, isInteractive, say } from "../ui/terminal.js";
+import { addOptions, FEATURES, helpEpilog, JSON_ALIAS, MODEL_VERSION, numberCheck, ON_INVALID, outputOption, parseAlgorithms, parseFeatureSets, parseNumber, QUIET, resolveOutput, SEED, SKIP_INVALID, type OptionSpec } from "./options.js";
+import { SkippedRows, invalidRowPolicy } from "./invalid-rows.js";
 
 interface EvaluateFlags {
   modelsDir?: string;
@@ -24,7 +23,36 @@ interface EvaluateFlags {
   modelVersion?: string;
   onInvalid?: string;
   skipInvalid?: boolean;
+  output?: string;
+  quiet?: boolean;
 }
+
+/** The flags of `evaluate`, as data. */
+export const EVALUATE_OPTIONS: readonly OptionSpec[] = [
+  // no default here: --verification alone needs no models; otherwise the plan defaults to ./models
+  { key: "modelsDir", flags: "--models-dir <dir>", description: "trained models to evaluate (default: models)" },
+  { key: "model", flags: "--model <list>", description: "models to evaluate, comma-separated: svm,rf,xgb", default: "svm,rf,xgb", check: (v, f) => void parseAlgorithms(v, f), option: "algorithms" },
+  FEATURES,
+  { key: "cv", flags: "--cv <k>", description: "stratified k-fold cross-validation of the training recipe instead of trained models", check: numberCheck({ integer: true, min: 2 }), option: "k" },
+  { ...SEED, description: "seed of the cross-validation folds and fits" },
+  { key: "rejectBelow", flags: "--reject-below <p>", description: "also report accuracy when samples whose top probability is below p are rejected", check: numberCheck({ min: 0, max: 1 }) },
+  { key: "report", flags: "--report <file.html>", description: "write a self-contained HTML report with charts", config: false },
+  MODEL_VERSION,
+  { key: "verification", flags: "--verification", description: "also evaluate verification (EER per detector); alone it needs no models" },
+  { key: "enrolSizes", flags: "--enrol-sizes <list>", description: "with --verification: enrolment sizes to measure, e.g. 5,10,20,50,half (half: each user's first half)", default: "half" },
+  ON_INVALID,
+  SKIP_INVALID,
+  outputOption(["table", "json"]),
+  JSON_ALIAS,
+  QUIET,
+];
+
+export const EVALUATE_EXAMPLES = [
+  "keystroke-id evaluate fixtures/wide-test.csv --models-dir models",
+  "keystroke-id evaluate fixtures/wide-train.csv --cv 3 --model rf --features summary --output json",
+  "keystroke-id evaluate fixtures/wide-test.csv --reject-below 0.5 --report report.html",
+  "keystroke-id evaluate fixtures/wide-train.csv --verification",
+];
 
 /** The flags, checked once: every bad value is reported naming its flag. */
 interface EvaluatePlan {
@@ -48,7 +76,7 @@ function plan(file: string, o: EvaluateFlags): EvaluatePlan {
     featureSets: parseFeatureSets(o.features, "--features"),
     seed: parseNumber(o.seed, "--seed", { integer: true, min: 0, max: 2 ** 32 - 1 }),
     verification: Boolean(o.verification),
-    json: Boolean(o.json),
+    json: resolveOutput(o, ["table", "json"]) === "json",
   };
   if (o.cv !== undefined) p.cv = parseNumber(o.cv, "--cv", { integer: true, min: 2 });
   if (o.rejectBelow !== undefined) p.rejectBelow = parseNumber(o.rejectBelow, "--reject-below", { min: 0, max: 1 });
@@ -64,33 +92,15 @@ function plan(file: string, o: EvaluateFlags): EvaluatePlan {
 
 /** `keystroke-id evaluate <file>`: how well models identify the users of a labelled file. */
 export function evaluateCommand(): Command {
-  return new Command("evaluate")
+  const cmd = new Command("evaluate")
     .description("measure identification (and verification) on a labelled file: table, JSON or HTML report")
-    .argument("<file>", "labelled keystroke CSV (a UserID column)")
-    .option("--models-dir <dir>", "trained models to evaluate (default: models)")
-    .option("--model-version <id>", "a kept model version (keystroke-id models list) instead of the active one")
-    .option("--model <list>", "models to evaluate, comma-separated: svm,rf,xgb", "svm,rf,xgb")
-    .option("--features <set>", "feature sets: timings, summary or both", "both")
-    .option("--cv <k>", "stratified k-fold cross-validation of the training recipe instead of trained models")
-    .option("--seed <n>", "seed of the cross-validation folds and fits", "42")
-    .option("--reject-below <p>", "also report accuracy when samples whose top probability is below p are rejected")
-    .option("--report <file.html>", "write a self-contained HTML report with charts")
-    .option("--verification", "also evaluate verification (EER per detector); alone it needs no models")
-    .option("--enrol-sizes <list>", "with --verification: enrolment sizes to measure, e.g. 5,10,20,50,half (half: each user's first half)", "half")
-    .option("--json", "print one JSON document on stdout instead of tables")
-    .addOption(onInvalidOption())
-    .addOption(skipInvalidAlias())
-    .addHelpText(
-      "after",
-      `
-Examples:
-  keystroke-id evaluate test.csv --models-dir models
-  keystroke-id evaluate train.csv --cv 5 --model rf --json
-  keystroke-id evaluate test.csv --reject-below 0.5 --report report.html
-  keystroke-id evaluate train.csv --verification`,
-    )
-    .action(async (file: string, flags: EvaluateFlags) => {
-      const p = plan(file, flags);
+    .argument("<file>", "labelled keystroke CSV (a UserID column)");
+  return addOptions(cmd, EVALUATE_OPTIONS)
+    .addHelpText("after", helpEpilog(EVALUATE_EXAMPLES))
+    .action(async (file: string, flags: EvaluateFlags, self: Command) => {
+      // a models dir from the config file is only a default: --cv, which needs none, does not use it
+      const fromConfig = self.getOptionValueSource("modelsDir") !== "cli";
+      const p = plan(file, fromConfig && flags.cv !== undefined ? { ...flags, modelsDir: undefined } : flags);
       const { readDataset } = await import("../data/index.js");
       const metrics = await import("../metrics/index.js");
       const skippedRows = new SkippedRows(p.file);
@@ -111,7 +121,7 @@ Examples:
           algorithms: p.algorithms,
           featureSets: p.featureSets,
           rejectBelow: p.rejectBelow,
-          onProgress: progressReporter(),
+          onProgress: flags.quiet ? () => {} : progressReporter(),
         });
         const smallest = metrics.smallestClass(dataset.samples.map((s) => s.label!));
         if (smallest < p.cv) say(`warning: a user has only ${smallest} sample(s), fewer than ${p.cv} folds; some folds test users they were not trained on (counted as errors)`);
@@ -173,7 +183,7 @@ Examples:
           mode: reportMode(p, models.length, rowsInfo, scoredOn),
           generatedAt: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
         });
-        say(`wrote the report to ${p.report}`);
+        if (!flags.quiet) say(`wrote the report to ${p.report}`);
       }
 
       if (p.json) {
@@ -186,10 +196,12 @@ Examples:
           doc.scored_on = scoredOn;
           if (trainingModels) doc.training_rows = { models: (metrics.evaluationJson(summary, trainingModels) as { models: unknown }).models };
         }
-        emitJson(doc);
+        const { wireJson } = await import("../ui/json.js");
+        emitJson(wireJson(doc));
         return;
       }
-      const lines = [formatTables(summary, models, verification, metrics.topConfusions, rowsInfo && scoredOn ? rowsLine(rowsInfo, scoredOn) : undefined)];
+      const { formatEvaluation } = await import("../ui/evaluate-report.js");
+      const lines = [formatEvaluation(summary, models, verification, metrics.topConfusions, process.stdout, rowsInfo && scoredOn ? rowsLine(rowsInfo, scoredOn) : undefined)];
       if (trainingModels) {
         const rows = trainingModels.map((m) => [m.algorithm, m.featureSet, pct(m.evaluation.accuracy), pct(m.evaluation.macroF1)]);
         lines.push(`training rows (${rowsInfo!.training}, seen in training: not a measure of accuracy on new typing)`);
@@ -199,11 +211,14 @@ Examples:
     });
 }
 
-/** Progress of a cross-validation on stderr: rewritten in place for a person, one line per fit otherwise. */
+/** Progress of a cross-validation on stderr: rewritten in place for a person, one line per fit otherwise; with an ETA. */
 function progressReporter(): (e: CrossValidationProgress) => void {
   const live = isInteractive(process.stderr);
+  const t0 = performance.now();
   return (e) => {
-    const line = `cross-validating ${e.algorithm} ${e.featureSet}: fold ${e.fold}/${e.folds} (${e.done}/${e.total} fits)`;
+    const s = (performance.now() - t0) / 1000;
+    const eta = e.done > 0 && e.done < e.total ? `, ETA ${formatEta((s / e.done) * (e.total - e.done))}` : "";
+    const line = `cross-validating ${e.algorithm} ${e.featureSet}: fold ${e.fold}/${e.folds} (${e.done}/${e.total} fits${eta})`;
     if (live) process.stderr.write(`\r${line}\x1b[K${e.done === e.total ? "\n" : ""}`);
     else say(line);
   };
@@ -239,66 +254,8 @@ function reportMode(p: EvaluatePlan, models: number, r: RowsInfo | undefined, on
     : `trained models (version ${r.version}) on ${r.training} TRAINING rows: not a held-out score`;
 }
 
-function formatTables(
-  dataset: { file: string; rows: number; users: number },
-  models: readonly ModelEvaluation[],
-  verification: VerificationEvaluation | undefined,
-  topConfusions: typeof Metrics.topConfusions,
-  rowsNote?: string,
-): string {
-  const c = color(process.stdout);
-  const out: string[] = [c.bold(`${dataset.file}: ${dataset.rows} samples, ${dataset.users} users`)];
-  if (rowsNote) out.push(rowsNote);
-  if (models.length) {
-    const cv = models.some((m) => m.cv);
-    const reject = models.some((m) => m.evaluation.reject);
-    const head = ["model", "features", "accuracy", "top-3", "balanced", "macro P", "macro R", "macro F1", "unseen", "most wrong users"];
-    if (reject) head.splice(8, 0, `acc. p≥${models.find((m) => m.evaluation.reject)!.evaluation.reject!.threshold}`, "rejected");
-    const score = (m: ModelEvaluation, k: "accuracy" | "top3" | "balancedAccuracy" | "macroF1") =>
-      m.cv ? `${pct(m.cv.mean[k])} ± ${pct(m.cv.sd[k])}` : pct(m.evaluation[k]);
-    const rows = models.map((m) => {
-      const e = m.evaluation;
-      const row: Array<string | number> = [
-        m.algorithm,
-        m.featureSet,
-        score(m, "accuracy"),
-        score(m, "top3"),
-        score(m, "balancedAccuracy"),
-        pct(e.macroPrecision),
-        pct(e.macroRecall),
-        score(m, "macroF1"),
-        e.unseenSamples,
-        e.mostWrong.slice(0, 3).map((u) => `${u.user} (${pct(u.accuracy)})`).join(", ") || "—",
-      ];
-      if (reject) row.splice(8, 0, pct(e.reject?.accuracy), pct(e.reject?.rejectedShare));
-      return row;
-    });
-    out.push(renderTable(head, rows));
-    if (cv) out.push(c.dim(`mean ± sd over ${models[0]!.cv!.k} folds; macro P/R and most-wrong users from pooled out-of-fold predictions`));
-    for (const m of models) out.push(confusionText(m, topConfusions));
-  }
-  if (verification) {
-    const rows = Object.entries(verification.detectors).map(([name, d]) => [
-      name === verification.best ? `${name} (best)` : name,
-      `${pct(d.eer.mean)} ± ${pct(d.eer.sd)}`,
-      pct(d.zeroMissFar),
-    ]);
-    out.push(c.bold(`verification (${verification.protocol.users} users)`));
-    out.push(renderTable(["detector", "EER (mean ± sd)", "zero-miss FAR"], rows));
-  }
-  return out.join("\n");
-}
-
-/** The confusion matrix itself for a few users; the most confused pairs when it is too wide for a terminal. */
-function confusionText(m: ModelEvaluation, topConfusions: typeof Metrics.topConfusions): string {
-  const { labels, matrix } = m.evaluation.confusion;
-  const title = `confusion ${m.algorithm} ${m.featureSet}`;
-  if (labels.length <= 12) {
-    return `${title} (rows true, columns predicted)\n${renderTable(["", ...labels.map(String)], matrix.map((row, i) => [String(labels[i]), ...row]))}`;
-  }
-  const pairs = topConfusions(m.evaluation, 5);
-  if (pairs.length === 0) return `${title}: no confusions`;
-  return `${title}, most confused: ${pairs.map((p) => `${p.actual}→${p.predicted} ×${formatNumber(p.count)}`).join(", ")}`;
+function formatEta(s: number): string {
+  return s < 60 ? `${Math.round(s)} s` : `${Math.floor(s / 60)} m ${Math.round(s % 60)} s`;
 }
 
 /** `5,10,20,50,half` → enrolment sizes (integers ≥ 3, or half), naming the flag when one is not. */

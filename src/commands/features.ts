@@ -2,7 +2,8 @@ import { Command } from "commander";
 import { KeystrokeError } from "../errors.js";
 import type { FeatureSetName } from "../features/index.js";
 import type { FeatureFormat, SkippedRow } from "../data/index.js";
-import { invalidRowPolicy, onInvalidOption, skipInvalidAlias } from "./invalid-rows.js";
+import { invalidRowPolicy } from "./invalid-rows.js";
+import { addOptions, choiceCheck, helpEpilog, parseChoice, ON_INVALID, QUIET, SKIP_INVALID, type OptionSpec } from "./options.js";
 
 /** The streams a command talks through; tests pass their own. */
 export interface CommandIO {
@@ -13,10 +14,13 @@ export interface CommandIO {
 
 interface FeaturesFlags {
   set: string;
-  format: string;
-  output?: string;
+  output: string;
+  format?: string;
+  outFile?: string;
+  o?: string;
   skipInvalid?: boolean;
   onInvalid?: string;
+  quiet?: boolean;
 }
 
 const SETS: readonly FeatureSetName[] = ["summary", "timings"];
@@ -24,25 +28,44 @@ const FORMATS: readonly FeatureFormat[] = ["csv", "json", "ndjson"];
 // Enough skipped lines to find the pattern; the count says how many more there were.
 const SHOW_SKIPPED = 10;
 
-function choice<T extends string>(value: string, allowed: readonly T[], flag: string): T {
-  const v = value.trim().toLowerCase() as T;
-  if (!allowed.includes(v)) throw new KeystrokeError("BAD_FLAG", `"${value}" is not one of ${allowed.join(", ")}`, { flag });
-  return v;
-}
+/** The flags of `features`, as data. */
+export const FEATURES_OPTIONS: readonly OptionSpec[] = [
+  { key: "set", flags: "--set <name>", description: "feature set: summary (8 numbers) or timings (per key)", default: "summary", check: choiceCheck(SETS) },
+  // a feature table is rows for another program: CSV whether or not stdout is a terminal
+  { key: "output", flags: "--output <format>", description: "what stdout (or --out-file) gets: csv, json or ndjson", default: "csv", option: "format", check: choiceCheck(FORMATS) },
+  { key: "format", flags: "--format <fmt>", description: "", aliasOf: "output" },
+  { key: "outFile", flags: "--out-file <file>", description: "write to this file (atomically) instead of stdout", config: false },
+  { key: "o", flags: "-o <file>", description: "", aliasOf: "outFile" },
+  ON_INVALID,
+  SKIP_INVALID,
+  QUIET,
+];
+
+export const FEATURES_EXAMPLES = [
+  "keystroke-id features fixtures/wide-train.csv",
+  "keystroke-id features fixtures/wide-train.csv --set timings --output ndjson",
+  "cat fixtures/events.csv | keystroke-id features --output json",
+  "keystroke-id features fixtures/cmu-small.csv --set timings --out-file features.csv",
+];
 
 /** `keystroke-id features [file|-]`: the feature table of a keystroke CSV, streamed to stdout or a file. */
 export function featuresCommand(io: CommandIO = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Command {
-  return new Command("features")
+  const cmd = new Command("features")
     .description("extract features from a keystroke CSV (wide, derived or events layout), streaming")
-    .argument("[file]", "CSV file, or - for stdin (stdin is read when omitted and piped)")
-    .option("--set <name>", "feature set: summary (8 numbers) or timings (per key)", "summary")
-    .option("--format <fmt>", "output format: csv, json or ndjson", "csv")
-    .option("-o, --output <file>", "write to this file (atomically) instead of stdout")
-    .addOption(onInvalidOption())
-    .addOption(skipInvalidAlias())
+    .argument("[file]", "CSV file, or - for stdin (stdin is read when omitted and piped)");
+  return addOptions(cmd, FEATURES_OPTIONS)
+    .addHelpText("after", helpEpilog(FEATURES_EXAMPLES))
     .action(async (file: string | undefined, opts: FeaturesFlags) => {
-      const set = choice(opts.set, SETS, "--set");
-      const format = choice(opts.format, FORMATS, "--format");
+      const set = parseChoice(opts.set, SETS, "--set");
+      // before --out-file existed, --output named the file: a value that is no format still means a file
+      let outFile = opts.outFile;
+      let output = opts.output;
+      if (!(FORMATS as readonly string[]).includes(output.trim().toLowerCase()) && outFile === undefined && /[./\\]/.test(output)) {
+        io.stderr.write(`warning: --output <file> is deprecated; use --out-file ${output} (--output now names the format)\n`);
+        outFile = output;
+        output = "csv";
+      }
+      const format = parseChoice(output, FORMATS, "--output");
       if (file === undefined && io.stdin.isTTY) {
         throw new KeystrokeError("BAD_FLAG", "no input: give a CSV file, or pipe one into stdin (or pass -)", {}, { suggestion: "keystroke-id features data.csv" });
       }
@@ -57,8 +80,8 @@ export function featuresCommand(io: CommandIO = { stdin: process.stdin, stdout: 
       const onStdoutError = (e: NodeJS.ErrnoException): void => {
         if (e.code === "EPIPE") pipeClosed = true;
       };
-      if (!opts.output) io.stdout.on("error", onStdoutError);
-      const target = opts.output !== undefined ? await createAtomicFile(opts.output, { flag: "--output" }) : undefined;
+      if (!outFile) io.stdout.on("error", onStdoutError);
+      const target = outFile !== undefined ? await createAtomicFile(outFile, { flag: "--out-file" }) : undefined;
       let result;
       try {
         result = await writeFeatureTable(input, target?.stream ?? io.stdout, {
@@ -81,7 +104,7 @@ export function featuresCommand(io: CommandIO = { stdin: process.stdin, stdout: 
         io.stdout.removeListener("error", onStdoutError);
       }
       if (result.skipped > 0) io.stderr.write(describeSkipped(name, result.skipped, skipped));
-      if (target) io.stderr.write(`wrote ${result.rows} row(s) of ${set} features to ${target.path}\n`);
+      if (target && !opts.quiet) io.stderr.write(`wrote ${result.rows} row(s) of ${set} features to ${target.path}\n`);
     });
 }
 

@@ -1,27 +1,43 @@
 import { Command } from "commander";
-import { parseAlgorithms, parseFeatureSets, parseNumber } from "./options.js";
+import { addOptions, FEATURES, helpEpilog, JSON_ALIAS, MODELS_DIR, numberCheck, outputOption, parseAlgorithms, parseFeatureSets, parseNumber, ON_INVALID, QUIET, resolveOutput, SEED, SKIP_INVALID, STORE, type OptionSpec } from "./options.js";
 import { isInteractive, say } from "../ui/terminal.js";
-import { invalidRowPolicy, onInvalidOption, skipInvalidAlias } from "./invalid-rows.js";
+import { invalidRowPolicy } from "./invalid-rows.js";
+
+/** The flags of `train`, as data: they build the command, its help and the config file's keys. */
+export const TRAIN_OPTIONS: readonly OptionSpec[] = [
+  { key: "model", flags: "--model <list>", description: "models to train, comma-separated: svm,rf,xgb", default: "svm,rf,xgb", check: (v, f) => void parseAlgorithms(v, f), option: "algorithms" },
+  FEATURES,
+  MODELS_DIR,
+  { key: "out", flags: "-o, --out <dir>", description: "", aliasOf: "modelsDir" },
+  SEED,
+  { key: "holdout", flags: "--holdout <fraction>", description: "share of the rows held out for scoring, stratified by user (0: no scores)", default: "0.2", check: numberCheck({ min: 0, max: 0.9 }) },
+  { key: "keepHoldout", flags: "--keep-holdout", description: "write the models fitted without the held-out rows (default: refit on all rows after scoring)" },
+  { key: "keep", flags: "--keep <n>", description: "model versions the directory keeps, this one included (default 5)", check: numberCheck({ integer: true, min: 1, max: 1000 }) },
+  { key: "workers", flags: "--workers <n>", description: "worker threads (0: fit in-process); default one per core", check: numberCheck({ integer: true, min: 0, max: 64 }) },
+  ON_INVALID,
+  SKIP_INVALID,
+  { key: "verification", flags: "--no-verification", description: "do not enrol the training users for verification", default: true },
+  { ...STORE, description: "identity store the training users are enrolled in (never replacing an enrolled user): a SQLite file, sqlite:PATH or postgres://… (default: KEYSTROKE_ID_STORE, else ./keystroke-id.db)" },
+  outputOption(["table", "json"]),
+  JSON_ALIAS,
+  QUIET,
+];
+
+export const TRAIN_EXAMPLES = [
+  "keystroke-id train fixtures/wide-train.csv",
+  "keystroke-id train fixtures/wide-train.csv --model rf --features timings --holdout 0 --models-dir models-rf",
+  "keystroke-id train fixtures/wide-train.csv --model rf --models-dir models-rf --output json --quiet",
+];
 
 /** `keystroke-id train <file>`: fits SVM, RF and XGB on summary and timings features and writes a models dir. */
 export function trainCommand(): Command {
-  return new Command("train")
+  const cmd = new Command("train")
     .description("train identification models (SVM, RF, XGB) and verification templates on a labelled file")
-    .argument("<file>", "labelled keystroke CSV (wide, derived or events layout), or - for stdin")
-    .option("--model <list>", "models to train, comma-separated: svm,rf,xgb", "svm,rf,xgb")
-    .option("--features <set>", "feature sets: timings, summary or both", "both")
-    .option("-o, --out <dir>", "directory to write the models to", "models")
-    .option("--seed <n>", "seed for every random choice (same data + seed → identical files)", "42")
-    .option("--holdout <fraction>", "share of the rows held out for scoring, stratified by user (0: no scores)", "0.2")
-    .option("--keep-holdout", "write the models fitted without the held-out rows (default: refit on all rows after scoring)")
-    .option("--keep <n>", "model versions the directory keeps, this one included (default 5)")
-    .option("--workers <n>", "worker threads (0: fit in-process); default one per core")
-    .addOption(onInvalidOption())
-    .addOption(skipInvalidAlias())
-    .option("--no-verification", "do not enrol the training users for verification")
-    .option("--store <path|url>", "identity store the training users are enrolled in (never replacing an enrolled user): a SQLite file, sqlite:PATH or postgres://… (default: KEYSTROKE_ID_STORE, else ./keystroke-id.db)")
-    .option("--json", "print one JSON document on stdout instead of a table")
+    .argument("<file>", "labelled keystroke CSV (wide, derived or events layout), or - for stdin");
+  return addOptions(cmd, TRAIN_OPTIONS)
+    .addHelpText("after", helpEpilog(TRAIN_EXAMPLES))
     .action(async (file: string, opts: TrainFlags) => {
+      const output = resolveOutput(opts, ["table", "json"]);
       const options = {
         algorithms: parseAlgorithms(opts.model),
         featureSets: parseFeatureSets(opts.features),
@@ -32,33 +48,42 @@ export function trainCommand(): Command {
         ...(opts.workers !== undefined ? { workers: parseNumber(opts.workers, "--workers", { integer: true, min: 0, max: 64 }) } : {}),
       };
       const { runTraining } = await import("../train/run.js");
-      const live = !opts.json && isInteractive() ? await import("../ui/train-live.js") : undefined;
-      const view = live?.startTrainView(`training on ${file}`);
+      const view = await startProgress(`training on ${file}`, Boolean(opts.quiet));
       try {
         const report = await runTraining({
           input: file,
-          out: opts.out,
+          out: opts.modelsDir,
           skipInvalid: invalidRowPolicy(opts) === "skip",
           verification: opts.verification !== false,
           ...(opts.store !== undefined ? { store: opts.store } : {}),
           ...options,
-          onProgress: view?.update,
-          onNote: say,
+          onProgress: view.update,
+          onNote: opts.quiet ? () => {} : say,
         });
-        view?.stop();
+        view.stop();
         const { formatTrainReport } = await import("../ui/train-report.js");
-        process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + "\n" : formatTrainReport(report));
+        const { wireJson } = await import("../ui/json.js");
+        process.stdout.write(output === "json" ? JSON.stringify(wireJson(report), null, 2) + "\n" : formatTrainReport(report));
       } catch (e) {
-        view?.stop();
+        view.stop();
         throw e;
       }
     });
 }
 
+/** Live bars at a terminal, plain throttled lines in a log, nothing with --quiet (all on stderr). */
+async function startProgress(title: string, quiet: boolean): Promise<import("../ui/progress.js").ProgressSink> {
+  const progress = await import("../ui/progress.js");
+  if (quiet) return progress.silentProgress;
+  if (isInteractive(process.stderr)) return (await import("../ui/train-live.js")).startTrainView(title);
+  say(title);
+  return progress.plainProgress(say);
+}
+
 interface TrainFlags {
   model: string;
   features: string;
-  out: string;
+  modelsDir: string;
   seed: string;
   holdout: string;
   workers?: string;
@@ -68,5 +93,7 @@ interface TrainFlags {
   onInvalid?: string;
   verification?: boolean;
   store?: string;
+  output?: string;
   json?: boolean;
+  quiet?: boolean;
 }

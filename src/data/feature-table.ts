@@ -112,7 +112,7 @@ async function writeChunk(out: NodeJS.WritableStream, text: string): Promise<voi
  * sample lengths (the first sample fixes it). Does not end `out`.
  */
 export async function writeFeatureTable(input: string | NodeJS.ReadableStream, out: NodeJS.WritableStream, options: FeatureTableOptions): Promise<FeatureTableResult> {
-  if (!FEATURE_FORMATS.includes(options.format)) throw new KeystrokeError("BAD_FLAG", `"${options.format}" is not a format (${FEATURE_FORMATS.join(", ")})`, { flag: "--format" });
+  if (!FEATURE_FORMATS.includes(options.format)) throw new KeystrokeError("BAD_FLAG", `"${options.format}" is not a format (${FEATURE_FORMATS.join(", ")})`, { option: "format" });
   let header: DatasetHeader | undefined;
   let skipped = 0;
   let formatter: RowFormatter | undefined;

@@ -54,7 +54,7 @@ export function coverageCurve(confidence: readonly number[], correct: readonly b
 /** Accuracy and rejected share when samples whose top probability is below p are rejected. */
 export function rejectAt(confidence: readonly number[], correct: readonly boolean[], p: number): RejectResult {
   check(confidence, correct);
-  if (!(p >= 0 && p <= 1)) throw new KeystrokeError("BAD_FLAG", `the reject threshold must be a probability in [0, 1], got ${p}`, { flag: "--reject-below" });
+  if (!(p >= 0 && p <= 1)) throw new KeystrokeError("BAD_FLAG", `the reject threshold must be a probability in [0, 1], got ${p}`, { option: "rejectBelow" });
   let accepted = 0;
   let hits = 0;
   for (let i = 0; i < confidence.length; i++) {

@@ -1,10 +1,11 @@
 import type { Label } from "../data/types.js";
-import { isKeystrokeError, KeystrokeError, type ErrorCode } from "../errors.js";
+import { errorBody, isKeystrokeError, KeystrokeError, type ErrorCode } from "../errors.js";
 import { extractTimings } from "../features/index.js";
 import { parseJson, findJsonFault } from "./json.js";
 import { finiteFeatures, type PredictAnswer, type PredictOptions, type Predictor } from "./predictor.js";
 import { parseRequest, parseVerifyRequest, type RequestLimits, type VerifyRequest } from "./request.js";
 import type { VerificationResult } from "../verify/types.js";
+import { unitWarning } from "./units.js";
 
 /** What stands in a batch or stream in place of a request that could not be answered. */
 export interface ErrorAnswer {
@@ -66,9 +67,7 @@ export function readRequests(text: string, file?: string): RequestInput {
 export function errorAnswer(e: unknown, at: { index?: number; line?: number } = {}): ErrorAnswer {
   if (!isKeystrokeError(e)) throw e;
   return {
-    error: e.message,
-    code: e.code,
-    ...(e.place.field !== undefined ? { field: e.place.field } : {}),
+    ...errorBody(e),
     ...(at.index !== undefined ? { index: at.index } : {}),
     ...(at.line !== undefined ? { line: at.line } : {}),
   };
@@ -105,19 +104,23 @@ export interface Verifier {
 }
 
 /** Validates a verification request (`UserID` is the claim unless `claim` is given) and answers it. */
-export async function answerVerify(verifier: Verifier, value: unknown, claim?: Label, limits: RequestLimits = {}): Promise<VerificationResult> {
+export async function answerVerify(verifier: Verifier, value: unknown, claim?: Label, limits: RequestLimits = {}): Promise<VerificationAnswer> {
   return verifyRequest(verifier, parseVerifyRequest(value, claim, limits));
 }
 
+/** A verification answer: the detector's result, the feature set that answered (always the per-key timings), and warnings. */
+export type VerificationAnswer = VerificationResult & { features: "timings"; warnings?: string[] };
+
 /** Verifies one validated request: raw timings only, since templates are per-key. */
-export async function verifyRequest(verifier: Verifier, req: VerifyRequest): Promise<VerificationResult> {
+export async function verifyRequest(verifier: Verifier, req: VerifyRequest): Promise<VerificationAnswer> {
   if (req.kind !== "timings") {
     throw new KeystrokeError("BAD_REQUEST", "verification needs raw timings (press/release or keystrokes); the HT/PPT/RRT/RPT summary cannot be checked against a per-key template", {
       field: "press",
     });
   }
   if (verifier.keys !== undefined && req.press.length !== verifier.keys) {
-    throw new KeystrokeError("BAD_REQUEST", `has ${req.press.length} keys; the verification templates were enrolled with ${verifier.keys}`, { field: "press" });
+    throw new KeystrokeError("SAMPLE_MISMATCH", `has ${req.press.length} keys; the verification templates were enrolled with ${verifier.keys}`, { field: req.keys ? "keystrokes" : "press" });
   }
-  return verifier.verify(req.claim, finiteFeatures(extractTimings(req)));
+  const warning = unitWarning(req);
+  return { ...(await verifier.verify(req.claim, finiteFeatures(extractTimings(req)))), features: "timings", ...(warning !== undefined ? { warnings: [warning] } : {}) };
 }

@@ -7,14 +7,15 @@ export * from "./predictor.js";
 export * from "./answer.js";
 export { openVerifier, type OpenVerifier } from "./verifier.js";
 export { parseJson, findJsonFault, type JsonFault } from "./json.js";
+export { unitWarning } from "./units.js";
 export { answerColumns, answerSamples, requestAlgorithms, requestShapes, type RequestShape, type SampleAnswer } from "./samples.js";
 import type { RequestShape } from "./samples.js";
 
-// Mirrors Predictor.route: a raw sample goes to the timings model of its length, else to the summary model.
-function servesShape(entry: ManifestModel, shape: RequestShape, all: readonly ManifestModel[]): boolean {
-  if (shape === "summary") return entry.featureSet === "summary";
-  if (entry.featureSet === "timings") return entry.keys === shape;
-  return !all.some((m) => m.algorithm === entry.algorithm && m.featureSet === "timings" && m.keys === shape);
+// Mirrors Predictor.route: a raw sample goes to the timings model; the summary model is read too, since it
+// answers when there is no timings model, or (allowSummary) one that cannot take the sample, which the
+// predictor must see to say why it refuses.
+function servesShape(entry: ManifestModel, shape: RequestShape): boolean {
+  return shape !== "summary" || entry.featureSet === "summary";
 }
 
 /**
@@ -40,7 +41,7 @@ export async function loadPredictor(
   const dir: ModelDir = await loadModelDir(modelsDir, {
     ...(algorithms ? { algorithms } : {}),
     ...(options.version !== undefined ? { version: options.version } : {}),
-    ...(shapes ? { only: (entry, manifest) => shapes.some((shape) => servesShape(entry, shape, manifest.models)) } : {}),
+    ...(shapes ? { only: (entry) => shapes.some((shape) => servesShape(entry, shape)) } : {}),
   });
   return new Predictor(dir);
 }

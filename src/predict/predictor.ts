@@ -4,7 +4,8 @@ import { KeystrokeError } from "../errors.js";
 import { extractSummary, extractTimings, type FeatureSetName } from "../features/index.js";
 import type { LoadedModel, ModelDir } from "../models/store.js";
 import type { Algorithm } from "../models/types.js";
-import type { PredictRequest } from "./request.js";
+import type { PredictRequest, TimingsRequest } from "./request.js";
+import { unitWarning } from "./units.js";
 
 /** One candidate user and the model's probability for them. */
 export interface Candidate {
@@ -21,12 +22,19 @@ export interface PredictAnswer {
   top: Candidate[];
   model_version: string;
   inference_time_ms: number;
+  /** Present when the input looks wrong without being invalid (times in seconds, …). */
+  warnings?: string[];
 }
 
 /** Per-call choices: a model forced by the caller (beats the request's `Model`), and how many candidates. */
 export interface PredictOptions {
   model?: Algorithm;
   top?: number;
+  /**
+   * Let the summary model answer a raw sample that the timings model cannot take (another key count, other
+   * keys). Off by default: such a sample is a SAMPLE_MISMATCH error saying why, never a silent downgrade.
+   */
+  allowSummary?: boolean;
 }
 
 /** The models a predictor answers from: a loaded models directory, or anything shaped like one. */
@@ -64,13 +72,14 @@ export class Predictor {
     const algorithm = this.algorithmFor(req, options);
     if (req.kind === "timings") {
       const timings = this.source.find(algorithm, "timings");
-      if (timings && timings.keys === req.press.length) return { model: timings, vector: finiteFeatures(extractTimings(req)) };
+      const mismatch = timings ? sampleMismatch(timings, req) : undefined;
+      if (timings && mismatch === undefined) return { model: timings, vector: finiteFeatures(extractTimings(req)) };
       const summary = this.source.find(algorithm, "summary");
-      if (summary) return { model: summary, vector: finiteFeatures(extractSummary(req)) };
-      if (timings) {
-        throw new KeystrokeError("BAD_REQUEST", `has ${req.press.length} keys but the ${algorithm} timings model expects ${timings.keys}, and there is no ${algorithm} summary model to fall back on`, {
-          field: "press",
-        });
+      // no timings model at all: the summary model is the only one there is, and the answer says so (`features`)
+      if (summary && (!timings || options.allowSummary || req.allowSummary)) return { model: summary, vector: finiteFeatures(extractSummary(req)) };
+      if (timings && mismatch !== undefined) {
+        const way = summary ? `; allowSummary (--allow-summary, "allow_summary": true) lets the weaker ${algorithm} summary model answer it instead` : `, and there is no ${algorithm} summary model to answer it`;
+        throw new KeystrokeError("SAMPLE_MISMATCH", `${mismatch.message}${way}`, { field: mismatch.field });
       }
       throw this.unknown(algorithm);
     }
@@ -89,6 +98,7 @@ export class Predictor {
     const top = topK(proba, classes, options.top ?? DEFAULT_TOP);
     // top[0] exists whenever the model has a class; a model with none could not have been trained
     const best = top[0]!;
+    const warning = req.kind === "timings" ? unitWarning(req) : undefined;
     return {
       UserID: best.UserID,
       Model: model.algorithm,
@@ -97,6 +107,7 @@ export class Predictor {
       top,
       model_version: model.version,
       inference_time_ms: Math.round(elapsed * 1e4) / 1e4,
+      ...(warning !== undefined ? { warnings: [warning] } : {}),
     };
   }
 
@@ -107,6 +118,45 @@ export class Predictor {
       suggestion: "train it with keystroke-id train, or ask for another model",
     });
   }
+}
+
+/** The key names a timings model was trained on (from its `HT.<i>.<key>` feature names), when it has them. */
+export function modelKeyNames(model: Pick<LoadedModel, "featureNames" | "keys">): string[] | undefined {
+  if (model.keys === null) return undefined;
+  const names: string[] = [];
+  for (let i = 0; i < model.keys; i++) {
+    const prefix = `HT.${i}.`;
+    const f = model.featureNames[i];
+    if (f === undefined || !f.startsWith(prefix)) return undefined;
+    names.push(f.slice(prefix.length));
+  }
+  return names;
+}
+
+/** Why a timings model cannot take a raw sample (its key count, or the keys typed), or undefined when it can. */
+export function sampleMismatch(model: Pick<LoadedModel, "featureNames" | "keys" | "algorithm">, req: TimingsRequest): { message: string; field: string } | undefined {
+  if (model.keys !== req.press.length) {
+    return { message: `has ${req.press.length} keys but the ${model.algorithm} timings model was trained on samples of ${model.keys} keys`, field: req.keys ? "keystrokes" : "press" };
+  }
+  const expected = modelKeyNames(model);
+  if (expected && req.keys) {
+    const i = req.keys.findIndex((k, j) => !sameKey(k, expected[j]!));
+    if (i >= 0) {
+      return { message: `key ${i} is "${clip(req.keys[i]!)}" but the ${model.algorithm} timings model was trained on the text ${clip(expected.join(" "), 80)} (key ${i}: "${clip(expected[i]!)}")`, field: `keystrokes[${i}].key` };
+    }
+  }
+  return undefined;
+}
+
+// layouts name keys differently ("period" and "."; "Shift.r" and "Shift"): compare loosely
+const KEY_ALIASES: Record<string, string> = { period: ".", comma: ",", space: " ", return: "enter", five: "5", "shift.r": "shift", "shift.l": "shift" };
+function sameKey(a: string, b: string): boolean {
+  const norm = (k: string) => KEY_ALIASES[k.toLowerCase()] ?? k.toLowerCase();
+  return norm(a) === norm(b);
+}
+
+function clip(s: string, n = 20): string {
+  return s.length > n ? s.slice(0, n) + "…" : s;
 }
 
 /**

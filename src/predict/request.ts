@@ -18,6 +18,8 @@ export interface TimingsRequest {
   press: number[];
   release: number[];
   keys?: string[];
+  /** `"allow_summary": true` in the body: the summary model may answer when the timings model cannot take the sample. */
+  allowSummary?: boolean;
 }
 
 /** One validated request; everything below the border trusts it. */
@@ -64,8 +66,12 @@ export function parseRequest(value: unknown, limits: RequestLimits = {}): Predic
   }
   const body = value as Record<string, unknown>;
   const model = body.Model === undefined ? undefined : parseAlgorithm(body.Model);
-  if (body.press !== undefined || body.release !== undefined) return { kind: "timings", ...parseArrays(body, maxKeys), ...(model ? { model } : {}) };
-  if (body.keystrokes !== undefined) return { kind: "timings", ...parseKeystrokes(body.keystrokes, maxKeys), ...(model ? { model } : {}) };
+  if (body.allow_summary !== undefined && typeof body.allow_summary !== "boolean") {
+    throw new KeystrokeError("BAD_REQUEST", `must be true or false, got ${kindOf(body.allow_summary)}`, { field: "allow_summary" });
+  }
+  const extra = { ...(model ? { model } : {}), ...(body.allow_summary === true ? { allowSummary: true } : {}) };
+  if (body.press !== undefined || body.release !== undefined) return { kind: "timings", ...parseArrays(body, maxKeys), ...extra };
+  if (body.keystrokes !== undefined) return { kind: "timings", ...parseKeystrokes(body.keystrokes, maxKeys), ...extra };
   if (TIMING_KINDS.some((k) => body[k] !== undefined)) return { kind: "summary", summary: parseSummary(body), ...(model ? { model } : {}) };
   throw new KeystrokeError("BAD_REQUEST", "no timings: expected HT, PPT, RRT, RPT (each with Mean and STD), press and release, or keystrokes", {
     field: "HT",

@@ -12,15 +12,16 @@ export interface SampleAnswer {
 }
 
 const PREDICT_COLUMNS = ["UserID", "Model", "features", "confidence", "model_version"];
-const VERIFY_COLUMNS = ["UserID", "accepted", "anomaly_score", "confidence_score", "threshold", "detector", "replay", "scripted", "reason"];
+const VERIFY_COLUMNS = ["UserID", "accepted", "anomaly_score", "confidence_score", "threshold", "detector", "features", "replay", "scripted", "reason"];
 
-/** The columns of a table of answers: `keys` index a SampleAnswer row, `head` names them (the label under its own name). */
+/**
+ * The columns of a table of answers: `keys` index a SampleAnswer row, `head` names them. The file's own
+ * label column is `label` (the same name as in JSON), so it never collides with the answer's `UserID`.
+ */
 export function answerColumns(verifying: boolean, labelColumn?: string): { keys: string[]; head: string[] } {
   const middle = verifying ? VERIFY_COLUMNS : PREDICT_COLUMNS;
-  return {
-    keys: ["line", ...(labelColumn !== undefined ? ["label"] : []), ...middle, "error"],
-    head: ["line", ...(labelColumn !== undefined ? [labelColumn] : []), ...middle, "error"],
-  };
+  const keys = ["line", ...(labelColumn !== undefined ? ["label"] : []), ...middle, "warnings", "error"];
+  return { keys, head: keys };
 }
 
 /**

@@ -192,6 +192,6 @@ export async function writeReport(file: string, input: ReportInput): Promise<voi
   try {
     await writeFileAtomic(file, html);
   } catch (e) {
-    throw new KeystrokeError("IO", `cannot write the report: ${(e as Error).message}`, { file, flag: "--report" }, { cause: e });
+    throw new KeystrokeError("IO", `cannot write the report: ${(e as Error).message}`, { file }, { cause: e });
   }
 }

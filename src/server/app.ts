@@ -2,6 +2,7 @@ import { unwatchFile, watchFile, type Stats } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { join } from "node:path";
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyPluginAsync } from "fastify";
+import { errorBody, KeystrokeError } from "../errors.js";
 import { loadModelDir, MANIFEST_FILE, type Manifest, type ModelDir } from "../models/store.js";
 import type { IdentityService } from "../identity/service.js";
 import { MAX_KEYS, parseJson, Predictor, type Verifier } from "../predict/index.js";
@@ -183,7 +184,7 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => sendError(err, req, reply, metrics, opts.bodyLimit));
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split("?")[0]}` }));
+  app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody(new KeystrokeError("NOT_FOUND", `no route ${req.method} ${req.url.split("?")[0]}`))));
 
   // what the route plugins share; the batch size is checked in the handlers, so that arrays and NDJSON get the same message
   const context: ServerContext = {

@@ -1,3 +1,4 @@
+import { errorBody, KeystrokeError } from "../errors.js";
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ServerMetrics } from "./metrics.js";
@@ -39,15 +40,15 @@ export function installAuth(app: FastifyInstance, tokens: AuthTokens, metrics: S
       if (isAdmin) return;
       if (admin === undefined) {
         metrics.rejected.inc({ reason: "FORBIDDEN" });
-        return reply.code(403).send({ error: "routes that change identities are off: start serve with --admin-token (or KEYSTROKE_ID_ADMIN_TOKEN)", code: "FORBIDDEN" });
+        return reply.code(403).send(errorBody(new KeystrokeError("FORBIDDEN", "routes that change identities are off: start serve with --admin-token (or KEYSTROKE_ID_ADMIN_TOKEN)")));
       }
       metrics.rejected.inc({ reason: "UNAUTHORIZED" });
-      return reply.code(401).header("www-authenticate", 'Bearer realm="keystroke-id admin"').send({ error: "missing or wrong admin bearer token (Authorization: Bearer <admin token>)", code: "UNAUTHORIZED" });
+      return reply.code(401).header("www-authenticate", 'Bearer realm="keystroke-id admin"').send(errorBody(new KeystrokeError("UNAUTHORIZED", "missing or wrong admin bearer token (Authorization: Bearer <admin token>)")));
     }
     if (verify === undefined || isAdmin) return;
     if (given !== undefined && timingSafeEqual(given, verify)) return;
     metrics.rejected.inc({ reason: "UNAUTHORIZED" });
-    return reply.code(401).header("www-authenticate", 'Bearer realm="keystroke-id"').send({ error: "missing or wrong bearer token (Authorization: Bearer <token>)" });
+    return reply.code(401).header("www-authenticate", 'Bearer realm="keystroke-id"').send(errorBody(new KeystrokeError("UNAUTHORIZED", "missing or wrong bearer token (Authorization: Bearer <token>)")));
   });
 }
 

@@ -80,7 +80,7 @@ export async function runTraining(options: TrainRunOptions): Promise<TrainReport
   if (dataset.samples.length === 0) throw new KeystrokeError("TOO_FEW_SAMPLES", "has no valid samples to train on", { file: name });
 
   // a models dir that cannot be written fails now, not after the training it would have thrown away
-  await checkWritableDir(options.out, { flag: "--out" });
+  await checkWritableDir(options.out, { option: "out" });
   const run = await trainModels(dataset, { ...options, refit: !options.keepHoldout });
   const data = { name, sha256: sha256(bytes), rows: dataset.samples.length, users: run.users, layout: dataset.layout };
   const rows = dataset.samples.length;

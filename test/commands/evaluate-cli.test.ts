@@ -70,7 +70,7 @@ describe("keystroke-id evaluate (built binary)", () => {
         expect(d.eer.mean).toBeLessThanOrEqual(1);
         expect(d.roc.length).toBeGreaterThan(1);
       }
-      const table = await runCli(["evaluate", SHARED_DATA, "--verification"], { cwd });
+      const table = await runCli(["evaluate", SHARED_DATA, "--verification", "--output", "table"], { cwd });
       expect(table.code, table.stderr).toBe(0);
       expect(table.stdout).toMatch(/EER \(mean ± sd\)/);
       expect(table.stdout).toContain(`${doc.verification.best} (best)`);

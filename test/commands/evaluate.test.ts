@@ -70,14 +70,14 @@ describe("evaluate with a models directory", () => {
     expect(doc.dataset).toEqual({ file: evalFile, rows: 20, users: 4 });
     expect(Object.keys(doc.models)).toEqual(["RF"]);
     const t = doc.models.RF.timings;
-    for (const k of ["accuracy", "top3", "balancedAccuracy", "macroF1", "macroPrecision", "macroRecall"]) expect(typeof t[k]).toBe("number");
-    expect(t.unseenUsers).toEqual([{ user: "late", samples: 2 }]);
-    expect(t.unseenSamples).toBe(2);
+    for (const k of ["accuracy", "top3", "balanced_accuracy", "macro_f1", "macro_precision", "macro_recall"]) expect(typeof t[k]).toBe("number");
+    expect(t.unseen_users).toEqual([{ UserID: "late", samples: 2 }]);
+    expect(t.unseen_samples).toBe(2);
     // the two unseen samples can never be right
     expect(t.accuracy).toBeLessThanOrEqual(18 / 20);
-    expect(t.perUser.find((u: { user: string }) => u.user === "late")).toMatchObject({ support: 2, correct: 0 });
+    expect(t.per_user.find((u: { UserID: string }) => u.UserID === "late")).toMatchObject({ support: 2, correct: 0 });
     expect(t.confusion.labels).toContain("late");
-    expect(t.version).toMatch(/^rf-timings-/);
+    expect(t.model_version).toMatch(/^rf-timings-/);
     expect(stderr).toMatch(/2 sample\(s\) of 1 user\(s\) the RF timings model never saw count as errors: late/);
   });
 
@@ -91,7 +91,7 @@ describe("evaluate with a models directory", () => {
   });
 
   it("prints a table with the confusion matrix for a few users", async () => {
-    const { stdout } = await run([evalFile, "--models-dir", modelsDir, "--model", "rf", "--features", "timings"]);
+    const { stdout } = await run([evalFile, "--models-dir", modelsDir, "--model", "rf", "--features", "timings", "--output", "table"]);
     expect(stdout).toMatch(/model.*features.*accuracy.*top-3/);
     expect(stdout).toMatch(/RF.*timings/);
     expect(stdout).toMatch(/confusion RF timings \(rows true, columns predicted\)/);
@@ -117,7 +117,7 @@ describe("evaluate --cv", () => {
     const mean = t.cv.folds.reduce((s: number, f: { accuracy: number }) => s + f.accuracy, 0) / 3;
     expect(t.accuracy).toBeCloseTo(mean, 12);
     expect(typeof t.cv.sd.accuracy).toBe("number");
-    expect(stderr).toMatch(/cross-validating RF timings: fold 3\/3 \(3\/6 fits\)/);
+    expect(stderr).toMatch(/cross-validating RF timings: fold 3\/3 \(3\/6 fits(, ETA \d+ s)?\)/);
   });
 });
 

@@ -8,7 +8,7 @@ const FIRST_ROW = resolve(ROOT, "test/data/fixtures/first-row-user73.csv");
 
 describe("keystroke-id features (built binary)", () => {
   it("reads piped stdin and prints one parseable JSON document", async () => {
-    const r = await runCli(["features", "--format", "json"], { stdin: readFileSync(FIRST_ROW, "utf8") });
+    const r = await runCli(["features", "--output", "json"], { stdin: readFileSync(FIRST_ROW, "utf8") });
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout) as Array<Record<string, number>>;
     expect(doc).toHaveLength(1);
@@ -25,7 +25,7 @@ describe("keystroke-id features (built binary)", () => {
       ["cmu-small.csv", "subject", 32],
       ["events.csv", "user", 12],
     ] as const) {
-      const r = await runCli(["features", `fixtures/${name}`, "--set", "timings", "--format", "ndjson"]);
+      const r = await runCli(["features", `fixtures/${name}`, "--set", "timings", "--output", "ndjson"]);
       expect(r.code, r.stderr).toBe(0);
       const lines = r.stdout.trim().split("\n");
       expect(lines).toHaveLength(rows);

@@ -40,8 +40,8 @@ describe("features command (in-process)", () => {
 
   it("reads stdin for `-` and when the file is omitted with stdin piped", async () => {
     const text = readFileSync(FIRST_ROW, "utf8");
-    const dash = await run(["-", "--format", "ndjson"], text);
-    const omitted = await run(["--format", "ndjson"], text);
+    const dash = await run(["-", "--output", "ndjson"], text);
+    const omitted = await run(["--output", "ndjson"], text);
     expect(JSON.parse(dash.out)).toMatchObject({ UserID: 73, "RRT.Mean": 155.75 });
     expect(omitted.out).toBe(dash.out);
   });
@@ -54,7 +54,7 @@ describe("features command (in-process)", () => {
 
   it.each([
     [["--set", "both"], "--set"],
-    [["--format", "xml"], "--format"],
+    [["--output", "xml"], "--output"],
   ])("rejects %j naming the flag", async (flags, flag) => {
     const r = await run([FIRST_ROW, ...flags]);
     expect(r.error).toBeInstanceOf(KeystrokeError);
@@ -63,7 +63,7 @@ describe("features command (in-process)", () => {
 
   it("reports skipped rows on stderr with how many and which lines", async () => {
     const text = "press-0,release-0,press-1,release-1,user\n0,90,150,260,1\n0,90,150,x,2\n0,90,150,260,3\n100,190,50,60,4\n";
-    const r = await run(["-", "--skip-invalid", "--format", "json"], text);
+    const r = await run(["-", "--skip-invalid", "--output", "json"], text);
     expect(r.error).toBeUndefined();
     expect((JSON.parse(r.out) as Array<{ user: number }>).map((o) => o.user)).toEqual([1, 3]);
     expect(r.err).toContain("skipped 2 invalid row(s) of <stdin>: line 3, 5");

@@ -89,13 +89,14 @@ describe("keystroke-id predict: input forms", () => {
     const r = await predict(["--csv", csv, "--model", "rf"]);
     expect(r.code, r.stderr).toBe(0);
     const rows = r.stdout.trim().split("\n").map((l) => l.split(","));
-    expect(rows[0]).toEqual(["line", "UserID", "UserID", "Model", "features", "confidence", "model_version", "error"]);
+    // the file's label column is `label`, never a second UserID
+    expect(rows[0]).toEqual(["line", "label", "UserID", "Model", "features", "confidence", "model_version", "warnings", "error"]);
     expect(rows).toHaveLength(1 + 4 * 14);
     expect(rows[1]![0]).toBe("2");
     // trained on these very rows: the RF should get nearly all of them right
     const right = rows.slice(1).filter((c) => c[1] === c[2]).length;
     expect(right).toBeGreaterThan(50);
-    const j = JSON.parse((await predict(["--csv", csv, "--format", "json"])).stdout);
+    const j = JSON.parse((await predict(["--csv", csv, "--output", "json"])).stdout);
     expect(j).toHaveLength(56);
     expect(j[0]).toMatchObject({ line: 2, label: 1 });
   });
@@ -140,7 +141,7 @@ describe("keystroke-id predict: errors", () => {
   it("reports a missing input file and a bad flag value", async () => {
     expect((await predict(["--json", join(root, "nope.json")])).stderr).toMatch(/nope\.json: no such file/);
     expect((await predict(["--top", "0"], "{}")).code).toBe(2);
-    expect((await predict(["--csv", csv, "--format", "xml"])).stderr).toMatch(/flag --format/);
+    expect((await predict(["--csv", csv, "--output", "xml"])).stderr).toMatch(/flag --output/);
   });
 });
 
@@ -175,14 +176,14 @@ describe("keystroke-id predict --claim", () => {
 describe.skipIf(!existsSync(join(ROOT, "fixtures", "wide-train.csv")))("keystroke-id predict on the fixtures", () => {
   it("answers fixtures/requests.ndjson and fixtures/wide-test.csv with RF trained on fixtures/wide-train.csv", async () => {
     const models = join(root, "fixture-models");
-    const t = await runCli(["train", "fixtures/wide-train.csv", "--model", "rf", "--out", models, "--workers", "0", "--no-verification", "--json"]);
+    const t = await runCli(["train", "fixtures/wide-train.csv", "--model", "rf", "--models-dir", models, "--workers", "0", "--no-verification", "--json"]);
     expect(t.code, t.stderr).toBe(0);
     const nd = await runCli(["predict", "--models-dir", models, "--model", "rf", "--json", "fixtures/requests.ndjson"]);
     expect(nd.code, nd.stderr).toBe(0);
     const lines = nd.stdout.trim().split("\n").map((l) => JSON.parse(l));
     expect(lines).toHaveLength(readFileSync(join(ROOT, "fixtures", "requests.ndjson"), "utf8").trim().split("\n").length);
     for (const a of lines) expect(a).toMatchObject({ Model: "RF", UserID: a.top[0].UserID });
-    const csvOut = await runCli(["predict", "--models-dir", models, "--csv", "fixtures/wide-test.csv", "--format", "json"]);
+    const csvOut = await runCli(["predict", "--models-dir", models, "--csv", "fixtures/wide-test.csv", "--output", "json"]);
     expect(csvOut.code, csvOut.stderr).toBe(0);
     const rows = JSON.parse(csvOut.stdout) as Array<{ label: unknown; UserID: unknown; features: string }>;
     expect(rows.length).toBeGreaterThan(10);

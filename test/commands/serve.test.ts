@@ -192,7 +192,7 @@ describe("keystroke-id serve", () => {
         await new Promise((r) => setTimeout(r, 150));
         s.child.kill("SIGHUP");
       }
-      const t = await runCli(["train", join(root, "train.csv"), "--model", "rf,svm", "--out", live, "--holdout", "0", "--workers", "0", "--seed", "9", "--no-verification"]);
+      const t = await runCli(["train", join(root, "train.csv"), "--model", "rf,svm", "--models-dir", live, "--holdout", "0", "--workers", "0", "--seed", "9", "--no-verification"]);
       expect(t.code, t.stderr).toBe(0);
       const deadline = Date.now() + 10_000;
       while (Date.now() < deadline && (await versionOf()) === first) await new Promise((r) => setTimeout(r, 100));

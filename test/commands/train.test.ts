@@ -9,18 +9,19 @@ const FIXTURE = "fixtures/wide-train.csv";
 describe("keystroke-id train (end to end)", () => {
   it("trains, prints one JSON document, and writes model files with a manifest", async () => {
     const out = await mkdtemp(join(tmpdir(), "kid-train-"));
-    const r = await runCli(["train", FIXTURE, "--model", "rf,svm", "--out", out, "--json", "--no-verification"]);
+    const r = await runCli(["train", FIXTURE, "--model", "rf,svm", "--models-dir", out, "--json", "--no-verification", "--quiet"]);
+    // --quiet: nothing on stderr; stdout is one JSON document in the wire vocabulary
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.data).toMatchObject({ rows: 300, users: 30, layout: "wide" });
-    expect(report.models.map((m: { model: string; features: string }) => `${m.model}/${m.features}`).sort()).toEqual(["RF/summary", "RF/timings", "SVM/summary", "SVM/timings"]);
+    expect(report.models.map((m: { Model: string; features: string }) => `${m.Model}/${m.features}`).sort()).toEqual(["RF/summary", "RF/timings", "SVM/summary", "SVM/timings"]);
     for (const m of report.models) {
       expect(m.accuracy).toBeGreaterThanOrEqual(0);
       expect(m.accuracy).toBeLessThanOrEqual(1);
     }
     // timings models identify people far better than the 8 summary numbers
-    const acc = (model: string, f: string) => report.models.find((m: { model: string; features: string }) => m.model === model && m.features === f).accuracy;
+    const acc = (model: string, f: string) => report.models.find((m: { Model: string; features: string }) => m.Model === model && m.features === f).accuracy;
     expect(acc("RF", "timings")).toBeGreaterThan(0.8);
     expect(acc("RF", "timings")).toBeGreaterThan(acc("RF", "summary"));
     const files = (await readdir(out)).filter((f) => f !== "versions").sort();
@@ -32,16 +33,21 @@ describe("keystroke-id train (end to end)", () => {
     expect(manifest.models[0].sha256).toMatch(/^[0-9a-f]{64}$/);
     // the true shares: 20% of 300 rows held out for the scores, then the models refitted on all of them
     expect(report.holdout).toEqual({ fraction: 0.2, rows: 60, share: 0.2 });
-    expect(report.fitted).toEqual({ rows: 300, share: 1, refitOnAll: true });
+    expect(report.fitted).toEqual({ rows: 300, share: 1, refit_on_all: true });
     expect(manifest.training).toEqual({ rows: 300, holdoutRows: 60, holdoutShare: 0.2, refitOnAll: true, fittedRows: 300 });
     expect(report.version).toBe("v1");
     expect(manifest.versionId).toBe("v1");
+    // one vocabulary: snake_case for added fields, Model for the algorithm, model_version for a model's version
+    expect(report.models_dir).toBe(out);
+    expect(typeof report.wall_seconds).toBe("number");
+    expect(report.models[0]).toHaveProperty("model_version");
+    expect(JSON.stringify(report)).not.toMatch(/"[a-z]+[A-Z][A-Za-z]*":/);
   }, 180_000);
 
   it("writes byte-identical model files for the same data and seed", async () => {
     const [a, b] = [await mkdtemp(join(tmpdir(), "kid-det-")), await mkdtemp(join(tmpdir(), "kid-det-"))];
     for (const out of [a, b]) {
-      const r = await runCli(["train", FIXTURE, "--model", "rf", "--out", out, "--seed", "9", "--json", "--no-verification"]);
+      const r = await runCli(["train", FIXTURE, "--model", "rf", "--models-dir", out, "--seed", "9", "--json", "--no-verification"]);
       expect(r.code).toBe(0);
     }
     const names = async (d: string) => (await readdir(d)).filter((f) => f !== "manifest.json" && f !== "versions").sort();
@@ -53,7 +59,7 @@ describe("keystroke-id train (end to end)", () => {
   }, 180_000);
 
   it("reports a missing file and a bad flag with a non-zero exit", async () => {
-    const missing = await runCli(["train", "no/such.csv", "--out", join(tmpdir(), "never")]);
+    const missing = await runCli(["train", "no/such.csv", "--models-dir", join(tmpdir(), "never")]);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toMatch(/no\/such\.csv: no such file/);
     const bad = await runCli(["train", FIXTURE, "--holdout", "2"]);
@@ -62,7 +68,7 @@ describe("keystroke-id train (end to end)", () => {
   });
 
   it("refuses an unlabelled file for training, naming it", async () => {
-    const r = await runCli(["train", "fixtures/wide-unlabelled.csv", "--out", join(tmpdir(), "never2")]);
+    const r = await runCli(["train", "fixtures/wide-unlabelled.csv", "--models-dir", join(tmpdir(), "never2")]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/wide-unlabelled\.csv.*label/i);
   });

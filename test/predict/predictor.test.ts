@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { KeystrokeError } from "../../src/errors.js";
-import { extractSummary, extractTimings } from "../../src/features/index.js";
+import { extractSummary, extractTimings, timingsNames } from "../../src/features/index.js";
 import { answerBatch, answerRequest, answerVerify, Predictor, readRequests, topK, type Verifier } from "../../src/predict/index.js";
 import { fakeModel, fakeSource } from "./fakes.js";
 
@@ -62,11 +62,39 @@ describe("Predictor", () => {
     expect(rfTimings.classifier.seen).toEqual([extractTimings(sample)]);
   });
 
-  it("falls back to the summary model when the sample's length does not match", () => {
+  it("refuses a sample of another length with SAMPLE_MISMATCH saying why, unless allowSummary", () => {
     const { predictor, rfSummary } = setup();
     const four = { press: [0, 100, 250, 300], release: [80, 190, 300, 350], Model: "RF" };
-    expect(answerRequest(predictor, four).features).toBe("summary");
-    expect(rfSummary.classifier.seen).toEqual([extractSummary(four)]);
+    let err: KeystrokeError | undefined;
+    try {
+      answerRequest(predictor, four);
+    } catch (e) {
+      err = e as KeystrokeError;
+    }
+    expect(err?.code).toBe("SAMPLE_MISMATCH");
+    expect(err?.place.field).toBe("press");
+    expect(err?.message).toMatch(/has 4 keys but the RF timings model was trained on samples of 3 keys.*allowSummary/);
+    expect(rfSummary.classifier.seen).toEqual([]);
+    // the library option, and the request's own allow_summary, let the summary model answer; the answer says so
+    expect(answerRequest(predictor, four, { allowSummary: true }).features).toBe("summary");
+    expect(answerRequest(predictor, { ...four, allow_summary: true }).features).toBe("summary");
+    expect(rfSummary.classifier.seen).toEqual([extractSummary(four), extractSummary(four)]);
+    expect(() => answerRequest(predictor, { ...four, allow_summary: "yes" })).toThrow(/field allow_summary: must be true or false/);
+  });
+
+  it("refuses a sample whose keys are not the text the timings model was trained on", () => {
+    const { predictor, rfTimings } = setup();
+    rfTimings.featureNames = timingsNames(3, ["t", "i", "e"]);
+    const ks = (keys: string) => ({ Model: "RF", keystrokes: [...keys].map((key, i) => ({ key, press: i * 100, release: i * 100 + 60 })) });
+    expect(answerRequest(predictor, ks("tie")).features).toBe("timings");
+    expect(() => answerRequest(predictor, ks("tix"))).toThrow(/field keystrokes\[2\]\.key: key 2 is "x" but the RF timings model was trained on the text t i e/);
+  });
+
+  it("warns, without refusing, when the times look like seconds", () => {
+    const { predictor } = setup();
+    const secs = { press: [0, 0.1, 0.25], release: [0.08, 0.19, 0.3], Model: "RF" };
+    expect(answerRequest(predictor, secs).warnings?.[0]).toMatch(/look like seconds.*multiply them by 1000/);
+    expect(answerRequest(predictor, { ...sample, Model: "RF" }).warnings).toBeUndefined();
   });
 
   it("uses the caller's model over the request's, and the manifest's best when neither names one", () => {
@@ -85,7 +113,7 @@ describe("Predictor", () => {
       expect((e as KeystrokeError).code).toBe("UNKNOWN_MODEL");
     }
     // XGB has only a 3-key timings model and no summary model to fall back on
-    expect(() => answerRequest(predictor, { press: [0, 1], release: [1, 2], Model: "XGB" })).toThrow(/expects 3/);
+    expect(() => answerRequest(predictor, { press: [0, 1], release: [1, 2], Model: "XGB" })).toThrow(/trained on samples of 3 keys, and there is no XGB summary model/);
   });
 });
 

@@ -35,10 +35,11 @@ describe("answerSamples", () => {
 });
 
 describe("answerColumns", () => {
-  it("names the label column as the file does and keeps error last", () => {
-    const c = answerColumns(false, "subject");
-    expect(c.head[1]).toBe("subject");
+  it("names the file's label column `label` (never a second UserID) and keeps error last", () => {
+    const c = answerColumns(false, "UserID");
+    expect(c.head[1]).toBe("label");
     expect(c.keys[1]).toBe("label");
+    expect(new Set(c.head).size).toBe(c.head.length);
     expect(c.head.at(-1)).toBe("error");
     expect(answerColumns(true).head).toContain("anomaly_score");
     expect(answerColumns(false).head).not.toContain("label");

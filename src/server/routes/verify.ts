@@ -1,3 +1,4 @@
+import { errorBody, KeystrokeError } from "../../errors.js";
 import type { FastifyInstance } from "fastify";
 import { errorAnswer, parseVerifyRequest, verifyRequest } from "../../predict/index.js";
 import { countError, countVerify, ndjson, ndjsonRows, NdjsonBody } from "../http.js";
@@ -11,7 +12,7 @@ export default async function verifyRoutes(app: FastifyInstance): Promise<void> 
     const { verifier } = ks.state();
     if (!verifier) {
       ks.metrics.rejected.inc({ reason: "NO_TEMPLATES" });
-      return reply.code(404).send({ error: "this models dir has no verification templates (run keystroke-id enroll)" });
+      return reply.code(404).send(errorBody(new KeystrokeError("NO_TEMPLATES", "this models dir has no verification templates (run keystroke-id enroll)")));
     }
     const one = async (v: unknown) => countVerify(ks.metrics, await verifyRequest(verifier, parseVerifyRequest(v, undefined, ks.limits)));
     if (req.body instanceof NdjsonBody) {
