@@ -250,7 +250,7 @@ describe("a crash at every write step leaves the previous models dir loadable", 
       expect(oldSeen).toBeGreaterThan(0);
       expect(newSeen).toBeGreaterThan(0);
       console.log(`${c.name}: crashed at each of ${total} write steps (${oldSeen} left the previous dir, ${newSeen} the new one)`);
-    });
+    }, 240_000); // 65 crash points, each a copy, a crash and a recovery: minutes on a loaded 2-core machine
   }
 
   it("enroll into a dir without a manifest (a store made by enroll alone) commits by its index.json", async () => {

@@ -69,7 +69,9 @@ describe("a full disk", () => {
       // a page or two left: enough for the lock file, never for the output
       leaveFree(8192);
       const before = snapshot(mnt);
-      const r = await runBin(w.args);
+      // a hang guard, not a speed test: train takes 20 s and more on a loaded 2-core machine
+      const r = await runBin(w.args, { timeoutMs: 120_000 });
+      expect(r.timedOut, w.name).toBe(false);
       expect(r.code, `${w.name}: ${r.stderr}`).not.toBe(0);
       expect(r.stderr).toMatch(new RegExp(`${escape(w.file)}[^\\n]*: cannot be (written|created): no space left on device \\(ENOSPC\\)`));
       expect(r.stderr).not.toMatch(STACK_LINE);
@@ -79,7 +81,7 @@ describe("a full disk", () => {
     // the previous models still load
     const p = await runCli(["predict", "--json", join(ROOT, "fixtures", "request-timings.json"), "--models-dir", join(mnt, "models")]);
     expect(p.code, p.stderr).toBe(0);
-  });
+  }, 300_000);
 });
 
 describe("an unwritable directory", () => {
