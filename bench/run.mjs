@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ROOT, machine } from "./lib.mjs";
 
-const PARTS = ["features", "train", "serve", "verify", "reliability"];
+const PARTS = ["features", "train", "serve", "verify", "reliability", "store"];
 // `--name value` after the parts belongs to the parts, which read process.argv themselves
 const names = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !all[i - 1]?.startsWith("--"));
 const wanted = names.length ? names : PARTS;

@@ -41,6 +41,9 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     connectionTimeoutMillis: options.connectTimeoutMs ?? 3000,
     statement_timeout: options.statementTimeoutMs ?? 10_000,
     idleTimeoutMillis: 30_000,
+    // a verification's replay hash commits without waiting for the WAL flush (a crash of PostgreSQL itself may
+    // forget the last few ms of hashes); every transaction (enrolment, delete, import, audit) sets it back on
+    options: "-c synchronous_commit=off",
   });
   // an idle connection whose server went away must not crash the process; the next query reports it
   pool.on("error", () => undefined);
@@ -125,6 +128,7 @@ class PgDb implements Db {
     try {
       const inner = new PgDb(client, this.location);
       await inner.run("BEGIN");
+      await inner.run("SET LOCAL synchronous_commit = on");
       try {
         const out = await fn(inner);
         await inner.run("COMMIT");
