@@ -29,7 +29,10 @@ export type ErrorCode =
   | "UNKNOWN_USER"
   | "BAD_MODEL_FILE"
   | "TOO_FEW_SAMPLES"
-  | "IO";
+  | "IO"
+  | "BAD_STORE"
+  | "STORE_UNAVAILABLE"
+  | "STORE_BUSY";
 
 const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   BAD_HEADER: ExitCodes.INPUT,
@@ -43,6 +46,10 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   BAD_MODEL_FILE: ExitCodes.MODEL,
   TOO_FEW_SAMPLES: ExitCodes.INPUT,
   IO: ExitCodes.FAILURE,
+  // the identity store: a corrupt file or a newer schema (like a bad model file); unreachable or locked
+  BAD_STORE: ExitCodes.MODEL,
+  STORE_UNAVAILABLE: ExitCodes.FAILURE,
+  STORE_BUSY: ExitCodes.FAILURE,
 };
 
 /** The one error type the core throws: a code, a message a person can act on, and the place. */

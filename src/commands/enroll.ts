@@ -11,18 +11,22 @@ interface CommandIO {
 interface EnrollFlags {
   user?: string;
   modelsDir: string;
+  store?: string;
+  mode: string;
   detector?: string;
   filterOutliers?: boolean;
   json?: boolean;
 }
 
-/** `keystroke-id enroll <file>`: adds or updates users' verification templates, leaving every other user's untouched. */
+/** `keystroke-id enroll <file>`: enrols (or re-enrols) users in the identity store, one transaction per user, touching nobody else. */
 export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: process.stderr }): Command {
   return new Command("enroll")
-    .description("enrol users for verification (predict --claim, POST /verify) without retraining anyone else")
+    .description("enrol users for verification (predict --claim, POST /verify) in the identity store, without retraining anyone")
     .argument("<file>", "keystroke CSV with at least 3 samples per user (any layout)")
     .option("--user <id>", "enrol only this user's samples; unlabelled samples are taken as this user's")
-    .option("--models-dir <dir>", "models directory holding verification/", "models")
+    .option("--store <path|url>", "identity store: a SQLite file, sqlite:PATH or postgres://… (default: KEYSTROKE_ID_STORE, else ./keystroke-id.db)")
+    .option("--mode <mode>", "replace: learn each user from these samples alone; append: add them to the user's stored samples", "replace")
+    .option("--models-dir <dir>", "models directory whose old verification/ templates are imported on first use", "models")
     .option("--detector <name>", "verification detector (default: the store's; for a new store manhattan-robust-cohort, or manhattan-robust with 10 users or fewer)")
     .option("--filter-outliers", "drop enrolment samples far from the user's others (with 6 or more samples)")
     .option("--json", "one JSON document on stdout")
@@ -31,55 +35,62 @@ export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: 
       if (opts.detector !== undefined && !verify.isDetectorName(opts.detector)) {
         throw new KeystrokeError("BAD_FLAG", `unknown detector "${opts.detector}" (detectors: ${verify.DETECTORS.join(", ")})`, { flag: "--detector" });
       }
+      if (opts.mode !== "replace" && opts.mode !== "append") throw new KeystrokeError("BAD_FLAG", `"${opts.mode}" is not a mode (replace or append)`, { flag: "--mode" });
       if (opts.user !== undefined && opts.user.trim() === "") throw new KeystrokeError("BAD_FLAG", "empty user id", { flag: "--user" });
       const { readDataset, parseLabel } = await import("../data/index.js");
-      const { timingsNames } = await import("../features/index.js");
-      const ds = await readDataset(file);
+      const { userKey } = await import("../identity/service.js");
       const user = opts.user === undefined ? undefined : parseLabel(opts.user);
+      if (user !== undefined) userKey(user, { flag: "--user" });
+      const ds = await readDataset(file);
       if (!ds.labelled && user === undefined) {
         throw new KeystrokeError("BAD_FLAG", `${file} has no UserID column: say whose samples these are`, { flag: "--user" }, { suggestion: `keystroke-id enroll ${file} --user <id>` });
       }
-      const index = await verify.readVerificationIndex(opts.modelsDir);
-      const result = inFile(file, () =>
-        verify.enrollSamples(ds.samples, {
-          detector: (opts.detector as DetectorName | undefined) ?? index?.detector,
-          population: index?.population ?? undefined,
-          user,
-          filterOutliers: Boolean(opts.filterOutliers),
-        }),
-      );
-      // saveTemplates re-reads the store under the lock, so a concurrent enrol or train is not lost
-      const after = await verify.saveTemplates(opts.modelsDir, result.templates, {
-        detector: index?.detector ?? result.templates[0]!.detector,
-        keys: result.keys,
-        featureNames: timingsNames(result.keys, ds.keyNames),
-        population: result.populationBuilt ? result.population : undefined,
-      });
-      const dir = verify.verificationDir(opts.modelsDir);
-      const enrolled = result.templates.map((t) => ({
-        UserID: t.user,
-        samples: t.n,
-        threshold: t.threshold,
-        detector: t.detector,
-        file: after.users[String(t.user)]!.file,
-        replaced: index !== null && String(t.user) in index.users,
-      }));
-      const summary = { store: dir, created: index === null, users: Object.keys(after.users).length, enrolled };
-      if (opts.json) {
-        io.stdout.write(JSON.stringify(summary, null, 2) + "\n");
-      } else {
-        for (const e of enrolled) {
-          io.stdout.write(`${e.replaced ? "updated" : "enrolled"} ${String(e.UserID)}: ${e.samples} samples, threshold ${e.threshold.toFixed(3)} (${e.detector})\n`);
+      const { openIdentities } = await import("../identity/open.js");
+      const opened = await openIdentities({ store: opts.store, modelsDir: opts.modelsDir });
+      try {
+        if (opened.legacy?.imported) io.stderr.write(`imported ${opened.legacy.imported} user(s) from ${opened.legacy.dir}\n`);
+        const detector = opts.detector as DetectorName | undefined;
+        const enrolled =
+          opts.mode === "append"
+            ? await appendEach(opened.service, ds.samples, user, detector)
+            : (await inFile(file, () => opened.service.enrollSamples(ds.samples, { ...(user !== undefined ? { user } : {}), ...(detector ? { detector } : {}), filterOutliers: Boolean(opts.filterOutliers) }))).enrolled;
+        const users = await opened.store.identities.count();
+        const summary = { store: opened.store.location, users, enrolled };
+        if (opts.json) {
+          io.stdout.write(JSON.stringify(summary, null, 2) + "\n");
+        } else {
+          for (const e of enrolled) {
+            io.stdout.write(`${e.replaced ? "updated" : "enrolled"} ${String(e.UserID)}: ${e.samples} samples, threshold ${e.threshold.toFixed(3)} (${e.detector})\n`);
+          }
         }
+        io.stderr.write(`identity store ${opened.store.location}: ${users} user(s)\n`);
+      } finally {
+        await opened.close();
       }
-      io.stderr.write(`${index === null ? "created" : "updated"} verification store ${dir}: ${summary.users} user(s)\n`);
     });
 }
 
+// --mode append: each user's samples are added to what the store holds, one transaction per user
+async function appendEach(service: import("../identity/service.js").IdentityService, samples: import("../data/types.js").Sample[], user: import("../data/types.js").Label | undefined, detector: DetectorName | undefined) {
+  const { extractTimings } = await import("../features/index.js");
+  const groups = new Map<string, { user: import("../data/types.js").Label; vectors: number[][] }>();
+  for (const s of samples) {
+    const label = user ?? s.label;
+    if (label === undefined || (user !== undefined && s.label !== undefined && String(s.label) !== String(user))) continue;
+    let g = groups.get(String(label));
+    if (!g) groups.set(String(label), (g = { user: label, vectors: [] }));
+    g.vectors.push(extractTimings(s));
+  }
+  if (groups.size === 0) throw new KeystrokeError(user === undefined ? "TOO_FEW_SAMPLES" : "UNKNOWN_USER", user === undefined ? "no samples to enrol" : `no samples of user ${String(user)}`, user === undefined ? {} : { flag: "--user" });
+  const out = [];
+  for (const g of groups.values()) out.push(await service.enroll(g.user, g.vectors, { mode: "append", ...(detector ? { detector } : {}) }));
+  return out;
+}
+
 // "no samples to enrol" and the like are about the input file as a whole: say which file
-function inFile<T>(file: string, fn: () => T): T {
+async function inFile<T>(file: string, fn: () => Promise<T>): Promise<T> {
   try {
-    return fn();
+    return await fn();
   } catch (e) {
     if (e instanceof KeystrokeError && Object.keys(e.place).length === 0) {
       throw new KeystrokeError(e.code, e.message, { file }, { cause: e, ...(e.suggestion !== undefined ? { suggestion: e.suggestion } : {}) });

@@ -39,3 +39,13 @@ export function parseNumber(value: string, flag: string, range: { min?: number; 
   }
   return n;
 }
+
+const DURATION_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** `90m`, `12h`, `30d`, `500ms` (a bare number is ms) → ms; BAD_FLAG naming the flag otherwise. */
+export function parseDuration(value: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value.trim());
+  const ms = m ? Number(m[1]) * DURATION_MS[(m[2] ?? "ms") as keyof typeof DURATION_MS] : NaN;
+  if (!m || !(ms >= 1) || ms > 100 * 365 * DURATION_MS.d) throw new KeystrokeError("BAD_FLAG", `"${value}" is not a duration (e.g. 30d, 12h, 90m, 45s, 500ms)`, { flag });
+  return Math.round(ms);
+}

@@ -19,6 +19,7 @@ interface PredictFlags {
   top: string;
   claim?: string;
   skipInvalid?: boolean;
+  store?: string;
 }
 
 const FORMATS = ["csv", "json", "ndjson"] as const;
@@ -35,6 +36,7 @@ export function predictCommand(): Command {
     .option("--models-dir <dir>", "the directory `train` wrote", "models")
     .option("--top <k>", "candidate users listed per answer", "3")
     .option("--claim <UserID>", "verify the sample(s) as this user instead of identifying (raw timings only)")
+    .option("--store <path|url>", "with --claim: the identity store, a SQLite file, sqlite:PATH or postgres://… (default: KEYSTROKE_ID_STORE, else ./keystroke-id.db)")
     .option("--skip-invalid", "with --csv: drop invalid rows (reported on stderr) instead of stopping")
     .addHelpText(
       "after",
@@ -54,61 +56,88 @@ an array of these, or NDJSON (one per line; one answer per line). In a batch a b
       const popts: PredictOptions = { top, ...(model ? { model } : {}) };
 
       if (flags.csv !== undefined) {
-        await predictCsv(flags.csv, { ...flags, format, claim, popts, model });
+        await predictCsv(flags.csv, { ...flags, format, claim, popts, model, store: flags.store });
         return;
       }
       const name = flags.json === undefined || flags.json === "-" ? "<stdin>" : flags.json;
       const text = await readInput(flags.json);
       const input = core.readRequests(text, name);
 
-      let answer: (value: unknown) => object;
+      let answer: (value: unknown) => object | Promise<object>;
+      let close = async () => undefined as void;
       if (claim !== undefined) {
-        // validate before loading anything, so a bad request is reported as such even without templates
+        // validate before opening anything, so a bad request is reported as such even without a store
         if (input.form === "single") core.parseVerifyRequest(input.value, claim);
-        const verifier = await core.requireVerifier(flags.modelsDir);
-        answer = (v) => core.answerVerify(verifier, v, claim);
+        const opened = await core.openVerifier({ store: flags.store, modelsDir: flags.modelsDir });
+        close = opened.close;
+        answer = (v) => core.answerVerify(opened.verifier, v, claim);
       } else {
         if (input.form === "single") core.parseRequest(input.value);
         const predictor = await core.loadPredictor(flags.modelsDir, { algorithms: model ? [model] : core.requestAlgorithms(input), shapes: core.requestShapes(input) });
         answer = (v) => core.answerRequest(predictor, v, popts);
       }
 
+      try {
+        await answerInput(input, answer);
+      } finally {
+        await close();
+      }
+    });
+}
+
+/** Writes the answers of a JSON request, array or NDJSON stream; a bad request of a batch gets an error object and exit code 3. */
+async function answerInput(input: import("../predict/index.js").RequestInput, answer: (value: unknown) => object | Promise<object>): Promise<void> {
+  const core = await import("../predict/index.js");
+  {
       if (input.form === "single") {
-        writeJson(answer(input.value));
+        writeJson(await answer(input.value));
         return;
       }
       let failed = 0;
-      const guarded = (value: unknown, at: { index?: number; line?: number }, pre?: KeystrokeError): object => {
+      const guarded = async (value: unknown, at: { index?: number; line?: number }, pre?: KeystrokeError): Promise<object> => {
         try {
           if (pre) throw pre;
-          return answer(value);
+          return await answer(value);
         } catch (e) {
           failed++;
           return core.errorAnswer(e, at);
         }
       };
-      if (input.form === "batch") writeJson(input.values.map((v, index) => guarded(v, { index })));
-      else for (const l of input.lines) process.stdout.write(JSON.stringify(guarded(l.value, { line: l.line }, l.error)) + "\n");
+      if (input.form === "batch") {
+        const out: object[] = [];
+        for (const [index, v] of input.values.entries()) out.push(await guarded(v, { index }));
+        writeJson(out);
+      } else for (const l of input.lines) process.stdout.write(JSON.stringify(await guarded(l.value, { line: l.line }, l.error)) + "\n");
       if (failed > 0) {
         say(`${failed} of ${input.form === "batch" ? input.values.length : input.lines.length} requests could not be answered (see their error objects)`);
         process.exitCode = ExitCodes.INPUT;
       }
-    });
+  }
 }
 
 /** Answers every sample of a CSV; each answer carries the sample's line (and label, when the file has one). */
-async function predictCsv(file: string, o: { format: Format; modelsDir: string; skipInvalid?: boolean; claim?: Label; popts: PredictOptions; model?: Algorithm }): Promise<void> {
+async function predictCsv(file: string, o: { format: Format; modelsDir: string; skipInvalid?: boolean; claim?: Label; popts: PredictOptions; model?: Algorithm; store?: string }): Promise<void> {
+  const core = await import("../predict/index.js");
+  let answer: (v: unknown) => object | Promise<object>;
+  if (o.claim !== undefined) {
+    const opened = await core.openVerifier({ store: o.store, modelsDir: o.modelsDir });
+    const claim = o.claim;
+    answer = (v) => core.answerVerify(opened.verifier, v, claim);
+    try {
+      await answerCsv(file, o, answer);
+    } finally {
+      await opened.close();
+    }
+    return;
+  }
+  const predictor = await core.loadPredictor(o.modelsDir, { algorithms: [o.model ?? "best"] });
+  answer = (v) => core.answerRequest(predictor, v, o.popts);
+  await answerCsv(file, o, answer);
+}
+
+async function answerCsv(file: string, o: { format: Format; skipInvalid?: boolean; claim?: Label }, answer: (v: unknown) => object | Promise<object>): Promise<void> {
   const core = await import("../predict/index.js");
   const data = await import("../data/index.js");
-  let answer: (v: unknown) => object;
-  if (o.claim !== undefined) {
-    const verifier = await core.requireVerifier(o.modelsDir);
-    const claim = o.claim;
-    answer = (v) => core.answerVerify(verifier, v, claim);
-  } else {
-    const predictor = await core.loadPredictor(o.modelsDir, { algorithms: [o.model ?? "best"] });
-    answer = (v) => core.answerRequest(predictor, v, o.popts);
-  }
   const name = file === "-" ? "<stdin>" : file;
   let labelColumn: string | undefined;
   const samples = data.readSamples(file === "-" ? process.stdin : file, {

@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { ExitCodes, KeystrokeError } from "../errors.js";
 import { say } from "../ui/terminal.js";
-import { parseNumber } from "./options.js";
+import { parseDuration, parseNumber } from "./options.js";
 import { formatWindow, parseRateLimit, parseTrustProxy } from "../server/rate-limit.js";
 
 interface ServeFlags {
@@ -18,6 +18,11 @@ interface ServeFlags {
   trustProxy?: string;
   requestTimeout: string;
   demo?: boolean;
+  store?: string;
+  adminToken?: string;
+  cacheSize: string;
+  replayWindow: string;
+  auditRetention: string;
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -40,6 +45,11 @@ export function serveCommand(): Command {
     .option("--trust-proxy <hops|addresses>", "behind reverse proxies: trust X-Forwarded-For from this many hops (e.g. 1) or these proxy addresses (comma list, CIDR allowed), so --rate-limit counts clients, not the proxy (default: off)")
     .option("--demo", "serve the demo page at /demo (default: on only when --host is a loopback address)")
     .option("--no-demo", "do not serve the demo page")
+    .option("--store <path|url>", "identity store: a SQLite file, sqlite:PATH or postgres://… shared by several instances (default: KEYSTROKE_ID_STORE, else ./keystroke-id.db)")
+    .option("--admin-token <token>", "require Authorization: Bearer <token> on routes that change identities: POST /enroll, /auto/:id, /users (or KEYSTROKE_ID_ADMIN_TOKEN); without it they are open only when --token is not set either")
+    .option("--cache-size <n>", "templates kept in memory (LRU); each is checked against the store's version per request", "10000")
+    .option("--replay-window <duration>", "how long a verified sample counts as a replay (e.g. 30d, 12h, 90m)", "30d")
+    .option("--audit-retention <duration>", "how long audit entries are kept (e.g. 365d)", "365d")
     .action(async (flags: ServeFlags) => {
       const port = parseNumber(flags.port, "--port", { integer: true, min: 0, max: 65535 });
       const bodyLimit = parseNumber(flags.bodyLimit, "--body-limit", { integer: true, min: 256, max: 1 << 30 });
@@ -52,13 +62,28 @@ export function serveCommand(): Command {
       const rateLimit = flags.rateLimit === undefined ? undefined : parseRateLimit(flags.rateLimit, "--rate-limit");
       const trustProxy = flags.trustProxy === undefined ? undefined : parseTrustProxy(flags.trustProxy);
       const requestMs = parseNumber(flags.requestTimeout, "--request-timeout", { integer: true, min: 1000, max: 3_600_000 });
+      const adminToken = flags.adminToken ?? (process.env.KEYSTROKE_ID_ADMIN_TOKEN || undefined);
+      if (adminToken === "") throw new KeystrokeError("BAD_FLAG", "is empty", { flag: "--admin-token" });
+      if (adminToken !== undefined && adminToken === token) throw new KeystrokeError("BAD_FLAG", "must differ from --token (a verify token must not change identities)", { flag: "--admin-token" });
+      const cacheSize = parseNumber(flags.cacheSize, "--cache-size", { integer: true, min: 1, max: 100_000_000 });
+      const replayWindowMs = parseDuration(flags.replayWindow, "--replay-window");
+      const auditRetentionMs = parseDuration(flags.auditRetention, "--audit-retention");
 
       // fastify and prom-client load only here, so the other commands start without them
       const { createServer } = await import("../server/app.js");
-      const server = await createServer({ modelsDir: flags.modelsDir, bodyLimit, logLevel, watch: flags.watch, maxBatch, maxKeys, ...(rateLimit ? { rateLimit } : {}), ...(trustProxy !== undefined ? { trustProxy } : {}), timeouts: { requestMs }, ...(token !== undefined ? { token } : {}), demo: flags.demo ?? isLoopbackHost(flags.host) });
+      const { openIdentities } = await import("../identity/open.js");
+      const identities = await openIdentities({ store: flags.store, modelsDir: flags.modelsDir, cacheSize, replayWindowMs, auditRetentionMs, maintenanceMs: 10 * 60_000 });
+      if (identities.legacy?.imported) say(`imported ${identities.legacy.imported} user(s) from ${identities.legacy.dir} into the identity store ${identities.store.location}`);
+      let server: Awaited<ReturnType<typeof createServer>>;
+      try {
+        server = await createServer({ modelsDir: flags.modelsDir, bodyLimit, logLevel, watch: flags.watch, maxBatch, maxKeys, ...(rateLimit ? { rateLimit } : {}), ...(trustProxy !== undefined ? { trustProxy } : {}), timeouts: { requestMs }, ...(token !== undefined ? { token } : {}), ...(adminToken !== undefined ? { adminToken } : {}), identities: identities.service, demo: flags.demo ?? isLoopbackHost(flags.host) });
+      } catch (e) {
+        await identities.close();
+        throw e;
+      }
       const { url } = await server.listen(flags.host, port);
       const models = server.state().predictor.source.models.map((m) => `${m.algorithm}/${m.featureSet}`).join(", ");
-      say(`keystroke-id listening on ${url} (models: ${models}${server.state().verifier ? "; verification on" : ""}${token ? "; token required" : ""}${rateLimit ? `; at most ${rateLimit.max} requests per ${formatWindow(rateLimit.windowMs)} per client` : ""})`);
+      say(`keystroke-id listening on ${url} (models: ${models}; identity store: ${identities.store.kind} ${identities.store.location}${token ? "; token required" : ""}${rateLimit ? `; at most ${rateLimit.max} requests per ${formatWindow(rateLimit.windowMs)} per client` : ""})`);
 
       if (flags.demo ?? isLoopbackHost(flags.host)) say(`demo page: ${url}/demo`);
       const onHup = () => void server.reload("SIGHUP");
@@ -88,6 +113,7 @@ export function serveCommand(): Command {
         process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
       });
+      await identities.close();
       process.exitCode = ExitCodes.OK;
     });
 }

@@ -14,7 +14,8 @@ export function trainCommand(): Command {
     .option("--holdout <fraction>", "share of each user's rows held out for scoring (0: train on all)", "0.2")
     .option("--workers <n>", "worker threads (0: fit in-process); default one per core")
     .option("--skip-invalid", "drop invalid rows (reported on stderr) instead of stopping")
-    .option("--no-verification", "do not store verification templates")
+    .option("--no-verification", "do not enrol the training users for verification")
+    .option("--store <path|url>", "identity store the training users are enrolled in (never replacing an enrolled user): a SQLite file, sqlite:PATH or postgres://… (default: KEYSTROKE_ID_STORE, else ./keystroke-id.db)")
     .option("--json", "print one JSON document on stdout instead of a table")
     .action(async (file: string, opts: TrainFlags) => {
       const options = {
@@ -33,6 +34,7 @@ export function trainCommand(): Command {
           out: opts.out,
           skipInvalid: Boolean(opts.skipInvalid),
           verification: opts.verification !== false,
+          ...(opts.store !== undefined ? { store: opts.store } : {}),
           ...options,
           onProgress: view?.update,
           onNote: say,
@@ -56,5 +58,6 @@ interface TrainFlags {
   workers?: string;
   skipInvalid?: boolean;
   verification?: boolean;
+  store?: string;
   json?: boolean;
 }

@@ -172,7 +172,8 @@ export async function writeModelDir(dir: string, models: ModelToWrite[], info: W
           bytes: Buffer.byteLength(text),
         });
       }
-      const verification = info.verification ?? (info.stage ? await info.stage(dir, previous) : undefined) ?? previous?.verification;
+      // enrolled users live in the identity store (src/store), not here: a new manifest names no verification files
+      const verification = info.verification ?? (info.stage ? await info.stage(dir, previous) : undefined);
       const manifest: Manifest = {
         formatVersion: MODEL_FORMAT_VERSION,
         packageVersion: packageVersion(),
@@ -251,6 +252,9 @@ export async function collectGarbage(dir: string, manifest: Manifest | null): Pr
     const keep = new Set(manifest.models.map((m) => m.file));
     for (const name of await listDir(dir)) if (MODEL_FILE.test(name) && !keep.has(name)) await remove(join(dir, name));
   }
+  // a manifest that names no verification store leaves verification/ alone: an older keystroke-id's
+  // templates stay on disk until the identity store has imported them (src/identity/legacy.ts)
+  if (manifest && !manifest.verification) return removed;
   const indexName = manifest?.verification?.index ?? LEGACY_INDEX_FILE;
   let templates: Set<string>;
   try {

@@ -97,20 +97,20 @@ export function isErrorAnswer(a: unknown): a is ErrorAnswer {
   return typeof a === "object" && a !== null && "error" in a;
 }
 
-/** What verification needs of the template store. */
+/** What verification needs of the identity store (src/identity's IdentityService, or a test's stand-in). */
 export interface Verifier {
-  /** Keys per sample the templates were enrolled with, when known (checked here to name the field). */
+  /** Keys per sample the templates were enrolled with, when one number holds for all (checked here to name the field). */
   readonly keys?: number;
-  verify(user: Label, vector: number[]): VerificationResult;
+  verify(user: Label, vector: number[]): VerificationResult | Promise<VerificationResult>;
 }
 
 /** Validates a verification request (`UserID` is the claim unless `claim` is given) and answers it. */
-export function answerVerify(verifier: Verifier, value: unknown, claim?: Label, limits: RequestLimits = {}): VerificationResult {
+export async function answerVerify(verifier: Verifier, value: unknown, claim?: Label, limits: RequestLimits = {}): Promise<VerificationResult> {
   return verifyRequest(verifier, parseVerifyRequest(value, claim, limits));
 }
 
 /** Verifies one validated request: raw timings only, since templates are per-key. */
-export function verifyRequest(verifier: Verifier, req: VerifyRequest): VerificationResult {
+export async function verifyRequest(verifier: Verifier, req: VerifyRequest): Promise<VerificationResult> {
   if (req.kind !== "timings") {
     throw new KeystrokeError("BAD_REQUEST", "verification needs raw timings (press/release or keystrokes); the HT/PPT/RRT/RPT summary cannot be checked against a per-key template", {
       field: "press",

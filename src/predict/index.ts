@@ -5,7 +5,7 @@ import { Predictor } from "./predictor.js";
 export * from "./request.js";
 export * from "./predictor.js";
 export * from "./answer.js";
-export { loadVerifier, requireVerifier } from "./verifier.js";
+export { openVerifier, type OpenVerifier } from "./verifier.js";
 export { parseJson, findJsonFault, type JsonFault } from "./json.js";
 export { answerColumns, answerSamples, requestAlgorithms, requestShapes, type RequestShape, type SampleAnswer } from "./samples.js";
 import type { RequestShape } from "./samples.js";

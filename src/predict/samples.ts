@@ -28,13 +28,13 @@ export function answerColumns(verifying: boolean, labelColumn?: string): { keys:
  * an error row naming its line instead of stopping the others. `withLabel` says (once the header is
  * read) whether the file has a label column to carry along.
  */
-export async function* answerSamples(samples: AsyncIterable<Sample>, answer: (value: unknown) => object, withLabel: () => boolean): AsyncGenerator<SampleAnswer> {
+export async function* answerSamples(samples: AsyncIterable<Sample>, answer: (value: unknown) => object | Promise<object>, withLabel: () => boolean): AsyncGenerator<SampleAnswer> {
   for await (const s of samples) {
     const line = s.source?.line;
     let a: object;
     let failed = false;
     try {
-      a = answer({ press: s.press, release: s.release });
+      a = await answer({ press: s.press, release: s.release });
     } catch (e) {
       failed = true;
       a = errorAnswer(e, line === undefined ? {} : { line });

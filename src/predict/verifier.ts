@@ -1,20 +1,19 @@
-import type { Manifest } from "../models/store.js";
+import type { OpenIdentitiesOptions } from "../identity/open.js";
 import type { Verifier } from "./answer.js";
 
-/**
- * Loads the verification templates of a models dir, or null when it has none. The verify module loads
- * lazily so that identification alone never pays for it.
- */
-export async function loadVerifier(modelsDir: string, manifest?: Manifest | null): Promise<Verifier | null> {
-  const verify = await import("../verify/index.js");
-  // with the manifest the models came from, templates come from the same commit even if another one lands meanwhile
-  const options = manifest === undefined ? {} : { manifest };
-  if (!(await verify.readVerificationIndex(modelsDir, options))) return null;
-  return verify.loadTemplates(modelsDir, options);
+/** A verifier over the identity store, and how to let go of it. */
+export interface OpenVerifier {
+  verifier: Verifier;
+  close(): Promise<void>;
 }
 
-/** Like loadVerifier, but a models dir without templates is an error (NO_MODELS) naming what to run. */
-export async function requireVerifier(modelsDir: string): Promise<Verifier> {
-  const verify = await import("../verify/index.js");
-  return verify.loadTemplates(modelsDir);
+/**
+ * Opens the identity store (`store`: --store, else KEYSTROKE_ID_STORE, else ./keystroke-id.db) as a Verifier,
+ * importing `modelsDir`'s old verification/ directory on first use. The store and its drivers load lazily,
+ * so that identification alone never pays for them.
+ */
+export async function openVerifier(options: OpenIdentitiesOptions = {}): Promise<OpenVerifier> {
+  const { openIdentities } = await import("../identity/open.js");
+  const opened = await openIdentities(options);
+  return { verifier: opened.service, close: opened.close };
 }

@@ -3,7 +3,8 @@ import { createServer as createHttpServer } from "node:http";
 import { join } from "node:path";
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyPluginAsync } from "fastify";
 import { loadModelDir, MANIFEST_FILE, type Manifest, type ModelDir } from "../models/store.js";
-import { loadVerifier, MAX_KEYS, parseJson, Predictor, type Verifier } from "../predict/index.js";
+import type { IdentityService } from "../identity/service.js";
+import { MAX_KEYS, parseJson, Predictor, type Verifier } from "../predict/index.js";
 import { accessOf, installAuth } from "./auth.js";
 import type { ServerContext, ServingState } from "./context.js";
 import { trackConnections, type DrainOptions, type DrainReport } from "./drain.js";
@@ -16,6 +17,8 @@ import metricsRoutes from "./routes/metrics.js";
 import modelsRoutes from "./routes/models.js";
 import predictRoutes from "./routes/predict.js";
 import verifyRoutes from "./routes/verify.js";
+import usersRoutes from "./routes/users.js";
+import enrollRoutes from "./routes/enroll.js";
 // browser-facing routes (the recorder script, the demo page); a separate list so that the API's grows apart
 import recorderRoutes from "./routes/recorder.js";
 import demoRoutes from "./routes/demo.js";
@@ -24,7 +27,7 @@ import openapiRoutes from "./routes/openapi.js";
 export type { ServerContext, ServingState } from "./context.js";
 
 /** The route plugins, one file per route group (src/server/routes/). */
-const ROUTES: FastifyPluginAsync[] = [healthRoutes, predictRoutes, verifyRoutes, modelsRoutes, metricsRoutes];
+const ROUTES: FastifyPluginAsync[] = [healthRoutes, predictRoutes, verifyRoutes, enrollRoutes, usersRoutes, modelsRoutes, metricsRoutes];
 
 /** Everything `serve` can be told; defaults merged once in createServer. */
 export interface ServerOptions {
@@ -54,8 +57,13 @@ export interface ServerOptions {
   trustProxy?: number | string;
   /** How long a client may take to send a request (slow senders are answered 408 and disconnected). */
   timeouts?: ServerTimeouts;
-  /** Loads the verification templates of a models dir; null when it has none (default: src/verify's store). */
-  loadVerifier?: (modelsDir: string, manifest: Manifest) => Promise<Verifier | null>;
+  /**
+   * The identity store's services (src/identity): verification, enrolment and the user routes. The caller
+   * opened it and closes it after the server. Absent: verification answers 404 and the user routes 503.
+   */
+  identities?: IdentityService;
+  /** A stand-in verifier (tests, embedding apps) used instead of `identities` for POST /verify; null: none. */
+  verifier?: Verifier | null;
   /** Reads a models dir (loadModelDir unless a test or an embedding app supplies its own). */
   loadModels?: (modelsDir: string) => Promise<ModelDir>;
   /** prom-client's process metrics (CPU, memory, event loop) beside the server's own. */
@@ -117,7 +125,7 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
     const dir = await (opts.loadModels ?? loadModelDir)(opts.modelsDir);
     const predictor = new Predictor(dir);
     const manifest = dir.manifest;
-    const verifier = await (opts.loadVerifier ?? loadVerifier)(opts.modelsDir, manifest);
+    const verifier = opts.verifier !== undefined ? opts.verifier : (opts.identities ?? null);
     return { predictor, verifier, manifest, loadedAt: new Date() };
   };
   let state = await load();
@@ -185,6 +193,7 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
       return items;
     },
     started,
+    identities: opts.identities ?? null,
   };
   app.decorate("ks", context);
   // before the routes: it documents each one as it is added (/openapi.json, /docs)

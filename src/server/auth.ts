@@ -16,8 +16,7 @@ export interface AuthTokens {
 
 /** The access level a route declared (verify when it declared none). */
 export function accessOf(req: FastifyRequest): Access {
-  const config = req.routeOptions.config as { access?: Access; public?: boolean } | undefined;
-  return config?.access ?? (config?.public ? "public" : "verify");
+  return req.routeOptions.config?.access ?? "verify";
 }
 
 /**

@@ -1,5 +1,7 @@
+import type { IdentityService } from "../identity/service.js";
 import type { Manifest } from "../models/store.js";
 import type { Predictor, RequestLimits, Verifier } from "../predict/index.js";
+import type { Access } from "./auth.js";
 import type { ServerMetrics } from "./metrics.js";
 
 /** What answers requests right now; replaced whole on reload so a request never sees half of two. */
@@ -20,10 +22,16 @@ export interface ServerContext {
   batchOf<T>(items: T[]): T[];
   /** When the server was created (ms since the epoch). */
   started: number;
+  /** The identity store's services; null when the server runs without a store. */
+  identities: IdentityService | null;
 }
 
 declare module "fastify" {
   interface FastifyInstance {
     ks: ServerContext;
+  }
+  interface FastifyContextConfig {
+    /** Who may call the route (see auth.ts); verify when absent. */
+    access?: Access;
   }
 }

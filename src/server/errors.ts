@@ -13,6 +13,9 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   UNKNOWN_MODEL: 404,
   UNKNOWN_USER: 404,
   NO_MODELS: 503,
+  // the identity store cannot answer now: try again (never a 500, never an accept)
+  STORE_UNAVAILABLE: 503,
+  STORE_BUSY: 503,
 };
 
 /** The HTTP status of a core error code (500 for what is not the client's doing). */

@@ -1,8 +1,9 @@
 import { Readable } from "node:stream";
 import { readDataset, type Dataset } from "../data/index.js";
 import { KeystrokeError } from "../errors.js";
-import { featureNames, type FeatureSetName } from "../features/index.js";
-import { writeModelDir, type ManifestVerification } from "../models/store.js";
+import type { FeatureSetName } from "../features/index.js";
+import type { IdentityService } from "../identity/service.js";
+import { writeModelDir } from "../models/store.js";
 import type { Algorithm } from "../models/types.js";
 import { checkWritableDir, readInputBytes, sha256 } from "../util/fs.js";
 import { trainModels, type TrainEvent } from "./train-models.js";
@@ -18,8 +19,10 @@ export interface TrainRunOptions {
   holdout: number;
   workers?: number;
   skipInvalid?: boolean;
-  /** Also store a verification template per user. */
+  /** Also enrol the training users in the identity store (those not enrolled yet) and refresh its population. */
   verification?: boolean;
+  /** The identity store (--store; default KEYSTROKE_ID_STORE, else ./keystroke-id.db). */
+  store?: string;
   onProgress?: (e: TrainEvent) => void;
   /** Messages for a person (skipped rows, …); the caller decides where they go. */
   onNote?: (message: string) => void;
@@ -45,7 +48,7 @@ export interface TrainReport {
   holdout: { fraction: number; rows: number };
   models: TrainedModelReport[];
   best: Algorithm;
-  verification: { users: number; detector: string } | null;
+  verification: { users: number; detector: string; enrolled: number; kept: number; store: string } | null;
   wallSeconds: number;
 }
 
@@ -69,14 +72,16 @@ export async function runTraining(options: TrainRunOptions): Promise<TrainReport
   await checkWritableDir(options.out, { flag: "--out" });
   const run = await trainModels(dataset, options);
   const data = { name, sha256: sha256(bytes), rows: dataset.samples.length, users: run.users, layout: dataset.layout };
-  const templates = options.verification !== false ? await buildTemplates(dataset, options.onNote) : undefined;
-  const manifest = await writeModelDir(options.out, run.models, {
-    data,
-    seed: options.seed,
-    holdout: options.holdout,
-    ...(templates ? { stage: (dir: string) => templates.stage(dir) } : {}),
-  });
-  const verification = templates ? manifest.verification : undefined;
+  // the store opens before the models dir is rewritten, so that its old verification/ is imported first
+  const identities = options.verification !== false ? await openStoreFor(options) : undefined;
+  let verification: TrainReport["verification"] = null;
+  let manifest: Awaited<ReturnType<typeof writeModelDir>>;
+  try {
+    manifest = await writeModelDir(options.out, run.models, { data, seed: options.seed, holdout: options.holdout });
+    if (identities) verification = await enrolTrainingUsers(identities.service, dataset, options.onNote);
+  } finally {
+    await identities?.close();
+  }
 
   return {
     data: { ...data, skipped: skipped.length },
@@ -94,33 +99,41 @@ export async function runTraining(options: TrainRunOptions): Promise<TrainReport
       version: m.version,
     })),
     best: manifest.best,
-    verification: verification ? { users: verification.users, detector: verification.detector } : null,
+    verification,
     wallSeconds: Math.round((performance.now() - t0)) / 1000,
   };
 }
 
-// Verification templates are stored beside the models, one file per user (see src/verify); users with
-// fewer samples than enrolment needs are left out and named. They are computed before the models dir is
-// locked, and written while it is, as part of the same commit as the models.
-async function buildTemplates(dataset: Dataset, onNote?: (m: string) => void): Promise<{ stage: (dir: string) => Promise<ManifestVerification> } | undefined> {
+async function openStoreFor(options: TrainRunOptions) {
+  const { openIdentities } = await import("../identity/open.js");
+  const opened = await openIdentities({ store: options.store, modelsDir: options.out });
+  if (opened.legacy?.imported) options.onNote?.(`imported ${opened.legacy.imported} enrolled user(s) from ${opened.legacy.dir} into the identity store ${opened.store.location}`);
+  return opened;
+}
+
+// The training users are enrolled for verification in the identity store, separate from the models: a
+// user already enrolled there (by `enroll`, the HTTP API or an earlier train) is never replaced. The
+// store's population statistics for this sample length are refreshed from this data set.
+async function enrolTrainingUsers(service: IdentityService, dataset: Dataset, onNote?: (m: string) => void): Promise<TrainReport["verification"]> {
   const keys = dataset.samples[0]!.press.length;
   if (dataset.samples.some((s) => s.press.length !== keys)) {
-    onNote?.("verification templates skipped: they need samples of equal length");
-    return undefined;
+    onNote?.("verification enrolment skipped: it needs samples of equal length");
+    return null;
   }
-  const { enrollSamples, stageTemplates } = await import("../verify/index.js");
-  const enrolled = enrollSamples(dataset.samples, { skipTooFew: true });
-  if (enrolled.skipped.length > 0) {
-    onNote?.(`no verification template for ${enrolled.skipped.length} user(s) with too few samples: ${enrolled.skipped.map((s) => String(s.user)).slice(0, 10).join(", ")}`);
+  let outcome: Awaited<ReturnType<IdentityService["enrollSamples"]>>;
+  try {
+    outcome = await service.enrollSamples(dataset.samples, { onlyNew: true, refreshPopulation: true, skipTooFew: true });
+  } catch (e) {
+    if (!(e instanceof KeystrokeError) || e.code !== "TOO_FEW_SAMPLES") throw e;
+    onNote?.(`no user was enrolled for verification: ${e.message}`);
+    return null;
   }
-  if (enrolled.templates.length === 0) return undefined;
-  const meta = {
-    detector: enrolled.templates[0]!.detector,
-    keys: enrolled.keys,
-    featureNames: featureNames("timings", keys, dataset.keyNames),
-    population: enrolled.population,
-  };
-  return { stage: (dir) => stageTemplates(dir, enrolled.templates, meta) };
+  const { result, enrolled, kept, users } = outcome;
+  if (result.skipped.length > 0) {
+    onNote?.(`not enrolled for verification: ${result.skipped.length} user(s) with too few samples: ${result.skipped.map((s) => String(s.user)).slice(0, 10).join(", ")}`);
+  }
+  if (kept.length > 0) onNote?.(`${kept.length} user(s) already enrolled in the identity store were kept as they are (keystroke-id enroll replaces a user)`);
+  return { users, detector: result.templates[0]!.detector, enrolled: enrolled.length, kept: kept.length, store: service.store.location };
 }
 
 /** `3, 7, 9 … (+12 more)`: line numbers for a message. */

@@ -19,7 +19,7 @@ export function formatTrainReport(r: TrainReport, stream: NodeJS.WriteStream = p
       (r.holdout.rows > 0 ? `; ${r.holdout.rows} held out (${Math.round(r.holdout.fraction * 100)}% per user) for the scores below` : "; nothing held out"),
     renderTable(["model", "features", "accuracy", "macro-F1", "fit s", "size"], rows, stream),
     `best: ${r.best}; written to ${r.out}/ in ${r.wallSeconds.toFixed(1)} s` +
-      (r.verification ? `; verification templates for ${r.verification.users} users (${r.verification.detector})` : ""),
+      (r.verification ? `; ${r.verification.enrolled} user(s) enrolled for verification (${r.verification.detector}; ${r.verification.kept} already enrolled, kept) in ${r.verification.store}` : ""),
   ];
   return lines.join("\n") + "\n";
 }

@@ -126,14 +126,14 @@ describe("verification", () => {
     },
   };
 
-  it("verifies raw timings against the claimed user with the timings vector", () => {
-    const r = answerVerify(verifier, { ...sample, UserID: 73 });
+  it("verifies raw timings against the claimed user with the timings vector", async () => {
+    const r = await answerVerify(verifier, { ...sample, UserID: 73 });
     expect(r).toMatchObject({ UserID: 73, accepted: true });
     expect(verifier.calls.at(-1)).toEqual([73, extractTimings(sample)]);
-    expect(answerVerify(verifier, sample, "bob").UserID).toBe("bob");
+    expect((await answerVerify(verifier, sample, "bob")).UserID).toBe("bob");
   });
 
-  it("refuses a summary-only request with a clear error", () => {
-    expect(() => answerVerify(verifier, { ...contract, UserID: 73 })).toThrow(/verification needs raw timings/);
+  it("refuses a summary-only request with a clear error", async () => {
+    await expect(answerVerify(verifier, { ...contract, UserID: 73 })).rejects.toThrow(/verification needs raw timings/);
   });
 });

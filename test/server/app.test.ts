@@ -26,7 +26,7 @@ const verifier: Verifier = {
   },
 };
 
-const harness = serverHarness({ loadModels: async () => fakeDir(), loadVerifier: async () => verifier });
+const harness = serverHarness({ loadModels: async () => fakeDir(), verifier });
 const { make, servers } = harness;
 const tmps: string[] = [];
 afterEach(async () => {
@@ -130,7 +130,7 @@ describe("POST /verify", () => {
   });
 
   it("answers 404 when the models dir has no templates", async () => {
-    const s = await make({ loadVerifier: async () => null });
+    const s = await make({ verifier: null });
     expect((await post(s, "/verify", { ...sample, UserID: 73 })).statusCode).toBe(404);
   });
 });

@@ -26,7 +26,7 @@ const verifier: Verifier = {
   },
 };
 
-const harness = serverHarness({ loadModels: async () => fakeDir(), loadVerifier: async () => verifier });
+const harness = serverHarness({ loadModels: async () => fakeDir(), verifier });
 const { make } = harness;
 afterEach(() => harness.closeAll());
 

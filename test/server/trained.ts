@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRng, normal } from "../../src/util/random.js";
@@ -44,10 +44,6 @@ export async function trainedDir(models = "rf,svm"): Promise<{ dir: string; csv:
   const dir = join(root, "models");
   const r = await runCli(["train", csv, "--model", models, "--out", dir, "--holdout", "0", "--workers", "0", "--json"]);
   if (r.code !== 0) throw new Error(`train failed (${r.code}): ${r.stderr}`);
-  const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { verification?: unknown };
-  if (!manifest.verification) {
-    const e = await runCli(["enroll", csv, "--models-dir", dir, "--json"]);
-    if (e.code !== 0) throw new Error(`enroll failed (${e.code}): ${e.stderr}`);
-  }
+  // train enrolled the users in the test file's identity store (KEYSTROKE_ID_STORE, see test/store-env.ts)
   return { dir, csv, root };
 }

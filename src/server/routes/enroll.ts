@@ -1,0 +1,21 @@
+import type { FastifyInstance } from "fastify";
+import { parseAutoRequest, parseEnrollRequest, requireIdentities, userParam } from "../identity-http.js";
+import { countVerify } from "../http.js";
+
+const params = { type: "object", required: ["id"], properties: { id: { type: "string" } } };
+const admin = { access: "admin" as const };
+
+/** POST /enroll (replace, or `"mode":"append"`) and POST /auto/:id (enrol until enough samples, then verify); admin token. */
+export default async function enrollRoutes(app: FastifyInstance): Promise<void> {
+  const { ks } = app;
+  app.post("/enroll", { config: admin, schema: { body: { type: "object" } } }, async (req) => {
+    const r = parseEnrollRequest(req.body, ks.limits);
+    return requireIdentities(ks).enroll(r.user, r.vectors, { mode: r.mode, ...(r.detector ? { detector: r.detector } : {}) });
+  });
+
+  app.post<{ Params: { id: string } }>("/auto/:id", { config: admin, schema: { params, body: { type: "object" } } }, async (req) => {
+    const out = await requireIdentities(ks).auto(userParam(req.params.id), parseAutoRequest(req.body, ks.limits));
+    if (out.enrolled && !out.enrolled_now && out.accepted !== undefined) countVerify(ks.metrics, out as Parameters<typeof countVerify>[1]);
+    return out;
+  });
+}

@@ -1,0 +1,17 @@
+import type { StoreKind } from "./types.js";
+
+/** A row as the driver gives it. */
+export type Row = Record<string, unknown>;
+
+/**
+ * The little a store needs of a database connection: queries with `?` placeholders (the PostgreSQL
+ * side numbers them), a count of changed rows, and transactions. sqlite.ts and postgres.ts implement it.
+ */
+export interface Db {
+  readonly kind: StoreKind;
+  all(sql: string, params?: readonly unknown[]): Promise<Row[]>;
+  /** Runs a statement; resolves to the number of rows it changed. */
+  run(sql: string, params?: readonly unknown[]): Promise<number>;
+  /** Runs `fn` in one transaction (committed when it resolves, rolled back when it throws). */
+  tx<T>(fn: (db: Db) => Promise<T>): Promise<T>;
+}

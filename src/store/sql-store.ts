@@ -1,0 +1,241 @@
+import { KeystrokeError } from "../errors.js";
+import type { PopulationStats, Template } from "../verify/types.js";
+import type { Db, Row } from "./db.js";
+import type { AuditEntry, AuditStore, IdentityInfo, IdentityStore, IdentityWrite, PolicyStore, ReplayStore, StoredIdentity } from "./types.js";
+
+// One implementation of the record stores over both dialects, in hand-written SQL (see README, "Identity
+// store", for why not a query builder on the verify path). Numbers come back as strings from pg's BIGINT.
+
+const num = (v: unknown): number => (typeof v === "number" ? v : Number(v));
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
+
+const INFO_COLUMNS = "id, detector, threshold, n_samples, n_features, template, version, enrolled_at, updated_at";
+
+function toInfo(r: Row): IdentityInfo {
+  const t = parseTemplate(r);
+  return {
+    id: String(r.id),
+    user: t.user,
+    detector: String(r.detector),
+    threshold: num(r.threshold),
+    samples: num(r.n_samples),
+    nFeatures: num(r.n_features),
+    version: num(r.version),
+    enrolledAt: num(r.enrolled_at),
+    updatedAt: num(r.updated_at),
+  };
+}
+
+function parseTemplate(r: Row): Template {
+  try {
+    return JSON.parse(String(r.template)) as Template;
+  } catch (e) {
+    throw new KeystrokeError("BAD_STORE", `the stored template of user ${String(r.id)} is not valid JSON`, {}, { cause: e, suggestion: "enrol the user again" });
+  }
+}
+
+/** A new template version: above the previous one, and unlike any a deleted-then-re-enrolled user had. */
+function nextVersion(previous: number | null, now: number): number {
+  const fresh = now * 1000 + Math.floor(Math.random() * 1000);
+  return previous === null ? fresh : Math.max(previous + 1, fresh);
+}
+
+/** Identity records over SQL. */
+export class SqlIdentityStore implements IdentityStore {
+  constructor(private readonly db: Db) {}
+
+  async version(id: string): Promise<number | null> {
+    const rows = await this.db.all("SELECT version FROM identities WHERE id = ?", [id]);
+    return rows.length ? num(rows[0]!.version) : null;
+  }
+
+  async get(id: string): Promise<StoredIdentity | null> {
+    const rows = await this.db.all("SELECT id, template, version, population_id, enrolled_at, updated_at FROM identities WHERE id = ?", [id]);
+    const r = rows[0];
+    if (!r) return null;
+    return { id, template: parseTemplate(r), version: num(r.version), populationId: numOrNull(r.population_id), enrolledAt: num(r.enrolled_at), updatedAt: num(r.updated_at) };
+  }
+
+  async info(id: string): Promise<IdentityInfo | null> {
+    const rows = await this.db.all(`SELECT ${INFO_COLUMNS} FROM identities WHERE id = ?`, [id]);
+    return rows[0] ? toInfo(rows[0]) : null;
+  }
+
+  async samples(id: string): Promise<number[][]> {
+    const rows = await this.db.all("SELECT vector FROM enrol_samples WHERE id = ? ORDER BY seq", [id]);
+    return rows.map((r) => JSON.parse(String(r.vector)) as number[]);
+  }
+
+  async put(w: IdentityWrite): Promise<{ version: number; created: boolean } | null> {
+    return this.db.tx(async (db) => {
+      const prev = (await db.all("SELECT version FROM identities WHERE id = ?", [w.id]))[0];
+      const prevVersion = prev ? num(prev.version) : null;
+      if (w.onlyIfNew && prevVersion !== null) return null;
+      if (w.expectVersion !== undefined && w.expectVersion !== prevVersion) return null;
+      const version = nextVersion(prevVersion, w.now);
+      const { samples: _omitted, ...template } = w.template;
+      const values = [w.id, template.detector, template.threshold, template.n, template.nFeatures, JSON.stringify(template), w.populationId, version, w.now, w.now];
+      await db.run(
+        `INSERT INTO identities (id, detector, threshold, n_samples, n_features, template, population_id, version, enrolled_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET detector = excluded.detector, threshold = excluded.threshold, n_samples = excluded.n_samples,
+           n_features = excluded.n_features, template = excluded.template, population_id = excluded.population_id,
+           version = excluded.version, updated_at = excluded.updated_at`,
+        values,
+      );
+      await db.run("DELETE FROM enrol_samples WHERE id = ?", [w.id]);
+      await insertMany(db, "enrol_samples (id, seq, vector)", 3, w.samples.map((v, i) => [w.id, i, JSON.stringify(v)]));
+      await db.run("DELETE FROM replay WHERE id = ? AND kind = 'enrol'", [w.id]);
+      const hashes = [...new Set(w.sampleHashes)];
+      await insertMany(db, "replay (id, hash, kind, seen_at)", 4, hashes.map((h) => [w.id, h, "enrol", w.now]), "ON CONFLICT (id, hash) DO UPDATE SET kind = 'enrol', seen_at = excluded.seen_at");
+      await appendAudit(db, [w.audit]);
+      return { version, created: prevVersion === null };
+    });
+  }
+
+  async addSample(id: string, vector: number[], audit: AuditEntry): Promise<void> {
+    await this.db.tx(async (db) => {
+      const next = num((await db.all("SELECT coalesce(max(seq) + 1, 0) AS n FROM enrol_samples WHERE id = ?", [id]))[0]!.n);
+      await db.run("INSERT INTO enrol_samples (id, seq, vector) VALUES (?, ?, ?)", [id, next, JSON.stringify(vector)]);
+      await appendAudit(db, [audit]);
+    });
+  }
+
+  async delete(id: string, audit: AuditEntry): Promise<boolean> {
+    return this.db.tx(async (db) => {
+      const n = await db.run("DELETE FROM identities WHERE id = ?", [id]);
+      // samples collected by POST /auto before any template count as the user too
+      const pending = await db.run("DELETE FROM enrol_samples WHERE id = ?", [id]);
+      if (n === 0 && pending === 0) return false;
+      await db.run("DELETE FROM replay WHERE id = ?", [id]);
+      await appendAudit(db, [audit]);
+      return true;
+    });
+  }
+
+  async list(options: { after?: string; limit: number }): Promise<IdentityInfo[]> {
+    const rows =
+      options.after === undefined
+        ? await this.db.all(`SELECT ${INFO_COLUMNS} FROM identities ORDER BY id LIMIT ?`, [options.limit])
+        : await this.db.all(`SELECT ${INFO_COLUMNS} FROM identities WHERE id > ? ORDER BY id LIMIT ?`, [options.after, options.limit]);
+    return rows.map(toInfo);
+  }
+
+  async count(): Promise<number> {
+    return num((await this.db.all("SELECT count(*) AS n FROM identities"))[0]!.n);
+  }
+}
+
+// multi-row INSERTs in chunks (SQLite allows 32766 parameters; PostgreSQL 65535)
+async function insertMany(db: Db, into: string, width: number, rows: unknown[][], tail = ""): Promise<void> {
+  const chunk = Math.floor(8000 / width);
+  for (let i = 0; i < rows.length; i += chunk) {
+    const part = rows.slice(i, i + chunk);
+    const one = `(${new Array(width).fill("?").join(", ")})`;
+    await db.run(`INSERT INTO ${into} VALUES ${part.map(() => one).join(", ")} ${tail}`, part.flat());
+  }
+}
+
+async function appendAudit(db: Db, entries: readonly AuditEntry[]): Promise<void> {
+  await insertMany(
+    db,
+    "audit (id, at, action, outcome, score, instance, detail)",
+    7,
+    entries.map((e) => [e.id, e.at, e.action, e.outcome, e.score ?? null, e.instance, e.detail ?? null]),
+  );
+}
+
+/** Replay hashes over SQL; the check is one statement on PostgreSQL (one round trip), two on SQLite (in process). */
+export class SqlReplayStore implements ReplayStore {
+  constructor(private readonly db: Db) {}
+
+  async check(id: string, hash: string, now: number, windowMs: number): Promise<{ version: number | null; replay: boolean }> {
+    const cutoff = now - windowMs;
+    if (this.db.kind === "postgres") {
+      const r = (
+        await this.db.all(
+          `WITH u AS (SELECT version FROM identities WHERE id = ?),
+           ins AS (INSERT INTO replay (id, hash, kind, seen_at) SELECT CAST(? AS TEXT), CAST(? AS TEXT), 'verify', CAST(? AS BIGINT) WHERE EXISTS (SELECT 1 FROM u)
+             ON CONFLICT (id, hash) DO UPDATE SET seen_at = excluded.seen_at WHERE replay.kind = 'verify' AND replay.seen_at < CAST(? AS BIGINT) RETURNING 1)
+           SELECT (SELECT version FROM u) AS version, (SELECT count(*) FROM ins) AS fresh`,
+          [id, id, hash, now, cutoff],
+        )
+      )[0]!;
+      const version = numOrNull(r.version);
+      return { version, replay: version !== null && num(r.fresh) === 0 };
+    }
+    return this.db.tx(async (db) => {
+      const u = (await db.all("SELECT version FROM identities WHERE id = ?", [id]))[0];
+      if (!u) return { version: null, replay: false };
+      const fresh = await db.run(
+        `INSERT INTO replay (id, hash, kind, seen_at) VALUES (?, ?, 'verify', ?)
+         ON CONFLICT (id, hash) DO UPDATE SET seen_at = excluded.seen_at WHERE replay.kind = 'verify' AND replay.seen_at < ?`,
+        [id, hash, now, cutoff],
+      );
+      return { version: num(u.version), replay: fresh === 0 };
+    });
+  }
+
+  async prune(before: number): Promise<number> {
+    return this.db.run("DELETE FROM replay WHERE kind = 'verify' AND seen_at < ?", [before]);
+  }
+}
+
+/** The audit log over SQL. */
+export class SqlAuditStore implements AuditStore {
+  constructor(private readonly db: Db) {}
+
+  async append(entries: readonly AuditEntry[]): Promise<void> {
+    if (entries.length) await this.db.tx((db) => appendAudit(db, entries));
+  }
+
+  async list(id: string, limit: number): Promise<AuditEntry[]> {
+    const rows = await this.db.all("SELECT id, at, action, outcome, score, instance, detail FROM audit WHERE id = ? ORDER BY at DESC, seq DESC LIMIT ?", [id, limit]);
+    return rows.map((r) => ({
+      id: String(r.id),
+      at: num(r.at),
+      action: String(r.action) as AuditEntry["action"],
+      outcome: String(r.outcome),
+      score: numOrNull(r.score),
+      instance: String(r.instance),
+      detail: r.detail === null || r.detail === undefined ? null : String(r.detail),
+    }));
+  }
+
+  async prune(before: number): Promise<number> {
+    return this.db.run("DELETE FROM audit WHERE at < ?", [before]);
+  }
+}
+
+/** Populations and settings over SQL. */
+export class SqlPolicyStore implements PolicyStore {
+  constructor(private readonly db: Db) {}
+
+  async current(nFeatures: number): Promise<{ id: number; stats: PopulationStats } | null> {
+    const r = (await this.db.all("SELECT p.pid, p.stats FROM current_population c JOIN populations p ON p.pid = c.pid WHERE c.n_features = ?", [nFeatures]))[0];
+    return r ? { id: num(r.pid), stats: JSON.parse(String(r.stats)) as PopulationStats } : null;
+  }
+
+  async population(id: number): Promise<PopulationStats | null> {
+    const r = (await this.db.all("SELECT stats FROM populations WHERE pid = ?", [id]))[0];
+    return r ? (JSON.parse(String(r.stats)) as PopulationStats) : null;
+  }
+
+  async addPopulation(stats: PopulationStats, now: number): Promise<number> {
+    return this.db.tx(async (db) => {
+      const r = (await db.all("INSERT INTO populations (n_features, stats, created_at) VALUES (?, ?, ?) RETURNING pid", [stats.nFeatures, JSON.stringify(stats), now]))[0]!;
+      const pid = num(r.pid);
+      await db.run("INSERT INTO current_population (n_features, pid) VALUES (?, ?) ON CONFLICT (n_features) DO UPDATE SET pid = excluded.pid", [stats.nFeatures, pid]);
+      return pid;
+    });
+  }
+
+  async getSetting(key: string): Promise<string | null> {
+    const r = (await this.db.all("SELECT value FROM meta WHERE key = ?", [`setting:${key}`]))[0];
+    return r ? String(r.value) : null;
+  }
+
+  async setSetting(key: string, value: string): Promise<void> {
+    await this.db.run("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [`setting:${key}`, value]);
+  }
+}

@@ -1,0 +1,167 @@
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import Database from "better-sqlite3";
+import { KeystrokeError } from "../errors.js";
+import type { Db, Row } from "./db.js";
+import { migrations, newerSchema, SCHEMA_KEY, SCHEMA_VERSION } from "./schema.js";
+import { SqlAuditStore, SqlIdentityStore, SqlPolicyStore, SqlReplayStore } from "./sql-store.js";
+import type { Store } from "./types.js";
+
+/** Options of the SQLite store. */
+export interface SqliteOptions {
+  /** How long a write waits for another process's lock before STORE_BUSY (ms). */
+  busyTimeoutMs?: number;
+}
+
+export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Opens (creating when absent) a SQLite identity store and migrates its schema. WAL journal: readers never
+ * wait for the writer, and a killed process leaves the last committed transaction whole. A file that is
+ * not a database, or not ours, or of a newer schema, is BAD_STORE naming the file.
+ */
+export function openSqliteStore(path: string, options: SqliteOptions = {}): Store {
+  const file = resolve(path);
+  const busyMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+  let conn: Database.Database;
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    conn = new Database(file, { timeout: busyMs });
+  } catch (e) {
+    throw sqliteError(e, file, busyMs);
+  }
+  const db = new SqliteDb(conn, file, busyMs);
+  try {
+    conn.pragma("journal_mode = WAL");
+    conn.pragma("synchronous = NORMAL");
+    migrate(conn, file);
+  } catch (e) {
+    conn.close();
+    throw sqliteError(e, file, busyMs);
+  }
+  return {
+    kind: "sqlite",
+    location: file,
+    identities: new SqlIdentityStore(db),
+    replay: new SqlReplayStore(db),
+    audit: new SqlAuditStore(db),
+    policy: new SqlPolicyStore(db),
+    ping: async () => {
+      db.guard(() => conn.prepare("SELECT 1").get());
+    },
+    close: async () => {
+      await db.idle();
+      if (conn.open) conn.close();
+    },
+  };
+}
+
+function migrate(conn: Database.Database, file: string): void {
+  const tables = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>;
+  if (tables.length > 0 && !tables.some((t) => t.name === "meta")) {
+    throw new KeystrokeError("BAD_STORE", `${file} is a SQLite database but not a keystroke-id identity store`, {}, { suggestion: "point --store at another file" });
+  }
+  const steps = migrations("sqlite");
+  // IMMEDIATE: two processes opening a new store at once migrate it once, one after the other
+  conn.prepare("BEGIN IMMEDIATE").run();
+  try {
+    conn.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+    const row = conn.prepare("SELECT value FROM meta WHERE key = ?").get(SCHEMA_KEY) as { value: string } | undefined;
+    const current = row ? Number(row.value) : 0;
+    if (!Number.isInteger(current) || current < 0) throw new KeystrokeError("BAD_STORE", `${file}: unreadable schema version "${row?.value}"`);
+    if (current > SCHEMA_VERSION) throw newerSchema(file, current);
+    for (let v = current; v < SCHEMA_VERSION; v++) for (const sql of steps[v]!) conn.exec(sql);
+    conn.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(SCHEMA_KEY, String(SCHEMA_VERSION));
+    conn.prepare("COMMIT").run();
+  } catch (e) {
+    if (conn.inTransaction) conn.prepare("ROLLBACK").run();
+    throw e;
+  }
+}
+
+/**
+ * better-sqlite3 is synchronous; the store's interface is not (PostgreSQL). A transaction spans awaits,
+ * so other callers on this connection wait for it (a promise chain), never run inside it.
+ */
+class SqliteDb implements Db {
+  readonly kind = "sqlite" as const;
+  private readonly statements = new Map<string, Database.Statement>();
+  private lock: Promise<unknown> = Promise.resolve();
+  private locked = false;
+
+  constructor(private readonly conn: Database.Database, private readonly file: string, private readonly busyMs: number, private readonly inTx = false) {}
+
+  guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw sqliteError(e, this.file, this.busyMs);
+    }
+  }
+
+  private prepare(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) this.statements.set(sql, (s = this.conn.prepare(sql)));
+    return s;
+  }
+
+  async all(sql: string, params: readonly unknown[] = []): Promise<Row[]> {
+    if (!this.inTx) while (this.locked) await this.lock.catch(() => undefined);
+    return this.guard(() => {
+      const s = this.prepare(sql);
+      return s.reader ? (s.all(...params) as Row[]) : (s.run(...params), []);
+    });
+  }
+
+  async run(sql: string, params: readonly unknown[] = []): Promise<number> {
+    if (!this.inTx) while (this.locked) await this.lock.catch(() => undefined);
+    return this.guard(() => this.prepare(sql).run(...params).changes);
+  }
+
+  /** Resolves when no transaction is running on this connection. */
+  async idle(): Promise<void> {
+    while (this.locked) await this.lock.catch(() => undefined);
+  }
+
+  async tx<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+    // checked and taken in one synchronous step, so two callers never both hold it
+    while (this.locked) await this.lock.catch(() => undefined);
+    this.locked = true;
+    const inner = new SqliteDb(this.conn, this.file, this.busyMs, true);
+    (inner as unknown as { statements: Map<string, Database.Statement> }).statements = this.statements;
+    const work = (async () => {
+      this.guard(() => this.prepare("BEGIN IMMEDIATE").run());
+      try {
+        const out = await fn(inner);
+        this.guard(() => this.prepare("COMMIT").run());
+        return out;
+      } catch (e) {
+        if (this.conn.inTransaction) this.prepare("ROLLBACK").run();
+        throw e;
+      }
+    })();
+    this.lock = work;
+    try {
+      return await work;
+    } finally {
+      this.locked = false;
+    }
+  }
+}
+
+/** Turns a SQLite error into a KeystrokeError naming the file: busy, corrupt, not a database, cannot open. */
+export function sqliteError(e: unknown, file: string, busyMs: number): unknown {
+  if (e instanceof KeystrokeError) return e;
+  const code = (e as { code?: string }).code ?? "";
+  const message = (e as Error).message ?? String(e);
+  if (code === "SQLITE_BUSY" || code.startsWith("SQLITE_BUSY_") || code === "SQLITE_LOCKED") {
+    return new KeystrokeError("STORE_BUSY", `the identity store ${file} stayed locked by another process for more than ${busyMs} ms`, {}, { cause: e, suggestion: "try again; a long import or enrolment may be running" });
+  }
+  if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT" || code.startsWith("SQLITE_CORRUPT")) {
+    return new KeystrokeError("BAD_STORE", `${file} is not a usable keystroke-id identity store (${message})`, {}, { cause: e, suggestion: "restore it from an export (keystroke-id users import), or point --store at another file" });
+  }
+  if (code.startsWith("SQLITE_CANTOPEN") || code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_IOERR") || code === "SQLITE_FULL" || code === "SQLITE_PERM" || (e as NodeJS.ErrnoException).syscall !== undefined) {
+    return new KeystrokeError("IO", `the identity store ${file} cannot be opened or written (${code || message})`, {}, { cause: e });
+  }
+  return e;
+}

@@ -1,0 +1,188 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { IdentityService } from "../../src/identity/service.js";
+import type { Store } from "../../src/store/index.js";
+import { ODD_IDS, userVectors } from "./helpers.js";
+
+/**
+ * The identity store's contract, run against every backend (sqlite-contract.test.ts, postgres-contract.test.ts):
+ * `fresh()` gives an empty store, `reopen(store)` another connection to the same one (a second instance).
+ */
+export function storeContract(name: string, backend: { fresh(): Promise<Store>; reopen(s: Store): Promise<Store> }): void {
+  const opened: Store[] = [];
+  const services: IdentityService[] = [];
+  const fresh = async () => {
+    const s = await backend.fresh();
+    opened.push(s);
+    return s;
+  };
+  const reopen = async (s: Store) => {
+    const t = await backend.reopen(s);
+    opened.push(t);
+    return t;
+  };
+  const service = (s: Store, options: ConstructorParameters<typeof IdentityService>[1] = {}) => {
+    const svc = new IdentityService(s, options);
+    services.push(svc);
+    return svc;
+  };
+  afterAll(async () => {
+    for (const s of services.splice(0)) await s.close();
+    for (const s of opened.splice(0)) await s.close();
+  });
+
+  describe(`identity store contract: ${name}`, () => {
+    it("starts empty, enrols, shows without timings, lists in pages and verifies", async () => {
+      const store = await fresh();
+      expect(await store.identities.count()).toBe(0);
+      expect(await store.identities.version("1")).toBeNull();
+      const ids = service(store);
+      // a population for the sample length, as train would store it
+      await ids.enrollSamples(
+        [1, 2, 3, 4, 5, 6].flatMap((u) => userVectors(u, 8).map((v) => vectorSample(v, u))),
+        {},
+      );
+      expect(await store.identities.count()).toBe(6);
+      const shown = await ids.show(3);
+      expect(shown).toMatchObject({ UserID: 3, samples: 8, keys: 6 });
+      expect(JSON.stringify(shown)).not.toMatch(/\[\d/);
+      const page1 = await ids.list({ limit: 4 });
+      const page2 = await ids.list({ after: page1.at(-1)!.id, limit: 4 });
+      expect([...page1, ...page2].map((u) => u.id)).toEqual(["1", "2", "3", "4", "5", "6"]);
+      const genuine = [];
+      for (const v of userVectors(3, 6, 99)) genuine.push(await ids.verify(3, v));
+      expect(genuine[0]).toMatchObject({ UserID: 3, replay: false });
+      expect(genuine.filter((r) => r.accepted).length).toBeGreaterThanOrEqual(5);
+      const impostor = [];
+      for (const v of userVectors(5, 6, 99)) impostor.push(await ids.verify(3, v));
+      expect(impostor.filter((r) => r.accepted).length).toBeLessThanOrEqual(1);
+      await expect(ids.verify(42, userVectors(3, 1, 98)[0]!)).rejects.toMatchObject({ code: "UNKNOWN_USER" });
+    });
+
+    it("remembers replays in the store: across restarts, re-enrolments and instances", async () => {
+      const store = await fresh();
+      const a = service(store);
+      await a.enroll("alice", userVectors(1, 10));
+      const sample = userVectors(1, 1, 77)[0]!;
+      expect((await a.verify("alice", sample)).replay).toBe(false);
+      expect(await a.verify("alice", sample)).toMatchObject({ replay: true, accepted: false });
+      // an enrolled sample is a replay
+      expect((await a.verify("alice", userVectors(1, 10)[4]!)).replay).toBe(true);
+      // a second instance (its own connection and cache) sees the first one's memory
+      const other = await reopen(store);
+      const b = service(other);
+      expect((await b.verify("alice", sample)).replay).toBe(true);
+      const second = userVectors(1, 1, 78)[0]!;
+      expect((await b.verify("alice", second)).replay).toBe(false);
+      expect((await a.verify("alice", second)).replay).toBe(true);
+      // re-enrolling keeps the memory of verified samples
+      await a.enroll("alice", userVectors(1, 10, 5));
+      expect((await b.verify("alice", sample)).replay).toBe(true);
+    });
+
+    it("a change made through one instance reaches the other's cached template (version check)", async () => {
+      const store = await fresh();
+      const a = service(store);
+      await a.enrollSamples([1, 2, 3, 4, 5, 6].flatMap((u) => userVectors(u, 8).map((v) => vectorSample(v, u))));
+      const b = service(await reopen(store));
+      const accepted = async (user: number, seed: number) => {
+        let n = 0;
+        for (const v of userVectors(user, 5, seed)) if ((await b.verify(1, v)).accepted) n++;
+        return n;
+      };
+      expect(await accepted(1, 300)).toBeGreaterThanOrEqual(4);
+      // user 1 re-enrolled (elsewhere) with user 4's rhythm: b's cached template must not be used any more
+      const before = await store.identities.version("1");
+      await a.enroll(1, userVectors(4, 10, 7));
+      expect(await store.identities.version("1")).not.toBe(before);
+      expect(await accepted(1, 301)).toBeLessThanOrEqual(1);
+      expect(await accepted(4, 302)).toBeGreaterThanOrEqual(4);
+      await a.delete(1);
+      await expect(b.verify(1, userVectors(4, 1, 303)[0]!)).rejects.toMatchObject({ code: "UNKNOWN_USER" });
+    });
+
+    it("append adds samples; replace starts over; train-style enrolment never replaces", async () => {
+      const store = await fresh();
+      const ids = service(store);
+      expect(await ids.enroll("bob", userVectors(2, 4))).toMatchObject({ samples: 4, replaced: false });
+      expect(await ids.enroll("bob", userVectors(2, 3, 9), { mode: "append" })).toMatchObject({ samples: 7, replaced: true });
+      expect((await store.identities.samples("bob")).length).toBe(7);
+      expect(await ids.enroll("bob", userVectors(2, 5, 10))).toMatchObject({ samples: 5, replaced: true });
+      const v = await store.identities.version("bob");
+      const r = await ids.enrollSamples(userVectors(3, 6).map((x) => vectorSample(x, "bob")), { onlyNew: true });
+      expect(r.kept).toEqual(["bob"]);
+      expect(await store.identities.version("bob")).toBe(v);
+      expect((await ids.show("bob")).samples).toBe(5);
+    });
+
+    it("deletes a user's template, samples and replay hashes, and audits every change and decision", async () => {
+      const store = await fresh();
+      const ids = service(store, { instance: "test-instance" });
+      await ids.enroll("carol", userVectors(3, 6));
+      const s = userVectors(3, 1, 50)[0]!;
+      await ids.verify("carol", s);
+      await ids.delete("carol");
+      await expect(ids.show("carol")).rejects.toMatchObject({ code: "UNKNOWN_USER" });
+      await expect(ids.delete("carol")).rejects.toMatchObject({ code: "UNKNOWN_USER" });
+      expect(await store.identities.samples("carol")).toEqual([]);
+      // enrolled again: the sample verified before the delete is no replay any more (its hash was erased)
+      await ids.enroll("carol", userVectors(3, 6, 2));
+      expect((await ids.verify("carol", s)).replay).toBe(false);
+      const audit = await ids.audit("carol");
+      expect(audit.map((e) => e.action)).toEqual(["verify", "enrol", "delete", "verify", "enrol"]);
+      expect(audit.every((e) => e.instance === "test-instance")).toBe(true);
+      expect(audit[0]!.score).toBeTypeOf("number");
+      expect(JSON.stringify(audit)).not.toContain(String(s[0]));
+      // retention: everything older than now is pruned
+      await ids.maintain(Date.now() + ids.options.auditRetentionMs + 1);
+      expect(await ids.audit("carol")).toEqual([]);
+    });
+
+    it("forgets verified samples after the replay window, never enrolled ones", async () => {
+      const store = await fresh();
+      const ids = service(store, { replayWindowMs: 1 });
+      await ids.enroll("dan", userVectors(4, 6));
+      const s = userVectors(4, 1, 60)[0]!;
+      await ids.verify("dan", s);
+      await new Promise((r) => setTimeout(r, 5));
+      expect((await ids.verify("dan", s)).replay).toBe(false);
+      expect(await store.replay.prune(Date.now() + 10)).toBeGreaterThan(0);
+      expect((await ids.verify("dan", userVectors(4, 6)[0]!)).replay).toBe(true);
+    });
+
+    it("takes any user id of 1 to 256 characters, and refuses empty and longer ones", async () => {
+      const store = await fresh();
+      const ids = service(store);
+      for (const [i, id] of ODD_IDS.entries()) await ids.enroll(id, userVectors(i + 1, 4));
+      for (const id of ODD_IDS) expect((await ids.show(id)).UserID).toBe(id);
+      expect((await ids.list()).map((u) => u.id).sort()).toEqual(ODD_IDS.map(String).sort());
+      expect(Object.prototype.hasOwnProperty.call(Object.prototype, "samples")).toBe(false);
+      await expect(ids.enroll("", userVectors(1, 4))).rejects.toMatchObject({ code: "BAD_REQUEST" });
+      await expect(ids.enroll("y".repeat(257), userVectors(1, 4))).rejects.toMatchObject({ code: "BAD_REQUEST" });
+      // a digits-only id with leading zeros stays a string; a plain number is the number label
+      await ids.enroll(42, userVectors(2, 4));
+      expect((await ids.show("42")).UserID).toBe(42);
+      expect((await ids.show("007")).UserID).toBe("007");
+    });
+
+    it("collects samples for /auto until enough, then verifies", async () => {
+      const store = await fresh();
+      const ids = service(store, { autoSamples: 4 });
+      const v = userVectors(5, 6, 3);
+      expect(await ids.auto("erin", v[0]!)).toEqual({ enrolled: false, samples: 1, needed: 3 });
+      await expect(ids.auto("erin", v[0]!)).rejects.toMatchObject({ code: "BAD_REQUEST" });
+      expect(await ids.auto("erin", v[1]!)).toMatchObject({ enrolled: false, needed: 2 });
+      expect(await ids.auto("erin", v[2]!)).toMatchObject({ enrolled: false, needed: 1 });
+      expect(await ids.auto("erin", v[3]!)).toMatchObject({ enrolled: true, enrolled_now: true, samples: 4 });
+      expect(await ids.auto("erin", v[4]!)).toMatchObject({ enrolled: true, enrolled_now: false, UserID: "erin", replay: false });
+    });
+  });
+}
+
+function vectorSample(v: number[], label: string | number) {
+  // a Sample whose timings vector is v: presses from the PPT, releases from the hold times
+  const k = (v.length + 3) / 4;
+  const press = [0];
+  for (let i = 1; i < k; i++) press.push(press[i - 1]! + v[k + i - 1]!);
+  const release = press.map((p, i) => p + v[i]!);
+  return { press, release, label };
+}
