@@ -3,9 +3,9 @@
  * Its types come from the same schemas the server documents its routes with (./contract.ts); at run time
  * it needs nothing but `fetch`. Answers 429 and 503 are retried, honouring Retry-After, within bounds.
  */
-import type { ErrorBody, Health, PredictAnswer, Sample, Status, Verification, VerifyRequest } from "./contract.js";
+import type { Auto, Enrolment, EnrollRequest, ErrorBody, Health, KeystrokesSample, PredictAnswer, Sample, Status, UserView, Verification, VerifyRequest } from "./contract.js";
 
-export type { ErrorBody, Health, KeystrokesSample, PredictAnswer, Sample, Status, Verification, VerifyRequest } from "./contract.js";
+export type { Auto, Enrolment, EnrollRequest, ErrorBody, Health, KeystrokesSample, PredictAnswer, Sample, Status, UserView, Verification, VerifyRequest } from "./contract.js";
 
 /** How 429 and 503 answers are retried. */
 export interface RetryOptions {
@@ -59,6 +59,14 @@ export interface KeystrokeClient {
   health(): Promise<Health>;
   /** GET /status: the models and verification being served. */
   status(): Promise<Status>;
+  /** POST /enroll (admin token): enrol a user from samples. */
+  enroll(request: EnrollRequest): Promise<Enrolment>;
+  /** POST /auto/:id (admin token): enrol until enough samples, then verify. */
+  auto(user: string | number, sample: KeystrokesSample | { press: number[]; release: number[] }): Promise<Auto>;
+  /** GET /users/:id (admin token). */
+  user(user: string | number): Promise<UserView>;
+  /** DELETE /users/:id (admin token). */
+  deleteUser(user: string | number): Promise<{ UserID: string | number; deleted: boolean }>;
   /** Any other route, with the same retries and errors. */
   request<T>(method: string, path: string, body?: unknown): Promise<T>;
 }
@@ -112,6 +120,10 @@ export function createClient(options: ClientOptions): KeystrokeClient {
     verify: (req) => request<Verification>("POST", "/verify", req),
     health: () => request<Health>("GET", "/health"),
     status: () => request<Status>("GET", "/status"),
+    enroll: (req) => request<Enrolment>("POST", "/enroll", req),
+    auto: (user, sample) => request<Auto>("POST", `/auto/${encodeURIComponent(String(user))}`, sample),
+    user: (user) => request<UserView>("GET", `/users/${encodeURIComponent(String(user))}`),
+    deleteUser: (user) => request<{ UserID: string | number; deleted: boolean }>("DELETE", `/users/${encodeURIComponent(String(user))}`),
   };
 }
 

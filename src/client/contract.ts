@@ -4,7 +4,7 @@
  * Request bodies are checked by the core's own parser (src/predict/request.ts), whose messages name the
  * field; these request schemas describe what it accepts.
  */
-import { Type, type Static, type TSchema } from "@sinclair/typebox";
+import { Type, type Static } from "@sinclair/typebox";
 
 const Ms = (description: string) => Type.Number({ minimum: 0, description });
 
@@ -96,7 +96,10 @@ export const VerificationSchema = Type.Object(
 export type Verification = Static<typeof VerificationSchema>;
 
 /** GET /health (no token): up and ready. */
-export const HealthSchema = Type.Object({ status: Type.String(), ready: Type.Boolean() }, { title: "Health" });
+export const HealthSchema = Type.Object(
+  { status: Type.String(), ready: Type.Boolean(), store: Type.Optional(Type.String({ description: "ok or unavailable, when the server has an identity store" })) },
+  { title: "Health" },
+);
 export type Health = Static<typeof HealthSchema>;
 
 /** GET /status: what is being served. */
@@ -107,11 +110,77 @@ export const StatusSchema = Type.Object(
     loaded_at: Type.String(),
     best: Type.String(),
     models: Type.Array(Type.Object({ Model: Type.String(), features: Type.String(), version: Type.String(), keys: Type.Union([Type.Integer(), Type.Null()]) })),
-    verification: Type.Union([
-      Type.Null(),
-      Type.Object({ users: Type.Union([Type.Integer(), Type.Null()]), detector: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: true }),
-    ]),
+    verification: Type.Union([Type.Null(), Type.Object({}, { additionalProperties: true, description: "the identity store's state (kind, location, users), or the in-memory templates" })]),
   },
   { title: "Status", additionalProperties: true },
 );
 export type Status = Static<typeof StatusSchema>;
+
+/** POST /enroll: a user's samples; `replace` (default) starts the template again, `append` adds to it. */
+export const EnrollRequestSchema = Type.Object(
+  {
+    UserID: UserIdSchema,
+    samples: Type.Array(Type.Union([KeystrokesSampleSchema, ArraysSampleSchema]), { minItems: 1, maxItems: 1000 }),
+    mode: Type.Optional(Type.Union([Type.Literal("replace"), Type.Literal("append")])),
+    detector: Type.Optional(Type.String()),
+  },
+  { title: "EnrollRequest" },
+);
+export type EnrollRequest = Static<typeof EnrollRequestSchema>;
+
+/** What one enrolment did. */
+export const EnrolmentSchema = Type.Object(
+  { UserID: UserIdSchema, samples: Type.Integer(), threshold: Type.Number(), detector: Type.String(), replaced: Type.Boolean() },
+  { title: "Enrolment", additionalProperties: true },
+);
+export type Enrolment = Static<typeof EnrolmentSchema>;
+
+/** POST /auto/:id: still enrolling (`enrolled: false`, with `needed`), or enrolled and then a verification's fields. */
+export const AutoSchema = Type.Object(
+  {
+    enrolled: Type.Boolean(),
+    enrolled_now: Type.Optional(Type.Boolean()),
+    samples: Type.Optional(Type.Integer()),
+    needed: Type.Optional(Type.Integer({ description: "samples still missing before the user is enrolled" })),
+    ...Type.Partial(VerificationSchema).properties,
+  },
+  { title: "Auto", additionalProperties: true },
+);
+export type Auto = Static<typeof AutoSchema>;
+
+/** GET /users/:id: never timings. */
+export const UserViewSchema = Type.Object(
+  {
+    UserID: UserIdSchema,
+    enrolled_at: Type.String(),
+    updated_at: Type.String(),
+    samples: Type.Integer(),
+    detector: Type.String(),
+    threshold: Type.Number(),
+    keys: Type.Integer(),
+    quality: Type.Union([Type.Number(), Type.Null()]),
+  },
+  { title: "User", additionalProperties: true },
+);
+export type UserView = Static<typeof UserViewSchema>;
+
+/** GET /users: one page of users. */
+export const UserListSchema = Type.Object(
+  {
+    users: Type.Array(Type.Object({ UserID: UserIdSchema, samples: Type.Integer(), detector: Type.String(), threshold: Type.Number(), updated_at: Type.String() }, { additionalProperties: true })),
+    next: Type.Union([Type.String(), Type.Null()], { description: "pass as ?after= for the next page; null at the end" }),
+  },
+  { title: "UserList", additionalProperties: true },
+);
+
+/** GET /users/:id/audit. */
+export const AuditSchema = Type.Object(
+  {
+    UserID: UserIdSchema,
+    entries: Type.Array(Type.Object({ at: Type.String(), action: Type.String(), outcome: Type.String(), score: Type.Union([Type.Number(), Type.Null()]), instance: Type.String() }, { additionalProperties: true })),
+  },
+  { title: "Audit", additionalProperties: true },
+);
+
+/** DELETE /users/:id. */
+export const DeletedSchema = Type.Object({ UserID: UserIdSchema, deleted: Type.Boolean() }, { title: "Deleted", additionalProperties: true });

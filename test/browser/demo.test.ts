@@ -110,6 +110,7 @@ describe.skipIf(!available)("the demo page in headless Chromium, typed with real
   let profile: string;
   let server: ChildProcess;
   let url: string;
+  let storeDir: string;
   const errors: string[] = [];
   const jitter: number[] = [];
   const stats = { disturbed: 0 };
@@ -117,7 +118,8 @@ describe.skipIf(!available)("the demo page in headless Chromium, typed with real
   beforeAll(async () => {
     const { dir } = await trainedDir("rf");
     // the built binary, on a loopback address with no --demo flag: the demo is on by default there
-    server = spawn(process.execPath, [BIN, "serve", "--host", "127.0.0.1", "--port", "0", "--models-dir", dir, "--log-level", "warn"], {
+    storeDir = mkdtempSync(join(tmpdir(), "kid-demo-store-"));
+    server = spawn(process.execPath, [BIN, "serve", "--host", "127.0.0.1", "--port", "0", "--models-dir", dir, "--store", join(storeDir, "ids.db"), "--log-level", "warn"], {
       env: { ...process.env, FORCE_COLOR: "0", CI: "1" },
       stdio: ["ignore", "ignore", "pipe"],
     });
@@ -138,6 +140,7 @@ describe.skipIf(!available)("the demo page in headless Chromium, typed with real
     await context?.close();
     server?.kill("SIGTERM");
     if (profile) rmSync(profile, { recursive: true, force: true });
+    if (storeDir) rmSync(storeDir, { recursive: true, force: true });
     if (jitter.length) process.stderr.write(`demo test: harness jitter over ${jitter.length} intervals: max ${Math.max(...jitter).toFixed(1)} ms, mean ${(jitter.reduce((a, b) => a + b, 0) / jitter.length).toFixed(1)} ms; ${stats.disturbed} attempt(s) typed again because the harness was late\n`);
   });
 
@@ -180,6 +183,8 @@ describe.skipIf(!available)("the demo page in headless Chromium, typed with real
     expect(isLoopbackHost("0.0.0.0") || isLoopbackHost("10.0.0.5")).toBe(false);
     const page = await openDemo("nobody");
     expect(await page.textContent("#phrase")).toBe(demoPhrase(KEYS));
+    // serve has an identity store: the page enrols and verifies through the API itself
+    expect(await (await fetch(`${url}/demo/config`)).json()).toMatchObject({ keys: KEYS, enroll: "/enroll", verify: "/verify" });
     expect(await page.evaluate(() => typeof (globalThis as { KeystrokeRecorder?: { createRecorder?: unknown } }).KeystrokeRecorder?.createRecorder)).toBe("function");
     await page.close();
   });

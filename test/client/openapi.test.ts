@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
+import { openIdentities, type OpenedIdentities } from "../../src/identity/open.js";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type KeystrokeServer } from "../../src/server/app.js";
@@ -14,6 +18,8 @@ interface Doc {
 
 describe("/openapi.json describes every route, and real answers (errors included) match it", () => {
   let open: KeystrokeServer;
+  let ids: OpenedIdentities;
+  let storeDir: string;
   let guarded: KeystrokeServer;
   let doc: Doc;
   let ajv: Ajv2020;
@@ -26,7 +32,9 @@ describe("/openapi.json describes every route, and real answers (errors included
 
   beforeAll(async () => {
     const { dir } = await trainedDir("rf");
-    open = await createServer({ modelsDir: dir, logStream: quiet(), processMetrics: false, demo: true, bodyLimit: 4096 });
+    storeDir = mkdtempSync(join(tmpdir(), "kid-openapi-store-"));
+    ids = await openIdentities({ store: join(storeDir, "ids.db"), modelsDir: dir });
+    open = await createServer({ modelsDir: dir, logStream: quiet(), processMetrics: false, demo: true, bodyLimit: 4096, identities: ids.service });
     guarded = await createServer({ modelsDir: dir, logStream: quiet(), processMetrics: false, token: "s3cret", rateLimit: { max: 2, windowMs: 60_000 } });
     const r = await open.app.inject({ method: "GET", url: "/openapi.json" });
     expect(r.statusCode).toBe(200);
@@ -37,12 +45,14 @@ describe("/openapi.json describes every route, and real answers (errors included
   afterAll(async () => {
     await open?.close();
     await guarded?.close();
+    await ids?.close();
+    if (storeDir) rmSync(storeDir, { recursive: true, force: true });
     const all = Object.entries(doc?.paths ?? {}).flatMap(([p, ops]) => Object.entries(ops).flatMap(([m, op]) => Object.keys(op.responses).map((s) => `${m.toUpperCase()} ${p} ${s}`)));
     process.stderr.write(`openapi test: ${checked.size} of ${all.length} documented answers exercised; not exercised: ${all.filter((a) => !checked.has(a)).join(", ")}\n`);
   });
 
   /** Sends a request and checks the answer against the document's schema for its path, method, status and content type. */
-  async function check(server: KeystrokeServer, method: "GET" | "POST", url: string, options: { body?: unknown; raw?: string; type?: string; headers?: Record<string, string> } = {}) {
+  async function check(server: KeystrokeServer, method: "GET" | "POST" | "DELETE", url: string, options: { body?: unknown; raw?: string; type?: string; headers?: Record<string, string>; path?: string } = {}) {
     const payload = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
     const r = await server.app.inject({
       method,
@@ -50,7 +60,7 @@ describe("/openapi.json describes every route, and real answers (errors included
       headers: { ...(payload !== undefined ? { "content-type": options.type ?? "application/json" } : {}), ...options.headers },
       ...(payload !== undefined ? { payload } : {}),
     });
-    const path = url.split("?")[0]!;
+    const path = options.path ?? url.split("?")[0]!;
     const op = doc.paths[path]?.[method.toLowerCase()];
     expect(op, `${method} ${path} is in the document`).toBeDefined();
     const answer = op!.responses[String(r.statusCode)];
@@ -71,7 +81,7 @@ describe("/openapi.json describes every route, and real answers (errors included
     const ops = Object.entries(doc.paths).flatMap(([p, o]) => Object.entries(o).map(([m, op]) => ({ id: `${m.toUpperCase()} ${p}`, op })));
     expect(ops.filter((o) => o.op.tags?.includes("undocumented")).map((o) => o.id)).toEqual([]);
     expect(ops.map((o) => o.id)).toEqual(
-      expect.arrayContaining(["POST /predict", "POST /verify", "GET /health", "GET /status", "GET /models", "GET /metrics", "GET /recorder.js", "GET /demo", "GET /demo/config", "POST /demo/enroll", "POST /demo/verify"]),
+      expect.arrayContaining(["POST /predict", "POST /verify", "GET /health", "GET /status", "GET /models", "GET /metrics", "GET /recorder.js", "GET /demo", "GET /demo/config", "POST /demo/enroll", "POST /demo/verify", "POST /enroll", "POST /auto/{id}", "GET /users/{id}", "DELETE /users/{id}"]),
     );
     for (const o of ops.filter((x) => x.id.startsWith("POST"))) expect(o.op.requestBody, o.id).toBeDefined();
   });
@@ -95,7 +105,10 @@ describe("/openapi.json describes every route, and real answers (errors included
     expect(big.statusCode).toBe(413);
     await check(guarded, "POST", "/predict", { body: one });
     await check(open, "POST", "/demo/verify", { body: { UserID: "carol" } });
+    // user 1 enrolled through the API (train's own enrolment goes to whatever store it was given)
+    expect((await open.app.inject({ method: "POST", url: "/enroll", payload: { UserID: 1, samples: Array.from({ length: 5 }, () => ({ keystrokes: keystrokes(1) })) } })).statusCode).toBe(200);
     const v = await check(open, "POST", "/verify", { body: { UserID: 1, ...one } });
+    expect(v.statusCode, v.body).toBe(200);
     expect(Object.keys(v.json() as object)).toEqual(expect.arrayContaining(["UserID", "accepted", "anomaly_score", "threshold", "replay", "scripted"]));
     await check(open, "POST", "/verify", { body: [{ UserID: 1, ...one }, { UserID: "nobody", ...one }] });
     await check(open, "POST", "/verify", { body: { UserID: "nobody", keystrokes: keystrokes(1) } });
@@ -109,6 +122,20 @@ describe("/openapi.json describes every route, and real answers (errors included
     expect(over.statusCode).toBe(429);
   });
 
+  it("answers of the identity routes match", async () => {
+    const samples = Array.from({ length: 5 }, () => ({ keystrokes: keystrokes(4) }));
+    await check(open, "POST", "/enroll", { body: { UserID: "erin", samples } });
+    await check(open, "POST", "/enroll", { body: { UserID: "erin", samples: [{ keystrokes: [{ press: 1, release: 0 }] }] } });
+    await check(open, "POST", "/auto/frank", { body: { keystrokes: keystrokes(2) }, path: "/auto/{id}" });
+    await check(open, "GET", "/users?limit=5", { path: "/users" });
+    await check(open, "GET", "/users/erin", { path: "/users/{id}" });
+    await check(open, "GET", "/users/erin/audit", { path: "/users/{id}/audit" });
+    await check(open, "GET", "/users/nobody", { path: "/users/{id}" });
+    await check(open, "DELETE", "/users/erin", { path: "/users/{id}" });
+    await check(open, "DELETE", "/users/erin", { path: "/users/{id}" });
+    await check(guarded, "POST", "/enroll", { body: { UserID: "erin", samples }, headers: { authorization: "Bearer s3cret" } });
+  });
+
   it("/docs serves the Swagger UI", async () => {
     const r = await open.app.inject({ method: "GET", url: "/docs/" });
     expect(r.statusCode).toBe(200);
@@ -120,7 +147,8 @@ describe("/openapi.json describes every route, and real answers (errors included
     const config = await check(open, "GET", "/demo/config");
     expect(config.json()).toMatchObject({ keys: KEYS });
     const samples = Array.from({ length: 5 }, () => ({ keystrokes: keystrokes(3) }));
-    await check(open, "POST", "/demo/enroll", { body: { UserID: "carol", samples } });
+    const enrolled = await check(open, "POST", "/demo/enroll", { body: { UserID: "carol", samples } });
+    expect(enrolled.statusCode, enrolled.body).toBe(200);
     await check(open, "POST", "/demo/enroll", { body: { UserID: "carol", samples: samples.slice(0, 2) } });
     await check(open, "POST", "/demo/enroll", { body: { UserID: "carol", samples: [...samples.slice(0, 4), { keystrokes: [{ press: 1, release: 0 }] }] } });
     await check(open, "POST", "/demo/verify", { body: { UserID: "carol", keystrokes: keystrokes(3) } });

@@ -69,6 +69,12 @@ export const demoPage = `<!doctype html>
     return q.issues.map((i) => why[i] || i).join("; ");
   }
 
+  // mean hold time of each key and press-to-press gap of each pair over samples, ms
+  function rhythm(samples) {
+    const n = samples[0].keystrokes.length, mean = (f) => Array.from({ length: f.len }, (_, i) => samples.reduce((a, s) => a + f.at(s.keystrokes, i), 0) / samples.length);
+    return { hold: mean({ len: n, at: (k, i) => k[i].release - k[i].press }), gap: mean({ len: n - 1, at: (k, i) => k[i + 1].press - k[i].press }) };
+  }
+
   function chart(tpl, mine) {
     const svg = $("chart");
     const series = [tpl.gap, mine.gap, tpl.hold, mine.hold];
@@ -104,17 +110,19 @@ export const demoPage = `<!doctype html>
         enrolment.push(e.sample);
         if (enrolment.length < config.samples) { setPhase("enrol", enrolText()); return; }
         setPhase("enrolling", "Enrolling…");
-        template = await post("/demo/enroll", { UserID: user, samples: enrolment.splice(0) });
-        setPhase("verify", "Enrolled with " + template.samples + " samples. Now sign in: type the phrase once more.");
+        const samples = enrolment.splice(0);
+        const enrolled = await post(config.enroll, { UserID: user, samples: samples });
+        template = rhythm(samples);
+        setPhase("verify", "Enrolled with " + enrolled.samples + " samples. Now sign in: type the phrase once more.");
         return;
       }
-      const r = await post("/demo/verify", Object.assign({ UserID: user }, e.sample));
+      const r = await post(config.verify, Object.assign({ UserID: user }, e.sample));
       result.dataset.decision = r.accepted ? "accepted" : "rejected";
       result.dataset.score = String(r.anomaly_score);
       result.dataset.threshold = String(r.threshold);
       result.textContent = (r.accepted ? "Accepted" : "Rejected") + ": score " + r.anomaly_score.toFixed(3) + (r.anomaly_score <= r.threshold ? " ≤ " : " > ") + "threshold " + r.threshold.toFixed(3) +
         (r.reason ? " (" + r.reason + ")" : "") + ".";
-      chart(r.template, r.rhythm);
+      chart(template, rhythm([e.sample]));
       setPhase("verify", "Try again, or let someone else type it.");
     } catch (err) {
       warn.textContent = "Error: " + err.message;

@@ -34,9 +34,9 @@ function rhythmOf(samples: readonly TimingsRequest[]): Rhythm {
 
 /**
  * The demo (serve --demo): GET /demo, a page where a person types a phrase N times to enrol and then signs
- * in, and the two JSON routes it calls. Demo users are enrolled through the core (enrollUser against the
- * served population) into this process's memory only: they never reach the models dir or a store, and are
- * verified with verifySample and its replay memory exactly as /verify verifies stored users.
+ * in. With an identity store (as `serve` always has) the page calls POST /enroll and POST /verify; without
+ * one, the two in-memory routes here: users enrolled through the core (enrollUser against the served
+ * population) into this process's memory only, verified with verifySample and its replay memory.
  */
 export default async function demoRoutes(app: FastifyInstance): Promise<void> {
   const { ks } = app;
@@ -45,11 +45,15 @@ export default async function demoRoutes(app: FastifyInstance): Promise<void> {
 
   const servedKeys = (): number | null => {
     const s = ks.state();
-    const fromVerifier = (s.verifier as { keys?: number } | null)?.keys;
-    if (fromVerifier !== undefined) return fromVerifier;
+    const fromVerifier = (s.verifier as { keys?: unknown } | null)?.keys;
+    if (typeof fromVerifier === "number") return fromVerifier;
     return s.predictor.source.models.find((m) => m.featureSet === "timings")?.keys ?? null;
   };
-  const population = (): PopulationStats | undefined => ((ks.state().verifier as { population?: PopulationStats | null } | null)?.population ?? undefined);
+  // the in-memory template store's population; a store-backed verifier keeps its own, and then the demo enrols without one
+  const population = (): PopulationStats | undefined => {
+    const p = (ks.state().verifier as { population?: unknown } | null)?.population;
+    return p && typeof p === "object" && typeof (p as PopulationStats).nFeatures === "number" && Array.isArray((p as PopulationStats).cohort) ? (p as PopulationStats) : undefined;
+  };
   const timings = (value: unknown, field: string): TimingsRequest => {
     let req;
     try {
@@ -71,7 +75,10 @@ export default async function demoRoutes(app: FastifyInstance): Promise<void> {
 
   app.get("/demo/config", { config: { access: "public" } }, async () => {
     const keys = servedKeys();
-    return { phrase: demoPhrase(keys), keys, samples: DEMO_ENROL_SAMPLES };
+    // with an identity store the demo enrols and verifies through the API itself (POST /enroll, /verify);
+    // without one (an embedding app's server), through this file's in-memory routes
+    const api = ks.identities !== null && ks.identities !== undefined;
+    return { phrase: demoPhrase(keys), keys, samples: DEMO_ENROL_SAMPLES, enroll: api ? "/enroll" : "/demo/enroll", verify: api ? "/verify" : "/demo/verify" };
   });
 
   app.post<{ Body: { UserID?: unknown; samples?: unknown } }>("/demo/enroll", { schema: { body: { type: "object" } } }, async (req) => {
