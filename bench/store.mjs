@@ -80,6 +80,7 @@ export default async function run() {
     if (t.status !== 0) throw new Error(t.stderr);
 
     for (const backend of ["sqlite", "postgres"]) {
+     try {
       const location = backend === "sqlite" ? join(work, "bench.db") : await pg.database();
       const store = await openStore(location);
       const svc = new IdentityService(store, { cacheSize: 10_000 });
@@ -174,6 +175,11 @@ export default async function run() {
       child.kill("SIGTERM");
       await once(child, "exit");
       extra.push([backend, users, rssMB, rep.users, importS, pct(memMs, 50)]);
+     } catch (e) {
+      // one backend failing (a shared machine) must not lose the other's figures
+      console.log(`  ${backend} failed: ${e.message}`);
+      extra.push([backend, "failed", e.code ?? "", "", "", ""]);
+     }
     }
   } finally {
     await pg.pg.stop().catch(() => {});

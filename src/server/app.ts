@@ -153,7 +153,7 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
     logController: new LogController({ disableRequestLogging: !verbose }),
     bodyLimit: opts.bodyLimit,
     // a user id in a URL (/users/:id) has up to 256 characters, each up to 4 UTF-8 bytes written %XX
-    maxParamLength: 256 * 4 * 3,
+    routerOptions: { maxParamLength: 256 * 4 * 3 },
     return503OnClosing: true,
     ...(opts.trustProxy !== undefined ? { trustProxy: trustProxyOption(opts.trustProxy) } : {}),
     // fastify's default "array" coercion would turn a body of 42 into the batch [42]; `?top=3` still coerces

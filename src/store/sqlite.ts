@@ -160,6 +160,9 @@ export function sqliteError(e: unknown, file: string, busyMs: number): unknown {
   if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT" || code.startsWith("SQLITE_CORRUPT")) {
     return new KeystrokeError("BAD_STORE", `${file} is not a usable keystroke-id identity store (${message})`, {}, { cause: e, suggestion: "restore it from an export (keystroke-id users import), or point --store at another file" });
   }
+  if (code === "SQLITE_FULL") {
+    return new KeystrokeError("IO", `the identity store ${file} cannot be written: no space left on device (ENOSPC)`, {}, { cause: e });
+  }
   if (code.startsWith("SQLITE_CANTOPEN") || code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_IOERR") || code === "SQLITE_FULL" || code === "SQLITE_PERM" || (e as NodeJS.ErrnoException).syscall !== undefined) {
     return new KeystrokeError("IO", `the identity store ${file} cannot be opened or written (${code || message})`, {}, { cause: e });
   }
