@@ -28,7 +28,8 @@ describe("keystroke-id enroll (built binary)", () => {
     const out = JSON.parse(r.stdout);
     expect(out).toMatchObject({ created: true, users: 30 });
     expect(out.enrolled).toHaveLength(30);
-    expect(out.enrolled[0]).toMatchObject({ samples: 10, detector: "manhattan-robust-cohort" });
+    expect(out.enrolled[0]).toMatchObject({ samples: 10, detector: "discriminative" });
+    expect(out.enrolled[0].quality).toBeGreaterThan(0);
     expect(r.stderr).toMatch(/created verification store/);
     expect((await templates(models)).size).toBe(30);
   });
@@ -36,9 +37,13 @@ describe("keystroke-id enroll (built binary)", () => {
   it("adds an unlabelled file as a new user without touching the others", async () => {
     const models = join(dir, "a");
     const before = await templates(models);
-    const r = await runCli(["enroll", UNLABELLED, "--user", "newcomer", "--models-dir", models, "--json"]);
+    // the fixture holds one spare sample of each of 6 different typists: refused as inconsistent, enrolled with --force
+    const refused = await runCli(["enroll", UNLABELLED, "--user", "newcomer", "--models-dir", models, "--json"]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/enrolment of user newcomer refused: .*two people/);
+    const r = await runCli(["enroll", UNLABELLED, "--user", "newcomer", "--models-dir", models, "--json", "--force"]);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ created: false, users: 31, enrolled: [{ UserID: "newcomer", replaced: false }] });
+    expect(JSON.parse(r.stdout)).toMatchObject({ created: false, users: 31, enrolled: [{ UserID: "newcomer", replaced: false, forced: ["two_people"] }] });
     const after = await templates(models);
     expect(after.size).toBe(31);
     for (const [f, text] of before) expect(after.get(f)).toBe(text);
