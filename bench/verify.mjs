@@ -55,8 +55,9 @@ export default async function verifyBench(argv = process.argv.slice(2)) {
   if (loaded.length === 0) return undefined;
 
   const all = [];
+  const qualityOnly = argv.includes("--quality-only");
   const doc = { default: lib.DEFAULT_DETECTOR, datasets: {}, published_on_cmu: Object.fromEntries(PUBLISHED) };
-  for (const d of loaded) {
+  for (const d of qualityOnly ? [] : loaded) {
     const t0 = performance.now();
     const runs = lib.evaluateVerificationSuite(d.samples, { enrolSizes: sizes, onRun: (p, e) => process.stderr.write(`  ${d.name}: ${p} protocol, enrol ${e}\n`) });
     const s = (performance.now() - t0) / 1000;
@@ -78,6 +79,10 @@ export default async function verifyBench(argv = process.argv.slice(2)) {
   }
   for (const r of all.filter((x) => x.notes && x.enrol === "half" && x.dataset === loaded[0].name)) console.log(`notes (${r.protocol}): ${r.notes.join("; ")}`);
 
+  if (qualityOnly) {
+    await quality(lib, loaded, doc);
+    return doc;
+  }
   const ranks = lib.meanRanks(all);
   doc.mean_ranks = ranks;
   printTable(
@@ -130,6 +135,16 @@ export default async function verifyBench(argv = process.argv.slice(2)) {
     );
   }
 
+  await quality(lib, loaded, doc);
+  const extra = [];
+  for (const d of loaded) {
+    if (lib.openSetIdentification) extra.push(["open-set", d.name, lib.openSetIdentification(d.samples)]);
+    if (lib.adaptationExperiment) extra.push(["adaptation", d.name, lib.adaptationExperiment(d.samples)]);
+  }
+  return finish(lib, loaded, doc, extra, quick, jsonOut);
+}
+
+async function quality(lib, loaded, doc) {
   // enrolment quality: each user alone (should pass) and two users mixed half-and-half (should be refused),
   // the population built from the other users only
   const qualityRows = [];
@@ -160,12 +175,9 @@ export default async function verifyBench(argv = process.argv.slice(2)) {
   }
   doc.quality = qualityRows;
   printTable("Enrolment quality: one user alone refused (false refusals) vs two users mixed refused (population = the other users)", ["dataset", "samples", "alone refused", "mixed refused", "median quality alone"], qualityRows);
+}
 
-  const extra = [];
-  for (const d of loaded) {
-    if (lib.openSetIdentification) extra.push(["open-set", d.name, lib.openSetIdentification(d.samples)]);
-    if (lib.adaptationExperiment) extra.push(["adaptation", d.name, lib.adaptationExperiment(d.samples)]);
-  }
+async function finish(lib, loaded, doc, extra, quick, jsonOut) {
   for (const [kind, name, r] of extra) {
     if (!r) continue;
     doc[`${kind}:${name}`] = r;

@@ -45,6 +45,16 @@ export interface EnrolOutcome {
   detector: DetectorName;
   /** The user was enrolled before (replace or append). */
   replaced: boolean;
+  /** Enrolment quality 0–100 and the outlier samples found (src/verify/quality.ts). */
+  quality?: number;
+  outliers?: Template["outliers"];
+  /** The problems an enrolment was forced through (`force`), recorded in the template. */
+  forced?: string[];
+}
+
+/** The quality fields of an enrolment outcome, from its template. */
+function qualityOf(t: Template): Pick<EnrolOutcome, "quality" | "outliers" | "forced"> {
+  return { ...(t.quality !== undefined ? { quality: t.quality } : {}), ...(t.outliers ? { outliers: t.outliers } : {}), ...(t.forced ? { forced: t.forced.problems } : {}) };
 }
 
 /** How an enrolment treats a user who is already enrolled. */
@@ -197,7 +207,7 @@ export class IdentityService {
         now,
       });
       this.cache.delete(id);
-      if (written) return { UserID: user, samples: template.n, threshold: template.threshold, detector: template.detector, replaced: !written.created };
+      if (written) return { UserID: user, samples: template.n, threshold: template.threshold, detector: template.detector, replaced: !written.created, ...qualityOf(template) };
       if (attempt >= 5) throw new KeystrokeError("STORE_BUSY", `user ${id} kept changing while appending samples; try again`);
     }
   }
@@ -259,7 +269,7 @@ export class IdentityService {
       });
       this.cache.delete(id);
       if (!written) kept.push(t.user);
-      else enrolled.push({ UserID: t.user, samples: t.n, threshold: t.threshold, detector: t.detector, replaced: !written.created });
+      else enrolled.push({ UserID: t.user, samples: t.n, threshold: t.threshold, detector: t.detector, replaced: !written.created, ...qualityOf(t) });
     }
     return { result, enrolled, kept, users: await this.store.identities.count() };
   }

@@ -50,7 +50,7 @@ const OUTLIER_Z = 3.5;
  * detector needs; samples of different lengths or texts; samples of two people — the best 2-way split of the
  * samples (2-means on log timings scaled by the population's pooled spread) lies farther apart than the
  * population says one person's samples split (the limit is the geometric mean of the median split of one
- * population user's samples and of a mix of two population users, and at least the 90th percentile of the former). Quality = 100 × consistency (1 − separation
+ * population user's samples and of a mix of two population users, and at least the largest split of one user). Quality = 100 × consistency (1 − separation
  * / (2 × limit), clamped) × share of non-outlier samples × amount (½ + ½ · min(1, n / 10)).
  */
 export function assessEnrolment(vectors: readonly (readonly number[])[], population?: PopulationStats, options: AssessOptions = {}): EnrolmentQuality {
@@ -97,7 +97,9 @@ export function assessEnrolment(vectors: readonly (readonly number[])[], populat
   let split: EnrolmentQuality["split"];
   let consistency = 1;
   if (n >= 4) {
-    const separation = splitSeparation(z);
+    // outliers are charged once (below); left in, a lone far sample would be the "second group"
+    const kept = z.filter((_, i) => !outliers.some((o) => o.index === i));
+    const separation = kept.length >= 4 ? splitSeparation(kept) : 0;
     const limit = population ? twoPeopleLimit(population, inv, n) : undefined;
     split = { separation, limit };
     if (limit !== undefined) {
@@ -195,10 +197,11 @@ function twoPeopleLimit(population: PopulationStats, inv: Float64Array, n: numbe
     }
     const w = median(within);
     const bt = median(between);
-    // never below what one in ten population users' own samples reach: refusing a real user costs more than
-    // letting an unusual mix through (a mix is still caught by its poor quality and threshold)
-    const q90 = [...within].sort((x, y) => x - y)[Math.min(within.length - 1, Math.floor(0.9 * within.length))]!;
-    limit = bt > w && w > 0 ? Math.max(Math.sqrt(w * bt), q90) : undefined;
+    // never below what any population user's own samples reach: refusing a real user costs more than letting
+    // an unusual mix through (a mix still shows in its low quality), and a store built from the very samples
+    // being enrolled must not refuse its own users
+    const most = Math.max(...within);
+    limit = bt > w && w > 0 ? Math.max(Math.sqrt(w * bt), most) : undefined;
   }
   byN.set(n, limit);
   return limit;

@@ -33,7 +33,8 @@ describe("keystroke-id enroll (built binary)", () => {
     const out = JSON.parse(r.stdout);
     expect(out).toMatchObject({ store, users: 30 });
     expect(out.enrolled).toHaveLength(30);
-    expect(out.enrolled[0]).toMatchObject({ samples: 10, detector: "manhattan-robust-cohort", replaced: false });
+    expect(out.enrolled[0]).toMatchObject({ samples: 10, detector: "discriminative", replaced: false });
+    expect(out.enrolled[0].quality).toBeGreaterThan(0);
     expect(r.stderr).toMatch(/identity store .*a\.db: 30 user/);
     expect((await versions(store)).size).toBe(30);
   });
@@ -41,9 +42,13 @@ describe("keystroke-id enroll (built binary)", () => {
   it("adds an unlabelled file as a new user without touching the others", async () => {
     const store = join(dir, "a.db");
     const before = await versions(store);
-    const r = await runCli(["enroll", UNLABELLED, "--user", "newcomer", "--store", store, "--json"]);
+    // the fixture holds one spare sample of each of 6 different typists: refused as inconsistent, enrolled with --force
+    const refused = await runCli(["enroll", UNLABELLED, "--user", "newcomer", "--store", store, "--json"]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/enrolment of user newcomer refused: .*two people/);
+    const r = await runCli(["enroll", UNLABELLED, "--user", "newcomer", "--store", store, "--json", "--force"]);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ users: 31, enrolled: [{ UserID: "newcomer", replaced: false }] });
+    expect(JSON.parse(r.stdout)).toMatchObject({ users: 31, enrolled: [{ UserID: "newcomer", replaced: false, forced: ["two_people"] }] });
     const after = await versions(store);
     expect(after.size).toBe(31);
     for (const [id, v] of before) expect(after.get(id)).toBe(v);

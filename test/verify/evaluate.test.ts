@@ -93,7 +93,7 @@ describe("evaluateVerification", () => {
     expect(r.best).toBe("manhattan-robust-cohort");
     expect(r.detectors["manhattan-robust-cohort"]!.eer.mean).toBeLessThanOrEqual(0.05);
     expect(r.detectors["manhattan-scaled"]!.eer.mean).toBeGreaterThan(r.detectors["manhattan-robust-cohort"]!.eer.mean);
-  });
+  }, 180_000);
 });
 
 describe("protocols, operating points and the suite", () => {

@@ -81,10 +81,16 @@ describe("verifySample", () => {
     expect(again).toMatchObject({ replay: true, accepted: false });
   });
 
-  it("defaults to cohort normalisation only with more than MIN_COHORT other users", () => {
-    expect(enrollSamples(samples, { population }).templates[0]!.detector).toBe("manhattan-robust");
+  it("defaults to discriminative with population models; an older store without them falls back as before", () => {
+    expect(enrollSamples(samples, { population }).templates[0]!.detector).toBe("discriminative");
+    const { metric: _m, negatives: _n, ubm: _u, ...older } = population;
+    expect(enrollSamples(samples, { population: older }).templates[0]!.detector).toBe("manhattan-robust");
     const many = syntheticSamples(12, 4, 6, 3);
-    expect(enrollSamples(many, {}).templates[0]!.detector).toBe("manhattan-robust-cohort");
+    const built = enrollSamples(many, {}).population;
+    const { metric: _m2, negatives: _n2, ubm: _u2, ...olderMany } = built;
+    expect(enrollSamples(many, { population: olderMany }).templates[0]!.detector).toBe("manhattan-robust-cohort");
+    // two users are too few for background models to mean anything
+    expect(enrollSamples(syntheticSamples(2, 5), {}).templates[0]!.detector).toBe("manhattan-robust");
   });
 
   it("remembers the last samples per user only, each user apart", () => {
