@@ -1,4 +1,7 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openIdentities, type OpenedIdentities } from "../../src/identity/open.js";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, KeystrokeApiError } from "../../src/client/client.js";
@@ -19,26 +22,35 @@ describe("keystroke-id/client against keystroke-id serve", () => {
   let server: KeystrokeServer;
   let url: string;
   let csv: string;
+  let ids: OpenedIdentities;
+  let storeDir: string;
 
   beforeAll(async () => {
     const t = await trainedDir("rf");
     csv = t.csv;
     // a tight rate limit, so that the client's retries meet real 429s with a real Retry-After
-    server = await createServer({ modelsDir: t.dir, logStream: quiet, processMetrics: false, rateLimit: { max: 3, windowMs: 1000 } });
+    storeDir = mkdtempSync(join(tmpdir(), "kid-client-store-"));
+    ids = await openIdentities({ store: join(storeDir, "ids.db") });
+    server = await createServer({ modelsDir: t.dir, logStream: quiet, processMetrics: false, rateLimit: { max: 3, windowMs: 1000 }, identities: ids.service });
     url = (await server.listen("127.0.0.1", 0)).url;
   }, 180_000);
   afterAll(async () => {
     await server?.close();
+    await ids?.close();
+    if (storeDir) rmSync(storeDir, { recursive: true, force: true });
   });
 
   it("identifies, verifies and reads health, getting through the rate limit by honouring Retry-After", async () => {
     const client = createClient({ baseUrl: url, retry: { retries: 5, maxDelayMs: 2000 } });
-    expect(await client.health()).toEqual({ status: "ok", ready: true });
+    expect(await client.health()).toEqual({ status: "ok", ready: true, store: "ok" });
     const status = await client.status();
     expect(status.models.map((m) => m.Model)).toContain("RF");
     const answers = [];
     for (let i = 0; i < 5; i++) answers.push(await client.predict(sampleOf(csv, 2, i)));
     expect(answers.every((a) => a.Model === "RF")).toBe(true);
+    const enrolled = await client.enroll({ UserID: 2, samples: [0, 1, 2, 3, 4, 5].map((i) => sampleOf(csv, 2, i)) });
+    expect(enrolled).toMatchObject({ UserID: 2, samples: 6 });
+    expect(await client.user(2)).toMatchObject({ UserID: 2, samples: 6 });
     const v = await client.verify({ UserID: 2, ...sampleOf(csv, 2, 7) });
     expect(typeof v.accepted).toBe("boolean");
     expect(v.UserID).toBe(2);
