@@ -50,9 +50,12 @@ describe("keystroke-id predict: input forms", () => {
     expect(b).toMatchObject({ UserID: 2, features: "timings" });
   });
 
-  it("falls back to the summary model when the sample has another key count", async () => {
+  it("refuses a sample of another key count (SAMPLE_MISMATCH), and answers it with the summary model under --allow-summary", async () => {
     const s = syntheticSample(4, rng, 9);
-    const a = JSON.parse((await predict(["--model", "RF"], JSON.stringify(s))).stdout);
+    const refused = await predict(["--model", "RF"], JSON.stringify(s));
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/field press: has \d+ keys but the RF timings model was trained on samples of \d+ keys.*\[SAMPLE_MISMATCH\]/);
+    const a = JSON.parse((await predict(["--model", "RF", "--allow-summary"], JSON.stringify(s))).stdout);
     expect(a).toMatchObject({ features: "summary", Model: "RF" });
   });
 
