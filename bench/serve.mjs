@@ -7,6 +7,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ANCHORS, BIN, ensurePython, measure, median, printTable, sharedData } from "./lib.mjs";
 import { MODELS, PY, startOurs, startPython, stop, trainSummaryModels, writeBodies } from "./servers.mjs";
+import { CEILINGS, startCeiling } from "./serve-ceilings.mjs";
 
 const SECONDS = Number(process.env.BENCH_SERVE_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_SERVE_CONNECTIONS ?? 16);
@@ -113,6 +114,7 @@ async function run(data, tmp, python) {
     ["model", "ours req/s", "p50 ms", "p99 ms", "CPU µs/req", "non-2xx", "api.py req/s", "p50 ms", "p99 ms", "CPU µs/req", "ratio"],
     rows,
   );
+  await printCeilingRatios(rows, bodies);
   // server CPU per request is far less sensitive than req/s to other load on the machine
   console.log(`load average at the end: ${loadavg().map((v) => v.toFixed(1)).join(" ")} (2 cores; above ~2, req/s understates both servers)`);
 
@@ -125,6 +127,34 @@ async function run(data, tmp, python) {
     cold.push([model, o?.ms ?? "not trained", o?.rss, p?.ms, p?.rss, o && p ? `${(p.ms / o.ms).toFixed(1)}×` : "—"]);
   }
   printTable(`one request, whole process (median of ${COLD_RUNS}): keystroke-id predict vs python3 + joblib`, ["model", "ours ms", "ours MB", "python ms", "python MB", "speed-up"], cold);
+}
+
+/**
+ * Measures the ceilings (serve-ceilings.mjs) with the same wrk settings and prints each /predict
+ * route's req/s as a share of them (issue targets: RF and XGB ≥ 0.8× fastify hello-world, SVM ≥ 0.5×).
+ */
+async function printCeilingRatios(rows, bodies) {
+  const ceilings = [];
+  for (const [name, script] of CEILINGS) {
+    const server = await startCeiling(script);
+    try {
+      ceilings.push([name, wrk(`${server.url}/predict`, bodies.RF, server.child.pid)]);
+    } finally {
+      await stop(server.child);
+    }
+  }
+  const [fast, raw] = ceilings.map(([, r]) => r);
+  const out = ceilings.map(([name, r]) => [name, r.rps, r.p50, r.p99, r.cpuUs, "", ""]);
+  for (const row of rows) {
+    const rps = row[1];
+    if (typeof rps !== "number") continue;
+    out.push([`/predict ${row[0]}`, rps, row[2], row[3], row[4], rps / fast.rps, rps / raw.rps]);
+  }
+  printTable(
+    `Our routes against the ceilings, same wrk settings (-t1 -c${CONNECTIONS} -d${SECONDS}s), same run`,
+    ["server", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "× fastify hello-world", "× raw node:http"],
+    out,
+  );
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc; NaN elsewhere. */

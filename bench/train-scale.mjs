@@ -55,12 +55,6 @@ sys.stdout.write(json.dumps({"wall": w, "cpu": r.ru_utime + r.ru_stime, "rss_kb"
 
 function datasets(tmp) {
   const out = [];
-  for (const g of GENERATED) {
-    if (ONLY_ROWS !== undefined ? g.rows !== ONLY_ROWS : g.large && !LARGE) continue;
-    const file = join(tmp, `gen-${g.rows}.csv`);
-    writeScaleCsv(file, generateRows(g.rows, g.users));
-    out.push({ name: `generated ${g.rows / 1000}k rows, ${g.users} users`, file });
-  }
   if (ONLY_ROWS === undefined) {
     for (const f of ["iiitbh-big.csv", "iiitbh-small.csv"]) {
       const path = join(SHARED, "data", f);
@@ -69,6 +63,12 @@ function datasets(tmp) {
       writeScaleCsv(file, readIiitbh(path));
       out.push({ name: `IIITBh ${f.replace("iiitbh-", "").replace(".csv", "")}`, file });
     }
+  }
+  for (const g of GENERATED) {
+    if (ONLY_ROWS !== undefined ? g.rows !== ONLY_ROWS : g.large && !LARGE) continue;
+    const file = join(tmp, `gen-${g.rows}.csv`);
+    writeScaleCsv(file, generateRows(g.rows, g.users));
+    out.push({ name: `generated ${g.rows / 1000}k rows, ${g.users} users`, file });
   }
   return out;
 }
@@ -93,6 +93,8 @@ export default async function trainScale() {
       const best = Object.entries(ours).filter(([, o]) => o.accuracy !== undefined).sort((a, b) => b[1].accuracy - a[1].accuracy)[0];
       const et = py.ExtraTrees;
       accuracy.push([d.name, `${ours.SVM.train ?? ""} / ${ours.SVM.test ?? ""}`, best ? `${best[0]} ${best[1].accuracy.toFixed(3)}` : "—", et.accuracy ?? et.error, best && et.accuracy ? best[1].accuracy - et.accuracy : ""]);
+      // each data set's rows as soon as they are measured (the large ones take long)
+      console.error(`[scale] ${d.name}: ${JSON.stringify(rows.slice(-PAIRS.length))}`);
     }
     printTable(
       "Training scale series: fit on earlier sessions, each fit a separate process (ours on every core through worker threads; scikit-learn n_jobs=-1)",

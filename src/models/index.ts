@@ -1,18 +1,20 @@
 import type { Label } from "../data/types.js";
 import { KeystrokeError } from "../errors.js";
-import type { Algorithm, Classifier, FitOptions, SerializedModel } from "./types.js";
+import type { Algorithm, Classifier, FitOptions, ParamsOf, SerializedModel } from "./types.js";
 
 export * from "./types.js";
 
 /** Fits one algorithm on a feature matrix (rows × features) and labels. Heavy modules load lazily. */
-export async function fitClassifier(algorithm: Algorithm, X: number[][], y: Label[], options: FitOptions): Promise<Classifier> {
-  switch (algorithm) {
+export async function fitClassifier<A extends Algorithm>(algorithm: A, X: number[][], y: Label[], options: FitOptions<ParamsOf<A>>): Promise<Classifier> {
+  // each fit checks its params at run time: they may come from JSON
+  const loose = options as FitOptions<object>;
+  switch (algorithm as Algorithm) {
     case "RF":
-      return (await import("./random-forest.js")).fitRandomForest(X, y, options);
+      return (await import("./random-forest.js")).fitRandomForest(X, y, loose);
     case "SVM":
-      return (await import("./svm.js")).fitSvm(X, y, options);
+      return (await import("./svm.js")).fitSvm(X, y, loose);
     case "XGB":
-      return (await import("./xgboost.js")).fitXgboost(X, y, options);
+      return (await import("./xgboost.js")).fitXgboost(X, y, loose);
     default:
       throw new KeystrokeError("UNKNOWN_MODEL", `unknown model "${String(algorithm)}" (models: SVM, RF, XGB)`);
   }

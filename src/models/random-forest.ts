@@ -15,13 +15,14 @@ import {
   intField,
   makeYielder,
   numArray,
+  requireTwoClasses,
   decodeTyped,
   encodeTyped,
   float32In,
   roundSig,
   type TypedCtor,
 } from "./tree-common.js";
-import { augmentRow, augmentedWidth, foldImportance, interpolateRows, resolveAugment, type FeatureAugment } from "./tree-augment.js";
+import { augmentInto, augmentRow, augmentedWidth, foldImportance, interpolateRows, resolveAugment, type FeatureAugment } from "./tree-augment.js";
 import type { Classifier, FitOptions, SerializedModel } from "./types.js";
 
 /** Hyperparameters of the forest; every one has a measured default (see DEFAULT_FOREST_PARAMS). */
@@ -114,7 +115,8 @@ interface PackedForest {
 }
 
 /** Merges user params over the defaults, refusing bad values with BAD_FLAG naming the parameter. */
-export function resolveForestParams(params: Record<string, unknown> = {}): ForestParams {
+export function resolveForestParams(input: object = {}): ForestParams {
+  const params = input as Record<string, unknown>;
   const known = new Set(["nTrees", "splitter", "maxFeatures", "bootstrap", "maxDepth", "minSamplesSplit", "minSamplesLeaf", "criterion", "synthetic", "augment"]);
   for (const key of Object.keys(params)) {
     if (!known.has(key)) bad(key, `unknown RF parameter (known: ${[...known].join(", ")})`);
@@ -490,13 +492,14 @@ export interface ForestPart {
 }
 
 /** What a forest fit needs before growing trees: checked params, augmentation, labels and the builder. */
-function prepareForest(X: number[][], y: Label[], options: FitOptions) {
+function prepareForest(X: number[][], y: Label[], options: FitOptions<object>) {
   const nInputs = checkTrainingData(X, y, "RF");
   const params = resolveForestParams(options.params);
   const augment = resolveAugment(params.augment, nInputs);
   if (augment === undefined) bad("augment", `"${params.augment}" does not apply to rows of ${nInputs} features`);
   params.augment = augment;
   const { classes, codes } = encodeLabels(y);
+  requireTwoClasses(classes, "RF");
   const wide = augment === "none" ? X : X.map((row) => augmentRow(augment, row));
   // its own stream, so the trees draw the same numbers whatever the augmentation drew
   const aug = params.synthetic > 0 ? interpolateRows(wide, codes, params.synthetic, createRng((options.seed ^ 0x5eed) >>> 0)) : { X: wide, codes };
@@ -509,7 +512,7 @@ function treeSeed(seed: number, t: number): number {
 }
 
 /** Grows trees [from, to) of the forest `options` describes (for fitting on several threads). */
-export async function fitForestPart(X: number[][], y: Label[], options: FitOptions, from: number, to: number): Promise<ForestPart> {
+export async function fitForestPart(X: number[][], y: Label[], options: FitOptions<object>, from: number, to: number): Promise<ForestPart> {
   const { params, augment, nInputs, classes, aug } = prepareForest(X, y, options);
   const d = augmentedWidth(augment, nInputs);
   const b = makeBuilder(aug.X, aug.codes, classes.length, params);
@@ -532,7 +535,7 @@ export async function fitForestPart(X: number[][], y: Label[], options: FitOptio
 }
 
 /** Joins the parts of one forest (any split of its trees) into the fitted forest. */
-export function mergeForestParts(X: number[][], y: Label[], options: FitOptions, parts: readonly ForestPart[]): Classifier {
+export function mergeForestParts(X: number[][], y: Label[], options: FitOptions<object>, parts: readonly ForestPart[]): Classifier {
   const nInputs = checkTrainingData(X, y, "RF");
   const params = resolveForestParams(options.params);
   const augment = resolveAugment(params.augment, nInputs)!;
@@ -553,7 +556,7 @@ export function mergeForestParts(X: number[][], y: Label[], options: FitOptions,
 }
 
 /** Trains a random forest (splitter "best") or ExtraTrees (splitter "random", the default) with a seed. */
-export async function fitRandomForest(X: number[][], y: Label[], options: FitOptions): Promise<Classifier> {
+export async function fitRandomForest(X: number[][], y: Label[], options: FitOptions<object>): Promise<Classifier> {
   const nTrees = resolveForestParams(options.params).nTrees;
   const part = await fitForestPart(X, y, options, 0, nTrees);
   return mergeForestParts(X, y, options, [part]);
@@ -790,12 +793,16 @@ class Forest implements Classifier {
     private readonly walk: Walkable,
   ) {
     this.nFeatures = state.nFeatures;
+    this.wide = new Float64Array(augmentedWidth(walk.augment, state.nFeatures));
   }
+
+  /** The augmented row of the current prediction (reused: predictions are synchronous). */
+  private readonly wide: Float64Array;
 
   predictProba(input: ArrayLike<number>): Float64Array {
     checkRow(input, this.nFeatures, "RF");
     const { augment, roots, thr, meta, leafClass, leafProb } = this.walk;
-    const row = augment === "none" ? input : augmentRow(augment, input);
+    const row = augment === "none" ? input : augmentInto(augment, input, this.wide);
     const nClasses = this.classes.length;
     const out = new Float64Array(nClasses);
     let sum = 0;

@@ -65,7 +65,8 @@ export interface SvmScratch {
   start: Int32Array;
   nSV: Int32Array;
   dec: Float64Array;
-  Q: Float64Array;
+  /** k × k, only for the "wu-lin-weng" coupling: allocated on its first use (800 MB at 10,000 users otherwise). */
+  Q: Float64Array | null;
   Qp: Float64Array;
   p: Float64Array;
 }
@@ -85,7 +86,7 @@ export function createScratch(m: SvmCore): SvmScratch {
     start,
     nSV: Int32Array.from(m.nSV),
     dec: new Float64Array((k * (k - 1)) / 2),
-    Q: new Float64Array(k * k),
+    Q: null,
     Qp: new Float64Array(k),
     p: new Float64Array(k),
   };
@@ -179,7 +180,7 @@ export function sigmoidPredict(f: number, A: number, B: number): number {
  * (Wu, Lin & Weng 2004, method 2; libsvm's multiclass_probability, same iteration and stopping rule).
  */
 export function multiclassProbability(k: number, r: Float64Array, s: Pick<SvmScratch, "Q" | "Qp" | "p">): Float64Array {
-  const Q = s.Q;
+  const Q = (s.Q ??= new Float64Array(k * k));
   for (let t = 0; t < k; t++) Q[t * k + t] = 0;
   for (let i = 0; i < k; i++) {
     for (let j = i + 1; j < k; j++) {
@@ -201,7 +202,8 @@ export function multiclassProbability(k: number, r: Float64Array, s: Pick<SvmScr
  * same iterates up to rounding (differences ~1e-15).
  */
 function coupleQ(k: number, s: Pick<SvmScratch, "Q" | "Qp" | "p">): Float64Array {
-  const { Q, Qp, p } = s;
+  const { Qp, p } = s;
+  const Q = s.Q!;
   const maxIter = Math.max(100, k);
   const eps = 0.005 / k;
   for (let t = 0; t < k; t++) p[t] = 1 / k;
@@ -260,7 +262,7 @@ export function predictProbabilities(m: SvmCore, x: ArrayLike<number>, s: SvmScr
   }
   if (coupling === "price") return priceCoupling(m, dec, s);
   // Q straight from the pairwise probabilities: r_ij = v, r_ji = 1 − v
-  const Q = s.Q;
+  const Q = (s.Q ??= new Float64Array(k * k));
   for (let t = 0; t < k; t++) Q[t * k + t] = 0;
   let p = 0;
   for (let i = 0; i < k; i++) {
@@ -316,12 +318,7 @@ function priceCoupling(m: SvmCore, dec: Float64Array, s: SvmScratch): Float64Arr
   return out;
 }
 
-/** Index of the largest entry; ties go to the lowest index. */
-export function argmax(v: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < v.length; i++) if (v[i]! > v[best]!) best = i;
-  return best;
-}
+export { argmax } from "./common.js";
 
 /**
  * Fits Platt's sigmoid to decision values and ±1 labels (libsvm's sigmoid_train: Newton's method

@@ -9,8 +9,8 @@ import type { Classifier, FitOptions, SerializedModel } from "./types.js";
 import type { ExtractedModel } from "./svm-libsvm.js";
 import { trainOneVsOne, type SolverData, type SolverOptions } from "./svm-solver.js";
 import { applyScaler, fitScaler, SVM_TRANSFORMS, type SvmScaler, type SvmTransform } from "./svm-scaler.js";
+import { argmax, checkEnvelope, checkRow, checkTrainingData, encodeLabels, requireTwoClasses, stratifiedFolds } from "./common.js";
 import {
-  argmax,
   createScratch,
   decisionValues,
   predictProbabilities,
@@ -94,14 +94,13 @@ export interface SvmState {
 }
 
 /** Trains the SVM (grid search over C and gamma by inner stratified CV, then a final fit on all rows). */
-export async function fitSvm(X: number[][], y: Label[], options: FitOptions & { trainer?: SvmTrainer }): Promise<Classifier> {
+export async function fitSvm(X: number[][], y: Label[], options: FitOptions<object> & { trainer?: SvmTrainer }): Promise<Classifier> {
   const params = resolveParams(options.params ?? {});
-  const d = checkData(X, y);
-  const classes = sortClasses(y);
-  const index = new Map<Label, number>(classes.map((c, i) => [c, i]));
-  const yi = y.map((label) => index.get(label)!);
+  const d = checkTrainingData(X, y, "SVM");
+  const { classes, codes } = encodeLabels(y);
+  requireTwoClasses(classes, "SVM");
+  const yi = Array.from(codes);
   const k = classes.length;
-  if (k < 2) throw new KeystrokeError("TOO_FEW_SAMPLES", `the SVM needs samples of at least two users (got ${k})`);
 
   // the grid search runs on a stratified share of at most gridRows rows; the final fit uses them all
   const grid = gridSample(yi, k, params.gridRows, options.seed);
@@ -168,15 +167,8 @@ export async function fitSvm(X: number[][], y: Label[], options: FitOptions & { 
 
 /** Rebuilds an SVM from its model file, checking the structure (KeystrokeError BAD_MODEL_FILE). */
 export function loadSvm(model: SerializedModel): Classifier {
-  if (model === null || typeof model !== "object") bad("model is not an object");
-  if (model.algorithm !== "SVM") bad(`algorithm is "${String(model.algorithm)}", expected "SVM"`, "algorithm");
-  const classes = model.classes;
-  if (!Array.isArray(classes) || classes.length < 2) bad("classes must list at least two users", "classes");
-  for (const c of classes) if (!(typeof c === "string" || (typeof c === "number" && Number.isFinite(c)))) bad("classes must be numbers or strings", "classes");
-  if (new Set(classes).size !== classes.length) bad("classes must be distinct", "classes");
-  const params = model.params;
-  if (params === null || typeof params !== "object" || Array.isArray(params)) bad("params must be an object", "params");
-  return new SvmClassifier(classes, params, checkState(model.state, classes.length));
+  checkEnvelope(model, "SVM");
+  return new SvmClassifier(model.classes, model.params, checkState(model.state, model.classes.length));
 }
 
 /** The fitted SVM: scaling, decision values as libsvm's, Platt sigmoids and the chosen coupling. */
@@ -199,9 +191,7 @@ class SvmClassifier implements Classifier {
   }
 
   predictProba(row: ArrayLike<number>): Float64Array {
-    if (row.length !== this.nFeatures) {
-      throw new KeystrokeError("BAD_REQUEST", `the SVM expects ${this.nFeatures} features, got ${row.length}`, { field: "features" });
-    }
+    checkRow(row, this.nFeatures, "SVM");
     const p = predictProbabilities(this.core, applyScaler(this.state.scaler, row, this.scaled), this.scratch, this.state.coupling ?? "wu-lin-weng");
     const out = new Float64Array(this.classes.length);
     for (let m = 0; m < this.state.order.length; m++) out[this.state.order[m]!] = p[m]!;
@@ -275,7 +265,8 @@ function gridSample(yi: number[], k: number, max: number, seed: number): number[
   return out.sort((a, b) => a - b);
 }
 
-function resolveParams(user: Record<string, unknown>): SvmParams {
+function resolveParams(input: object): SvmParams {
+  const user = input as Record<string, unknown>;
   const p: SvmParams = { ...SVM_DEFAULTS, C: [...SVM_DEFAULTS.C], gammaScale: [...SVM_DEFAULTS.gammaScale] };
   const oneOf = <T extends string>(key: string, v: unknown, allowed: readonly T[]): T => {
     if (!allowed.includes(v as T)) throw new KeystrokeError("BAD_FLAG", `SVM parameter ${key} must be one of ${allowed.join(", ")}`, { field: key });
@@ -333,46 +324,9 @@ function resolveParams(user: Record<string, unknown>): SvmParams {
   return p;
 }
 
-function checkData(X: number[][], y: Label[]): number {
-  if (X.length !== y.length) throw new KeystrokeError("BAD_REQUEST", `${X.length} feature rows but ${y.length} labels`);
-  if (X.length === 0) throw new KeystrokeError("TOO_FEW_SAMPLES", "no samples to train the SVM on");
-  const d = X[0]!.length;
-  if (d === 0) throw new KeystrokeError("BAD_REQUEST", "feature rows are empty");
-  for (let i = 0; i < X.length; i++) {
-    const row = X[i]!;
-    if (row.length !== d) throw new KeystrokeError("BAD_REQUEST", `row has ${row.length} features, the first has ${d}`, { field: `X[${i}]` });
-    for (let f = 0; f < d; f++) if (!Number.isFinite(row[f])) throw new KeystrokeError("BAD_REQUEST", `feature ${f} is not a finite number`, { field: `X[${i}]` });
-  }
-  return d;
-}
-
-/** Distinct labels, numbers ascending then strings in code-unit order (the same on every machine). */
-function sortClasses(y: Label[]): Label[] {
-  const uniq = [...new Set(y)];
-  const nums = uniq.filter((v): v is number => typeof v === "number").sort((a, b) => a - b);
-  const strs = uniq.filter((v): v is string => typeof v === "string").sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return [...nums, ...strs];
-}
-
 /** Row indices stably sorted by class, so libsvm's model class order is ascending class index. */
 function sortByClass(rows: number[], yi: number[]): number[] {
   return rows.map((r, pos) => [r, pos] as const).sort((a, b) => yi[a[0]]! - yi[b[0]]! || a[1] - b[1]).map(([r]) => r);
-}
-
-/** Test-row index lists of k stratified folds: each class's rows shuffled, then dealt round-robin. */
-function stratifiedFolds(yi: number[], nClass: number, k: number, seed: number): number[][] {
-  const rng = createRng(seed);
-  const byClass: number[][] = Array.from({ length: nClass }, () => []);
-  yi.forEach((c, i) => byClass[c]!.push(i));
-  const folds: number[][] = Array.from({ length: k }, () => []);
-  let next = 0;
-  for (const rows of byClass) {
-    for (const r of shuffle(rng, rows)) {
-      folds[next]!.push(r);
-      next = (next + 1) % k;
-    }
-  }
-  return folds.filter((f) => f.length > 0).map((f) => f.sort((a, b) => a - b));
 }
 
 /** Pair index of model classes a < b among k (libsvm's order: (0,1), (0,2), …, (1,2), …). */
@@ -423,7 +377,10 @@ function fitPlatt(oof: Float64Array, yi: number[], k: number, mode: PlattMode): 
   const B = new Float64Array(pairs);
   if (mode === "pooled") {
     // mirrored values (symmetric fit, B = 0): the sigmoid cannot favour the lower-indexed class of a pair
-    A.fill(sigmoidTrainSymmetric(oof.filter((v) => !Number.isNaN(v))));
+    // no out-of-fold evidence at all (one sample per user: a held-out row's user is never in its
+    // training folds) leaves A = 0, every probability equal: fall back to P = sigmoid(decision value)
+    const values = oof.filter((v) => !Number.isNaN(v));
+    A.fill(values.length > 0 ? sigmoidTrainSymmetric(values) : -1);
     return { A, B };
   }
   const dec: number[][] = Array.from({ length: pairs }, () => []);

@@ -1,4 +1,7 @@
 import type { Label } from "../data/types.js";
+import type { ForestParams } from "./random-forest.js";
+import type { SvmParams } from "./svm.js";
+import type { XgbParams } from "./xgboost.js";
 
 /** The three identification algorithms of the original contract. */
 export type Algorithm = "SVM" | "RF" | "XGB";
@@ -13,12 +16,26 @@ export interface TrainProgress {
   total: number;
 }
 
-/** Options every fit takes: a seed (same seed + same data → identical model) and a progress callback. */
-export interface FitOptions {
+/** Each algorithm's hyperparameters (every one has a measured default). */
+export interface ParamsByAlgorithm {
+  SVM: SvmParams;
+  RF: ForestParams;
+  XGB: XgbParams;
+}
+
+/** What a caller may override for algorithm A: any subset of its parameters. */
+export type ParamsOf<A extends Algorithm> = Partial<ParamsByAlgorithm[A]>;
+
+/**
+ * Options every fit takes: a seed (same seed + same data → identical model), a progress callback, and
+ * the algorithm's own parameters (typed per algorithm; each fit still checks them, since they may come
+ * from JSON, and refuses an unknown or bad one with BAD_FLAG naming it).
+ */
+export interface FitOptions<P extends object = ParamsOf<Algorithm>> {
   seed: number;
   onProgress?: (p: TrainProgress) => void;
   /** Algorithm-specific hyperparameters overriding the measured defaults. */
-  params?: Record<string, unknown>;
+  params?: P;
 }
 
 /** What a model file holds: enough to rebuild the classifier with no training data. */

@@ -13,6 +13,7 @@ import {
   intField,
   makeYielder,
   numArray,
+  requireTwoClasses,
   shortFloat32,
 } from "./tree-common.js";
 import type { Classifier, FitOptions, SerializedModel } from "./types.js";
@@ -29,7 +30,23 @@ import type { Classifier, FitOptions, SerializedModel } from "./types.js";
  * min_child_weight is low because a class's hessians are tiny when it is 1 of 110 (0.05 vs 1: 0.65 vs
  * 0.51); λ stays 1 (0.01: 0.55). Names are XGBoost's parameter names, plus `rounds` (boosting iterations).
  */
-export const DEFAULT_XGB_PARAMS: Readonly<Record<string, number>> = {
+/** XGBoost's parameter names (plus `rounds`, the boosting iterations); the first eight have defaults. */
+export interface XgbParams {
+  rounds: number;
+  num_parallel_tree: number;
+  max_depth: number;
+  eta: number;
+  subsample: number;
+  colsample_bytree: number;
+  colsample_bylevel: number;
+  min_child_weight: number;
+  gamma?: number;
+  lambda?: number;
+  alpha?: number;
+  max_delta_step?: number;
+}
+
+export const DEFAULT_XGB_PARAMS: Readonly<XgbParams> = {
   rounds: 1,
   num_parallel_tree: 80,
   max_depth: 12,
@@ -65,8 +82,9 @@ const PARAM_RANGES: Record<string, [number, number, boolean]> = {
 };
 
 /** Merges user params over the defaults, refusing unknown names and bad values (BAD_FLAG naming the parameter). */
-export function resolveXgbParams(params: Record<string, unknown> = {}, nFeatures?: number): Record<string, number> {
-  const out: Record<string, number> = { ...DEFAULT_XGB_PARAMS };
+export function resolveXgbParams(input: object = {}, nFeatures?: number): XgbParams {
+  const params = input as Record<string, unknown>;
+  const out: XgbParams & Record<string, number | undefined> = { ...DEFAULT_XGB_PARAMS };
   if (nFeatures !== undefined && nFeatures < FEW_FEATURES) out.num_parallel_tree = FEW_FEATURES_TREES;
   for (const [key, value] of Object.entries(params)) {
     const range = PARAM_RANGES[key];
@@ -188,7 +206,7 @@ export interface LiveBooster {
 const CHUNK_TREES = 10;
 
 /** Trees per chunk of a fit (one chunk unless forest mode with more than CHUNK_TREES trees). */
-export function xgbChunks(params: Record<string, unknown> | undefined, nFeatures: number): number[] {
+export function xgbChunks(params: object | undefined, nFeatures: number): number[] {
   const p = resolveXgbParams(params, nFeatures);
   const trees = p.num_parallel_tree!;
   if (p.rounds !== 1 || trees <= CHUNK_TREES) return [trees];
@@ -204,7 +222,7 @@ export interface XgbPart {
 }
 
 /** Grows chunk `chunk` of the fit `options` describes (for fitting on several threads). */
-export async function fitXgboostPart(X: number[][], y: Label[], options: FitOptions, chunk: number): Promise<XgbPart> {
+export async function fitXgboostPart(X: number[][], y: Label[], options: FitOptions<object>, chunk: number): Promise<XgbPart> {
   const sizes = xgbChunks(options.params, X[0]?.length ?? 0);
   // XGBoost reads its seed as a signed 32-bit int
   const seed = sizes.length === 1 ? options.seed : ((Math.imul(options.seed >>> 0, 0x9e3779b1) ^ Math.imul(chunk + 1, 0x85ebca6b)) >>> 0) % 0x7fffffff;
@@ -214,7 +232,7 @@ export async function fitXgboostPart(X: number[][], y: Label[], options: FitOpti
 }
 
 /** Joins the chunks of one fit into the model. */
-export function mergeXgbParts(X: number[][], y: Label[], options: FitOptions, parts: readonly XgbPart[]): Classifier {
+export function mergeXgbParts(X: number[][], y: Label[], options: FitOptions<object>, parts: readonly XgbPart[]): Classifier {
   const d = checkTrainingData(X, y, "XGB");
   const { classes } = encodeLabels(y);
   const sorted = [...parts].sort((a, b) => a.chunk - b.chunk);
@@ -224,7 +242,7 @@ export function mergeXgbParts(X: number[][], y: Label[], options: FitOptions, pa
 }
 
 /** Trains XGBoost (multi:softprob) in wasm, then returns a pure-TS classifier of the same trees. */
-export async function fitXgboost(X: number[][], y: Label[], options: FitOptions): Promise<Classifier> {
+export async function fitXgboost(X: number[][], y: Label[], options: FitOptions<object>): Promise<Classifier> {
   const sizes = xgbChunks(options.params, checkTrainingData(X, y, "XGB"));
   if (sizes.length === 1) {
     const { classifier, booster } = await trainXgboost(X, y, options, false);
@@ -243,16 +261,16 @@ export async function fitXgboost(X: number[][], y: Label[], options: FitOptions)
 }
 
 /** fitXgboost that also keeps the wasm booster alive (call `free()`), so tests can check predictions agree. */
-export async function fitXgboostWithBooster(X: number[][], y: Label[], options: FitOptions): Promise<{ classifier: Classifier; booster: LiveBooster }> {
+export async function fitXgboostWithBooster(X: number[][], y: Label[], options: FitOptions<object>): Promise<{ classifier: Classifier; booster: LiveBooster }> {
   const { classifier, booster } = await trainXgboost(X, y, options, true);
   return { classifier, booster: booster! };
 }
 
-async function trainXgboost(X: number[][], y: Label[], options: FitOptions, keep: boolean): Promise<{ classifier: Classifier; booster?: LiveBooster }> {
+async function trainXgboost(X: number[][], y: Label[], options: FitOptions<object>, keep: boolean): Promise<{ classifier: Classifier; booster?: LiveBooster }> {
   const d = checkTrainingData(X, y, "XGB");
   const params = resolveXgbParams(options.params, X[0]?.length);
   const { classes, codes } = encodeLabels(y);
-  if (classes.length < 2) throw new KeystrokeError("TOO_FEW_SAMPLES", "XGB needs at least two users to tell apart");
+  requireTwoClasses(classes, "XGB");
   const xgb = await loadXgbWasm();
   const n = X.length;
   const dataPtr = xgb.malloc(n * d * 4);

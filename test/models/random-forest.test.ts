@@ -136,10 +136,8 @@ describe("random forest: hand-checked trees", () => {
     expect(X2.map((r) => m.classes[m.predictIndex(r)])).toEqual(["a", "b", "b"]);
   });
 
-  it("a single class gives a one-leaf forest", async () => {
-    const m = await fitRandomForest([[1], [2]], ["only", "only"], { seed: 1, params: { nTrees: 2 } });
-    expect(trees(m)[0]).toEqual({ feature: [-1], threshold: [0], right: [0], leafClass: [0], leafProb: [1] });
-    expect([...m.predictProba([3])]).toEqual([1]);
+  it("a single class is refused, as by every model (the shared contract)", async () => {
+    await expect(fitRandomForest([[1], [2]], ["only", "only"], { seed: 1, params: { nTrees: 2 } })).rejects.toMatchObject({ code: "TOO_FEW_SAMPLES" });
   });
 });
 
