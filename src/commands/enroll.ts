@@ -41,7 +41,7 @@ export const ENROLL_OPTIONS: readonly OptionSpec[] = [
   QUIET,
 ];
 
-export const ENROLL_EXAMPLES = ["keystroke-id enroll fixtures/wide-train.csv --store enrolled.db", "keystroke-id enroll fixtures/wide-unlabelled.csv --user alice --store enrolled.db --output json"];
+export const ENROLL_EXAMPLES = ["keystroke-id enroll fixtures/wide-train.csv --store enrolled.db", "keystroke-id enroll fixtures/wide-train.csv --user 101 --store enrolled.db --output json"];
 
 /** `keystroke-id enroll <file>`: enrols (or re-enrols) users in the identity store, one transaction per user, touching nobody else. */
 export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: process.stderr }): Command {

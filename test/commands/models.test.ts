@@ -9,7 +9,7 @@ const TEST = "fixtures/wide-test.csv";
 const FAST = ["--model", "rf", "--features", "timings", "--no-verification", "--json"];
 
 let out: string;
-let v1: { version: string; holdout: { rows: number; share: number }; fitted: { rows: number; refitOnAll: boolean } };
+let v1: { model_version: string; holdout: { rows: number; share: number }; fitted: { rows: number; refit_on_all: boolean } };
 let v2: typeof v1;
 
 beforeAll(async () => {
@@ -24,11 +24,11 @@ beforeAll(async () => {
 
 describe("model versions on the command line", () => {
   it("train adds a version per run and reports the true shares", () => {
-    expect(v1.version).toBe("v1");
+    expect(v1.model_version).toBe("v1");
     expect(v1.holdout).toMatchObject({ rows: 60, share: 0.2 });
-    expect(v1.fitted).toMatchObject({ rows: 300, refitOnAll: true });
-    expect(v2.version).toBe("v2");
-    expect(v2.fitted).toMatchObject({ rows: 240, refitOnAll: false });
+    expect(v1.fitted).toMatchObject({ rows: 300, refit_on_all: true });
+    expect(v2.model_version).toBe("v2");
+    expect(v2.fitted).toMatchObject({ rows: 240, refit_on_all: false });
   });
 
   it("evaluate never calls training rows held-out", async () => {
@@ -36,7 +36,7 @@ describe("model versions on the command line", () => {
     const r = await runCli(["evaluate", TRAIN, "--models-dir", out, "--model", "rf", "--features", "timings", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(doc.rows).toEqual({ version: "v2", total: 300, training: 240, held_out: 60, fingerprint: true });
+    expect(doc.rows).toEqual({ model_version: "v2", total: 300, training: 240, held_out: 60, fingerprint: true });
     expect(doc.scored_on).toBe("held_out_rows");
     expect(doc.models.RF.timings.confusion.matrix.flat().reduce((a: number, b: number) => a + b, 0)).toBe(60);
     expect(doc.training_rows.models.RF.timings.accuracy).toBeGreaterThanOrEqual(doc.models.RF.timings.accuracy);
@@ -44,7 +44,7 @@ describe("model versions on the command line", () => {
 
     // v1 was refitted on every row: evaluating its training file scores training rows only, and says so
     const report = join(out, "..", "report.html");
-    const t = await runCli(["evaluate", TRAIN, "--models-dir", out, "--model-version", "v1", "--model", "rf", "--features", "timings", "--report", report]);
+    const t = await runCli(["evaluate", TRAIN, "--models-dir", out, "--model-version", "v1", "--model", "rf", "--features", "timings", "--report", report, "--output", "table"]);
     expect(t.code, t.stderr).toBe(0);
     expect(t.stdout).toMatch(/scores on 300 training rows: model version v1 was fitted on every one of them, so this is NOT a held-out accuracy/);
     expect(t.stdout).not.toMatch(/held-out rows/);

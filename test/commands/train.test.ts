@@ -35,7 +35,7 @@ describe("keystroke-id train (end to end)", () => {
     expect(report.holdout).toEqual({ fraction: 0.2, rows: 60, share: 0.2 });
     expect(report.fitted).toEqual({ rows: 300, share: 1, refit_on_all: true });
     expect(manifest.training).toEqual({ rows: 300, holdoutRows: 60, holdoutShare: 0.2, refitOnAll: true, fittedRows: 300 });
-    expect(report.version).toBe("v1");
+    expect(report.model_version).toBe("v1");
     expect(manifest.versionId).toBe("v1");
     // one vocabulary: snake_case for added fields, Model for the algorithm, model_version for a model's version
     expect(report.models_dir).toBe(out);

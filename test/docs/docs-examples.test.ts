@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { BIN, ROOT } from "../helpers/cli.js";
@@ -25,7 +25,6 @@ const FILES: Record<string, string> = {
   "data.csv": "fixtures/wide-train.csv",
   "test.csv": "fixtures/wide-test.csv",
   "unlabelled.csv": "fixtures/wide-unlabelled.csv",
-  "new-user.csv": "fixtures/wide-unlabelled.csv",
   "input.json": "fixtures/request-xgb.json",
   "sample.json": "fixtures/request-timings.json",
   "requests.ndjson": "fixtures/requests.ndjson",
@@ -109,6 +108,11 @@ beforeAll(() => {
   chmodSync(join(pathDir, "npx"), 0o755);
   cpSync(resolve(ROOT, "fixtures"), join(work, "fixtures"), { recursive: true });
   for (const [name, from] of Object.entries(FILES)) copyFileSync(resolve(ROOT, from), join(work, name));
+  // a new user's own samples: one typist of the training fixture, without the label column
+  const [head, ...rows] = readFileSync(resolve(ROOT, "fixtures/wide-train.csv"), "utf8").trim().split("\n");
+  const label = head!.split(",").indexOf("UserID");
+  const drop = (line: string) => line.split(",").filter((_, i) => i !== label).join(",");
+  writeFileSync(join(work, "new-user.csv"), [drop(head!), ...rows.filter((r) => r.split(",")[label] === "101").map(drop)].join("\n") + "\n");
 });
 
 afterAll(() => {

@@ -68,7 +68,9 @@ function damage(path: string, kind: Damage): void {
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 describe("damaged files are refused by their checksum", () => {
-  for (const target of ["model", "template", "index"] as const) {
+  // enrolled users no longer live in the models dir (train writes no template or index files): a damaged
+  // identity store is refused as BAD_STORE, naming the file (test/store)
+  for (const target of ["model"] as const) {
     for (const kind of ["truncated", "corrupted", "tampered"] as const) {
       it(`${kind} ${target} file: predict and serve refuse, naming the file`, async () => {
         const dir = join(root, `${target}-${kind}`);
@@ -103,5 +105,28 @@ describe("damaged files are refused by their checksum", () => {
       expect(r.stderr).toMatch(new RegExp(`no models in ${escape(missing)}`));
       expect(r.stderr).not.toMatch(STACK_LINE);
     }
+  });
+});
+
+describe("a damaged identity store is refused, naming the file", () => {
+  it("a file that is not a database, and a SQLite database of another program", async () => {
+    const garbage = join(root, "garbage.db");
+    writeFileSync(garbage, "not a database: ".repeat(40));
+    const r = await runCli(["users", "list", "--store", garbage, "--json"]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain(`${garbage} is not a usable keystroke-id identity store`);
+    expect(r.stderr).toContain("[BAD_STORE]");
+    expect(r.stderr).not.toMatch(STACK_LINE);
+    // the file is left as it was: nothing is written over what may still be recoverable
+    expect(readFileSync(garbage, "utf8")).toBe("not a database: ".repeat(40));
+
+    const { default: Database } = await import("better-sqlite3");
+    const other = join(root, "other.db");
+    const db = new Database(other);
+    db.exec("CREATE TABLE notes (body TEXT)");
+    db.close();
+    const o = await runCli(["predict", "--claim", "101", "--json", REQUEST, "--store", other]);
+    expect(o.code).toBe(4);
+    expect(o.stderr).toContain(`${other} is a SQLite database but not a keystroke-id identity store`);
   });
 });

@@ -31,8 +31,9 @@ describe("reject option", () => {
     expect(r.accuracy).toBeNull();
   });
 
-  it("refuses a threshold outside [0, 1], naming the flag", () => {
-    expect(() => rejectAt(confidence, correct, 1.5)).toThrow(/--reject-below/);
+  // the core names its own option; the CLI maps it to --reject-below
+  it("refuses a threshold outside [0, 1], naming the option", () => {
+    expect(() => rejectAt(confidence, correct, 1.5)).toThrow(/option rejectBelow:/);
     expect(() => rejectAt(confidence, correct, NaN)).toThrow(/probability/);
   });
 });

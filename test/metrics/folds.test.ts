@@ -32,9 +32,10 @@ describe("stratified k-fold", () => {
     expect(stratifiedKFold(labels, 4, 42)).not.toEqual(stratifiedKFold(labels, 4, 43));
   });
 
+  // the core names its own option (k); the CLI maps it to --cv (test/cli-vocab.test.ts)
   it("refuses k < 2, a fractional k, and more folds than rows", () => {
-    expect(() => stratifiedKFold(labels, 1, 0)).toThrow(/--cv/);
-    expect(() => stratifiedKFold(labels, 2.5, 0)).toThrow(/--cv/);
+    expect(() => stratifiedKFold(labels, 1, 0)).toThrow(/option k:/);
+    expect(() => stratifiedKFold(labels, 2.5, 0)).toThrow(/option k:/);
     expect(() => stratifiedKFold(["a", "b"], 3, 0)).toThrow(/cannot split 2 rows into 3 folds/);
   });
 

@@ -78,9 +78,9 @@ describe("writeReport", () => {
     expect(await readFile(file, "utf8")).toMatch(/^<!doctype html>/);
   });
 
-  it("names the flag when the target cannot be written", async () => {
+  it("names the file (not a CLI flag) when the target cannot be written", async () => {
     const dir = await mkdtemp(join(tmpdir(), "kid-report-"));
-    await expect(writeReport(dir, syntheticReport())).rejects.toMatchObject({ code: "IO", message: expect.stringContaining("--report") });
+    await expect(writeReport(dir, syntheticReport())).rejects.toMatchObject({ code: "IO", place: { file: dir } });
     expect(await readdir(dir)).toEqual([]);
   });
 });
