@@ -185,6 +185,8 @@ export class IdentityService {
     const id = userKey(user);
     if (options.detector !== undefined && !isDetectorName(options.detector)) throw new KeystrokeError("BAD_REQUEST", `unknown detector "${String(options.detector)}"`, { field: "detector" });
     if (vectors.length === 0) throw new KeystrokeError("TOO_FEW_SAMPLES", `no samples to enrol user ${id}`, { field: "samples" });
+    // queued verification entries go first, so the audit keeps the order of events
+    await this.flushAudit();
     for (let attempt = 1; ; attempt++) {
       const before = options.mode === "append" ? await this.store.identities.version(id) : undefined;
       const all = options.mode === "append" ? [...(await this.store.identities.samples(id)), ...vectors] : vectors;
@@ -222,6 +224,7 @@ export class IdentityService {
     options: { user?: Label; detector?: DetectorName; filterOutliers?: boolean; onlyNew?: boolean; refreshPopulation?: boolean; skipTooFew?: boolean; onInconsistent?: "refuse" | "record"; force?: boolean } = {},
   ): Promise<{ result: EnrollSamplesResult; enrolled: EnrolOutcome[]; kept: Label[]; users: number }> {
     if (options.user !== undefined) userKey(options.user, { flag: "--user" });
+    await this.flushAudit();
     const keys = samples[0]?.press.length ?? 0;
     const nFeatures = keys > 0 ? 4 * keys - 3 : 0;
     const current = options.refreshPopulation || nFeatures === 0 ? null : await this.store.policy.current(nFeatures);
@@ -298,6 +301,8 @@ export class IdentityService {
   /** Erases a user's template, enrolment samples and replay hashes; UNKNOWN_USER when not enrolled. */
   async delete(user: Label, place?: { field?: string; flag?: string }): Promise<void> {
     const id = userKey(user, place);
+    // queued verification entries go first, so the audit keeps the order of events even within one millisecond
+    await this.flushAudit();
     const gone = await this.store.identities.delete(id, { id, at: Date.now(), action: "delete", outcome: "ok", instance: this.options.instance });
     this.cache.delete(id);
     if (!gone) throw unknownUser(user, place);
