@@ -30,7 +30,8 @@ df.to_csv(sys.argv[3], index=False)
 // CPU seconds (user + system) of one child: on a shared 2-core machine wall time mostly measures the
 // neighbours, CPU time much less so.
 function cpuSeconds(cmd, args) {
-  const probe = "import resource, subprocess, sys\nsubprocess.run(sys.argv[1:], capture_output=True)\nr = resource.getrusage(resource.RUSAGE_CHILDREN)\nprint(r.ru_utime + r.ru_stime)";
+  const probe =
+    "import resource, subprocess, sys\nsubprocess.run(sys.argv[1:], capture_output=True)\nr = resource.getrusage(resource.RUSAGE_CHILDREN)\nprint(r.ru_utime + r.ru_stime)";
   const r = spawnSync("python3", ["-c", probe, cmd, ...args], { cwd: ROOT, encoding: "utf8" });
   return Number(r.stdout.trim());
 }
@@ -44,7 +45,11 @@ function repeat(cmd, args) {
     runs.push(r);
     cpu.push(cpuSeconds(cmd, args));
   }
-  return { wallS: median(runs.map((r) => r.wallS)), cpuS: median(cpu), maxRssMB: Math.max(...runs.map((r) => r.maxRssMB)) };
+  return {
+    wallS: median(runs.map((r) => r.wallS)),
+    cpuS: median(cpu),
+    maxRssMB: Math.max(...runs.map((r) => r.maxRssMB)),
+  };
 }
 
 async function writeBigFile(path, samples) {
@@ -77,13 +82,48 @@ export default async function bench() {
       const rows = [];
       const python = ensurePython();
       for (const set of ["summary", "timings"]) {
-        const node = repeat(process.execPath, [BIN, "features", data, "--set", set, "-o", join(tmp, `node-${set}.csv`)]);
-        const py = python ? repeat("/usr/bin/python3", ["-c", PYTHON_FEATURES, ANCHORS, data, join(tmp, `py-${set}.csv`), set]) : null;
-        rows.push([set, node.wallS, node.cpuS, node.maxRssMB, py?.wallS ?? NaN, py?.cpuS ?? NaN, py?.maxRssMB ?? NaN, py ? py.wallS / node.wallS : NaN]);
+        const node = repeat(process.execPath, [
+          BIN,
+          "features",
+          data,
+          "--set",
+          set,
+          "-o",
+          join(tmp, `node-${set}.csv`),
+        ]);
+        const py = python
+          ? repeat("/usr/bin/python3", [
+              "-c",
+              PYTHON_FEATURES,
+              ANCHORS,
+              data,
+              join(tmp, `py-${set}.csv`),
+              set,
+            ])
+          : null;
+        rows.push([
+          set,
+          node.wallS,
+          node.cpuS,
+          node.maxRssMB,
+          py?.wallS ?? NaN,
+          py?.cpuS ?? NaN,
+          py?.maxRssMB ?? NaN,
+          py ? py.wallS / node.wallS : NaN,
+        ]);
       }
       printTable(
         `features on the shared 750-row file, whole process incl. start-up (median of ${RUNS}; target < 0.3 s)`,
-        ["set", "keystroke-id s", "CPU s", "RSS MB", "python+pandas s", "CPU s", "RSS MB", "python / keystroke-id (wall)"],
+        [
+          "set",
+          "keystroke-id s",
+          "CPU s",
+          "RSS MB",
+          "python+pandas s",
+          "CPU s",
+          "RSS MB",
+          "python / keystroke-id (wall)",
+        ],
         rows,
       );
     }
@@ -92,14 +132,31 @@ export default async function bench() {
     await writeBigFile(big, BIG_SAMPLES);
     const mb = statSync(big).size / 2 ** 20;
     const rows = [];
-    for (const [set, format] of [["summary", "csv"], ["timings", "ndjson"]]) {
+    for (const [set, format] of [
+      ["summary", "csv"],
+      ["timings", "ndjson"],
+    ]) {
       const out = join(tmp, `big-${set}.${format}`);
-      const r = measure(process.execPath, [BIN, "features", big, "--set", set, "--format", format, "-o", out]);
+      const r = measure(process.execPath, [
+        BIN,
+        "features",
+        big,
+        "--set",
+        set,
+        "--format",
+        format,
+        "-o",
+        out,
+      ]);
       if (r.status !== 0) throw new Error(`features on the big file failed: ${r.stderr}`);
       rows.push([`${set} → ${format}`, r.wallS, BIG_SAMPLES / r.wallS / 1000, r.maxRssMB]);
       rmSync(out, { force: true });
     }
-    printTable(`features on ${BIG_SAMPLES.toLocaleString("en")} generated samples (${mb.toFixed(0)} MiB wide csv; one run each; target RSS < 200 MB)`, ["set → format", "seconds", "k samples/s", "peak RSS MB"], rows);
+    printTable(
+      `features on ${BIG_SAMPLES.toLocaleString("en")} generated samples (${mb.toFixed(0)} MiB wide csv; one run each; target RSS < 200 MB)`,
+      ["set → format", "seconds", "k samples/s", "peak RSS MB"],
+      rows,
+    );
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

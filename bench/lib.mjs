@@ -22,7 +22,9 @@ export function sharedData() {
 
 /** Makes sure the Python reference stack is installed (Debian packages, via the anchors' setup.sh). */
 export function ensurePython() {
-  const ok = spawnSync("/usr/bin/python3", ["-c", "import sklearn, xgboost, flask, pandas"], { stdio: "ignore" });
+  const ok = spawnSync("/usr/bin/python3", ["-c", "import sklearn, xgboost, flask, pandas"], {
+    stdio: "ignore",
+  });
   if (ok.status === 0) return true;
   if (!existsSync(join(ANCHORS, "setup.sh"))) return false;
   const r = spawnSync("bash", [join(ANCHORS, "setup.sh")], { stdio: ["ignore", "ignore", "inherit"] });
@@ -42,7 +44,12 @@ w = time.perf_counter() - t
 r = resource.getrusage(resource.RUSAGE_CHILDREN)
 sys.stdout.write(json.dumps({"wall": w, "rss_kb": r.ru_maxrss, "status": p.returncode, "out": p.stdout.decode(errors="replace"), "err": p.stderr.decode(errors="replace")}))
 `;
-  const r = spawnSync("python3", ["-c", probe, cmd, ...args], { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env }, maxBuffer: 1 << 30, encoding: "utf8" });
+  const r = spawnSync("python3", ["-c", probe, cmd, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, ...options.env },
+    maxBuffer: 1 << 30,
+    encoding: "utf8",
+  });
   if (r.status !== 0) throw new Error(`measure failed: ${r.stderr}`);
   const j = JSON.parse(r.stdout);
   return { wallS: j.wall, maxRssMB: j.rss_kb / 1024, status: j.status, stdout: j.out, stderr: j.err };

@@ -28,7 +28,11 @@ const SIGHUP_SECONDS = 20;
 // `--only sustained|sigterm|sighup|hostile` runs one part while developing
 const ONLY = process.argv.find((a, i, all) => all[i - 1] === "--only");
 // `--servers RF` (comma list of RF, XGB, SVM, api.py) limits the sustained part, e.g. for a long RF-only soak
-const SERVERS = (process.argv.find((a, i, all) => all[i - 1] === "--servers") ?? [...MODELS, "api.py"].join(",")).split(",").map((x) => x.trim());
+const SERVERS = (
+  process.argv.find((a, i, all) => all[i - 1] === "--servers") ?? [...MODELS, "api.py"].join(",")
+)
+  .split(",")
+  .map((x) => x.trim());
 
 /** Runs the reliability benchmark and prints its tables. */
 export default async function benchReliability() {
@@ -55,7 +59,11 @@ async function run(data, tmp) {
   if (!ONLY || ONLY === "sigterm") await sigtermPart(models, bodies);
   if (!ONLY || ONLY === "sighup") await sighupPart(data, tmp, models, trained, bodies);
   if (!ONLY || ONLY === "hostile") await hostilePart(data, tmp, models, bodies);
-  console.log(`load average at the end: ${loadavg().map((v) => v.toFixed(1)).join(" ")} (2 cores; above ~2, req/s understates the server)`);
+  console.log(
+    `load average at the end: ${loadavg()
+      .map((v) => v.toFixed(1))
+      .join(" ")} (2 cores; above ~2, req/s understates the server)`,
+  );
 }
 
 async function sustainedParts(data, tmp, models, trained, bodies) {
@@ -70,7 +78,13 @@ async function sustainedParts(data, tmp, models, trained, bodies) {
     const server = await startOurs(models, ["--no-watch", "--log-level", "warn"]);
     let r;
     try {
-      r = await sustained(`${server.url}/predict`, bodies[model], server.child.pid, DURATION, `${server.url}/metrics`);
+      r = await sustained(
+        `${server.url}/predict`,
+        bodies[model],
+        server.child.pid,
+        DURATION,
+        `${server.url}/metrics`,
+      );
     } finally {
       await stop(server.child);
     }
@@ -94,15 +108,42 @@ async function sustainedParts(data, tmp, models, trained, bodies) {
   }
   printTable(
     `Sustained load: POST /predict, original-contract body, ${wrkCommand(DURATION)} (target ${TARGET_RPS} req/s)`,
-    ["server", "req/s", "≥ target", "p50 ms", "p99 ms", "requests", "non-2xx", "socket errors", "RSS before MB", "peak MB", "after MB", "after − before", "trend MB/min", "heap used MB"],
+    [
+      "server",
+      "req/s",
+      "≥ target",
+      "p50 ms",
+      "p99 ms",
+      "requests",
+      "non-2xx",
+      "socket errors",
+      "RSS before MB",
+      "peak MB",
+      "after MB",
+      "after − before",
+      "trend MB/min",
+      "heap used MB",
+    ],
     rows,
   );
   const failed = rows.filter((r) => r.length > 2 && (r[6] !== "0" || r[7] !== "0")).map((r) => r[0]);
-  console.log(failed.length === 0 ? "sustained: PASS (no non-2xx, no socket error)" : `sustained: FAIL (failed requests on ${failed.join(", ")})`);
+  console.log(
+    failed.length === 0
+      ? "sustained: PASS (no non-2xx, no socket error)"
+      : `sustained: FAIL (failed requests on ${failed.join(", ")})`,
+  );
   const rf = rows.find((r) => r[0] === "RF (keystroke-id)");
-  if (rf && typeof rf[1] === "number") console.log(`RF holds ${fmt(rf[1])} req/s for ${DURATION} s: the ${TARGET_RPS} req/s target is ${rf[1] >= TARGET_RPS ? "met" : "not met"} on this machine`);
-  if (py && rf && typeof rf[1] === "number") console.log(`RF: keystroke-id / api.py = ${(rf[1] / py.rps).toFixed(1)}× the requests per second`);
-  printTable(`Server RSS (MB) at 10 s intervals during the sustained load (0 s = load starts)`, ["server", ...marks(DURATION).map((t) => `${t} s`)], rssRows);
+  if (rf && typeof rf[1] === "number")
+    console.log(
+      `RF holds ${fmt(rf[1])} req/s for ${DURATION} s: the ${TARGET_RPS} req/s target is ${rf[1] >= TARGET_RPS ? "met" : "not met"} on this machine`,
+    );
+  if (py && rf && typeof rf[1] === "number")
+    console.log(`RF: keystroke-id / api.py = ${(rf[1] / py.rps).toFixed(1)}× the requests per second`);
+  printTable(
+    `Server RSS (MB) at 10 s intervals during the sustained load (0 s = load starts)`,
+    ["server", ...marks(DURATION).map((t) => `${t} s`)],
+    rssRows,
+  );
 }
 
 async function sigtermPart(models, bodies) {
@@ -115,9 +156,15 @@ async function sigtermPart(models, bodies) {
       ["started after SIGTERM", ...outcomeColumns(term.after)],
     ],
   );
-  console.log(`exit code ${term.exitCode}, ${fmt(term.exitMs)} ms from SIGTERM to exit; server said: ${term.said || "(nothing)"}`);
+  console.log(
+    `exit code ${term.exitCode}, ${fmt(term.exitMs)} ms from SIGTERM to exit; server said: ${term.said || "(nothing)"}`,
+  );
   const lost = term.before.length - term.before.filter((r) => r.outcome === 200).length;
-  console.log(lost === 0 && term.exitCode === 0 ? "SIGTERM: PASS (every request sent before the signal answered 200, exit 0)" : `SIGTERM: FAIL (${lost} requests sent before the signal not answered 200; exit ${term.exitCode})`);
+  console.log(
+    lost === 0 && term.exitCode === 0
+      ? "SIGTERM: PASS (every request sent before the signal answered 200, exit 0)"
+      : `SIGTERM: FAIL (${lost} requests sent before the signal not answered 200; exit ${term.exitCode})`,
+  );
 }
 
 async function sighupPart(data, tmp, models, trained, bodies) {
@@ -127,21 +174,48 @@ async function sighupPart(data, tmp, models, trained, bodies) {
   const hup = await sighupUnderLoad(models, other, join(tmp, "live"), bodies.RF);
   printTable(
     `SIGHUP under load: ${wrkCommand(SIGHUP_SECONDS)}, RF body, SIGHUP every second, models dir swapped once (seed 42 → 7, --watch on)`,
-    ["req/s", "requests", "p99 ms", "max ms", "non-2xx", "socket errors", "SIGHUP sent", "reloads ok", "reloads failed", "serving seed after"],
-    [[hup.rps, hup.total, hup.p99, hup.max, ...[hup.non2xx, hup.socketErrors, hup.hups, hup.reloadsOk, hup.reloadsFailed, hup.seedAfter].map(String)]],
+    [
+      "req/s",
+      "requests",
+      "p99 ms",
+      "max ms",
+      "non-2xx",
+      "socket errors",
+      "SIGHUP sent",
+      "reloads ok",
+      "reloads failed",
+      "serving seed after",
+    ],
+    [
+      [
+        hup.rps,
+        hup.total,
+        hup.p99,
+        hup.max,
+        ...[hup.non2xx, hup.socketErrors, hup.hups, hup.reloadsOk, hup.reloadsFailed, hup.seedAfter].map(
+          String,
+        ),
+      ],
+    ],
   );
   const failed = hup.non2xx + hup.socketErrors;
-  console.log(failed === 0 && hup.reloadsFailed === 0 && hup.seedAfter === 7 ? "SIGHUP: PASS (no failed request, every reload ok, the swapped models served)" : `SIGHUP: FAIL (${failed} failed requests, ${hup.reloadsFailed} failed reloads, seed after ${hup.seedAfter})`);
+  console.log(
+    failed === 0 && hup.reloadsFailed === 0 && hup.seedAfter === 7
+      ? "SIGHUP: PASS (no failed request, every reload ok, the swapped models served)"
+      : `SIGHUP: FAIL (${failed} failed requests, ${hup.reloadsFailed} failed reloads, seed after ${hup.seedAfter})`,
+  );
 }
 
 /** `--name N`, `--name=N`, then the environment, then the default; a positive number. */
 function seconds(name, env, fallback) {
   const args = process.argv;
   const i = args.indexOf(name);
-  const raw = i >= 0 ? args[i + 1] : (args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1) ?? env);
+  const raw =
+    i >= 0 ? args[i + 1] : (args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1) ?? env);
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number of seconds, not "${raw}"`);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new Error(`${name} must be a positive number of seconds, not "${raw}"`);
   return n;
 }
 
@@ -152,7 +226,22 @@ function wrkCommand(s) {
 function sustainedRow(label, r) {
   const socketErrors = r.socketErrors;
   const heap = Number.isFinite(r.heapBefore) ? `${fmt(r.heapBefore)} → ${fmt(r.heapAfter)}` : "—";
-  return [label, r.rps, r.rps >= TARGET_RPS ? "yes" : "no", r.p50, r.p99, String(r.total), String(r.non2xx), String(socketErrors), r.before, r.peak, r.after, r.after - r.before, r.trend, heap];
+  return [
+    label,
+    r.rps,
+    r.rps >= TARGET_RPS ? "yes" : "no",
+    r.p50,
+    r.p99,
+    String(r.total),
+    String(r.non2xx),
+    String(socketErrors),
+    r.before,
+    r.peak,
+    r.after,
+    r.after - r.before,
+    r.trend,
+    heap,
+  ];
 }
 
 /** Trains summary models (all three, or RF and SVM when XGB cannot train here); returns the algorithms trained. */
@@ -169,7 +258,11 @@ function rssMB(pid) {
 /** wrk without blocking this process, so RSS can be sampled meanwhile; resolves to its parsed output. */
 function wrk(url, bodyFile, s) {
   return new Promise((resolve, reject) => {
-    const child = spawn("wrk", ["-t1", `-c${CONNECTIONS}`, `-d${s}s`, "--latency", "-s", join(ANCHORS, "wrk-post.lua"), url], { env: { ...process.env, BODY_FILE: bodyFile }, cwd: ANCHORS });
+    const child = spawn(
+      "wrk",
+      ["-t1", `-c${CONNECTIONS}`, `-d${s}s`, "--latency", "-s", join(ANCHORS, "wrk-post.lua"), url],
+      { env: { ...process.env, BODY_FILE: bodyFile }, cwd: ANCHORS },
+    );
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));
@@ -223,7 +316,16 @@ async function sustained(url, bodyFile, pid, s, metricsUrl) {
   const at = (t) => samples.reduce((best, x) => (Math.abs(x[0] - t) < Math.abs(best[0] - t) ? x : best))[1];
   // growth after the first 10 s (heap and JIT warm-up over), by least squares; MB per minute
   const late = samples.filter(([t]) => t >= Math.min(10, s / 2));
-  return { ...r, before, peak: Math.max(...samples.map((x) => x[1])), after, trend: slope(late) * 60, marks: marks(s).map(at), heapBefore, heapAfter };
+  return {
+    ...r,
+    before,
+    peak: Math.max(...samples.map((x) => x[1])),
+    after,
+    trend: slope(late) * 60,
+    marks: marks(s).map(at),
+    heapBefore,
+    heapAfter,
+  };
 }
 
 /** nodejs_heap_size_used_bytes from the server's Prometheus metrics, in MB; NaN without them. */
@@ -246,11 +348,20 @@ function slope(points) {
 /** One POST over the agent; resolves to the status once the whole answer is read, rejects with the socket error. */
 function post(url, body, agent) {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) }, timeout: 10_000 }, (res) => {
-      res.on("data", () => {});
-      res.on("end", () => resolve(res.statusCode));
-      res.on("error", reject);
-    });
+    const req = request(
+      url,
+      {
+        method: "POST",
+        agent,
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+        timeout: 10_000,
+      },
+      (res) => {
+        res.on("data", () => {});
+        res.on("end", () => resolve(res.statusCode));
+        res.on("error", reject);
+      },
+    );
     req.on("timeout", () => req.destroy(Object.assign(new Error("timed out"), { code: "ETIMEDOUT" })));
     req.on("error", reject);
     req.end(body);
@@ -296,7 +407,11 @@ async function sigtermUnderLoad(modelsDir, body) {
   clearTimeout(hung);
   await Promise.all(loops);
   agent.destroy();
-  const said = server.stderr().split("\n").filter((l) => /SIGTERM|in flight|answered/.test(l)).join(" / ");
+  const said = server
+    .stderr()
+    .split("\n")
+    .filter((l) => /SIGTERM|in flight|answered/.test(l))
+    .join(" / ");
   return {
     before: records.filter((r) => r.start < signalAt),
     after: records.filter((r) => r.start >= signalAt),
@@ -310,9 +425,18 @@ function outcomeColumns(records) {
   const n = (f) => records.filter(f).length;
   const known = (o) => o === 200 || o === 503 || o === "ECONNREFUSED" || o === "ECONNRESET";
   const other = records.filter((r) => !known(r.outcome));
-  const kinds = [...new Set(other.map((r) => String(r.outcome)))].map((k) => `${k}×${other.filter((r) => String(r.outcome) === k).length}`);
+  const kinds = [...new Set(other.map((r) => String(r.outcome)))].map(
+    (k) => `${k}×${other.filter((r) => String(r.outcome) === k).length}`,
+  );
   // counts as strings: the table's number format would give them decimals
-  return [records.length, n((r) => r.outcome === 200), n((r) => r.outcome === 503), n((r) => r.outcome === "ECONNREFUSED"), n((r) => r.outcome === "ECONNRESET"), kinds.join(" ") || "0"].map(String);
+  return [
+    records.length,
+    n((r) => r.outcome === 200),
+    n((r) => r.outcome === 503),
+    n((r) => r.outcome === "ECONNREFUSED"),
+    n((r) => r.outcome === "ECONNRESET"),
+    kinds.join(" ") || "0",
+  ].map(String);
 }
 
 /** wrk on a served copy of `from` while SIGHUP comes every second; halfway, the files of `swapIn` replace it. */
@@ -334,9 +458,19 @@ async function sighupUnderLoad(from, swapIn, live, bodyFile) {
     }
     const r = await load;
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
-    const reloads = (outcome) => Number(new RegExp(`keystroke_id_model_reloads_total\\{outcome="${outcome}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+    const reloads = (outcome) =>
+      Number(
+        new RegExp(`keystroke_id_model_reloads_total\\{outcome="${outcome}"\\} (\\d+)`).exec(metrics)?.[1] ??
+          0,
+      );
     const manifest = await (await fetch(`${server.url}/models`)).json();
-    return { ...r, hups, reloadsOk: reloads("ok"), reloadsFailed: reloads("failed"), seedAfter: manifest.seed };
+    return {
+      ...r,
+      hups,
+      reloadsOk: reloads("ok"),
+      reloadsFailed: reloads("failed"),
+      seedAfter: manifest.seed,
+    };
   } finally {
     await stop(server.child);
   }
@@ -359,7 +493,10 @@ function swapFiles(src, dst) {
 function pythonModels(data, tmp) {
   const theirs = join(tmp, "py");
   if (!existsSync(theirs)) {
-    const t = spawnSync(PY, [join(ANCHORS, "train.py"), data, "--features", "summary", "--save", theirs], { cwd: ANCHORS, encoding: "utf8" });
+    const t = spawnSync(PY, [join(ANCHORS, "train.py"), data, "--features", "summary", "--save", theirs], {
+      cwd: ANCHORS,
+      encoding: "utf8",
+    });
     if (t.status !== 0) throw new Error(`anchors/train.py failed: ${t.stderr}`);
   }
   return theirs;
@@ -368,14 +505,22 @@ function pythonModels(data, tmp) {
 async function hostilePart(data, tmp, models, bodies) {
   const file = join(tmp, "hostile.ndjson");
   // the fuzz test writes the cases it sends in-process; one generator for CI and for this replay
-  const g = spawnSync(process.execPath, [join(ROOT, "node_modules", "vitest", "vitest.mjs"), "run", "test/fuzz/server-fuzz.test.ts"], {
-    cwd: ROOT,
-    env: { ...process.env, FUZZ_CORPUS: file, FORCE_COLOR: "0" },
-    encoding: "utf8",
-    maxBuffer: 1 << 26,
-  });
-  if (g.status !== 0 || !existsSync(file)) throw new Error(`the fuzz test failed, so there is no corpus: ${(g.stdout + g.stderr).slice(-2000)}`);
-  const cases = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  const g = spawnSync(
+    process.execPath,
+    [join(ROOT, "node_modules", "vitest", "vitest.mjs"), "run", "test/fuzz/server-fuzz.test.ts"],
+    {
+      cwd: ROOT,
+      env: { ...process.env, FUZZ_CORPUS: file, FORCE_COLOR: "0" },
+      encoding: "utf8",
+      maxBuffer: 1 << 26,
+    },
+  );
+  if (g.status !== 0 || !existsSync(file))
+    throw new Error(`the fuzz test failed, so there is no corpus: ${(g.stdout + g.stderr).slice(-2000)}`);
+  const cases = readFileSync(file, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
   const rows = [];
   const ours = await startOurs(models, ["--no-watch", "--log-level", "warn"]);
   try {
@@ -397,7 +542,11 @@ async function hostilePart(data, tmp, models, bodies) {
     rows,
   );
   const ourRow = rows[0];
-  console.log(ourRow[4] === "0" && ourRow[5] === "0" && ourRow[7] === "200" ? "hostile: PASS (no 5xx, every case answered, still serving)" : "hostile: FAIL");
+  console.log(
+    ourRow[4] === "0" && ourRow[5] === "0" && ourRow[7] === "200"
+      ? "hostile: PASS (no 5xx, every case answered, still serving)"
+      : "hostile: FAIL",
+  );
 }
 
 /** Sends every case (8 in flight), then one valid request; tallies statuses. */
@@ -428,7 +577,12 @@ async function replay(url, cases, validBodyFile) {
     }
   };
   await Promise.all(Array.from({ length: 8 }, worker));
-  out.after = await rawPost(`${url}/predict`, readFileSync(validBodyFile), { "content-type": "application/json" }, agent).catch((e) => e.code);
+  out.after = await rawPost(
+    `${url}/predict`,
+    readFileSync(validBodyFile),
+    { "content-type": "application/json" },
+    agent,
+  ).catch((e) => e.code);
   agent.destroy();
   return out;
 }
@@ -442,11 +596,15 @@ function rawPost(url, body, headers, agent) {
   return new Promise((resolve, reject) => {
     let req;
     try {
-      req = request(url, { method: "POST", agent, headers: { ...headers, "content-length": body.length }, timeout: 10_000 }, (res) => {
-        res.on("data", () => {});
-        res.on("end", () => resolve(res.statusCode));
-        res.on("error", reject);
-      });
+      req = request(
+        url,
+        { method: "POST", agent, headers: { ...headers, "content-length": body.length }, timeout: 10_000 },
+        (res) => {
+          res.on("data", () => {});
+          res.on("end", () => resolve(res.statusCode));
+          res.on("error", reject);
+        },
+      );
     } catch (e) {
       return reject(e);
     }

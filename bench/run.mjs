@@ -7,7 +7,9 @@ import { ROOT, machine } from "./lib.mjs";
 
 const PARTS = ["features", "train", "serve", "verify", "reliability", "store"];
 // `--name value` after the parts belongs to the parts, which read process.argv themselves
-const names = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !all[i - 1]?.startsWith("--"));
+const names = process.argv
+  .slice(2)
+  .filter((a, i, all) => !a.startsWith("--") && !all[i - 1]?.startsWith("--"));
 const wanted = names.length ? names : PARTS;
 console.log(`keystroke-id benchmarks on ${machine()}`);
 for (const part of wanted) {

@@ -82,7 +82,8 @@ export function readIiitbh(path) {
   const width = head.split(",").length;
   return lines.map((line, i) => {
     const cells = line.split(",");
-    if (cells.length !== width) throw new Error(`${path}:${i + 2}: ${cells.length} cells, header has ${width}`);
+    if (cells.length !== width)
+      throw new Error(`${path}:${i + 2}: ${cells.length} cells, header has ${width}`);
     return { user: cells[0], session: Number(cells[1]), t: cells.slice(3).map((v) => Number(v) * 1000) };
   });
 }
@@ -104,7 +105,11 @@ export function readScaleCsv(path) {
   const rows = lines.map((line) => {
     const cells = line.split(",");
     const user = cells[0];
-    return { user: /^\d+$/.test(user) ? Number(user) : user, session: Number(cells[1]), x: cells.slice(2).map(Number) };
+    return {
+      user: /^\d+$/.test(user) ? Number(user) : user,
+      session: Number(cells[1]),
+      x: cells.slice(2).map(Number),
+    };
   });
   const sessions = [...new Set(rows.map((r) => r.session))].sort((a, b) => a - b);
   const cut = sessions[Math.floor((sessions.length - 1) / 2)];
@@ -112,5 +117,10 @@ export function readScaleCsv(path) {
   const later = rows.filter((r) => r.session > cut);
   const step = Math.ceil(later.length / MAX_TEST);
   const test = later.filter((_, i) => i % step === 0);
-  return { Xtr: train.map((r) => r.x), ytr: train.map((r) => r.user), Xte: test.map((r) => r.x), yte: test.map((r) => r.user) };
+  return {
+    Xtr: train.map((r) => r.x),
+    ytr: train.map((r) => r.user),
+    Xte: test.map((r) => r.x),
+    yte: test.map((r) => r.user),
+  };
 }

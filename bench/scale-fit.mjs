@@ -15,4 +15,6 @@ const model = await jobs.fitOnWorkers(algorithm, Xtr, ytr, { seed: 1, ...(params
 const fitS = (performance.now() - t0) / 1000;
 let ok = 0;
 for (let i = 0; i < Xte.length; i++) if (model.classes[model.predictIndex(Xte[i])] === yte[i]) ok++;
-console.log(JSON.stringify({ algorithm, fit_s: fitS, accuracy: ok / Xte.length, train: Xtr.length, test: Xte.length }));
+console.log(
+  JSON.stringify({ algorithm, fit_s: fitS, accuracy: ok / Xte.length, train: Xtr.length, test: Xte.length }),
+);

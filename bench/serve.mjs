@@ -23,7 +23,8 @@ export default async function benchServe() {
   }
   const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
   const python = only === "workers" ? null : ensurePython();
-  if (!python && only !== "workers") console.log("(Python reference unavailable: run /work/shared/anchors/setup.sh; measuring ours alone)");
+  if (!python && only !== "workers")
+    console.log("(Python reference unavailable: run /work/shared/anchors/setup.sh; measuring ours alone)");
   const tmp = mkdtempSync(join(tmpdir(), "kid-bench-serve-"));
   try {
     if (only !== "workers") await run(data, tmp, python);
@@ -44,22 +45,55 @@ export default async function benchServe() {
 export async function benchWorkers(data, tmp) {
   const { default: autocannon } = await import("autocannon");
   const models = join(tmp, "workers-models");
-  const t = spawnSync(process.execPath, [BIN, "train", data, "--features", "summary", "--model", "rf", "--holdout", "0", "--out", models, "--json"], { encoding: "utf8", maxBuffer: 1 << 26 });
+  const t = spawnSync(
+    process.execPath,
+    [
+      BIN,
+      "train",
+      data,
+      "--features",
+      "summary",
+      "--model",
+      "rf",
+      "--holdout",
+      "0",
+      "--out",
+      models,
+      "--json",
+    ],
+    { encoding: "utf8", maxBuffer: 1 << 26 },
+  );
   if (t.status !== 0) throw new Error(`keystroke-id train failed: ${t.stderr}`);
   const bodyFile = writeBodies(data, tmp).RF;
   const body = readFileSync(bodyFile, "utf8");
   const hasWrk = !spawnSync("wrk", ["--version"]).error;
   const cannon = (url, seconds) =>
-    autocannon({ url, method: "POST", connections: CONNECTIONS, duration: seconds, headers: { "content-type": "application/json" }, body });
+    autocannon({
+      url,
+      method: "POST",
+      connections: CONNECTIONS,
+      duration: seconds,
+      headers: { "content-type": "application/json" },
+      body,
+    });
   const results = [];
   for (const n of [1, 2]) {
-    const server = await startOurs(models, ["--no-watch", "--log-level", "warn", ...(n > 1 ? ["--workers", String(n)] : [])]);
+    const server = await startOurs(models, [
+      "--no-watch",
+      "--log-level",
+      "warn",
+      ...(n > 1 ? ["--workers", String(n)] : []),
+    ]);
     try {
       const url = `${server.url}/predict`;
       await cannon(url, 2);
       const a = await cannon(url, SECONDS);
       const w = hasWrk ? wrk(url, bodyFile, server.child.pid) : null;
-      results.push({ n, a: { rps: a.requests.average, p50: a.latency.p50, p99: a.latency.p99, errors: a.non2xx + a.errors }, w });
+      results.push({
+        n,
+        a: { rps: a.requests.average, p50: a.latency.p50, p99: a.latency.p99, errors: a.non2xx + a.errors },
+        w,
+      });
     } finally {
       await stop(server.child);
     }
@@ -79,10 +113,25 @@ export async function benchWorkers(data, tmp) {
   ]);
   printTable(
     `serve --workers: POST /predict RF, original-contract body, ${CONNECTIONS} connections, ${SECONDS} s, load generator on the same ${cpus().length} cores`,
-    ["server", "autocannon req/s", "p50 ms", "p99 ms", "non-2xx", "ratio to 1", "wrk req/s", "p50 ms", "p99 ms", "ratio to 1"],
+    [
+      "server",
+      "autocannon req/s",
+      "p50 ms",
+      "p99 ms",
+      "non-2xx",
+      "ratio to 1",
+      "wrk req/s",
+      "p50 ms",
+      "p99 ms",
+      "ratio to 1",
+    ],
     rows,
   );
-  console.log(`load average at the end: ${loadavg().map((v) => v.toFixed(1)).join(" ")}`);
+  console.log(
+    `load average at the end: ${loadavg()
+      .map((v) => v.toFixed(1))
+      .join(" ")}`,
+  );
 }
 
 async function run(data, tmp, python) {
@@ -91,7 +140,10 @@ async function run(data, tmp, python) {
   // the original contract carries summary features, so both sides serve summary models
   const trained = trainSummaryModels(data, ours);
   if (python) {
-    const r = spawnSync(PY, [join(ANCHORS, "train.py"), data, "--features", "summary", "--save", theirs], { cwd: ANCHORS, encoding: "utf8" });
+    const r = spawnSync(PY, [join(ANCHORS, "train.py"), data, "--features", "summary", "--save", theirs], {
+      cwd: ANCHORS,
+      encoding: "utf8",
+    });
     if (r.status !== 0) throw new Error(`anchors/train.py failed: ${r.stderr}`);
   }
   const bodies = writeBodies(data, tmp);
@@ -101,9 +153,23 @@ async function run(data, tmp, python) {
   const py = python ? await startPython(theirs) : null;
   try {
     for (const model of MODELS) {
-      const o = trained.includes(model) ? wrk(`${server.url}/predict`, bodies[model], server.child.pid) : null;
+      const o = trained.includes(model)
+        ? wrk(`${server.url}/predict`, bodies[model], server.child.pid)
+        : null;
       const p = py ? wrk(`${py.url}/predict`, bodies[model], py.child.pid) : null;
-      rows.push([model, o?.rps ?? "not trained", o?.p50, o?.p99, o?.cpuUs, o?.errors ?? "—", p?.rps, p?.p50, p?.p99, p?.cpuUs, o && p ? `${(o.rps / p.rps).toFixed(1)}×` : "—"]);
+      rows.push([
+        model,
+        o?.rps ?? "not trained",
+        o?.p50,
+        o?.p99,
+        o?.cpuUs,
+        o?.errors ?? "—",
+        p?.rps,
+        p?.p50,
+        p?.p99,
+        p?.cpuUs,
+        o && p ? `${(o.rps / p.rps).toFixed(1)}×` : "—",
+      ]);
     }
   } finally {
     await stop(server.child);
@@ -111,22 +177,51 @@ async function run(data, tmp, python) {
   }
   printTable(
     `POST /predict, original-contract body, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s on loopback (one server process each)`,
-    ["model", "ours req/s", "p50 ms", "p99 ms", "CPU µs/req", "non-2xx", "api.py req/s", "p50 ms", "p99 ms", "CPU µs/req", "ratio"],
+    [
+      "model",
+      "ours req/s",
+      "p50 ms",
+      "p99 ms",
+      "CPU µs/req",
+      "non-2xx",
+      "api.py req/s",
+      "p50 ms",
+      "p99 ms",
+      "CPU µs/req",
+      "ratio",
+    ],
     rows,
   );
   await printCeilingRatios(rows, bodies);
   // server CPU per request is far less sensitive than req/s to other load on the machine
-  console.log(`load average at the end: ${loadavg().map((v) => v.toFixed(1)).join(" ")} (2 cores; above ~2, req/s understates both servers)`);
+  console.log(
+    `load average at the end: ${loadavg()
+      .map((v) => v.toFixed(1))
+      .join(" ")} (2 cores; above ~2, req/s understates both servers)`,
+  );
 
   const cold = [];
   for (const model of MODELS) {
-    const o = trained.includes(model) ? coldStart(process.execPath, [BIN, "predict", "--models-dir", ours, "--json", bodies[model]]) : null;
+    const o = trained.includes(model)
+      ? coldStart(process.execPath, [BIN, "predict", "--models-dir", ours, "--json", bodies[model]])
+      : null;
     const file = { RF: "rfc", SVM: "svc", XGB: "xgb" }[model];
     const script = `import joblib, json, sys\nm, enc = joblib.load(sys.argv[1])\nd = json.load(open(sys.argv[2]))\nx = [d[k][s] for k in ("HT", "PPT", "RRT", "RPT") for s in ("Mean", "STD")]\nprint(json.dumps({"UserID": enc.inverse_transform(m.predict([x]))[0].item()}))`;
     const p = python ? coldStart(PY, ["-c", script, join(theirs, `${file}.joblib`), bodies[model]]) : null;
-    cold.push([model, o?.ms ?? "not trained", o?.rss, p?.ms, p?.rss, o && p ? `${(p.ms / o.ms).toFixed(1)}×` : "—"]);
+    cold.push([
+      model,
+      o?.ms ?? "not trained",
+      o?.rss,
+      p?.ms,
+      p?.rss,
+      o && p ? `${(p.ms / o.ms).toFixed(1)}×` : "—",
+    ]);
   }
-  printTable(`one request, whole process (median of ${COLD_RUNS}): keystroke-id predict vs python3 + joblib`, ["model", "ours ms", "ours MB", "python ms", "python MB", "speed-up"], cold);
+  printTable(
+    `one request, whole process (median of ${COLD_RUNS}): keystroke-id predict vs python3 + joblib`,
+    ["model", "ours ms", "ours MB", "python ms", "python MB", "speed-up"],
+    cold,
+  );
 }
 
 /**
@@ -169,7 +264,15 @@ function cpuSeconds(pid) {
 
 /** Runs wrk (after a short warm-up) and returns requests/s, p50 and p99 in ms, server CPU µs per request, non-2xx responses. */
 function wrk(url, bodyFile, pid) {
-  const args = (seconds) => ["-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--latency", "-s", join(ANCHORS, "wrk-post.lua"), url];
+  const args = (seconds) => [
+    "-t1",
+    `-c${CONNECTIONS}`,
+    `-d${seconds}s`,
+    "--latency",
+    "-s",
+    join(ANCHORS, "wrk-post.lua"),
+    url,
+  ];
   const env = { ...process.env, BODY_FILE: bodyFile };
   spawnSync("wrk", args(2), { env, encoding: "utf8", cwd: ANCHORS });
   const cpu0 = cpuSeconds(pid);

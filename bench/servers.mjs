@@ -12,11 +12,28 @@ export const PY = "/usr/bin/python3";
 
 /** Trains summary models (the original contract carries summary features) into `out`; returns the algorithms that trained. */
 export function trainSummaryModels(data, out, seed = 42, only = undefined) {
-  const args = (models) => [BIN, "train", data, "--features", "summary", "--model", models, "--holdout", "0", "--seed", String(seed), "--out", out, "--json"];
+  const args = (models) => [
+    BIN,
+    "train",
+    data,
+    "--features",
+    "summary",
+    "--model",
+    models,
+    "--holdout",
+    "0",
+    "--seed",
+    String(seed),
+    "--out",
+    out,
+    "--json",
+  ];
   if (!only || only.length === 3) {
     const r = spawnSync(process.execPath, args("rf,svm,xgb"), { encoding: "utf8", maxBuffer: 1 << 26 });
     if (r.status === 0) return MODELS;
-    console.log(`(training all three failed, trying RF and SVM alone: ${r.stderr.trim().split("\n").at(-1)})`);
+    console.log(
+      `(training all three failed, trying RF and SVM alone: ${r.stderr.trim().split("\n").at(-1)})`,
+    );
   }
   const r = spawnSync(process.execPath, args("rf,svm"), { encoding: "utf8", maxBuffer: 1 << 26 });
   if (r.status !== 0) throw new Error(`keystroke-id train failed: ${r.stderr}`);
@@ -46,7 +63,16 @@ export function writeBodies(data, dir) {
   const bodies = {};
   for (const model of MODELS) {
     bodies[model] = join(dir, `body-${model}.json`);
-    writeFileSync(bodies[model], JSON.stringify({ Model: model, HT: stat(iv.HT), PPT: stat(iv.PPT), RRT: stat(iv.RRT), RPT: stat(iv.RPT) }));
+    writeFileSync(
+      bodies[model],
+      JSON.stringify({
+        Model: model,
+        HT: stat(iv.HT),
+        PPT: stat(iv.PPT),
+        RRT: stat(iv.RRT),
+        RPT: stat(iv.RPT),
+      }),
+    );
   }
   return bodies;
 }
@@ -54,7 +80,11 @@ export function writeBodies(data, dir) {
 /** Starts `keystroke-id serve` on a free port; resolves once it listens. */
 export function startOurs(modelsDir, flags = ["--no-watch", "--log-level", "warn"]) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "serve", "--models-dir", modelsDir, "--port", "0", ...flags], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(
+      process.execPath,
+      [BIN, "serve", "--models-dir", modelsDir, "--port", "0", ...flags],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
     let err = "";
     child.stderr.on("data", (d) => {
       err += d;
@@ -68,14 +98,21 @@ export function startOurs(modelsDir, flags = ["--no-watch", "--log-level", "warn
 /** Starts anchors/api.py on a free port; resolves once it answers. */
 export async function startPython(modelsDir) {
   const port = await freePort();
-  const child = spawn(PY, [join(ANCHORS, "api.py"), "--models-dir", modelsDir, "--port", String(port)], { stdio: ["ignore", "ignore", "pipe"], cwd: ANCHORS });
+  const child = spawn(PY, [join(ANCHORS, "api.py"), "--models-dir", modelsDir, "--port", String(port)], {
+    stdio: ["ignore", "ignore", "pipe"],
+    cwd: ANCHORS,
+  });
   let err = "";
   child.stderr.on("data", (d) => (err += d));
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 300; i++) {
     if (child.exitCode !== null) throw new Error(`api.py exited: ${err}`);
     try {
-      await fetch(`${url}/predict`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } });
+      await fetch(`${url}/predict`, {
+        method: "POST",
+        body: "{}",
+        headers: { "content-type": "application/json" },
+      });
       return { child, url };
     } catch {
       await sleep(100);

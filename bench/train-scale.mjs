@@ -45,10 +45,18 @@ w = time.perf_counter() - t
 r = resource.getrusage(resource.RUSAGE_CHILDREN)
 sys.stdout.write(json.dumps({"wall": w, "cpu": r.ru_utime + r.ru_stime, "rss_kb": r.ru_maxrss, "status": status, "out": out.decode(errors="replace"), "err": err.decode(errors="replace")}))
 `;
-  const r = spawnSync("python3", ["-c", probe, String(TIMEOUT_S), cmd, ...args], { cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 28 });
+  const r = spawnSync("python3", ["-c", probe, String(TIMEOUT_S), cmd, ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    maxBuffer: 1 << 28,
+  });
   const j = JSON.parse(r.stdout);
   const rssMB = j.rss_kb / 1024;
-  if (j.status !== 0) return { error: j.status === "timeout" ? `timeout ${TIMEOUT_S}s` : j.err.trim().split("\n").at(-1), rssMB };
+  if (j.status !== 0)
+    return {
+      error: j.status === "timeout" ? `timeout ${TIMEOUT_S}s` : j.err.trim().split("\n").at(-1),
+      rssMB,
+    };
   const res = JSON.parse(j.out.trim().split("\n").at(-1));
   return { fitS: res.fit_s, cpuS: j.cpu, accuracy: res.accuracy, rssMB, train: res.train, test: res.test };
 }
@@ -82,23 +90,61 @@ export default async function trainScale() {
     const accuracy = [];
     for (const d of datasets(tmp)) {
       const ours = {};
-      for (const algorithm of ["SVM", "RF", "XGB"]) ours[algorithm] = run(process.execPath, [join(ROOT, "bench", "scale-fit.mjs"), d.file, algorithm]);
+      for (const algorithm of ["SVM", "RF", "XGB"])
+        ours[algorithm] = run(process.execPath, [join(ROOT, "bench", "scale-fit.mjs"), d.file, algorithm]);
       const py = {};
-      for (const [, est] of PAIRS) py[est] = pyOk ? run(PY, [join(ROOT, "bench", "scale_ref.py"), d.file, est]) : { error: "python reference not installed" };
+      for (const [, est] of PAIRS)
+        py[est] = pyOk
+          ? run(PY, [join(ROOT, "bench", "scale_ref.py"), d.file, est])
+          : { error: "python reference not installed" };
       for (const [algorithm, est] of PAIRS) {
         const o = ours[algorithm];
         const p = py[est];
-        rows.push([d.name, algorithm, o.fitS ?? o.error, o.cpuS, o.rssMB, o.accuracy ?? "", est, p.fitS ?? p.error, p.cpuS, p.rssMB, p.accuracy ?? "", o.fitS && p.fitS ? o.fitS / p.fitS : ""]);
+        rows.push([
+          d.name,
+          algorithm,
+          o.fitS ?? o.error,
+          o.cpuS,
+          o.rssMB,
+          o.accuracy ?? "",
+          est,
+          p.fitS ?? p.error,
+          p.cpuS,
+          p.rssMB,
+          p.accuracy ?? "",
+          o.fitS && p.fitS ? o.fitS / p.fitS : "",
+        ]);
       }
-      const best = Object.entries(ours).filter(([, o]) => o.accuracy !== undefined).sort((a, b) => b[1].accuracy - a[1].accuracy)[0];
+      const best = Object.entries(ours)
+        .filter(([, o]) => o.accuracy !== undefined)
+        .sort((a, b) => b[1].accuracy - a[1].accuracy)[0];
       const et = py.ExtraTrees;
-      accuracy.push([d.name, `${ours.SVM.train ?? ""} / ${ours.SVM.test ?? ""}`, best ? `${best[0]} ${best[1].accuracy.toFixed(3)}` : "—", et.accuracy ?? et.error, best && et.accuracy ? best[1].accuracy - et.accuracy : ""]);
+      accuracy.push([
+        d.name,
+        `${ours.SVM.train ?? ""} / ${ours.SVM.test ?? ""}`,
+        best ? `${best[0]} ${best[1].accuracy.toFixed(3)}` : "—",
+        et.accuracy ?? et.error,
+        best && et.accuracy ? best[1].accuracy - et.accuracy : "",
+      ]);
       // each data set's rows as soon as they are measured (the large ones take long)
       console.error(`[scale] ${d.name}: ${JSON.stringify(rows.slice(-PAIRS.length))}`);
     }
     printTable(
       "Training scale series: fit on earlier sessions, each fit a separate process (ours on every core through worker threads; scikit-learn n_jobs=-1)",
-      ["data", "ours", "fit s", "process CPU s", "peak RSS MB", "accuracy", "Python", "fit s", "process CPU s", "peak RSS MB", "accuracy", "fit time ratio (ours / Python)"],
+      [
+        "data",
+        "ours",
+        "fit s",
+        "process CPU s",
+        "peak RSS MB",
+        "accuracy",
+        "Python",
+        "fit s",
+        "process CPU s",
+        "peak RSS MB",
+        "accuracy",
+        "fit time ratio (ours / Python)",
+      ],
       rows,
     );
     printTable(

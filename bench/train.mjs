@@ -23,7 +23,8 @@ const SETS = ["timings", "summary"];
 export async function loadSamples(path) {
   if (existsSync(join(DIST, "data", "index.js"))) {
     const data = await dist("data/index.js");
-    if (typeof data.readDataset === "function") return (await data.readDataset(path, { requireLabel: true })).samples;
+    if (typeof data.readDataset === "function")
+      return (await data.readDataset(path, { requireLabel: true })).samples;
   }
   const [head, ...lines] = readFileSync(path, "utf8").trim().split(/\r?\n/);
   const cols = head.split(",");
@@ -46,7 +47,9 @@ export async function stratifiedFolds(y, k = FOLDS, seed = FOLD_SEED) {
   const rng = createRng(seed);
   const byClass = new Map();
   y.forEach((c, i) => (byClass.get(c) ?? byClass.set(c, []).get(c)).push(i));
-  const keys = [...byClass.keys()].sort((a, b) => (typeof a === typeof b ? (a < b ? -1 : a > b ? 1 : 0) : typeof a === "number" ? -1 : 1));
+  const keys = [...byClass.keys()].sort((a, b) =>
+    typeof a === typeof b ? (a < b ? -1 : a > b ? 1 : 0) : typeof a === "number" ? -1 : 1,
+  );
   const fold = new Int32Array(y.length);
   let next = 0;
   for (const c of keys) for (const i of shuffle(rng, byClass.get(c))) fold[i] = next++ % k;
@@ -62,7 +65,10 @@ export async function crossValidate(fit, X, y, fold, k = FOLDS) {
     const te = [];
     for (let i = 0; i < y.length; i++) (fold[i] === f ? te : tr).push(i);
     const t0 = performance.now();
-    const model = await fit(tr.map((i) => X[i]), tr.map((i) => y[i]));
+    const model = await fit(
+      tr.map((i) => X[i]),
+      tr.map((i) => y[i]),
+    );
     fitS += (performance.now() - t0) / 1000;
     let ok = 0;
     for (const i of te) if (model.classes[model.predictIndex(X[i])] === y[i]) ok++;
@@ -72,7 +78,11 @@ export async function crossValidate(fit, X, y, fold, k = FOLDS) {
 }
 
 function python(data, set) {
-  const r = spawnSync("/usr/bin/python3", [join(ANCHORS, "train.py"), data, "--cv", String(FOLDS), "--features", set], { encoding: "utf8", maxBuffer: 1 << 26 });
+  const r = spawnSync(
+    "/usr/bin/python3",
+    [join(ANCHORS, "train.py"), data, "--cv", String(FOLDS), "--features", set],
+    { encoding: "utf8", maxBuffer: 1 << 26 },
+  );
   if (r.status !== 0) return { error: (r.stderr || "").trim().split("\n").pop() };
   const out = {};
   for (const line of r.stdout.trim().split("\n")) {
@@ -99,20 +109,40 @@ async function mlRandomForestRecord(X, y, fold, fitClassifier) {
   const code = new Map(classes.map((c, i) => [c, i]));
   const rows = [];
   // noOOB: its out-of-bag bookkeeping crashes (mode of an empty list) when a class is missing from a bag
-  const opts = { nEstimators: 10, maxFeatures: 0.15, seed: 1, noOOB: true, treeOptions: { gainThreshold: 0 } };
+  const opts = {
+    nEstimators: 10,
+    maxFeatures: 0.15,
+    seed: 1,
+    noOOB: true,
+    treeOptions: { gainThreshold: 0 },
+  };
   let t0 = performance.now();
   const ml = new RFC(opts);
-  ml.train(tr.map((i) => X[i]), tr.map((i) => code.get(y[i])));
+  ml.train(
+    tr.map((i) => X[i]),
+    tr.map((i) => code.get(y[i])),
+  );
   const mlS = (performance.now() - t0) / 1000;
   const pred = ml.predict(te.map((i) => X[i]));
   const mlAcc = te.filter((i, k) => pred[k] === code.get(y[i])).length / te.length;
-  rows.push(["ml-random-forest, 10 trees, maxFeatures 0.15, gainThreshold 0", mlAcc, mlS, JSON.stringify(ml.toJSON()).length / 1e6, mlS * 10]);
+  rows.push([
+    "ml-random-forest, 10 trees, maxFeatures 0.15, gainThreshold 0",
+    mlAcc,
+    mlS,
+    JSON.stringify(ml.toJSON()).length / 1e6,
+    mlS * 10,
+  ]);
   for (const [label, params] of [
     ["ours, 10 trees, splitter best, maxFeatures 0.15", { nTrees: 10, splitter: "best", maxFeatures: 0.15 }],
     ["ours, defaults", {}],
   ]) {
     t0 = performance.now();
-    const m = await fitClassifier("RF", tr.map((i) => X[i]), tr.map((i) => y[i]), { seed: FIT_SEED, params });
+    const m = await fitClassifier(
+      "RF",
+      tr.map((i) => X[i]),
+      tr.map((i) => y[i]),
+      { seed: FIT_SEED, params },
+    );
     const s = (performance.now() - t0) / 1000;
     const acc = te.filter((i) => m.classes[m.predictIndex(X[i])] === y[i]).length / te.length;
     rows.push([label, acc, s, JSON.stringify(m.toJSON()).length / 1e6, ""]);
@@ -143,7 +173,15 @@ const SWEEP = {
     { lambda: 0.01 },
     // the former defaults
     { subsample: 0.632, colsample_bylevel: 0.15 },
-    { rounds: 8, num_parallel_tree: 1, max_depth: 4, eta: 0.3, subsample: 0.8, colsample_bytree: 0.5, colsample_bylevel: 1 },
+    {
+      rounds: 8,
+      num_parallel_tree: 1,
+      max_depth: 4,
+      eta: 0.3,
+      subsample: 0.8,
+      colsample_bytree: 0.5,
+      colsample_bylevel: 1,
+    },
   ],
 };
 
@@ -182,8 +220,29 @@ function wholeTrainRuns(data, pyOk) {
     if (bad) return ["failed: " + bad.stderr.split("\n")[0], ""];
     return [median(r.map((x) => x.wallS)), Math.max(...r.map((x) => x.maxRssMB))];
   };
-  const rows = [["keystroke-id train --features timings --holdout 0", ...runs(process.execPath, [BIN, "train", data, "--features", "timings", "--holdout", "0", "--no-verification", "--json", "--out", out])]];
-  if (pyOk) rows.push(["python3 anchors/train.py --features timings", ...runs("/usr/bin/python3", [join(ANCHORS, "train.py"), data, "--features", "timings"], ANCHORS)]);
+  const rows = [
+    [
+      "keystroke-id train --features timings --holdout 0",
+      ...runs(process.execPath, [
+        BIN,
+        "train",
+        data,
+        "--features",
+        "timings",
+        "--holdout",
+        "0",
+        "--no-verification",
+        "--json",
+        "--out",
+        out,
+      ]),
+    ],
+  ];
+  if (pyOk)
+    rows.push([
+      "python3 anchors/train.py --features timings",
+      ...runs("/usr/bin/python3", [join(ANCHORS, "train.py"), data, "--features", "timings"], ANCHORS),
+    ]);
   rmSync(out, { recursive: true, force: true });
   return rows;
 }
@@ -205,7 +264,10 @@ async function cvTables() {
   const samples = await loadSamples(data);
   const y = samples.map((s) => s.label);
   const fold = await stratifiedFolds(y);
-  const features = { timings: samples.map((s) => extractTimings(s)), summary: samples.map((s) => extractSummary(s)) };
+  const features = {
+    timings: samples.map((s) => extractTimings(s)),
+    summary: samples.map((s) => extractSummary(s)),
+  };
   const pyOk = ensurePython();
   const rows = [];
   const totals = {};
@@ -215,7 +277,12 @@ async function cvTables() {
     for (const algorithm of ALGORITHMS) {
       let ours;
       try {
-        ours = await crossValidate((Xtr, ytr) => fitClassifier(algorithm, Xtr, ytr, { seed: FIT_SEED }), features[set], y, fold);
+        ours = await crossValidate(
+          (Xtr, ytr) => fitClassifier(algorithm, Xtr, ytr, { seed: FIT_SEED }),
+          features[set],
+          y,
+          fold,
+        );
       } catch (e) {
         ours = { error: e instanceof Error ? e.message.split("\n")[0] : String(e) };
       }
@@ -242,7 +309,12 @@ async function cvTables() {
   printTable(
     "Fit time of all three models, seconds per fold",
     ["features", "ours", "python", "speed-up ×"],
-    SETS.map((s) => [s, totals[s].ours, totals[s].python, totals[s].python ? totals[s].python / totals[s].ours : ""]),
+    SETS.map((s) => [
+      s,
+      totals[s].ours,
+      totals[s].python,
+      totals[s].python ? totals[s].python / totals[s].ours : "",
+    ]),
   );
   printTable(
     "Whole `train` run on all rows, timings features, three models (wall seconds, whole process, median of 3)",
@@ -264,11 +336,20 @@ async function cvTables() {
     for (const [algorithm, configs] of Object.entries(SWEEP)) {
       for (const params of configs) {
         for (const set of SETS) {
-          const r = await crossValidate((Xtr, ytr) => fitClassifier(algorithm, Xtr, ytr, { seed: FIT_SEED, params }), features[set], y, fold);
+          const r = await crossValidate(
+            (Xtr, ytr) => fitClassifier(algorithm, Xtr, ytr, { seed: FIT_SEED, params }),
+            features[set],
+            y,
+            fold,
+          );
           sweep.push([algorithm, JSON.stringify(params), set, r.accuracy, r.fitS]);
         }
       }
     }
-    printTable("Hyperparameter sweep behind the defaults (same folds)", ["model", "params", "features", "accuracy", "fit s"], sweep);
+    printTable(
+      "Hyperparameter sweep behind the defaults (same folds)",
+      ["model", "params", "features", "accuracy", "fit s"],
+      sweep,
+    );
   }
 }

@@ -49,17 +49,27 @@ export default async function verifyBench(argv = process.argv.slice(2)) {
     }
     // iiitbh-small line 433 has a UD that disagrees with DD − H: skipped and reported, as `--on-invalid skip`
     const ds = await readDataset(path, { requireLabel: true, onInvalid: "skip" });
-    if (ds.skipped.length) console.log(`${d.name}: skipped ${ds.skipped.length} invalid row(s): ${ds.skipped.map((s) => `line ${s.line} (${s.reason})`).join("; ")}`);
+    if (ds.skipped.length)
+      console.log(
+        `${d.name}: skipped ${ds.skipped.length} invalid row(s): ${ds.skipped.map((s) => `line ${s.line} (${s.reason})`).join("; ")}`,
+      );
     loaded.push({ ...d, samples: ds.samples });
   }
   if (loaded.length === 0) return undefined;
 
   const all = [];
   const qualityOnly = argv.includes("--quality-only");
-  const doc = { default: lib.DEFAULT_DETECTOR, datasets: {}, published_on_cmu: Object.fromEntries(PUBLISHED) };
+  const doc = {
+    default: lib.DEFAULT_DETECTOR,
+    datasets: {},
+    published_on_cmu: Object.fromEntries(PUBLISHED),
+  };
   for (const d of qualityOnly ? [] : loaded) {
     const t0 = performance.now();
-    const runs = lib.evaluateVerificationSuite(d.samples, { enrolSizes: sizes, onRun: (p, e) => process.stderr.write(`  ${d.name}: ${p} protocol, enrol ${e}\n`) });
+    const runs = lib.evaluateVerificationSuite(d.samples, {
+      enrolSizes: sizes,
+      onRun: (p, e) => process.stderr.write(`  ${d.name}: ${p} protocol, enrol ${e}\n`),
+    });
     const s = (performance.now() - t0) / 1000;
     doc.datasets[d.name] = runs;
     for (const r of runs) all.push({ dataset: d.name, ...r });
@@ -68,16 +78,26 @@ export default async function verifyBench(argv = process.argv.slice(2)) {
     printTable(
       `Mean per-user EER on ${d.name} (${s.toFixed(0)} s; P = published protocol, D = disjoint population; enrol = samples per template)`,
       ["detector", ...cells.map((r) => `${r.protocol === "published" ? "P" : "D"} ${r.enrol}`)],
-      detectors.map((name) => [name + (name === lib.DEFAULT_DETECTOR ? " (default)" : ""), ...cells.map((r) => pct(r.detectors[name]?.eer))]),
+      detectors.map((name) => [
+        name + (name === lib.DEFAULT_DETECTOR ? " (default)" : ""),
+        ...cells.map((r) => pct(r.detectors[name]?.eer)),
+      ]),
     );
     printTable(
       `FRR at FAR 1% / 0.1% on ${d.name} (per user, averaged; see the notes for the resolution)`,
       ["detector", ...cells.map((r) => `${r.protocol === "published" ? "P" : "D"} ${r.enrol}`)],
-      detectors.map((name) => [name, ...cells.map((r) => `${pct(r.detectors[name]?.frr_at_far_1pct)} / ${pct(r.detectors[name]?.frr_at_far_0_1pct)}`)]),
+      detectors.map((name) => [
+        name,
+        ...cells.map(
+          (r) => `${pct(r.detectors[name]?.frr_at_far_1pct)} / ${pct(r.detectors[name]?.frr_at_far_0_1pct)}`,
+        ),
+      ]),
     );
-    for (const r of runs.filter((x) => x.skipped)) console.log(`  ${d.name} ${r.protocol} enrol ${r.enrol}: not run (${r.skipped})`);
+    for (const r of runs.filter((x) => x.skipped))
+      console.log(`  ${d.name} ${r.protocol} enrol ${r.enrol}: not run (${r.skipped})`);
   }
-  for (const r of all.filter((x) => x.notes && x.enrol === "half" && x.dataset === loaded[0].name)) console.log(`notes (${r.protocol}): ${r.notes.join("; ")}`);
+  for (const r of all.filter((x) => x.notes && x.enrol === "half" && x.dataset === loaded[0].name))
+    console.log(`notes (${r.protocol}): ${r.notes.join("; ")}`);
 
   if (qualityOnly) {
     await quality(lib, loaded, doc);
@@ -88,9 +108,15 @@ export default async function verifyBench(argv = process.argv.slice(2)) {
   printTable(
     `Mean rank over every dataset × protocol × enrolment size with figures (${all.filter((r) => r.detectors).length} cells); the default is chosen by this`,
     ["detector", "mean rank", "cells", "mean EER over cells"],
-    ranks.map((r) => [r.detector + (r.detector === lib.DEFAULT_DETECTOR ? " (default)" : ""), r.meanRank, r.cells, pct(r.meanEer)]),
+    ranks.map((r) => [
+      r.detector + (r.detector === lib.DEFAULT_DETECTOR ? " (default)" : ""),
+      r.meanRank,
+      r.cells,
+      pct(r.meanEer),
+    ]),
   );
-  if (ranks[0] && ranks[0].detector !== lib.DEFAULT_DETECTOR) console.log(`NOTE: the best mean rank is ${ranks[0].detector}, not the default ${lib.DEFAULT_DETECTOR}`);
+  if (ranks[0] && ranks[0].detector !== lib.DEFAULT_DETECTOR)
+    console.log(`NOTE: the best mean rank is ${ranks[0].detector}, not the default ${lib.DEFAULT_DETECTOR}`);
 
   // the issue's target: on IIITBh (published protocol, first half), default ≤ half of scaled Manhattan
   const target = [];
@@ -102,7 +128,11 @@ export default async function verifyBench(argv = process.argv.slice(2)) {
     target.push([name, pct(def), pct(sm), (def / sm).toFixed(2), def <= sm / 2 ? "met" : "NOT met"]);
   }
   doc.target = target;
-  printTable("Target: default detector's mean EER ≤ half of scaled Manhattan in the same run (published protocol, first half)", ["dataset", "default", "scaled Manhattan", "ratio", "target"], target);
+  printTable(
+    "Target: default detector's mean EER ≤ half of scaled Manhattan in the same run (published protocol, first half)",
+    ["dataset", "default", "scaled Manhattan", "ratio", "target"],
+    target,
+  );
   printTable(
     "Published figures on the CMU benchmark (51 users, 400 samples each) — NOT measured here, for reference only",
     ["method (paper)", "mean EER on CMU"],
@@ -118,19 +148,43 @@ export default async function verifyBench(argv = process.argv.slice(2)) {
     const eer = {};
     for (const l2 of grid) {
       lib.DISCRIMINATIVE_SETTINGS.l2 = l2;
-      for (const d of [big, small]) eer[`${d.name}:${l2}`] = lib.evaluateVerification(d.samples, { detectors: ["discriminative"] }).detectors.discriminative.eer.mean;
+      for (const d of [big, small])
+        eer[`${d.name}:${l2}`] = lib.evaluateVerification(d.samples, {
+          detectors: ["discriminative"],
+        }).detectors.discriminative.eer.mean;
     }
     lib.DISCRIMINATIVE_SETTINGS.l2 = saved;
     const rows = [];
-    for (const [tuneOn, testOn] of [[big, small], [small, big]]) {
-      const bestTune = grid.reduce((a, b) => (eer[`${tuneOn.name}:${b}`] < eer[`${tuneOn.name}:${a}`] ? b : a));
-      const bestTest = grid.reduce((a, b) => (eer[`${testOn.name}:${b}`] < eer[`${testOn.name}:${a}`] ? b : a));
-      rows.push([`${tuneOn.name} → ${testOn.name}`, bestTune, pct(eer[`${tuneOn.name}:${bestTune}`]), pct(eer[`${testOn.name}:${bestTune}`]), `${pct(eer[`${testOn.name}:${bestTest}`])} (l2 ${bestTest})`, pct(eer[`${testOn.name}:${saved}`])]);
+    for (const [tuneOn, testOn] of [
+      [big, small],
+      [small, big],
+    ]) {
+      const bestTune = grid.reduce((a, b) =>
+        eer[`${tuneOn.name}:${b}`] < eer[`${tuneOn.name}:${a}`] ? b : a,
+      );
+      const bestTest = grid.reduce((a, b) =>
+        eer[`${testOn.name}:${b}`] < eer[`${testOn.name}:${a}`] ? b : a,
+      );
+      rows.push([
+        `${tuneOn.name} → ${testOn.name}`,
+        bestTune,
+        pct(eer[`${tuneOn.name}:${bestTune}`]),
+        pct(eer[`${testOn.name}:${bestTune}`]),
+        `${pct(eer[`${testOn.name}:${bestTest}`])} (l2 ${bestTest})`,
+        pct(eer[`${testOn.name}:${saved}`]),
+      ]);
     }
     doc.cross_check = rows;
     printTable(
       `Cross-check: discriminative's l2 tuned (grid ${grid.join(", ")}) on one dataset, measured on the other (published protocol, first half); shipped l2 = ${saved}`,
-      ["tuned → measured", "l2 chosen", "EER where tuned", "EER on the other", "other's own best", "shipped l2 there"],
+      [
+        "tuned → measured",
+        "l2 chosen",
+        "EER where tuned",
+        "EER on the other",
+        "other's own best",
+        "shipped l2 there",
+      ],
       rows,
     );
   }
@@ -163,18 +217,26 @@ async function quality(lib, loaded, doc) {
     for (let i = 0; i < users.length; i++) {
       const u = users[i];
       const o = users[(i + 1) % users.length];
-      const popU = lib.buildPopulation(users.filter((x) => x !== u).map((x) => ({ user: x, vectors: by.get(x) })));
+      const popU = lib.buildPopulation(
+        users.filter((x) => x !== u).map((x) => ({ user: x, vectors: by.get(x) })),
+      );
       const r = lib.assessEnrolment(by.get(u).slice(0, n), popU);
       if (r.problems.length) alone++;
       qs.push(r.quality);
-      const popUO = lib.buildPopulation(users.filter((x) => x !== u && x !== o).map((x) => ({ user: x, vectors: by.get(x) })));
+      const popUO = lib.buildPopulation(
+        users.filter((x) => x !== u && x !== o).map((x) => ({ user: x, vectors: by.get(x) })),
+      );
       const m = lib.assessEnrolment([...by.get(u).slice(0, n / 2), ...by.get(o).slice(0, n / 2)], popUO);
       if (m.problems.some((p) => p.code === "two_people")) mixed++;
     }
     qualityRows.push([d.name, n, `${alone}/${users.length}`, `${mixed}/${users.length}`, median(qs)]);
   }
   doc.quality = qualityRows;
-  printTable("Enrolment quality: one user alone refused (false refusals) vs two users mixed refused (population = the other users)", ["dataset", "samples", "alone refused", "mixed refused", "median quality alone"], qualityRows);
+  printTable(
+    "Enrolment quality: one user alone refused (false refusals) vs two users mixed refused (population = the other users)",
+    ["dataset", "samples", "alone refused", "mixed refused", "median quality alone"],
+    qualityRows,
+  );
 }
 
 async function finish(lib, loaded, doc, extra, quick, jsonOut) {
@@ -184,8 +246,22 @@ async function finish(lib, loaded, doc, extra, quick, jsonOut) {
     if (kind === "open-set") {
       printTable(
         `Open-set identification on ${name}: ${r.knownUsers} known users (templates from the first half), ${r.strangers} strangers never enrolled; threshold for a ${pct(r.targetFalseIdentification)} false-identification target (${r.thresholdSource})`,
-        ["strangers rejected", "known accepted & right", "known rejected", "known accepted but wrong", "closed-set accuracy"],
-        [[pct(r.strangersRejected), pct(r.knownCorrect), pct(r.knownRejected), pct(r.knownWrong), pct(r.closedSetAccuracy)]],
+        [
+          "strangers rejected",
+          "known accepted & right",
+          "known rejected",
+          "known accepted but wrong",
+          "closed-set accuracy",
+        ],
+        [
+          [
+            pct(r.strangersRejected),
+            pct(r.knownCorrect),
+            pct(r.knownRejected),
+            pct(r.knownWrong),
+            pct(r.closedSetAccuracy),
+          ],
+        ],
       );
     } else {
       printTable(
@@ -206,7 +282,11 @@ async function speed(lib, samples) {
   const rows = [];
   for (const detector of ["manhattan-scaled", lib.DEFAULT_DETECTOR]) {
     const { templates, population } = lib.enrollSamples(samples, { detector });
-    const store = new lib.TemplateStore("(memory)", { detector, keys: samples[0].press.length, nFeatures: vectors[0].length, featureNames: [], population }, templates);
+    const store = new lib.TemplateStore(
+      "(memory)",
+      { detector, keys: samples[0].press.length, nFeatures: vectors[0].length, featureNames: [], population },
+      templates,
+    );
     const rates = { core: [], store: [] };
     // per CPU-second too: on a shared 2-core machine the wall-clock rate mostly measures the neighbours
     const cpuRates = { core: [], store: [] };
@@ -228,7 +308,13 @@ async function speed(lib, samples) {
         cpuRates[kind].push(n / ((cpu.user + cpu.system) / 1e6));
       }
     }
-    rows.push([detector, median(rates.core), median(cpuRates.core), median(rates.store), median(cpuRates.store)]);
+    rows.push([
+      detector,
+      median(rates.core),
+      median(cpuRates.core),
+      median(rates.store),
+      median(cpuRates.store),
+    ]);
   }
   printTable(
     `In-process verification, claims/s, medians of ${REPEATS} runs of ${SECONDS} s (target ≥ 20,000; store.verify adds replay memory and counters)`,

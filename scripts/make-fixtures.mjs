@@ -46,7 +46,8 @@ function typeSample(rng, typist, start = 0) {
   const release = [];
   let t = start;
   for (let i = 0; i < typist.holds.length; i++) {
-    if (i > 0) t += Math.max(8, Math.round(logNormal(rng, typist.flights[i - 1] * tempo, typist.flightNoise)));
+    if (i > 0)
+      t += Math.max(8, Math.round(logNormal(rng, typist.flights[i - 1] * tempo, typist.flightNoise)));
     press.push(t);
     release.push(t + Math.max(20, Math.round(logNormal(rng, typist.holds[i] * tempo, typist.holdNoise))));
   }
@@ -60,7 +61,9 @@ const meanStd = (xs) => {
 function summary(s) {
   const n = s.press.length;
   const HT = s.press.map((p, i) => s.release[i] - p);
-  const PPT = [], RRT = [], RPT = [];
+  const PPT = [],
+    RRT = [],
+    RPT = [];
   for (let i = 0; i + 1 < n; i++) {
     PPT.push(s.press[i + 1] - s.press[i]);
     RRT.push(s.release[i + 1] - s.release[i]);
@@ -83,7 +86,10 @@ const rng = createRng(SEED);
 
 // --- wide layout: 30 users × (10 train + 3 test + 1 spare) samples -------------------------------
 const shared = sharedDifficulty(rng, TEXT_KEYS);
-const users = Array.from({ length: 30 }, (_, i) => ({ id: 101 + i * 3, typist: makeTypist(rng, TEXT_KEYS, shared) }));
+const users = Array.from({ length: 30 }, (_, i) => ({
+  id: 101 + i * 3,
+  typist: makeTypist(rng, TEXT_KEYS, shared),
+}));
 const train = [];
 const test = [];
 const spare = [];
@@ -93,9 +99,11 @@ for (const u of users) {
   spare.push({ id: u.id, ...typeSample(rng, u.typist) });
 }
 shuffle(rng, train);
-files["wide-train.csv"] = [`${wideHeader(13)},UserID`, ...train.map((s) => `${wideCells(s)},${s.id}`)].join("\n") + "\n";
+files["wide-train.csv"] =
+  [`${wideHeader(13)},UserID`, ...train.map((s) => `${wideCells(s)},${s.id}`)].join("\n") + "\n";
 // label first and named `user`, as the other public copy of the challenge data has it
-files["wide-test.csv"] = [`user,${wideHeader(13)}`, ...test.map((s) => `${s.id},${wideCells(s)}`)].join("\n") + "\n";
+files["wide-test.csv"] =
+  [`user,${wideHeader(13)}`, ...test.map((s) => `${s.id},${wideCells(s)}`)].join("\n") + "\n";
 files["wide-unlabelled.csv"] = [wideHeader(13), ...spare.slice(0, 6).map(wideCells)].join("\n") + "\n";
 
 // --- derived layout (CMU benchmark): 4 subjects × 8 reps, seconds with 4 decimals ---------------
@@ -146,12 +154,17 @@ files["request-rf.json"] = json({ Model: "RF", ...summary(a) });
 files["request-svm.json"] = json({ Model: "SVM", ...summary(a) });
 files["request-xgb.json"] = json({ Model: "XGB", ...summary(a) });
 files["request-timings.json"] = json({ press: a.press, release: a.release });
-files["request-keystrokes.json"] = json({ keystrokes: a.press.map((p, i) => ({ key: TEXT_KEYS[i], press: p, release: a.release[i] })) });
+files["request-keystrokes.json"] = json({
+  keystrokes: a.press.map((p, i) => ({ key: TEXT_KEYS[i], press: p, release: a.release[i] })),
+});
 files["requests.ndjson"] =
   [
     { Model: "RF", ...summary(a) },
     { press: b.press, release: b.release },
-    { Model: "XGB", keystrokes: c.press.map((p, i) => ({ key: TEXT_KEYS[i], press: p, release: c.release[i] })) },
+    {
+      Model: "XGB",
+      keystrokes: c.press.map((p, i) => ({ key: TEXT_KEYS[i], press: p, release: c.release[i] })),
+    },
     { Model: "SVM", ...summary(c) },
   ]
     .map((o) => JSON.stringify(o))

@@ -28,11 +28,23 @@ export function buildProgram(): Command {
     .addHelpText(
       "after",
       helpEpilog(
-        ["keystroke-id train fixtures/wide-train.csv", "keystroke-id predict --model RF --json fixtures/request-rf.json"],
-        "Defaults for any flag can come from keystroke-id.config.json (or the \"keystroke-id\" key of package.json),\ne.g. {\"modelsDir\": \"models\", \"predict\": {\"top\": 5}}; a flag beats the file.",
+        [
+          "keystroke-id train fixtures/wide-train.csv",
+          "keystroke-id predict --model RF --json fixtures/request-rf.json",
+        ],
+        'Defaults for any flag can come from keystroke-id.config.json (or the "keystroke-id" key of package.json),\ne.g. {"modelsDir": "models", "predict": {"top": 5}}; a flag beats the file.',
       ),
     );
-  for (const make of [featuresCommand, trainCommand, evaluateCommand, predictCommand, serveCommand, enrollCommand, usersCommand, modelsCommand]) {
+  for (const make of [
+    featuresCommand,
+    trainCommand,
+    evaluateCommand,
+    predictCommand,
+    serveCommand,
+    enrollCommand,
+    usersCommand,
+    modelsCommand,
+  ]) {
     program.addCommand(make().exitOverride());
   }
   return program;
@@ -74,15 +86,20 @@ function quietOnClosedStdout(): void {
 /** Prints an error for a person on stderr and returns its exit code. */
 export function reportError(e: unknown): number {
   if (e instanceof CommanderError) {
-    if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return ExitCodes.OK;
+    if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help")
+      return ExitCodes.OK;
     // commander already printed its message on stderr
     return e.exitCode === 0 ? ExitCodes.OK : ExitCodes.USAGE;
   }
   const c = color();
   if (isKeystrokeError(e)) {
     // the core names its options (modelsDir); a person typed flags (--models-dir)
-    const flag = e.place.option !== undefined && e.place.flag === undefined ? flagForOption(e.place.option, running) : undefined;
-    const message = flag !== undefined ? withPlace(e.detail, { ...e.place, option: undefined, flag }) : e.message;
+    const flag =
+      e.place.option !== undefined && e.place.flag === undefined
+        ? flagForOption(e.place.option, running)
+        : undefined;
+    const message =
+      flag !== undefined ? withPlace(e.detail, { ...e.place, option: undefined, flag }) : e.message;
     say(`${c.red("error:")} ${message} ${c.dim(`[${e.code}]`)}`);
     if (e.suggestion) say(`${c.dim("hint:")} ${e.suggestion}`);
     return e.exitCode;

@@ -140,7 +140,12 @@ export class KeystrokeError extends Error {
   /** The message without the place prefix (the CLI re-prefixes it when it maps an option to a flag). */
   readonly detail: string;
 
-  constructor(code: ErrorCode, message: string, place: ErrorPlace = {}, options: { cause?: unknown; suggestion?: string } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    place: ErrorPlace = {},
+    options: { cause?: unknown; suggestion?: string } = {},
+  ) {
     super(withPlace(message, place), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "KeystrokeError";
     this.code = code;
@@ -163,7 +168,8 @@ export class KeystrokeError extends Error {
 /** Prefixes a message with where it happened: `data.csv:12, column press-3: …`. */
 export function withPlace(message: string, place: ErrorPlace): string {
   const where: string[] = [];
-  if (place.file !== undefined) where.push(place.line !== undefined ? `${place.file}:${place.line}` : place.file);
+  if (place.file !== undefined)
+    where.push(place.line !== undefined ? `${place.file}:${place.line}` : place.file);
   else if (place.line !== undefined) where.push(`line ${place.line}`);
   if (place.column !== undefined) where.push(`column ${place.column}`);
   if (place.field !== undefined) where.push(`field ${place.field}`);
@@ -210,27 +216,48 @@ export function toKeystrokeError(e: unknown, context: ErrorContext = {}): Keystr
     const v = f.validation[0];
     const missing = (v?.params as { missingProperty?: string } | undefined)?.missingProperty;
     const path = (v?.instancePath ?? "").split("/").filter(Boolean).join(".");
-    const field = [f.validationContext === "body" ? "" : f.validationContext, path, missing].filter(Boolean).join(".") || "body";
+    const field =
+      [f.validationContext === "body" ? "" : f.validationContext, path, missing].filter(Boolean).join(".") ||
+      "body";
     return new KeystrokeError("BAD_REQUEST", v?.message ?? "is invalid", { field }, { cause: e });
   }
   const status = typeof f.statusCode === "number" ? f.statusCode : 500;
   const code = typeof f.code === "string" ? f.code : "";
   if (status === 413 || code === "FST_ERR_CTP_BODY_TOO_LARGE") {
     const limit = context.bodyLimit !== undefined ? ` of ${context.bodyLimit} bytes` : "";
-    return new KeystrokeError("BODY_TOO_LARGE", `request body is larger than the limit${limit}`, {}, { cause: e });
+    return new KeystrokeError(
+      "BODY_TOO_LARGE",
+      `request body is larger than the limit${limit}`,
+      {},
+      { cause: e },
+    );
   }
   if (status === 415 || code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
-    return new KeystrokeError("UNSUPPORTED_MEDIA_TYPE", "unsupported content type: send application/json (or application/x-ndjson)", {}, { cause: e });
+    return new KeystrokeError(
+      "UNSUPPORTED_MEDIA_TYPE",
+      "unsupported content type: send application/json (or application/x-ndjson)",
+      {},
+      { cause: e },
+    );
   }
   if (code === "FST_ERR_CTP_EMPTY_JSON_BODY" || code === "FST_ERR_CTP_INVALID_JSON_BODY") {
     return new KeystrokeError("BAD_JSON", "the body is empty or not JSON", { field: "body" }, { cause: e });
   }
-  if (status === 429 || code === "RATE_LIMITED") return new KeystrokeError("RATE_LIMITED", f.message ?? "too many requests", {}, { cause: e });
-  if (status === 408) return new KeystrokeError("TIMEOUT", "the request took too long to arrive", {}, { cause: e });
-  if (status === 401) return new KeystrokeError("UNAUTHORIZED", "missing or wrong bearer token (Authorization: Bearer <token>)", {}, { cause: e });
+  if (status === 429 || code === "RATE_LIMITED")
+    return new KeystrokeError("RATE_LIMITED", f.message ?? "too many requests", {}, { cause: e });
+  if (status === 408)
+    return new KeystrokeError("TIMEOUT", "the request took too long to arrive", {}, { cause: e });
+  if (status === 401)
+    return new KeystrokeError(
+      "UNAUTHORIZED",
+      "missing or wrong bearer token (Authorization: Bearer <token>)",
+      {},
+      { cause: e },
+    );
   if (status === 404) return new KeystrokeError("NOT_FOUND", "not found", {}, { cause: e });
   // any other client error from the framework: a bad request, described without its internals
-  if (status >= 400 && status < 500) return new KeystrokeError("BAD_REQUEST", "the request could not be read", {}, { cause: e });
+  if (status >= 400 && status < 500)
+    return new KeystrokeError("BAD_REQUEST", "the request could not be read", {}, { cause: e });
   return new KeystrokeError("INTERNAL", "internal error", {}, { cause: e });
 }
 

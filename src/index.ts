@@ -7,8 +7,24 @@ export { createRng, type Rng } from "./util/random.js";
 export * from "./verify/index.js";
 export * from "./metrics/index.js";
 export * from "./predict/index.js";
-export { loadModelDir, writeModelDir, readManifest, type Manifest, type ManifestModel, type LoadedModel, type ModelDir } from "./models/store.js";
-export { activateVersion, removeVersion, listVersions, readVersionRecord, type ManifestVersionEntry, type VersionRecord, type TrainingRows } from "./models/store.js";
+export {
+  loadModelDir,
+  writeModelDir,
+  readManifest,
+  type Manifest,
+  type ManifestModel,
+  type LoadedModel,
+  type ModelDir,
+} from "./models/store.js";
+export {
+  activateVersion,
+  removeVersion,
+  listVersions,
+  readVersionRecord,
+  type ManifestVersionEntry,
+  type VersionRecord,
+  type TrainingRows,
+} from "./models/store.js";
 export { fingerprintRows, splitByTraining } from "./train/fingerprint.js";
 export { fitClassifier, loadClassifier } from "./models/index.js";
 export * from "./models/types.js";

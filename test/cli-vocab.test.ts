@@ -14,20 +14,44 @@ let big: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "kid-vocab-"));
   models = join(dir, "models");
-  const t = await runCli(["train", "fixtures/wide-train.csv", "--model", "rf", "--features", "summary", "--holdout", "0", "--no-verification", "--quiet", "--models-dir", models, "--workers", "0"]);
+  const t = await runCli([
+    "train",
+    "fixtures/wide-train.csv",
+    "--model",
+    "rf",
+    "--features",
+    "summary",
+    "--holdout",
+    "0",
+    "--no-verification",
+    "--quiet",
+    "--models-dir",
+    models,
+    "--workers",
+    "0",
+  ]);
   if (t.code !== 0) throw new Error(`train failed: ${t.stderr}`);
   // far more output than a pipe buffer holds, so the writer is still writing when `head` goes away
   const lines = readFileSync(resolve(ROOT, "fixtures/wide-test.csv"), "utf8").trim().split("\n");
   big = join(dir, "big.csv");
-  writeFileSync(big, [lines[0], ...Array.from({ length: 300 }, () => lines.slice(1)).flat()].join("\n") + "\n");
+  writeFileSync(
+    big,
+    [lines[0], ...Array.from({ length: 300 }, () => lines.slice(1)).flat()].join("\n") + "\n",
+  );
 }, 180_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs a shell pipeline; the exit status is the first failing command's (pipefail). */
-function pipeline(command: string, cwd = ROOT): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function pipeline(
+  command: string,
+  cwd = ROOT,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn("bash", ["-o", "pipefail", "-c", command], { cwd, env: { ...process.env, NO_COLOR: "1", CI: "1" } });
+    const child = spawn("bash", ["-o", "pipefail", "-c", command], {
+      cwd,
+      env: { ...process.env, NO_COLOR: "1", CI: "1" },
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -38,7 +62,9 @@ function pipeline(command: string, cwd = ROOT): Promise<{ code: number | null; s
 
 describe("a closed stdout", () => {
   it("ends `predict --csv … | head -1` quietly with exit 0 (a real pipe)", async () => {
-    const r = await pipeline(`"${process.execPath}" "${BIN}" predict --models-dir "${models}" --csv "${big}" | head -1`);
+    const r = await pipeline(
+      `"${process.execPath}" "${BIN}" predict --models-dir "${models}" --csv "${big}" | head -1`,
+    );
     expect(r.stdout.trim()).toBe("line,label,UserID,Model,features,confidence,model_version,warnings,error");
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
@@ -46,7 +72,9 @@ describe("a closed stdout", () => {
 
   it("does the same for NDJSON output", async () => {
     for (const output of ["ndjson"]) {
-      const r = await pipeline(`"${process.execPath}" "${BIN}" predict --models-dir "${models}" --csv "${big}" --output ${output} | head -c 10`);
+      const r = await pipeline(
+        `"${process.execPath}" "${BIN}" predict --models-dir "${models}" --csv "${big}" --output ${output} | head -c 10`,
+      );
       expect(r.stderr, output).toBe("");
       expect(r.code, output).toBe(0);
     }
@@ -58,7 +86,10 @@ describe("the config file", () => {
 
   it("gives defaults for any flag, per command or for all, and a flag beats it", async () => {
     const cwd = mkdtempSync(join(dir, "cfg-"));
-    writeFileSync(join(cwd, "keystroke-id.config.json"), JSON.stringify({ modelsDir: models, predict: { top: 1 } }));
+    writeFileSync(
+      join(cwd, "keystroke-id.config.json"),
+      JSON.stringify({ modelsDir: models, predict: { top: 1 } }),
+    );
     const a = await runCli(["predict", "--json", request], { cwd });
     expect(a.code, a.stderr).toBe(0);
     expect(JSON.parse(a.stdout).top).toHaveLength(1);
@@ -68,7 +99,10 @@ describe("the config file", () => {
 
   it("is read from the keystroke-id key of package.json too", async () => {
     const cwd = mkdtempSync(join(dir, "pkg-"));
-    writeFileSync(join(cwd, "package.json"), JSON.stringify({ name: "x", "keystroke-id": { modelsDir: models, top: 2 } }));
+    writeFileSync(
+      join(cwd, "package.json"),
+      JSON.stringify({ name: "x", "keystroke-id": { modelsDir: models, top: 2 } }),
+    );
     const a = await runCli(["predict", "--json", request], { cwd });
     expect(a.code, a.stderr).toBe(0);
     expect(JSON.parse(a.stdout).top).toHaveLength(2);
@@ -89,7 +123,9 @@ describe("the config file", () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/field modelDir: unknown option \(options: .*modelsDir/);
     writeFileSync(file, JSON.stringify({ quiet: "yes" }));
-    expect((await runCli(["predict", "--json", request], { cwd })).stderr).toMatch(/field quiet: must be true or false/);
+    expect((await runCli(["predict", "--json", request], { cwd })).stderr).toMatch(
+      /field quiet: must be true or false/,
+    );
     writeFileSync(file, "{ not json");
     const broken = await runCli(["predict", "--json", request], { cwd });
     expect(broken.code).toBe(2);
@@ -100,7 +136,22 @@ describe("the config file", () => {
 describe("one vocabulary", () => {
   it("keeps train --out working as a hidden, deprecated alias of --models-dir", async () => {
     const out = join(dir, "via-out");
-    const r = await runCli(["train", "fixtures/wide-train.csv", "--model", "rf", "--features", "summary", "--holdout", "0", "--no-verification", "--quiet", "--out", out, "--workers", "0"]);
+    const r = await runCli([
+      "train",
+      "fixtures/wide-train.csv",
+      "--model",
+      "rf",
+      "--features",
+      "summary",
+      "--holdout",
+      "0",
+      "--no-verification",
+      "--quiet",
+      "--out",
+      out,
+      "--workers",
+      "0",
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe("warning: --out is deprecated; use --models-dir\n");
     expect(JSON.parse(r.stdout).models_dir).toBe(out);
@@ -108,16 +159,40 @@ describe("one vocabulary", () => {
   });
 
   it("keeps the design card's `predict --model XGB --json input.json` shape, and --format as an alias of --output", async () => {
-    const r = await runCli(["predict", "--model", "rf", "--json", resolve(ROOT, "fixtures/request-rf.json"), "--models-dir", models]);
+    const r = await runCli([
+      "predict",
+      "--model",
+      "rf",
+      "--json",
+      resolve(ROOT, "fixtures/request-rf.json"),
+      "--models-dir",
+      models,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ Model: "RF", features: "summary" });
-    const f = await runCli(["predict", "--csv", "fixtures/wide-unlabelled.csv", "--format", "ndjson", "--models-dir", models]);
+    const f = await runCli([
+      "predict",
+      "--csv",
+      "fixtures/wide-unlabelled.csv",
+      "--format",
+      "ndjson",
+      "--models-dir",
+      models,
+    ]);
     expect(f.stderr).toContain("warning: --format is deprecated; use --output");
-    expect(f.stdout.trim().split("\n").map((l) => JSON.parse(l).Model)).toEqual(Array(6).fill("RF"));
+    expect(
+      f.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).Model),
+    ).toEqual(Array(6).fill("RF"));
   });
 
   it("prints tables when asked, rounded and fitted to the width", async () => {
-    const r = await runCli(["predict", "--csv", "fixtures/wide-unlabelled.csv", "--output", "table", "--models-dir", models], { env: { COLUMNS: "60" } });
+    const r = await runCli(
+      ["predict", "--csv", "fixtures/wide-unlabelled.csv", "--output", "table", "--models-dir", models],
+      { env: { COLUMNS: "60" } },
+    );
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trimEnd().split("\n");
     for (const l of lines) expect(l.length, l).toBeLessThanOrEqual(60);
@@ -127,13 +202,30 @@ describe("one vocabulary", () => {
   });
 
   it("says the sample does not fit the timings model instead of answering with the summary model", async () => {
-    const t = await runCli(["train", "fixtures/wide-train.csv", "--model", "rf", "--holdout", "0", "--no-verification", "--quiet", "--models-dir", join(dir, "both"), "--workers", "0"]);
+    const t = await runCli([
+      "train",
+      "fixtures/wide-train.csv",
+      "--model",
+      "rf",
+      "--holdout",
+      "0",
+      "--no-verification",
+      "--quiet",
+      "--models-dir",
+      join(dir, "both"),
+      "--workers",
+      "0",
+    ]);
     expect(t.code, t.stderr).toBe(0);
     const short = JSON.stringify({ press: [0, 100, 250], release: [80, 190, 300] });
     const r = await runCli(["predict", "--models-dir", join(dir, "both")], { stdin: short });
     expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/field press: has 3 keys but the RF timings model was trained on samples of 13 keys.*--allow-summary.* \[SAMPLE_MISMATCH\]/);
-    const ok = await runCli(["predict", "--models-dir", join(dir, "both"), "--allow-summary"], { stdin: short });
+    expect(r.stderr).toMatch(
+      /field press: has 3 keys but the RF timings model was trained on samples of 13 keys.*--allow-summary.* \[SAMPLE_MISMATCH\]/,
+    );
+    const ok = await runCli(["predict", "--models-dir", join(dir, "both"), "--allow-summary"], {
+      stdin: short,
+    });
     expect(ok.code, ok.stderr).toBe(0);
     expect(JSON.parse(ok.stdout).features).toBe("summary");
     // seconds where milliseconds belong: answered, with a warning and the fix

@@ -8,9 +8,16 @@ import { fileURLToPath } from "node:url";
  */
 export default function setup(): void {
   const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-  const r = spawnSync(process.execPath, [resolve(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], {
-    cwd: root,
-    encoding: "utf8",
-  });
-  if (r.status !== 0) process.stderr.write(`tsc reported errors (dist/ was still emitted):\n${r.stdout.split("\n").slice(0, 10).join("\n")}\n`);
+  const r = spawnSync(
+    process.execPath,
+    [resolve(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"],
+    {
+      cwd: root,
+      encoding: "utf8",
+    },
+  );
+  if (r.status !== 0)
+    process.stderr.write(
+      `tsc reported errors (dist/ was still emitted):\n${r.stdout.split("\n").slice(0, 10).join("\n")}\n`,
+    );
 }

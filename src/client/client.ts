@@ -3,9 +3,35 @@
  * Its types come from the same schemas the server documents its routes with (./contract.ts); at run time
  * it needs nothing but `fetch`. Answers 429 and 503 are retried, honouring Retry-After, within bounds.
  */
-import type { Auto, Enrolment, EnrollRequest, ErrorBody, Health, KeystrokesSample, PredictAnswer, Sample, Status, UserView, Verification, VerifyRequest } from "./contract.js";
+import type {
+  Auto,
+  Enrolment,
+  EnrollRequest,
+  ErrorBody,
+  Health,
+  KeystrokesSample,
+  PredictAnswer,
+  Sample,
+  Status,
+  UserView,
+  Verification,
+  VerifyRequest,
+} from "./contract.js";
 
-export type { Auto, Enrolment, EnrollRequest, ErrorBody, Health, KeystrokesSample, PredictAnswer, Sample, Status, UserView, Verification, VerifyRequest } from "./contract.js";
+export type {
+  Auto,
+  Enrolment,
+  EnrollRequest,
+  ErrorBody,
+  Health,
+  KeystrokesSample,
+  PredictAnswer,
+  Sample,
+  Status,
+  UserView,
+  Verification,
+  VerifyRequest,
+} from "./contract.js";
 
 /** How 429 and 503 answers are retried. */
 export interface RetryOptions {
@@ -62,7 +88,10 @@ export interface KeystrokeClient {
   /** POST /enroll (admin token): enrol a user from samples. */
   enroll(request: EnrollRequest): Promise<Enrolment>;
   /** POST /auto/:id (admin token): enrol until enough samples, then verify. */
-  auto(user: string | number, sample: KeystrokesSample | { press: number[]; release: number[] }): Promise<Auto>;
+  auto(
+    user: string | number,
+    sample: KeystrokesSample | { press: number[]; release: number[] },
+  ): Promise<Auto>;
   /** GET /users/:id (admin token). */
   user(user: string | number): Promise<UserView>;
   /** DELETE /users/:id (admin token). */
@@ -97,7 +126,12 @@ export function createClient(options: ClientOptions): KeystrokeClient {
     if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
     const payload = body === undefined ? undefined : JSON.stringify(body);
     for (let attempt = 1; ; attempt++) {
-      const res = await doFetch(base + path, { method, headers, ...(payload !== undefined ? { body: payload } : {}), signal: AbortSignal.timeout(timeoutMs) });
+      const res = await doFetch(base + path, {
+        method,
+        headers,
+        ...(payload !== undefined ? { body: payload } : {}),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
       const text = await res.text();
       if (res.ok) return (text === "" ? undefined : JSON.parse(text)) as T;
       const errorBody = readError(text, res.status);
@@ -116,14 +150,23 @@ export function createClient(options: ClientOptions): KeystrokeClient {
 
   return {
     request,
-    predict: (sample, o = {}) => request<PredictAnswer>("POST", o.top === undefined ? "/predict" : `/predict?top=${encodeURIComponent(o.top)}`, sample),
+    predict: (sample, o = {}) =>
+      request<PredictAnswer>(
+        "POST",
+        o.top === undefined ? "/predict" : `/predict?top=${encodeURIComponent(o.top)}`,
+        sample,
+      ),
     verify: (req) => request<Verification>("POST", "/verify", req),
     health: () => request<Health>("GET", "/health"),
     status: () => request<Status>("GET", "/status"),
     enroll: (req) => request<Enrolment>("POST", "/enroll", req),
     auto: (user, sample) => request<Auto>("POST", `/auto/${encodeURIComponent(String(user))}`, sample),
     user: (user) => request<UserView>("GET", `/users/${encodeURIComponent(String(user))}`),
-    deleteUser: (user) => request<{ UserID: string | number; deleted: boolean }>("DELETE", `/users/${encodeURIComponent(String(user))}`),
+    deleteUser: (user) =>
+      request<{ UserID: string | number; deleted: boolean }>(
+        "DELETE",
+        `/users/${encodeURIComponent(String(user))}`,
+      ),
   };
 }
 

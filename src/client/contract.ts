@@ -9,33 +9,49 @@ import { Type, type Static } from "@sinclair/typebox";
 const Ms = (description: string) => Type.Number({ minimum: 0, description });
 
 /** A user id: a number, or a non-empty string of at most 256 characters. */
-export const UserIdSchema = Type.Union([Type.Number(), Type.String({ minLength: 1, maxLength: 256 })], { description: "a user id: a number or a string" });
+export const UserIdSchema = Type.Union([Type.Number(), Type.String({ minLength: 1, maxLength: 256 })], {
+  description: "a user id: a number or a string",
+});
 
 /** One keystroke: press and release in ms (any common origin, e.g. performance.now()), and optionally the key. */
 export const KeystrokeSchema = Type.Object(
   {
-    key: Type.Optional(Type.String({ description: "the key, its physical code or its class (not used by the features)" })),
+    key: Type.Optional(
+      Type.String({ description: "the key, its physical code or its class (not used by the features)" }),
+    ),
     press: Ms("press time, ms"),
     release: Ms("release time, ms (not before press)"),
   },
   { title: "Keystroke" },
 );
 
-const ModelField = Type.Optional(Type.String({ description: "SVM, RF or XGB (any case); default: the best model" }));
+const ModelField = Type.Optional(
+  Type.String({ description: "SVM, RF or XGB (any case); default: the best model" }),
+);
 const MeanStd = Type.Object({ Mean: Type.Number(), STD: Type.Number({ minimum: 0 }) });
 
 /** Raw timings as keystroke objects (what keystroke-id/recorder's sample() gives). */
 export const KeystrokesSampleSchema = Type.Object(
-  { keystrokes: Type.Array(KeystrokeSchema, { minItems: 2, description: "in typing (press) order" }), Model: ModelField },
+  {
+    keystrokes: Type.Array(KeystrokeSchema, { minItems: 2, description: "in typing (press) order" }),
+    Model: ModelField,
+  },
   { title: "KeystrokesSample" },
 );
 /** Raw timings as two parallel arrays. */
 export const ArraysSampleSchema = Type.Object(
-  { press: Type.Array(Type.Number({ minimum: 0 }), { minItems: 2 }), release: Type.Array(Type.Number({ minimum: 0 }), { minItems: 2 }), Model: ModelField },
+  {
+    press: Type.Array(Type.Number({ minimum: 0 }), { minItems: 2 }),
+    release: Type.Array(Type.Number({ minimum: 0 }), { minItems: 2 }),
+    Model: ModelField,
+  },
   { title: "ArraysSample" },
 );
 /** The original contract: the 8 summary numbers. */
-export const SummarySampleSchema = Type.Object({ HT: MeanStd, PPT: MeanStd, RRT: MeanStd, RPT: MeanStd, Model: ModelField }, { title: "SummarySample" });
+export const SummarySampleSchema = Type.Object(
+  { HT: MeanStd, PPT: MeanStd, RRT: MeanStd, RPT: MeanStd, Model: ModelField },
+  { title: "SummarySample" },
+);
 
 /** Any of the three sample forms; raw timings win when several are present. */
 export const SampleSchema = Type.Union([KeystrokesSampleSchema, ArraysSampleSchema, SummarySampleSchema]);
@@ -97,7 +113,13 @@ export type Verification = Static<typeof VerificationSchema>;
 
 /** GET /health (no token): up and ready. */
 export const HealthSchema = Type.Object(
-  { status: Type.String(), ready: Type.Boolean(), store: Type.Optional(Type.String({ description: "ok or unavailable, when the server has an identity store" })) },
+  {
+    status: Type.String(),
+    ready: Type.Boolean(),
+    store: Type.Optional(
+      Type.String({ description: "ok or unavailable, when the server has an identity store" }),
+    ),
+  },
   { title: "Health" },
 );
 export type Health = Static<typeof HealthSchema>;
@@ -109,8 +131,24 @@ export const StatusSchema = Type.Object(
     uptime_s: Type.Number(),
     loaded_at: Type.String(),
     best: Type.String(),
-    models: Type.Array(Type.Object({ Model: Type.String(), features: Type.String(), version: Type.String(), keys: Type.Union([Type.Integer(), Type.Null()]) })),
-    verification: Type.Union([Type.Null(), Type.Object({}, { additionalProperties: true, description: "the identity store's state (kind, location, users), or the in-memory templates" })]),
+    models: Type.Array(
+      Type.Object({
+        Model: Type.String(),
+        features: Type.String(),
+        version: Type.String(),
+        keys: Type.Union([Type.Integer(), Type.Null()]),
+      }),
+    ),
+    verification: Type.Union([
+      Type.Null(),
+      Type.Object(
+        {},
+        {
+          additionalProperties: true,
+          description: "the identity store's state (kind, location, users), or the in-memory templates",
+        },
+      ),
+    ]),
   },
   { title: "Status", additionalProperties: true },
 );
@@ -120,7 +158,10 @@ export type Status = Static<typeof StatusSchema>;
 export const EnrollRequestSchema = Type.Object(
   {
     UserID: UserIdSchema,
-    samples: Type.Array(Type.Union([KeystrokesSampleSchema, ArraysSampleSchema]), { minItems: 1, maxItems: 1000 }),
+    samples: Type.Array(Type.Union([KeystrokesSampleSchema, ArraysSampleSchema]), {
+      minItems: 1,
+      maxItems: 1000,
+    }),
     mode: Type.Optional(Type.Union([Type.Literal("replace"), Type.Literal("append")])),
     detector: Type.Optional(Type.String()),
   },
@@ -130,7 +171,13 @@ export type EnrollRequest = Static<typeof EnrollRequestSchema>;
 
 /** What one enrolment did. */
 export const EnrolmentSchema = Type.Object(
-  { UserID: UserIdSchema, samples: Type.Integer(), threshold: Type.Number(), detector: Type.String(), replaced: Type.Boolean() },
+  {
+    UserID: UserIdSchema,
+    samples: Type.Integer(),
+    threshold: Type.Number(),
+    detector: Type.String(),
+    replaced: Type.Boolean(),
+  },
   { title: "Enrolment", additionalProperties: true },
 );
 export type Enrolment = Static<typeof EnrolmentSchema>;
@@ -167,8 +214,21 @@ export type UserView = Static<typeof UserViewSchema>;
 /** GET /users: one page of users. */
 export const UserListSchema = Type.Object(
   {
-    users: Type.Array(Type.Object({ UserID: UserIdSchema, samples: Type.Integer(), detector: Type.String(), threshold: Type.Number(), updated_at: Type.String() }, { additionalProperties: true })),
-    next: Type.Union([Type.String(), Type.Null()], { description: "pass as ?after= for the next page; null at the end" }),
+    users: Type.Array(
+      Type.Object(
+        {
+          UserID: UserIdSchema,
+          samples: Type.Integer(),
+          detector: Type.String(),
+          threshold: Type.Number(),
+          updated_at: Type.String(),
+        },
+        { additionalProperties: true },
+      ),
+    ),
+    next: Type.Union([Type.String(), Type.Null()], {
+      description: "pass as ?after= for the next page; null at the end",
+    }),
   },
   { title: "UserList", additionalProperties: true },
 );
@@ -177,10 +237,24 @@ export const UserListSchema = Type.Object(
 export const AuditSchema = Type.Object(
   {
     UserID: UserIdSchema,
-    entries: Type.Array(Type.Object({ at: Type.String(), action: Type.String(), outcome: Type.String(), score: Type.Union([Type.Number(), Type.Null()]), instance: Type.String() }, { additionalProperties: true })),
+    entries: Type.Array(
+      Type.Object(
+        {
+          at: Type.String(),
+          action: Type.String(),
+          outcome: Type.String(),
+          score: Type.Union([Type.Number(), Type.Null()]),
+          instance: Type.String(),
+        },
+        { additionalProperties: true },
+      ),
+    ),
   },
   { title: "Audit", additionalProperties: true },
 );
 
 /** DELETE /users/:id. */
-export const DeletedSchema = Type.Object({ UserID: UserIdSchema, deleted: Type.Boolean() }, { title: "Deleted", additionalProperties: true });
+export const DeletedSchema = Type.Object(
+  { UserID: UserIdSchema, deleted: Type.Boolean() },
+  { title: "Deleted", additionalProperties: true },
+);

@@ -6,7 +6,24 @@ import type { Algorithm } from "../models/types.js";
 import type { EnrolSize, SuiteRun, VerificationEvaluation } from "../verify/index.js";
 import { renderTable } from "../ui/table.js";
 import { emit, emitJson, isInteractive, say } from "../ui/terminal.js";
-import { addOptions, FEATURES, helpEpilog, JSON_ALIAS, MODEL_VERSION, numberCheck, ON_INVALID, outputOption, parseAlgorithms, parseFeatureSets, parseNumber, QUIET, resolveOutput, SEED, SKIP_INVALID, type OptionSpec } from "./options.js";
+import {
+  addOptions,
+  FEATURES,
+  helpEpilog,
+  JSON_ALIAS,
+  MODEL_VERSION,
+  numberCheck,
+  ON_INVALID,
+  outputOption,
+  parseAlgorithms,
+  parseFeatureSets,
+  parseNumber,
+  QUIET,
+  resolveOutput,
+  SEED,
+  SKIP_INVALID,
+  type OptionSpec,
+} from "./options.js";
 import { SkippedRows, invalidRowPolicy } from "./invalid-rows.js";
 
 interface EvaluateFlags {
@@ -30,16 +47,53 @@ interface EvaluateFlags {
 /** The flags of `evaluate`, as data. */
 export const EVALUATE_OPTIONS: readonly OptionSpec[] = [
   // no default here: --verification alone needs no models; otherwise the plan defaults to ./models
-  { key: "modelsDir", flags: "--models-dir <dir>", description: "trained models to evaluate (default: models)" },
-  { key: "model", flags: "--model <list>", description: "models to evaluate, comma-separated: svm,rf,xgb", default: "svm,rf,xgb", check: (v, f) => void parseAlgorithms(v, f), option: "algorithms" },
+  {
+    key: "modelsDir",
+    flags: "--models-dir <dir>",
+    description: "trained models to evaluate (default: models)",
+  },
+  {
+    key: "model",
+    flags: "--model <list>",
+    description: "models to evaluate, comma-separated: svm,rf,xgb",
+    default: "svm,rf,xgb",
+    check: (v, f) => void parseAlgorithms(v, f),
+    option: "algorithms",
+  },
   FEATURES,
-  { key: "cv", flags: "--cv <k>", description: "stratified k-fold cross-validation of the training recipe instead of trained models", check: numberCheck({ integer: true, min: 2 }), option: "k" },
+  {
+    key: "cv",
+    flags: "--cv <k>",
+    description: "stratified k-fold cross-validation of the training recipe instead of trained models",
+    check: numberCheck({ integer: true, min: 2 }),
+    option: "k",
+  },
   { ...SEED, description: "seed of the cross-validation folds and fits" },
-  { key: "rejectBelow", flags: "--reject-below <p>", description: "also report accuracy when samples whose top probability is below p are rejected", check: numberCheck({ min: 0, max: 1 }) },
-  { key: "report", flags: "--report <file.html>", description: "write a self-contained HTML report with charts", config: false },
+  {
+    key: "rejectBelow",
+    flags: "--reject-below <p>",
+    description: "also report accuracy when samples whose top probability is below p are rejected",
+    check: numberCheck({ min: 0, max: 1 }),
+  },
+  {
+    key: "report",
+    flags: "--report <file.html>",
+    description: "write a self-contained HTML report with charts",
+    config: false,
+  },
   MODEL_VERSION,
-  { key: "verification", flags: "--verification", description: "also evaluate verification (EER per detector); alone it needs no models" },
-  { key: "enrolSizes", flags: "--enrol-sizes <list>", description: "with --verification: enrolment sizes to measure, e.g. 5,10,20,50,half (half: each user's first half)", default: "half" },
+  {
+    key: "verification",
+    flags: "--verification",
+    description: "also evaluate verification (EER per detector); alone it needs no models",
+  },
+  {
+    key: "enrolSizes",
+    flags: "--enrol-sizes <list>",
+    description:
+      "with --verification: enrolment sizes to measure, e.g. 5,10,20,50,half (half: each user's first half)",
+    default: "half",
+  },
   ON_INVALID,
   SKIP_INVALID,
   outputOption(["table", "json"]),
@@ -79,14 +133,20 @@ function plan(file: string, o: EvaluateFlags): EvaluatePlan {
     json: resolveOutput(o, ["table", "json"]) === "json",
   };
   if (o.cv !== undefined) p.cv = parseNumber(o.cv, "--cv", { integer: true, min: 2 });
-  if (o.rejectBelow !== undefined) p.rejectBelow = parseNumber(o.rejectBelow, "--reject-below", { min: 0, max: 1 });
+  if (o.rejectBelow !== undefined)
+    p.rejectBelow = parseNumber(o.rejectBelow, "--reject-below", { min: 0, max: 1 });
   if (o.report !== undefined) p.report = o.report;
   if (o.modelVersion !== undefined) p.modelVersion = o.modelVersion;
   if (p.cv !== undefined && o.modelsDir !== undefined) {
-    throw new KeystrokeError("BAD_FLAG", "--cv evaluates the training recipe and needs no models; drop --models-dir or --cv", { flag: "--cv" });
+    throw new KeystrokeError(
+      "BAD_FLAG",
+      "--cv evaluates the training recipe and needs no models; drop --models-dir or --cv",
+      { flag: "--cv" },
+    );
   }
   // --verification on its own needs no trained models; otherwise the models directory defaults to ./models
-  if (p.cv === undefined && (o.modelsDir !== undefined || !p.verification)) p.modelsDir = o.modelsDir ?? "models";
+  if (p.cv === undefined && (o.modelsDir !== undefined || !p.verification))
+    p.modelsDir = o.modelsDir ?? "models";
   return p;
 }
 
@@ -104,10 +164,15 @@ export function evaluateCommand(): Command {
       const { readDataset } = await import("../data/index.js");
       const metrics = await import("../metrics/index.js");
       const skippedRows = new SkippedRows(p.file);
-      const dataset = await readDataset(p.file, { requireLabel: true, onInvalid: invalidRowPolicy(flags), onSkip: skippedRows.add });
+      const dataset = await readDataset(p.file, {
+        requireLabel: true,
+        onInvalid: invalidRowPolicy(flags),
+        onSkip: skippedRows.add,
+      });
       if (skippedRows.count > 0) say(skippedRows.report().trimEnd());
       // an empty table of dashes with exit 0 would read as "evaluated fine"
-      if (dataset.samples.length === 0) throw new KeystrokeError("TOO_FEW_SAMPLES", "has no samples to evaluate", { file: p.file });
+      if (dataset.samples.length === 0)
+        throw new KeystrokeError("TOO_FEW_SAMPLES", "has no samples to evaluate", { file: p.file });
       const summary = { file: p.file, ...metrics.datasetSummary(dataset.samples) };
 
       let models: ModelEvaluation[] = [];
@@ -124,13 +189,23 @@ export function evaluateCommand(): Command {
           onProgress: flags.quiet ? () => {} : progressReporter(),
         });
         const smallest = metrics.smallestClass(dataset.samples.map((s) => s.label!));
-        if (smallest < p.cv) say(`warning: a user has only ${smallest} sample(s), fewer than ${p.cv} folds; some folds test users they were not trained on (counted as errors)`);
+        if (smallest < p.cv)
+          say(
+            `warning: a user has only ${smallest} sample(s), fewer than ${p.cv} folds; some folds test users they were not trained on (counted as errors)`,
+          );
       } else if (p.modelsDir !== undefined) {
         const { loadModelDir, readVersionRecord, activeVersionId } = await import("../models/store.js");
-        const dir = await loadModelDir(p.modelsDir, { algorithms: p.algorithms, ...(p.modelVersion !== undefined ? { version: p.modelVersion } : {}) });
+        const dir = await loadModelDir(p.modelsDir, {
+          algorithms: p.algorithms,
+          ...(p.modelVersion !== undefined ? { version: p.modelVersion } : {}),
+        });
         const chosen = dir.models.filter((m) => p.featureSets.includes(m.featureSet));
         if (chosen.length === 0) {
-          throw new KeystrokeError("NO_MODELS", `no ${p.algorithms.join("/")} model for ${p.featureSets.join("/")} features`, { file: p.modelsDir, flag: "--model" });
+          throw new KeystrokeError(
+            "NO_MODELS",
+            `no ${p.algorithms.join("/")} model for ${p.featureSets.join("/")} features`,
+            { file: p.modelsDir, flag: "--model" },
+          );
         }
         // which evaluated rows the models were fitted on: those are never reported as held-out
         const versionId = activeVersionId(dir.manifest);
@@ -138,14 +213,25 @@ export function evaluateCommand(): Command {
         const { splitByTraining } = await import("../train/fingerprint.js");
         const split = splitByTraining(dataset.samples, record.trainingRows);
         rowsInfo = { version: versionId, ...split.counts };
-        const scored = split.heldOut.length > 0 ? split.heldOut : split.training.length > 0 ? split.training : dataset.samples;
-        scoredOn = split.heldOut.length > 0 ? "held_out_rows" : split.training.length > 0 ? "training_rows" : "rows";
+        const scored =
+          split.heldOut.length > 0
+            ? split.heldOut
+            : split.training.length > 0
+              ? split.training
+              : dataset.samples;
+        scoredOn =
+          split.heldOut.length > 0 ? "held_out_rows" : split.training.length > 0 ? "training_rows" : "rows";
         models = metrics.evaluateModels(scored, chosen, { rejectBelow: p.rejectBelow });
-        if (split.heldOut.length > 0 && split.training.length > 0) trainingModels = metrics.evaluateModels(split.training, chosen, { rejectBelow: p.rejectBelow });
+        if (split.heldOut.length > 0 && split.training.length > 0)
+          trainingModels = metrics.evaluateModels(split.training, chosen, { rejectBelow: p.rejectBelow });
         if (split.training.length > 0) {
-          say(`note: ${split.training.length} of ${dataset.samples.length} rows were used to train model version ${versionId}: they are reported as training rows, not held-out`);
+          say(
+            `note: ${split.training.length} of ${dataset.samples.length} rows were used to train model version ${versionId}: they are reported as training rows, not held-out`,
+          );
         } else if (!record.trainingRows) {
-          say(`note: model version ${versionId} records no fingerprint of its training rows (written before they existed): held-out status of these rows is unknown`);
+          say(
+            `note: model version ${versionId} records no fingerprint of its training rows (written before they existed): held-out status of these rows is unknown`,
+          );
         }
       }
 
@@ -168,7 +254,9 @@ export function evaluateCommand(): Command {
       for (const m of models) {
         const e = m.evaluation;
         if (e.unseenSamples > 0) {
-          say(`warning: ${e.unseenSamples} sample(s) of ${e.unseenUsers.length} user(s) the ${m.algorithm} ${m.featureSet} model never saw count as errors: ${e.unseenUsers.map((u) => u.user).join(", ")}`);
+          say(
+            `warning: ${e.unseenSamples} sample(s) of ${e.unseenUsers.length} user(s) the ${m.algorithm} ${m.featureSet} model never saw count as errors: ${e.unseenUsers.map((u) => u.user).join(", ")}`,
+          );
         }
       }
       if (p.report !== undefined) {
@@ -188,23 +276,49 @@ export function evaluateCommand(): Command {
 
       if (p.json) {
         const v = verification
-          ? { default: defaultDetector, detectors: verification.detectors, best: verification.best, protocol: verification.protocol, runs: suite, mean_ranks: ranks }
+          ? {
+              default: defaultDetector,
+              detectors: verification.detectors,
+              best: verification.best,
+              protocol: verification.protocol,
+              runs: suite,
+              mean_ranks: ranks,
+            }
           : undefined;
         const doc = metrics.evaluationJson(summary, models, v);
         if (rowsInfo && scoredOn) {
           doc.rows = rowsInfo;
           doc.scored_on = scoredOn;
-          if (trainingModels) doc.training_rows = { models: (metrics.evaluationJson(summary, trainingModels) as { models: unknown }).models };
+          if (trainingModels)
+            doc.training_rows = {
+              models: (metrics.evaluationJson(summary, trainingModels) as { models: unknown }).models,
+            };
         }
         const { wireJson } = await import("../ui/json.js");
         emitJson(wireJson(doc));
         return;
       }
       const { formatEvaluation } = await import("../ui/evaluate-report.js");
-      const lines = [formatEvaluation(summary, models, verification, metrics.topConfusions, process.stdout, rowsInfo && scoredOn ? rowsLine(rowsInfo, scoredOn) : undefined)];
+      const lines = [
+        formatEvaluation(
+          summary,
+          models,
+          verification,
+          metrics.topConfusions,
+          process.stdout,
+          rowsInfo && scoredOn ? rowsLine(rowsInfo, scoredOn) : undefined,
+        ),
+      ];
       if (trainingModels) {
-        const rows = trainingModels.map((m) => [m.algorithm, m.featureSet, pct(m.evaluation.accuracy), pct(m.evaluation.macroF1)]);
-        lines.push(`training rows (${rowsInfo!.training}, seen in training: not a measure of accuracy on new typing)`);
+        const rows = trainingModels.map((m) => [
+          m.algorithm,
+          m.featureSet,
+          pct(m.evaluation.accuracy),
+          pct(m.evaluation.macroF1),
+        ]);
+        lines.push(
+          `training rows (${rowsInfo!.training}, seen in training: not a measure of accuracy on new typing)`,
+        );
         lines.push(renderTable(["model", "features", "accuracy", "macro F1"], rows));
       }
       emit(lines.join("\n"));
@@ -224,7 +338,8 @@ function progressReporter(): (e: CrossValidationProgress) => void {
   };
 }
 
-const pct = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? "—" : `${(v * 100).toFixed(1)}%`);
+const pct = (v: number | null | undefined) =>
+  v === null || v === undefined || !Number.isFinite(v) ? "—" : `${(v * 100).toFixed(1)}%`;
 
 /** How many evaluated rows the model version was fitted on (by its fingerprint), and how many it never saw. */
 interface RowsInfo {
@@ -238,19 +353,30 @@ interface RowsInfo {
 type ScoredOn = "held_out_rows" | "training_rows" | "rows";
 
 function rowsLine(r: RowsInfo, on: ScoredOn): string {
-  if (!r.fingerprint) return `scores on all ${r.total} rows; model version ${r.version} records no training fingerprint, so whether they are held out is unknown`;
-  if (on === "held_out_rows") return `scores on ${r.held_out} held-out rows (never seen by model version ${r.version})` + (r.training ? `; ${r.training} training rows reported apart below` : "");
+  if (!r.fingerprint)
+    return `scores on all ${r.total} rows; model version ${r.version} records no training fingerprint, so whether they are held out is unknown`;
+  if (on === "held_out_rows")
+    return (
+      `scores on ${r.held_out} held-out rows (never seen by model version ${r.version})` +
+      (r.training ? `; ${r.training} training rows reported apart below` : "")
+    );
   return `scores on ${r.training} training rows: model version ${r.version} was fitted on every one of them, so this is NOT a held-out accuracy`;
 }
 
 /** The report's subtitle: what was run, on which rows. */
-function reportMode(p: EvaluatePlan, models: number, r: RowsInfo | undefined, on: ScoredOn | undefined): string {
+function reportMode(
+  p: EvaluatePlan,
+  models: number,
+  r: RowsInfo | undefined,
+  on: ScoredOn | undefined,
+): string {
   if (p.cv !== undefined) return `${p.cv}-fold stratified cross-validation of the training recipe`;
   if (models === 0) return "verification: Killourhy & Maxion protocol (no trained models)";
   if (!r || !on) return "evaluation of trained models";
   if (!r.fingerprint) return `trained models (version ${r.version}) on all rows; held-out status unknown`;
   return on === "held_out_rows"
-    ? `trained models (version ${r.version}) on ${r.held_out} held-out rows` + (r.training ? ` (${r.training} training rows left out)` : "")
+    ? `trained models (version ${r.version}) on ${r.held_out} held-out rows` +
+        (r.training ? ` (${r.training} training rows left out)` : "")
     : `trained models (version ${r.version}) on ${r.training} TRAINING rows: not a held-out score`;
 }
 
@@ -261,10 +387,16 @@ function formatEta(s: number): string {
 /** `5,10,20,50,half` → enrolment sizes (integers ≥ 3, or half), naming the flag when one is not. */
 export function parseEnrolSizes(value: string): EnrolSize[] {
   const out: EnrolSize[] = [];
-  for (const part of value.split(",").map((x) => x.trim().toLowerCase()).filter(Boolean)) {
+  for (const part of value
+    .split(",")
+    .map((x) => x.trim().toLowerCase())
+    .filter(Boolean)) {
     if (part === "half") out.push("half");
     else out.push(parseNumber(part, "--enrol-sizes", { integer: true, min: 3 }));
   }
-  if (out.length === 0) throw new KeystrokeError("BAD_FLAG", "names no enrolment size (e.g. 5,10,20,50,half)", { flag: "--enrol-sizes" });
+  if (out.length === 0)
+    throw new KeystrokeError("BAD_FLAG", "names no enrolment size (e.g. 5,10,20,50,half)", {
+      flag: "--enrol-sizes",
+    });
   return [...new Set(out)];
 }

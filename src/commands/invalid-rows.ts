@@ -16,7 +16,10 @@ const SHOW_SKIPPED = 10;
 
 /** `--on-invalid <policy>` (default error). */
 export function onInvalidOption(what = "invalid rows"): Option {
-  return new Option("--on-invalid <policy>", `${what}: error (stop, naming file, line and column) or skip (drop them, reported on stderr)`).choices([...INVALID_ROW_POLICIES]);
+  return new Option(
+    "--on-invalid <policy>",
+    `${what}: error (stop, naming file, line and column) or skip (drop them, reported on stderr)`,
+  ).choices([...INVALID_ROW_POLICIES]);
 }
 
 /** The hidden, deprecated `--skip-invalid`: the same as `--on-invalid skip`. */
@@ -28,9 +31,16 @@ export function skipInvalidAlias(): Option {
 export function invalidRowPolicy(flags: InvalidRowFlags): InvalidRowPolicy {
   const v = flags.onInvalid?.trim().toLowerCase();
   if (v !== undefined && !(INVALID_ROW_POLICIES as readonly string[]).includes(v)) {
-    throw new KeystrokeError("BAD_FLAG", `"${flags.onInvalid}" is not one of ${INVALID_ROW_POLICIES.join(", ")}`, { flag: "--on-invalid" });
+    throw new KeystrokeError(
+      "BAD_FLAG",
+      `"${flags.onInvalid}" is not one of ${INVALID_ROW_POLICIES.join(", ")}`,
+      { flag: "--on-invalid" },
+    );
   }
-  if (flags.skipInvalid && v === "error") throw new KeystrokeError("BAD_FLAG", "--skip-invalid contradicts --on-invalid error", { flag: "--skip-invalid" });
+  if (flags.skipInvalid && v === "error")
+    throw new KeystrokeError("BAD_FLAG", "--skip-invalid contradicts --on-invalid error", {
+      flag: "--skip-invalid",
+    });
   return flags.skipInvalid ? "skip" : ((v as InvalidRowPolicy | undefined) ?? "error");
 }
 
@@ -52,7 +62,9 @@ export class SkippedRows {
 
 /** The stderr report of skipped rows: how many, and the first few lines with their reasons. */
 export function describeSkipped(name: string, count: number, shown: readonly SkippedRow[]): string {
-  const lines = shown.map((s) => `  line ${s.line}${s.column !== undefined ? `, column ${s.column}` : ""}: ${s.reason}\n`);
+  const lines = shown.map(
+    (s) => `  line ${s.line}${s.column !== undefined ? `, column ${s.column}` : ""}: ${s.reason}\n`,
+  );
   const more = count > shown.length ? `  … and ${count - shown.length} more\n` : "";
   return `skipped ${count} invalid row(s) of ${name}: line ${shown.map((s) => s.line).join(", ")}${count > shown.length ? ", …" : ""}\n${lines.join("")}${more}`;
 }

@@ -16,11 +16,21 @@ export interface VersionJson {
   data: { name: string; rows: number; sha256: string };
   best: string;
   fitted_rows: number | null;
-  models: Array<{ model: string; features: string; accuracy: number | null; macro_f1: number | null; file: string }>;
+  models: Array<{
+    model: string;
+    features: string;
+    accuracy: number | null;
+    macro_f1: number | null;
+    file: string;
+  }>;
 }
 
 /** The versions of a manifest, for people and for `--json`. */
-export function versionsJson(manifest: Manifest, active: string, versions: ManifestVersionEntry[]): { active: string; versions: VersionJson[] } {
+export function versionsJson(
+  manifest: Manifest,
+  active: string,
+  versions: ManifestVersionEntry[],
+): { active: string; versions: VersionJson[] } {
   return {
     active,
     versions: versions.map((v) => ({
@@ -30,7 +40,13 @@ export function versionsJson(manifest: Manifest, active: string, versions: Manif
       data: v.data,
       best: v.best,
       fitted_rows: v.fittedRows,
-      models: v.models.map((m) => ({ model: m.algorithm, features: m.featureSet, accuracy: m.accuracy, macro_f1: m.macroF1, file: m.file })),
+      models: v.models.map((m) => ({
+        model: m.algorithm,
+        features: m.featureSet,
+        accuracy: m.accuracy,
+        macro_f1: m.macroF1,
+        file: m.file,
+      })),
     })),
   };
 }
@@ -39,7 +55,9 @@ const pct = (v: number | null) => (v === null ? "—" : `${(v * 100).toFixed(1)}
 
 function versionsTable(list: { active: string; versions: VersionJson[] }): string {
   const rows = list.versions.map((v) => {
-    const best = v.models.filter((m) => m.model === v.best).sort((a, b) => (a.features === "timings" ? -1 : b.features === "timings" ? 1 : 0))[0];
+    const best = v.models
+      .filter((m) => m.model === v.best)
+      .sort((a, b) => (a.features === "timings" ? -1 : b.features === "timings" ? 1 : 0))[0];
     return [
       v.active ? `${v.id} (active)` : v.id,
       v.created_at.replace(/\.\d+Z$/, "Z"),
@@ -54,12 +72,18 @@ function versionsTable(list: { active: string; versions: VersionJson[] }): strin
 
 /** `keystroke-id models list|use|remove`: the model versions a models directory keeps. */
 export function modelsCommand(): Command {
-  const cmd = new Command("models").description("list the model versions a models directory keeps, roll back to one, or remove one");
+  const cmd = new Command("models").description(
+    "list the model versions a models directory keeps, roll back to one, or remove one",
+  );
   const dirOption = (c: Command) =>
-    c.option("--models-dir <dir>", "the models directory", "models").option("--json", "print one JSON document on stdout instead of a table");
+    c
+      .option("--models-dir <dir>", "the models directory", "models")
+      .option("--json", "print one JSON document on stdout instead of a table");
 
   cmd.addCommand(
-    dirOption(new Command("list").description("list the kept versions, oldest first, with their held-out scores")).action(async (flags: ModelsFlags) => {
+    dirOption(
+      new Command("list").description("list the kept versions, oldest first, with their held-out scores"),
+    ).action(async (flags: ModelsFlags) => {
       const { activeVersionId, listVersions, readManifest } = await import("../models/store.js");
       const manifest = await readManifest(flags.modelsDir);
       const list = versionsJson(manifest, activeVersionId(manifest), listVersions(manifest));
@@ -68,25 +92,45 @@ export function modelsCommand(): Command {
     }),
   );
   cmd.addCommand(
-    dirOption(new Command("use").description("make a kept version the active one (a rollback); a running serve follows"))
+    dirOption(
+      new Command("use").description(
+        "make a kept version the active one (a rollback); a running serve follows",
+      ),
+    )
       .argument("<version>", "the version id, e.g. v3 (or 3)")
       .action(async (version: string, flags: ModelsFlags) => {
-        const { activateVersion, activeVersionId, listVersions, readManifest } = await import("../models/store.js");
+        const { activateVersion, activeVersionId, listVersions, readManifest } =
+          await import("../models/store.js");
         const before = activeVersionId(await readManifest(flags.modelsDir));
         const manifest = await activateVersion(flags.modelsDir, version);
         const active = activeVersionId(manifest);
-        say(before === active ? `${active} is already the active version` : `active version: ${active} (was ${before})`);
-        if (flags.json) emitJson({ models_dir: flags.modelsDir, previous: before, ...versionsJson(manifest, active, listVersions(manifest)) });
+        say(
+          before === active
+            ? `${active} is already the active version`
+            : `active version: ${active} (was ${before})`,
+        );
+        if (flags.json)
+          emitJson({
+            models_dir: flags.modelsDir,
+            previous: before,
+            ...versionsJson(manifest, active, listVersions(manifest)),
+          });
       }),
   );
   cmd.addCommand(
     dirOption(new Command("remove").description("remove a kept version that is not the active one"))
       .argument("<version>", "the version id, e.g. v2 (or 2)")
       .action(async (version: string, flags: ModelsFlags) => {
-        const { activeVersionId, listVersions, normaliseVersionId, removeVersion } = await import("../models/store.js");
+        const { activeVersionId, listVersions, normaliseVersionId, removeVersion } =
+          await import("../models/store.js");
         const manifest = await removeVersion(flags.modelsDir, version);
         say(`removed ${normaliseVersionId(version)}`);
-        if (flags.json) emitJson({ models_dir: flags.modelsDir, removed: normaliseVersionId(version), ...versionsJson(manifest, activeVersionId(manifest), listVersions(manifest)) });
+        if (flags.json)
+          emitJson({
+            models_dir: flags.modelsDir,
+            removed: normaliseVersionId(version),
+            ...versionsJson(manifest, activeVersionId(manifest), listVersions(manifest)),
+          });
       }),
   );
   cmd.addHelpText(

@@ -45,9 +45,17 @@ function takesValue(spec: OptionSpec): boolean {
 
 /** `svm,rf` → ["SVM","RF"] (any case, de-duplicated, in the canonical order). */
 export function parseAlgorithms(value: string, flag = "--model"): Algorithm[] {
-  const wanted = value.split(",").map((s) => s.trim().toUpperCase()).filter(Boolean);
+  const wanted = value
+    .split(",")
+    .map((s) => s.trim().toUpperCase())
+    .filter(Boolean);
   for (const w of wanted) {
-    if (!ALGORITHMS.includes(w as Algorithm)) throw new KeystrokeError("BAD_FLAG", `unknown model "${w}" (choose from ${ALGORITHMS.join(", ")}, comma-separated)`, { flag });
+    if (!ALGORITHMS.includes(w as Algorithm))
+      throw new KeystrokeError(
+        "BAD_FLAG",
+        `unknown model "${w}" (choose from ${ALGORITHMS.join(", ")}, comma-separated)`,
+        { flag },
+      );
   }
   if (wanted.length === 0) throw new KeystrokeError("BAD_FLAG", "names no model", { flag });
   return ALGORITHMS.filter((a) => wanted.includes(a));
@@ -63,17 +71,24 @@ export function parseFeatureSets(value: string, flag = "--features"): FeatureSet
     case "summary":
       return ["summary"];
     default:
-      throw new KeystrokeError("BAD_FLAG", `"${value}" is not a feature set (timings, summary or both)`, { flag });
+      throw new KeystrokeError("BAD_FLAG", `"${value}" is not a feature set (timings, summary or both)`, {
+        flag,
+      });
   }
 }
 
 /** A number in [min, max], with the flag named when it is not one. */
-export function parseNumber(value: string, flag: string, range: { min?: number; max?: number; integer?: boolean } = {}): number {
+export function parseNumber(
+  value: string,
+  flag: string,
+  range: { min?: number; max?: number; integer?: boolean } = {},
+): number {
   const n = Number(value);
   const { min = -Infinity, max = Infinity, integer = false } = range;
   if (value.trim() === "" || !Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
     const kind = integer ? "an integer" : "a number";
-    const bounds = min > -Infinity && max < Infinity ? ` from ${min} to ${max}` : min > -Infinity ? ` ≥ ${min}` : "";
+    const bounds =
+      min > -Infinity && max < Infinity ? ` from ${min} to ${max}` : min > -Infinity ? ` ≥ ${min}` : "";
     throw new KeystrokeError("BAD_FLAG", `"${value}" is not ${kind}${bounds}`, { flag });
   }
   return n;
@@ -85,14 +100,23 @@ const DURATION_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } a
 export function parseDuration(value: string, flag: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value.trim());
   const ms = m ? Number(m[1]) * DURATION_MS[(m[2] ?? "ms") as keyof typeof DURATION_MS] : NaN;
-  if (!m || !(ms >= 1) || ms > 100 * 365 * DURATION_MS.d) throw new KeystrokeError("BAD_FLAG", `"${value}" is not a duration (e.g. 30d, 12h, 90m, 45s, 500ms)`, { flag });
+  if (!m || !(ms >= 1) || ms > 100 * 365 * DURATION_MS.d)
+    throw new KeystrokeError("BAD_FLAG", `"${value}" is not a duration (e.g. 30d, 12h, 90m, 45s, 500ms)`, {
+      flag,
+    });
   return Math.round(ms);
 }
 
 /** One of a fixed list of words (any case). */
-export function parseChoice<T extends string>(value: string, allowed: readonly T[], flag: string, what = "one of"): T {
+export function parseChoice<T extends string>(
+  value: string,
+  allowed: readonly T[],
+  flag: string,
+  what = "one of",
+): T {
   const v = value.trim().toLowerCase() as T;
-  if (!allowed.includes(v)) throw new KeystrokeError("BAD_FLAG", `"${value}" is not ${what} ${allowed.join(", ")}`, { flag });
+  if (!allowed.includes(v))
+    throw new KeystrokeError("BAD_FLAG", `"${value}" is not ${what} ${allowed.join(", ")}`, { flag });
   return v;
 }
 
@@ -112,26 +136,87 @@ export const choiceCheck =
 // the options several commands share: one name per concept
 
 /** The models directory: written by train, read by every other command. One flag everywhere. */
-export const MODELS_DIR: OptionSpec = { key: "modelsDir", flags: "--models-dir <dir>", description: "the models directory (train writes it; the other commands read it)", default: "models" };
-export const QUIET: OptionSpec = { key: "quiet", flags: "-q, --quiet", description: "no progress or notes on stderr (warnings and errors still)" };
+export const MODELS_DIR: OptionSpec = {
+  key: "modelsDir",
+  flags: "--models-dir <dir>",
+  description: "the models directory (train writes it; the other commands read it)",
+  default: "models",
+};
+export const QUIET: OptionSpec = {
+  key: "quiet",
+  flags: "-q, --quiet",
+  description: "no progress or notes on stderr (warnings and errors still)",
+};
 /** `--on-invalid error|skip` on every command that reads data; `--skip-invalid` is its hidden, older spelling (src/commands/invalid-rows.ts). */
-export const ON_INVALID: OptionSpec = { key: "onInvalid", flags: "--on-invalid <policy>", description: "invalid rows: error (stop, naming file, line and column) or skip (drop them, reported on stderr)", check: choiceCheck(["error", "skip"]) };
-export const SKIP_INVALID: OptionSpec = { key: "skipInvalid", flags: "--skip-invalid", description: "deprecated: the same as --on-invalid skip", hidden: true };
+export const ON_INVALID: OptionSpec = {
+  key: "onInvalid",
+  flags: "--on-invalid <policy>",
+  description:
+    "invalid rows: error (stop, naming file, line and column) or skip (drop them, reported on stderr)",
+  check: choiceCheck(["error", "skip"]),
+};
+export const SKIP_INVALID: OptionSpec = {
+  key: "skipInvalid",
+  flags: "--skip-invalid",
+  description: "deprecated: the same as --on-invalid skip",
+  hidden: true,
+};
 /** The identity store: one flag on every command that touches enrolled users. */
-export const STORE: OptionSpec = { key: "store", flags: "--store <path|url>", description: "identity store: a SQLite file, sqlite:PATH or postgres://… shared by several instances (default: KEYSTROKE_ID_STORE, else ./keystroke-id.db)" };
+export const STORE: OptionSpec = {
+  key: "store",
+  flags: "--store <path|url>",
+  description:
+    "identity store: a SQLite file, sqlite:PATH or postgres://… shared by several instances (default: KEYSTROKE_ID_STORE, else ./keystroke-id.db)",
+};
 /** A kept model version instead of the active one. */
-export const MODEL_VERSION: OptionSpec = { key: "modelVersion", flags: "--model-version <id>", description: "a kept model version (keystroke-id models list) instead of the active one", config: false };
-export const SEED: OptionSpec = { key: "seed", flags: "--seed <n>", description: "seed for every random choice (same data + seed → identical results)", default: "42", check: numberCheck({ integer: true, min: 0, max: 2 ** 32 - 1 }) };
-export const FEATURES: OptionSpec = { key: "features", flags: "--features <set>", description: "feature sets: timings, summary or both", default: "both", check: (v, f) => void parseFeatureSets(v, f), option: "featureSets" };
-export const JSON_ALIAS: OptionSpec = { key: "json", flags: "--json", description: "same as --output json", config: false };
+export const MODEL_VERSION: OptionSpec = {
+  key: "modelVersion",
+  flags: "--model-version <id>",
+  description: "a kept model version (keystroke-id models list) instead of the active one",
+  config: false,
+};
+export const SEED: OptionSpec = {
+  key: "seed",
+  flags: "--seed <n>",
+  description: "seed for every random choice (same data + seed → identical results)",
+  default: "42",
+  check: numberCheck({ integer: true, min: 0, max: 2 ** 32 - 1 }),
+};
+export const FEATURES: OptionSpec = {
+  key: "features",
+  flags: "--features <set>",
+  description: "feature sets: timings, summary or both",
+  default: "both",
+  check: (v, f) => void parseFeatureSets(v, f),
+  option: "featureSets",
+};
+export const JSON_ALIAS: OptionSpec = {
+  key: "json",
+  flags: "--json",
+  description: "same as --output json",
+  config: false,
+};
 
 /** `--output <format>` for a command that can print these formats. */
-export function outputOption(formats: readonly OutputFormat[], note = "default: table at a terminal, json when piped"): OptionSpec {
-  return { key: "output", flags: "--output <format>", description: `what stdout gets: ${formats.join(", ")} (${note})`, check: choiceCheck(formats) };
+export function outputOption(
+  formats: readonly OutputFormat[],
+  note = "default: table at a terminal, json when piped",
+): OptionSpec {
+  return {
+    key: "output",
+    flags: "--output <format>",
+    description: `what stdout gets: ${formats.join(", ")} (${note})`,
+    check: choiceCheck(formats),
+  };
 }
 
 /** The output format: the flag (or config), else `--json`, else a table for a person and `piped` for a program. */
-export function resolveOutput(o: { output?: string; json?: boolean }, formats: readonly OutputFormat[], piped: OutputFormat = "json", stdout: { isTTY?: boolean } = process.stdout): OutputFormat {
+export function resolveOutput(
+  o: { output?: string; json?: boolean },
+  formats: readonly OutputFormat[],
+  piped: OutputFormat = "json",
+  stdout: { isTTY?: boolean } = process.stdout,
+): OutputFormat {
   if (o.output !== undefined) return parseChoice(o.output, formats, "--output") as OutputFormat;
   if (o.json === true) return "json";
   return stdout.isTTY && formats.includes("table") ? "table" : piped;
@@ -163,7 +248,8 @@ export function setConfig(c: LoadedConfig | null): void {
 function configValue(command: string, key: string): unknown {
   if (!config) return undefined;
   const section = config.values[command];
-  if (section !== null && typeof section === "object" && !Array.isArray(section) && key in section) return (section as Record<string, unknown>)[key];
+  if (section !== null && typeof section === "object" && !Array.isArray(section) && key in section)
+    return (section as Record<string, unknown>)[key];
   return config.values[key];
 }
 
@@ -172,16 +258,33 @@ function configValue(command: string, key: string): unknown {
  * values are BAD_FLAG errors naming the file and the key, with the message the flag would get.
  */
 export function checkConfig(file: string, values: unknown): LoadedConfig {
-  if (values === null || typeof values !== "object" || Array.isArray(values)) throw new KeystrokeError("BAD_FLAG", "the config must be a JSON object of option names and values", { file });
+  if (values === null || typeof values !== "object" || Array.isArray(values))
+    throw new KeystrokeError("BAD_FLAG", "the config must be a JSON object of option names and values", {
+      file,
+    });
   const allKeys = new Map<string, OptionSpec>();
-  for (const specs of registry.values()) for (const s of specs) if (s.config !== false && !s.aliasOf) allKeys.set(s.key, s);
+  for (const specs of registry.values())
+    for (const s of specs) if (s.config !== false && !s.aliasOf) allKeys.set(s.key, s);
   const checkOne = (spec: OptionSpec | undefined, field: string, value: unknown): void => {
-    if (!spec) throw new KeystrokeError("BAD_FLAG", `unknown option (options: ${[...allKeys.keys()].sort().join(", ")})`, { file, field });
+    if (!spec)
+      throw new KeystrokeError(
+        "BAD_FLAG",
+        `unknown option (options: ${[...allKeys.keys()].sort().join(", ")})`,
+        { file, field },
+      );
     if (!takesValue(spec)) {
-      if (typeof value !== "boolean") throw new KeystrokeError("BAD_FLAG", `must be true or false (like the flag ${longFlag(spec)})`, { file, field });
+      if (typeof value !== "boolean")
+        throw new KeystrokeError("BAD_FLAG", `must be true or false (like the flag ${longFlag(spec)})`, {
+          file,
+          field,
+        });
       return;
     }
-    if (typeof value !== "string" && typeof value !== "number") throw new KeystrokeError("BAD_FLAG", `must be a string or a number (the value of ${longFlag(spec)})`, { file, field });
+    if (typeof value !== "string" && typeof value !== "number")
+      throw new KeystrokeError("BAD_FLAG", `must be a string or a number (the value of ${longFlag(spec)})`, {
+        file,
+        field,
+      });
     try {
       spec.check?.(String(value), longFlag(spec));
     } catch (e) {
@@ -193,7 +296,11 @@ export function checkConfig(file: string, values: unknown): LoadedConfig {
     const commandSpecs = registry.get(k);
     if (commandSpecs && v !== null && typeof v === "object" && !Array.isArray(v)) {
       for (const [ck, cv] of Object.entries(v as Record<string, unknown>)) {
-        checkOne(commandSpecs.find((s) => s.key === ck && s.config !== false && !s.aliasOf), `${k}.${ck}`, cv);
+        checkOne(
+          commandSpecs.find((s) => s.key === ck && s.config !== false && !s.aliasOf),
+          `${k}.${ck}`,
+          cv,
+        );
       }
     } else checkOne(allKeys.get(k), k, v);
   }
@@ -205,12 +312,16 @@ export async function loadConfig(cwd = process.cwd()): Promise<LoadedConfig | nu
   const { lilconfig } = await import("lilconfig");
   let found: { filepath: string; config: unknown; isEmpty?: boolean } | null;
   try {
-    found = await lilconfig("keystroke-id", { searchPlaces: ["keystroke-id.config.json", "package.json"] }).search(cwd);
+    found = await lilconfig("keystroke-id", {
+      searchPlaces: ["keystroke-id.config.json", "package.json"],
+    }).search(cwd);
   } catch (e) {
     if (!(e instanceof SyntaxError)) throw e;
     // lilconfig passes on JSON.parse's message without the file; find it again to name it
     const file = await firstConfigFile(cwd);
-    throw new KeystrokeError("BAD_FLAG", `is not valid JSON: ${e.message}`, file ? { file } : {}, { cause: e });
+    throw new KeystrokeError("BAD_FLAG", `is not valid JSON: ${e.message}`, file ? { file } : {}, {
+      cause: e,
+    });
   }
   if (!found || found.isEmpty) return null;
   return checkConfig(found.filepath, found.config);
@@ -221,7 +332,8 @@ async function firstConfigFile(cwd: string): Promise<string | undefined> {
   const { existsSync } = await import("node:fs");
   const { dirname, join } = await import("node:path");
   for (let dir = cwd; ; dir = dirname(dir)) {
-    for (const name of ["keystroke-id.config.json", "package.json"]) if (existsSync(join(dir, name))) return join(dir, name);
+    for (const name of ["keystroke-id.config.json", "package.json"])
+      if (existsSync(join(dir, name))) return join(dir, name);
     if (dirname(dir) === dir) return undefined;
   }
 }
@@ -233,9 +345,19 @@ async function firstConfigFile(cwd: string): Promise<string | undefined> {
 export function addOptions(cmd: Command, specs: readonly OptionSpec[]): Command {
   registerOptions(cmd.name(), specs);
   for (const spec of specs) {
-    const opt = new Option(spec.flags, spec.aliasOf ? `deprecated: use ${longFlag(specs.find((s) => s.key === spec.aliasOf) ?? spec)}` : spec.description);
+    const opt = new Option(
+      spec.flags,
+      spec.aliasOf
+        ? `deprecated: use ${longFlag(specs.find((s) => s.key === spec.aliasOf) ?? spec)}`
+        : spec.description,
+    );
     const fromConfig = spec.config === false || spec.aliasOf ? undefined : configValue(cmd.name(), spec.key);
-    const def = fromConfig !== undefined ? (typeof fromConfig === "boolean" ? fromConfig : String(fromConfig)) : spec.default;
+    const def =
+      fromConfig !== undefined
+        ? typeof fromConfig === "boolean"
+          ? fromConfig
+          : String(fromConfig)
+        : spec.default;
     if (def !== undefined && !(spec.flags.includes("--no-") && def === true)) opt.default(def);
     if (spec.hidden || spec.aliasOf) opt.hideHelp();
     cmd.addOption(opt);
@@ -258,7 +380,10 @@ function resolveAliases(cmd: Command, specs: readonly OptionSpec[]): void {
 
 /** The flag of a core option name (`modelsDir` → `--models-dir`), over every registered command. */
 export function flagForOption(option: string, command?: string): string | undefined {
-  const lists = command && registry.has(command) ? [registry.get(command)!, ...registry.values()] : [...registry.values()];
+  const lists =
+    command && registry.has(command)
+      ? [registry.get(command)!, ...registry.values()]
+      : [...registry.values()];
   for (const specs of lists) {
     const s = specs.find((x) => (x.option ?? x.key) === option);
     if (!s) continue;

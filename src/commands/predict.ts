@@ -5,7 +5,21 @@ import { ExitCodes, KeystrokeError } from "../errors.js";
 import type { Algorithm } from "../models/types.js";
 import type { PredictOptions } from "../predict/index.js";
 import { say } from "../ui/terminal.js";
-import { addOptions, helpEpilog, MODELS_DIR, MODEL_VERSION, numberCheck, ON_INVALID, parseNumber, QUIET, resolveOutput, SKIP_INVALID, STORE, type OptionSpec, type OutputFormat } from "./options.js";
+import {
+  addOptions,
+  helpEpilog,
+  MODELS_DIR,
+  MODEL_VERSION,
+  numberCheck,
+  ON_INVALID,
+  parseNumber,
+  QUIET,
+  resolveOutput,
+  SKIP_INVALID,
+  STORE,
+  type OptionSpec,
+  type OutputFormat,
+} from "./options.js";
 import { invalidRowPolicy } from "./invalid-rows.js";
 
 // Kept light on purpose: the predict core, the models and the CSV reader load inside the action, and
@@ -32,24 +46,63 @@ const FORMATS: readonly OutputFormat[] = ["table", "json", "ndjson", "csv"];
 
 /** The flags of `predict`, as data. `--json <file>` is the design card's input flag, so here it is not `--output json`. */
 export const PREDICT_OPTIONS: readonly OptionSpec[] = [
-  { key: "model", flags: "--model <name>", description: "SVM, RF or XGB, any case (default: the request's Model, else the manifest's best)" },
-  { key: "json", flags: "--json <file>", description: "a JSON request, an array of them, or NDJSON (default: stdin)", config: false },
-  { key: "csv", flags: "--csv <file>", description: "a CSV of samples in any layout `features` reads (- for stdin)", config: false },
+  {
+    key: "model",
+    flags: "--model <name>",
+    description: "SVM, RF or XGB, any case (default: the request's Model, else the manifest's best)",
+  },
+  {
+    key: "json",
+    flags: "--json <file>",
+    description: "a JSON request, an array of them, or NDJSON (default: stdin)",
+    config: false,
+  },
+  {
+    key: "csv",
+    flags: "--csv <file>",
+    description: "a CSV of samples in any layout `features` reads (- for stdin)",
+    config: false,
+  },
   {
     key: "output",
     flags: "--output <format>",
-    description: "what stdout gets: table, json, ndjson or csv (default: table at a terminal; when piped, json, or csv for --csv)",
+    description:
+      "what stdout gets: table, json, ndjson or csv (default: table at a terminal; when piped, json, or csv for --csv)",
     check: (v, f) => void parseOutput(v, f),
   },
   { key: "format", flags: "--format <fmt>", description: "", aliasOf: "output" },
   MODELS_DIR,
-  { key: "top", flags: "--top <k>", description: "candidate users listed per answer", default: "3", check: numberCheck({ integer: true, min: 1, max: 1000 }) },
-  { key: "claim", flags: "--claim <UserID>", description: "verify the sample(s) as this user instead of identifying (raw timings only)", config: false },
-  { key: "allowSummary", flags: "--allow-summary", description: "let the summary model answer a sample the timings model cannot take (other length or keys) instead of an error" },
-  { ...ON_INVALID, description: "with --csv, invalid rows: error (stop, naming file, line and column) or skip (drop them, reported on stderr)" },
+  {
+    key: "top",
+    flags: "--top <k>",
+    description: "candidate users listed per answer",
+    default: "3",
+    check: numberCheck({ integer: true, min: 1, max: 1000 }),
+  },
+  {
+    key: "claim",
+    flags: "--claim <UserID>",
+    description: "verify the sample(s) as this user instead of identifying (raw timings only)",
+    config: false,
+  },
+  {
+    key: "allowSummary",
+    flags: "--allow-summary",
+    description:
+      "let the summary model answer a sample the timings model cannot take (other length or keys) instead of an error",
+  },
+  {
+    ...ON_INVALID,
+    description:
+      "with --csv, invalid rows: error (stop, naming file, line and column) or skip (drop them, reported on stderr)",
+  },
   SKIP_INVALID,
   MODEL_VERSION,
-  { ...STORE, description: "with --claim: the identity store, a SQLite file, sqlite:PATH or postgres://… (default: KEYSTROKE_ID_STORE, else ./keystroke-id.db)" },
+  {
+    ...STORE,
+    description:
+      "with --claim: the identity store, a SQLite file, sqlite:PATH or postgres://… (default: KEYSTROKE_ID_STORE, else ./keystroke-id.db)",
+  },
   QUIET,
 ];
 
@@ -65,12 +118,16 @@ export const PREDICT_EXAMPLES = [
 function parseOutput(value: string, flag = "--output"): OutputFormat {
   const f = value.trim().toLowerCase();
   if ((FORMATS as readonly string[]).includes(f)) return f as OutputFormat;
-  throw new KeystrokeError("BAD_FLAG", `"${value}" is not an output format (${FORMATS.join(", ")})`, { flag });
+  throw new KeystrokeError("BAD_FLAG", `"${value}" is not an output format (${FORMATS.join(", ")})`, {
+    flag,
+  });
 }
 
 /** `keystroke-id predict`: identifies who typed a sample (or verifies a claim) from JSON, NDJSON or CSV input. */
 export function predictCommand(): Command {
-  const cmd = new Command("predict").description("identify who typed a sample, or verify a claimed user (--claim), with trained models");
+  const cmd = new Command("predict").description(
+    "identify who typed a sample, or verify a claimed user (--claim), with trained models",
+  );
   return addOptions(cmd, PREDICT_OPTIONS)
     .addHelpText(
       "after",
@@ -86,13 +143,23 @@ unless --allow-summary (or "allow_summary": true in the request); every answer n
     )
     .action(async (flags: PredictFlags) => {
       const core = await import("../predict/index.js");
-      const model = flags.model === undefined ? undefined : core.parseAlgorithm(flags.model, { flag: "--model" });
+      const model =
+        flags.model === undefined ? undefined : core.parseAlgorithm(flags.model, { flag: "--model" });
       const top = parseNumber(flags.top, "--top", { integer: true, min: 1, max: 1000 });
       if (flags.output !== undefined) parseOutput(flags.output);
-      const output = resolveOutput({ ...(flags.output !== undefined ? { output: flags.output } : {}) }, FORMATS, flags.csv !== undefined ? "csv" : "json");
+      const output = resolveOutput(
+        { ...(flags.output !== undefined ? { output: flags.output } : {}) },
+        FORMATS,
+        flags.csv !== undefined ? "csv" : "json",
+      );
       const claim = flags.claim === undefined ? undefined : core.parseClaim(flags.claim, { flag: "--claim" });
-      if (flags.json !== undefined && flags.csv !== undefined) throw new KeystrokeError("BAD_FLAG", "give --json or --csv, not both", { flag: "--csv" });
-      const popts: PredictOptions = { top, ...(model ? { model } : {}), ...(flags.allowSummary ? { allowSummary: true } : {}) };
+      if (flags.json !== undefined && flags.csv !== undefined)
+        throw new KeystrokeError("BAD_FLAG", "give --json or --csv, not both", { flag: "--csv" });
+      const popts: PredictOptions = {
+        top,
+        ...(model ? { model } : {}),
+        ...(flags.allowSummary ? { allowSummary: true } : {}),
+      };
       const warn = warner(Boolean(flags.quiet));
 
       if (flags.csv !== undefined) {
@@ -129,7 +196,11 @@ unless --allow-summary (or "allow_summary": true in the request); every answer n
           return;
         }
         let failed = 0;
-        const guarded = async (value: unknown, at: { index?: number; line?: number }, pre?: KeystrokeError): Promise<object> => {
+        const guarded = async (
+          value: unknown,
+          at: { index?: number; line?: number },
+          pre?: KeystrokeError,
+        ): Promise<object> => {
           try {
             if (pre) throw pre;
             const a = await answer(value);
@@ -142,10 +213,16 @@ unless --allow-summary (or "allow_summary": true in the request); every answer n
         };
         // one at a time: answers keep their order, and a store is asked one request after another
         const answers: object[] = [];
-        if (input.form === "batch") for (const [index, v] of input.values.entries()) answers.push(await guarded(v, { index }));
+        if (input.form === "batch")
+          for (const [index, v] of input.values.entries()) answers.push(await guarded(v, { index }));
         else for (const l of input.lines) answers.push(await guarded(l.value, { line: l.line }, l.error));
         // NDJSON in, NDJSON out (one answer per line) unless another format was asked for
-        await writeAnswers(answers, input.form === "ndjson" && output === "json" && flags.output === undefined ? "ndjson" : output, verifying, input.form);
+        await writeAnswers(
+          answers,
+          input.form === "ndjson" && output === "json" && flags.output === undefined ? "ndjson" : output,
+          verifying,
+          input.form,
+        );
         if (failed > 0) {
           say(`${failed} of ${answers.length} requests could not be answered (see their error objects)`);
           process.exitCode = ExitCodes.INPUT;
@@ -171,7 +248,12 @@ function warner(quiet: boolean): (answer: object, where: string) => void {
 }
 
 /** Writes answers of JSON input in the chosen format. */
-async function writeAnswers(answers: object[], output: OutputFormat, verifying: boolean, form: "single" | "batch" | "ndjson"): Promise<void> {
+async function writeAnswers(
+  answers: object[],
+  output: OutputFormat,
+  verifying: boolean,
+  form: "single" | "batch" | "ndjson",
+): Promise<void> {
   if (output === "json") return writeJson(form === "single" ? answers[0] : answers);
   if (output === "ndjson") {
     for (const a of answers) process.stdout.write(JSON.stringify(a) + "\n");
@@ -194,7 +276,18 @@ async function writeAnswers(answers: object[], output: OutputFormat, verifying: 
 /** Answers every sample of a CSV; each answer carries the sample's line (and label, when the file has one). */
 async function predictCsv(
   file: string,
-  o: { output: OutputFormat; modelsDir: string; skipInvalid?: boolean; onInvalid?: string; claim?: Label; popts: PredictOptions; model?: Algorithm; store?: string; modelVersion?: string; warn: (a: object, where: string) => void },
+  o: {
+    output: OutputFormat;
+    modelsDir: string;
+    skipInvalid?: boolean;
+    onInvalid?: string;
+    claim?: Label;
+    popts: PredictOptions;
+    model?: Algorithm;
+    store?: string;
+    modelVersion?: string;
+    warn: (a: object, where: string) => void;
+  },
 ): Promise<void> {
   const core = await import("../predict/index.js");
   let answer: (v: unknown) => object | Promise<object>;
@@ -209,14 +302,23 @@ async function predictCsv(
     }
     return;
   }
-  const predictor = await core.loadPredictor(o.modelsDir, { algorithms: [o.model ?? "best"], ...(o.modelVersion !== undefined ? { version: o.modelVersion } : {}) });
+  const predictor = await core.loadPredictor(o.modelsDir, {
+    algorithms: [o.model ?? "best"],
+    ...(o.modelVersion !== undefined ? { version: o.modelVersion } : {}),
+  });
   answer = (v) => core.answerRequest(predictor, v, o.popts);
   await answerCsv(file, o, answer);
 }
 
 async function answerCsv(
   file: string,
-  o: { output: OutputFormat; skipInvalid?: boolean; onInvalid?: string; claim?: Label; warn: (a: object, where: string) => void },
+  o: {
+    output: OutputFormat;
+    skipInvalid?: boolean;
+    onInvalid?: string;
+    claim?: Label;
+    warn: (a: object, where: string) => void;
+  },
   answer: (v: unknown) => object | Promise<object>,
 ): Promise<void> {
   const core = await import("../predict/index.js");
@@ -243,7 +345,11 @@ async function answerCsv(
     process.stdout.write(table().head.map(data.csvCell).join(",") + "\n");
     headerWritten = true;
   };
-  for await (const { row, failed: bad } of core.answerSamples(samples, answer, () => labelColumn !== undefined)) {
+  for await (const { row, failed: bad } of core.answerSamples(
+    samples,
+    answer,
+    () => labelColumn !== undefined,
+  )) {
     rows++;
     if (bad) failed++;
     else o.warn(row, `${name}:${String(row.line)}: `);
@@ -251,7 +357,11 @@ async function answerCsv(
     else if (o.output === "ndjson") process.stdout.write(JSON.stringify(row) + "\n");
     else {
       writeHeader();
-      process.stdout.write(table().keys.map((k) => data.csvCell(cell(row[k]))).join(",") + "\n");
+      process.stdout.write(
+        table()
+          .keys.map((k) => data.csvCell(cell(row[k])))
+          .join(",") + "\n",
+      );
     }
   }
   if (o.output === "json") writeJson(out);
@@ -270,14 +380,19 @@ async function answerCsv(
 
 async function readInput(file: string | undefined): Promise<string> {
   if ((file === undefined || file === "-") && process.stdin.isTTY) {
-    throw new KeystrokeError("BAD_FLAG", "no input: pass --json <file> or --csv <file>, or pipe a request on stdin", { flag: "--json" });
+    throw new KeystrokeError(
+      "BAD_FLAG",
+      "no input: pass --json <file> or --csv <file>, or pipe a request on stdin",
+      { flag: "--json" },
+    );
   }
   return (await readInputBytes(file ?? "-")).toString("utf8");
 }
 
 function cell(v: unknown): string | number {
   if (v === undefined || v === null) return "";
-  if (Array.isArray(v)) return v.map((x) => (typeof x === "object" ? JSON.stringify(x) : String(x))).join("; ");
+  if (Array.isArray(v))
+    return v.map((x) => (typeof x === "object" ? JSON.stringify(x) : String(x))).join("; ");
   return typeof v === "number" ? v : String(v);
 }
 

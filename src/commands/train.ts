@@ -1,23 +1,78 @@
 import { Command } from "commander";
-import { addOptions, FEATURES, helpEpilog, JSON_ALIAS, MODELS_DIR, numberCheck, outputOption, parseAlgorithms, parseFeatureSets, parseNumber, ON_INVALID, QUIET, resolveOutput, SEED, SKIP_INVALID, STORE, type OptionSpec } from "./options.js";
+import {
+  addOptions,
+  FEATURES,
+  helpEpilog,
+  JSON_ALIAS,
+  MODELS_DIR,
+  numberCheck,
+  outputOption,
+  parseAlgorithms,
+  parseFeatureSets,
+  parseNumber,
+  ON_INVALID,
+  QUIET,
+  resolveOutput,
+  SEED,
+  SKIP_INVALID,
+  STORE,
+  type OptionSpec,
+} from "./options.js";
 import { isInteractive, say } from "../ui/terminal.js";
 import { invalidRowPolicy } from "./invalid-rows.js";
 
 /** The flags of `train`, as data: they build the command, its help and the config file's keys. */
 export const TRAIN_OPTIONS: readonly OptionSpec[] = [
-  { key: "model", flags: "--model <list>", description: "models to train, comma-separated: svm,rf,xgb", default: "svm,rf,xgb", check: (v, f) => void parseAlgorithms(v, f), option: "algorithms" },
+  {
+    key: "model",
+    flags: "--model <list>",
+    description: "models to train, comma-separated: svm,rf,xgb",
+    default: "svm,rf,xgb",
+    check: (v, f) => void parseAlgorithms(v, f),
+    option: "algorithms",
+  },
   FEATURES,
   MODELS_DIR,
   { key: "out", flags: "-o, --out <dir>", description: "", aliasOf: "modelsDir" },
   SEED,
-  { key: "holdout", flags: "--holdout <fraction>", description: "share of the rows held out for scoring, stratified by user (0: no scores)", default: "0.2", check: numberCheck({ min: 0, max: 0.9 }) },
-  { key: "keepHoldout", flags: "--keep-holdout", description: "write the models fitted without the held-out rows (default: refit on all rows after scoring)" },
-  { key: "keep", flags: "--keep <n>", description: "model versions the directory keeps, this one included (default 5)", check: numberCheck({ integer: true, min: 1, max: 1000 }) },
-  { key: "workers", flags: "--workers <n>", description: "worker threads (0: fit in-process); default one per core", check: numberCheck({ integer: true, min: 0, max: 64 }) },
+  {
+    key: "holdout",
+    flags: "--holdout <fraction>",
+    description: "share of the rows held out for scoring, stratified by user (0: no scores)",
+    default: "0.2",
+    check: numberCheck({ min: 0, max: 0.9 }),
+  },
+  {
+    key: "keepHoldout",
+    flags: "--keep-holdout",
+    description:
+      "write the models fitted without the held-out rows (default: refit on all rows after scoring)",
+  },
+  {
+    key: "keep",
+    flags: "--keep <n>",
+    description: "model versions the directory keeps, this one included (default 5)",
+    check: numberCheck({ integer: true, min: 1, max: 1000 }),
+  },
+  {
+    key: "workers",
+    flags: "--workers <n>",
+    description: "worker threads (0: fit in-process); default one per core",
+    check: numberCheck({ integer: true, min: 0, max: 64 }),
+  },
   ON_INVALID,
   SKIP_INVALID,
-  { key: "verification", flags: "--no-verification", description: "do not enrol the training users for verification", default: true },
-  { ...STORE, description: "identity store the training users are enrolled in (never replacing an enrolled user): a SQLite file, sqlite:PATH or postgres://… (default: KEYSTROKE_ID_STORE, else ./keystroke-id.db)" },
+  {
+    key: "verification",
+    flags: "--no-verification",
+    description: "do not enrol the training users for verification",
+    default: true,
+  },
+  {
+    ...STORE,
+    description:
+      "identity store the training users are enrolled in (never replacing an enrolled user): a SQLite file, sqlite:PATH or postgres://… (default: KEYSTROKE_ID_STORE, else ./keystroke-id.db)",
+  },
   outputOption(["table", "json"]),
   JSON_ALIAS,
   QUIET,
@@ -43,9 +98,13 @@ export function trainCommand(): Command {
         featureSets: parseFeatureSets(opts.features),
         seed: parseNumber(opts.seed, "--seed", { integer: true, min: 0, max: 2 ** 32 - 1 }),
         holdout: parseNumber(opts.holdout, "--holdout", { min: 0, max: 0.9 }),
-        ...(opts.keep !== undefined ? { keep: parseNumber(opts.keep, "--keep", { integer: true, min: 1, max: 1000 }) } : {}),
+        ...(opts.keep !== undefined
+          ? { keep: parseNumber(opts.keep, "--keep", { integer: true, min: 1, max: 1000 }) }
+          : {}),
         keepHoldout: Boolean(opts.keepHoldout),
-        ...(opts.workers !== undefined ? { workers: parseNumber(opts.workers, "--workers", { integer: true, min: 0, max: 64 }) } : {}),
+        ...(opts.workers !== undefined
+          ? { workers: parseNumber(opts.workers, "--workers", { integer: true, min: 0, max: 64 }) }
+          : {}),
       };
       const { runTraining } = await import("../train/run.js");
       const view = await startProgress(`training on ${file}`, Boolean(opts.quiet));
@@ -63,7 +122,9 @@ export function trainCommand(): Command {
         view.stop();
         const { formatTrainReport } = await import("../ui/train-report.js");
         const { wireJson } = await import("../ui/json.js");
-        process.stdout.write(output === "json" ? JSON.stringify(wireJson(report), null, 2) + "\n" : formatTrainReport(report));
+        process.stdout.write(
+          output === "json" ? JSON.stringify(wireJson(report), null, 2) + "\n" : formatTrainReport(report),
+        );
       } catch (e) {
         view.stop();
         throw e;
@@ -72,7 +133,10 @@ export function trainCommand(): Command {
 }
 
 /** Live bars at a terminal, plain throttled lines in a log, nothing with --quiet (all on stderr). */
-async function startProgress(title: string, quiet: boolean): Promise<import("../ui/progress.js").ProgressSink> {
+async function startProgress(
+  title: string,
+  quiet: boolean,
+): Promise<import("../ui/progress.js").ProgressSink> {
   const progress = await import("../ui/progress.js");
   if (quiet) return progress.silentProgress;
   if (isInteractive(process.stderr)) return (await import("../ui/train-live.js")).startTrainView(title);

@@ -21,6 +21,11 @@ export async function writeLinesAtomic(path: string, lines: AsyncIterable<string
     out.destroy();
     await rm(tmp, { force: true });
     if (e instanceof KeystrokeError) throw e;
-    throw new KeystrokeError("IO", `cannot be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { file: path, flag: "--out" }, { cause: e });
+    throw new KeystrokeError(
+      "IO",
+      `cannot be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      { file: path, flag: "--out" },
+      { cause: e },
+    );
   }
 }

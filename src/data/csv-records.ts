@@ -16,7 +16,8 @@ export interface CsvRecord {
 export async function* csvRecords(source: Readable, file: string): AsyncGenerator<CsvRecord> {
   const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
   const decoder = new StringDecoder("utf8");
-  const decode = (chunk: Buffer | string): string => (typeof chunk === "string" ? chunk : decoder.write(chunk));
+  const decode = (chunk: Buffer | string): string =>
+    typeof chunk === "string" ? chunk : decoder.write(chunk);
   let rest = "";
   let line = 0;
   let first = true;
@@ -79,7 +80,12 @@ export async function* csvRecords(source: Readable, file: string): AsyncGenerato
   } catch (e) {
     if (e instanceof CsvError) {
       const at = (e as { lines?: number }).lines;
-      throw new KeystrokeError("BAD_ROW", `not valid CSV: ${e.message.replace(/ at line \d+/, "")}`, { file, ...(at !== undefined ? { line: offset + at } : {}) }, { cause: e });
+      throw new KeystrokeError(
+        "BAD_ROW",
+        `not valid CSV: ${e.message.replace(/ at line \d+/, "")}`,
+        { file, ...(at !== undefined ? { line: offset + at } : {}) },
+        { cause: e },
+      );
     }
     throw e;
   } finally {

@@ -37,7 +37,11 @@ export function formatValue(v: number): string {
 }
 
 /** Column names of a feature table: the label column (named as in the input) first, then the features. */
-export function featureColumns(set: FeatureSetName, keys: number, header: Pick<DatasetHeader, "labelColumn" | "keyNames">): string[] {
+export function featureColumns(
+  set: FeatureSetName,
+  keys: number,
+  header: Pick<DatasetHeader, "labelColumn" | "keyNames">,
+): string[] {
   const names = featureNames(set, keys, header.keyNames);
   return header.labelColumn !== undefined ? [header.labelColumn, ...names] : names;
 }
@@ -69,7 +73,11 @@ class RowFormatter {
     let o = "{";
     let c = 0;
     if (this.labelled) o += this.quotedNames[c++] + JSON.stringify(label ?? null) + ",";
-    for (let i = 0; i < values.length; i++) o += (i ? "," : "") + this.quotedNames[c++] + (Number.isFinite(values[i]) ? formatValue(values[i]!) : "null");
+    for (let i = 0; i < values.length; i++)
+      o +=
+        (i ? "," : "") +
+        this.quotedNames[c++] +
+        (Number.isFinite(values[i]) ? formatValue(values[i]!) : "null");
     o += "}";
     if (this.format === "ndjson") return o + "\n";
     const sep = this.first ? "\n" : ",\n";
@@ -87,7 +95,8 @@ const CHUNK = 1 << 16;
 
 async function writeChunk(out: NodeJS.WritableStream, text: string): Promise<void> {
   // A reader that went away (`| head`) destroys the stream; stop reading input rather than write into nothing.
-  if ((out as { destroyed?: boolean }).destroyed) throw new KeystrokeError("IO", "output closed before all rows were written");
+  if ((out as { destroyed?: boolean }).destroyed)
+    throw new KeystrokeError("IO", "output closed before all rows were written");
   if (out.write(text)) return;
   await new Promise<void>((resolve, reject) => {
     const done = (e?: unknown): void => {
@@ -111,8 +120,17 @@ async function writeChunk(out: NodeJS.WritableStream, text: string): Promise<voi
  * extracts the chosen set and writes csv, one JSON array, or NDJSON. The timings set requires equal
  * sample lengths (the first sample fixes it). Does not end `out`.
  */
-export async function writeFeatureTable(input: string | NodeJS.ReadableStream, out: NodeJS.WritableStream, options: FeatureTableOptions): Promise<FeatureTableResult> {
-  if (!FEATURE_FORMATS.includes(options.format)) throw new KeystrokeError("BAD_FLAG", `"${options.format}" is not a format (${FEATURE_FORMATS.join(", ")})`, { option: "format" });
+export async function writeFeatureTable(
+  input: string | NodeJS.ReadableStream,
+  out: NodeJS.WritableStream,
+  options: FeatureTableOptions,
+): Promise<FeatureTableResult> {
+  if (!FEATURE_FORMATS.includes(options.format))
+    throw new KeystrokeError(
+      "BAD_FLAG",
+      `"${options.format}" is not a format (${FEATURE_FORMATS.join(", ")})`,
+      { option: "format" },
+    );
   let header: DatasetHeader | undefined;
   let skipped = 0;
   let formatter: RowFormatter | undefined;
@@ -121,7 +139,17 @@ export async function writeFeatureTable(input: string | NodeJS.ReadableStream, o
   const open = (keys: number): RowFormatter => {
     const h = header!;
     // Key names of events differ from sample to sample, so only indices name their columns.
-    const f = new RowFormatter(options.format, featureColumns(options.set, keys, h.layout === "events" ? { ...(h.labelColumn !== undefined ? { labelColumn: h.labelColumn } : {}) } : h), h.labelColumn !== undefined);
+    const f = new RowFormatter(
+      options.format,
+      featureColumns(
+        options.set,
+        keys,
+        h.layout === "events"
+          ? { ...(h.labelColumn !== undefined ? { labelColumn: h.labelColumn } : {}) }
+          : h,
+      ),
+      h.labelColumn !== undefined,
+    );
     buf += f.start();
     return f;
   };

@@ -69,12 +69,17 @@ export function detectHeader(cells: readonly string[], file: string): DetectedHe
   const derived = !wide && lower.some((c) => c.startsWith("h."));
   // A typed text repeats keys (`.xat17padn` has two a's), so the derived layout's timing columns may repeat:
   // they are read by position. Any other repeated column is an error.
-  const dup = columns.find((c, i) => c !== "" && lower.indexOf(c.toLowerCase()) !== i && !(derived && isTimingColumn(c.toLowerCase())));
-  if (dup !== undefined) throw new KeystrokeError("BAD_HEADER", `column "${dup}" appears twice in the header`, place);
+  const dup = columns.find(
+    (c, i) =>
+      c !== "" && lower.indexOf(c.toLowerCase()) !== i && !(derived && isTimingColumn(c.toLowerCase())),
+  );
+  if (dup !== undefined)
+    throw new KeystrokeError("BAD_HEADER", `column "${dup}" appears twice in the header`, place);
 
   if (wide) return detectWide(columns, lower, file);
   if (derived) return detectDerived(columns, lower, file);
-  if (lower.includes("press") && lower.includes("release") && lower.includes("key")) return detectEvents(columns, lower, file);
+  if (lower.includes("press") && lower.includes("release") && lower.includes("key"))
+    return detectEvents(columns, lower, file);
   const shown = columns.slice(0, 8).join(",") + (columns.length > 8 ? ",…" : "");
   throw new KeystrokeError("BAD_HEADER", `unrecognised header "${shown}"; ${LAYOUT_HELP}`, place);
 }
@@ -103,11 +108,21 @@ function detectWide(columns: string[], lower: string[], file: string): DetectedH
     if (release[k] === undefined) missing.push(`release-${k}`);
   }
   if (missing.length) {
-    throw new KeystrokeError("BAD_HEADER", `wide layout lacks column(s) ${missing.slice(0, 6).join(", ")}${missing.length > 6 ? ", …" : ""}`, { file, line: 1 }, {
-      suggestion: "a wide header has press-i and release-i for every key i from 0 to N",
-    });
+    throw new KeystrokeError(
+      "BAD_HEADER",
+      `wide layout lacks column(s) ${missing.slice(0, 6).join(", ")}${missing.length > 6 ? ", …" : ""}`,
+      { file, line: 1 },
+      {
+        suggestion: "a wide header has press-i and release-i for every key i from 0 to N",
+      },
+    );
   }
-  if (n < 2) throw new KeystrokeError("BAD_HEADER", "wide layout needs at least 2 keys (press-0,release-0,press-1,release-1)", { file, line: 1 });
+  if (n < 2)
+    throw new KeystrokeError(
+      "BAD_HEADER",
+      "wide layout needs at least 2 keys (press-0,release-0,press-1,release-1)",
+      { file, line: 1 },
+    );
   const label = findLabel(lower);
   return {
     header: { layout: "wide", keys: n, ...(label !== undefined ? { labelColumn: columns[label] } : {}) },
@@ -126,7 +141,8 @@ function detectDerived(columns: string[], lower: string[], file: string): Detect
       hold.push(i);
     }
   });
-  if (keyNames.length < 2) throw new KeystrokeError("BAD_HEADER", "derived layout needs H.<key> columns for at least 2 keys", place);
+  if (keyNames.length < 2)
+    throw new KeystrokeError("BAD_HEADER", "derived layout needs H.<key> columns for at least 2 keys", place);
   // Key names may themselves hold dots (CMU's `Shift.r`), so pair columns are looked up by the name they must have.
   // A pair that occurs twice in the text (a repeated digraph) has two columns of that name: the j-th occurrence
   // of the pair takes the j-th such column, in header order.
@@ -157,19 +173,34 @@ function detectDerived(columns: string[], lower: string[], file: string): Detect
     if (!name.startsWith("dd.") && !name.startsWith("ud.")) continue;
     const taken = used.get(name) ?? 0;
     if (list.length > taken && taken > 0) {
-      throw new KeystrokeError("BAD_HEADER", `column "${columns[list[taken]!]}" appears ${list.length} times but the H.<key> columns make that pair ${taken} time(s)`, place);
+      throw new KeystrokeError(
+        "BAD_HEADER",
+        `column "${columns[list[taken]!]}" appears ${list.length} times but the H.<key> columns make that pair ${taken} time(s)`,
+        place,
+      );
     }
   }
   if (missing.length) {
-    throw new KeystrokeError("BAD_HEADER", `derived layout lacks column(s) ${missing.slice(0, 6).join(", ")}${missing.length > 6 ? ", …" : ""}`, place, {
-      suggestion: "each H.<key> must be followed by DD.<key>.<next> (press–press, seconds) for the next key in typing order",
-    });
+    throw new KeystrokeError(
+      "BAD_HEADER",
+      `derived layout lacks column(s) ${missing.slice(0, 6).join(", ")}${missing.length > 6 ? ", …" : ""}`,
+      place,
+      {
+        suggestion:
+          "each H.<key> must be followed by DD.<key>.<next> (press–press, seconds) for the next key in typing order",
+      },
+    );
   }
   const label = findLabel(lower);
   const session = lower.indexOf("sessionindex");
   const rep = lower.indexOf("rep");
   return {
-    header: { layout: "derived", keys: keyNames.length, keyNames, ...(label !== undefined ? { labelColumn: columns[label] } : {}) },
+    header: {
+      layout: "derived",
+      keys: keyNames.length,
+      keyNames,
+      ...(label !== undefined ? { labelColumn: columns[label] } : {}),
+    },
     plan: {
       layout: "derived",
       keyNames,
@@ -188,11 +219,20 @@ function detectEvents(columns: string[], lower: string[], file: string): Detecte
   let sample = lower.indexOf("sample");
   if (sample < 0) sample = lower.indexOf("session");
   if (sample < 0) {
-    throw new KeystrokeError("BAD_HEADER", "events layout lacks a `sample` (or `session`) column", { file, line: 1 }, { suggestion: "events header: user,sample,key,press,release" });
+    throw new KeystrokeError(
+      "BAD_HEADER",
+      "events layout lacks a `sample` (or `session`) column",
+      { file, line: 1 },
+      { suggestion: "events header: user,sample,key,press,release" },
+    );
   }
   const label = findLabel(lower);
   return {
-    header: { layout: "events", keys: undefined, ...(label !== undefined ? { labelColumn: columns[label] } : {}) },
+    header: {
+      layout: "events",
+      keys: undefined,
+      ...(label !== undefined ? { labelColumn: columns[label] } : {}),
+    },
     plan: {
       layout: "events",
       sample,

@@ -3,7 +3,15 @@ import { stat } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { KeystrokeError } from "../errors.js";
 import { csvRecords } from "./csv-records.js";
-import { LABEL_COLUMNS, detectHeader, type ColumnPlan, type DatasetHeader, type DerivedPlan, type EventsPlan, type WidePlan } from "./header.js";
+import {
+  LABEL_COLUMNS,
+  detectHeader,
+  type ColumnPlan,
+  type DatasetHeader,
+  type DerivedPlan,
+  type EventsPlan,
+  type WidePlan,
+} from "./header.js";
 import type { Label, Sample } from "./types.js";
 import { findSampleProblem, MAX_TIME } from "./validate.js";
 import { readError } from "../util/fs.js";
@@ -58,7 +66,8 @@ class RowFault extends Error {
   }
 }
 
-const fault = (line: number, reason: string, column?: string): RowFault => new RowFault({ line, reason, ...(column !== undefined ? { column } : {}) });
+const fault = (line: number, reason: string, column?: string): RowFault =>
+  new RowFault({ line, reason, ...(column !== undefined ? { column } : {}) });
 
 /** A label keeps the form it has: `73` becomes 73, `s002` and `073` stay strings (round-trip safe). */
 export function parseLabel(cell: string): Label {
@@ -68,7 +77,12 @@ export function parseLabel(cell: string): Label {
   return Number.isFinite(n) && String(n) === s ? n : s;
 }
 
-function parseTime(record: readonly string[], index: number, line: number, columns: readonly string[]): number {
+function parseTime(
+  record: readonly string[],
+  index: number,
+  line: number,
+  columns: readonly string[],
+): number {
   const cell = record[index];
   const column = columns[index];
   if (cell === undefined || cell.trim() === "") throw fault(line, "missing time", column);
@@ -77,7 +91,12 @@ function parseTime(record: readonly string[], index: number, line: number, colum
   return v;
 }
 
-function readLabel(record: readonly string[], index: number | undefined, line: number, columns: readonly string[]): Label | undefined {
+function readLabel(
+  record: readonly string[],
+  index: number | undefined,
+  line: number,
+  columns: readonly string[],
+): Label | undefined {
   if (index === undefined) return undefined;
   const cell = record[index];
   if (cell === undefined || cell.trim() === "") throw fault(line, "missing label", columns[index]);
@@ -87,7 +106,13 @@ function readLabel(record: readonly string[], index: number | undefined, line: n
 // Milliseconds kept to the microsecond, so seconds × 1000 does not leave binary noise (149.10000000000002).
 const ms = (v: number): number => Math.round(v * 1000) / 1000;
 
-function wideSample(plan: WidePlan, record: readonly string[], line: number, columns: readonly string[], file: string): Sample {
+function wideSample(
+  plan: WidePlan,
+  record: readonly string[],
+  line: number,
+  columns: readonly string[],
+  file: string,
+): Sample {
   const n = plan.press.length;
   const press = new Array<number>(n);
   const release = new Array<number>(n);
@@ -97,7 +122,12 @@ function wideSample(plan: WidePlan, record: readonly string[], line: number, col
   }
   const problem = findSampleProblem(press, release);
   if (problem) {
-    const col = problem.which === "press" ? columns[plan.press[problem.index]!] : problem.which === "release" ? columns[plan.release[problem.index]!] : undefined;
+    const col =
+      problem.which === "press"
+        ? columns[plan.press[problem.index]!]
+        : problem.which === "release"
+          ? columns[plan.release[problem.index]!]
+          : undefined;
     throw fault(line, problem.message, col);
   }
   const label = readLabel(record, plan.label, line, columns);
@@ -107,33 +137,66 @@ function wideSample(plan: WidePlan, record: readonly string[], line: number, col
 // UD is redundant (DD − H); a disagreement beyond rounding means the columns are shifted or corrupt.
 const UD_TOLERANCE_S = 0.001;
 
-function derivedSample(plan: DerivedPlan, record: readonly string[], line: number, columns: readonly string[], file: string): Sample {
+function derivedSample(
+  plan: DerivedPlan,
+  record: readonly string[],
+  line: number,
+  columns: readonly string[],
+  file: string,
+): Sample {
   const n = plan.keyNames.length;
   const press = new Array<number>(n);
   const release = new Array<number>(n);
   let at = 0;
   for (let k = 0; k < n; k++) {
     const h = parseTime(record, plan.hold[k]!, line, columns);
-    if (h < 0) throw fault(line, `negative hold time ${h} s: the key is released before it is pressed`, columns[plan.hold[k]!]);
+    if (h < 0)
+      throw fault(
+        line,
+        `negative hold time ${h} s: the key is released before it is pressed`,
+        columns[plan.hold[k]!],
+      );
     press[k] = at;
     release[k] = ms(at + h * 1000);
-    if (!(release[k]! <= MAX_TIME)) throw fault(line, `hold time ${h} s puts the release beyond ${MAX_TIME} ms`, columns[plan.hold[k]!]);
+    if (!(release[k]! <= MAX_TIME))
+      throw fault(line, `hold time ${h} s puts the release beyond ${MAX_TIME} ms`, columns[plan.hold[k]!]);
     if (k + 1 < n) {
       const dd = parseTime(record, plan.dd[k]!, line, columns);
-      if (dd < 0) throw fault(line, `negative press–press time ${dd} s: key ${k + 1} is pressed before the previous key`, columns[plan.dd[k]!]);
+      if (dd < 0)
+        throw fault(
+          line,
+          `negative press–press time ${dd} s: key ${k + 1} is pressed before the previous key`,
+          columns[plan.dd[k]!],
+        );
       if (plan.ud[k]! >= 0) {
         const ud = parseTime(record, plan.ud[k]!, line, columns);
         if (Math.abs(ud - (dd - h)) > UD_TOLERANCE_S) {
-          throw fault(line, `UD ${ud} s disagrees with DD − H = ${+(dd - h).toFixed(6)} s`, columns[plan.ud[k]!]);
+          throw fault(
+            line,
+            `UD ${ud} s disagrees with DD − H = ${+(dd - h).toFixed(6)} s`,
+            columns[plan.ud[k]!],
+          );
         }
       }
       at = ms(at + dd * 1000);
-      if (!(at <= MAX_TIME)) throw fault(line, `press–press time ${dd} s puts the next press beyond ${MAX_TIME} ms`, columns[plan.dd[k]!]);
+      if (!(at <= MAX_TIME))
+        throw fault(
+          line,
+          `press–press time ${dd} s puts the next press beyond ${MAX_TIME} ms`,
+          columns[plan.dd[k]!],
+        );
     }
   }
   const label = readLabel(record, plan.label, line, columns);
-  const sample: Sample = { ...(label !== undefined ? { label } : {}), press, release, keys: plan.keyNames.slice(), source: { file, line } };
-  if (plan.session !== undefined && record[plan.session] !== undefined) sample.session = parseLabel(record[plan.session]!);
+  const sample: Sample = {
+    ...(label !== undefined ? { label } : {}),
+    press,
+    release,
+    keys: plan.keyNames.slice(),
+    source: { file, line },
+  };
+  if (plan.session !== undefined && record[plan.session] !== undefined)
+    sample.session = parseLabel(record[plan.session]!);
   if (plan.rep !== undefined) {
     const rep = Number(record[plan.rep]);
     if (record[plan.rep]?.trim() && Number.isFinite(rep)) sample.rep = rep;
@@ -206,10 +269,20 @@ export async function* readSamples(
   let group: EventGroup | undefined;
   const finished = new Map<string, number>();
 
-  const skipInvalid = options.onInvalid === "skip" || (options.onInvalid === undefined && options.skipInvalid === true);
+  const skipInvalid =
+    options.onInvalid === "skip" || (options.onInvalid === undefined && options.skipInvalid === true);
   const reject = (p: RowProblem): void => {
-    if (!skipInvalid) throw new KeystrokeError("BAD_ROW", p.reason, { file, line: p.line, ...(p.column !== undefined ? { column: p.column } : {}) });
-    const s: SkippedRow = { line: p.line, ...(p.column !== undefined ? { column: p.column } : {}), reason: p.reason };
+    if (!skipInvalid)
+      throw new KeystrokeError("BAD_ROW", p.reason, {
+        file,
+        line: p.line,
+        ...(p.column !== undefined ? { column: p.column } : {}),
+      });
+    const s: SkippedRow = {
+      line: p.line,
+      ...(p.column !== undefined ? { column: p.column } : {}),
+      reason: p.reason,
+    };
     options.onSkip?.(s);
   };
   // Applies the checks common to every layout; returns the sample or undefined when it was skipped.
@@ -246,9 +319,14 @@ export async function* readSamples(
       if (!plan) {
         const detected = detectHeader(record, file);
         if (options.requireLabel && detected.header.labelColumn === undefined) {
-          throw new KeystrokeError("BAD_HEADER", `has no label column (${LABEL_COLUMNS.join(", ")}; any case)`, { file, line }, {
-            suggestion: "training and evaluation need to know who typed each sample",
-          });
+          throw new KeystrokeError(
+            "BAD_HEADER",
+            `has no label column (${LABEL_COLUMNS.join(", ")}; any case)`,
+            { file, line },
+            {
+              suggestion: "training and evaluation need to know who typed each sample",
+            },
+          );
         }
         plan = detected.plan;
         columns = detected.columns;
@@ -261,7 +339,8 @@ export async function* readSamples(
         continue;
       }
       try {
-        if (record.length !== columns.length) throw fault(line, `row has ${record.length} field(s) but the header has ${columns.length}`);
+        if (record.length !== columns.length)
+          throw fault(line, `row has ${record.length} field(s) but the header has ${columns.length}`);
         if (plan.layout === "wide") {
           const s = accept(wideSample(plan, record, line, columns, file));
           if (s) yield s;
@@ -312,7 +391,8 @@ export async function* readSamples(
     }
     const g = group;
     charge(g, () => {
-      if (record.length !== columns.length) throw fault(line, `row has ${record.length} field(s) but the header has ${columns.length}`);
+      if (record.length !== columns.length)
+        throw fault(line, `row has ${record.length} field(s) but the header has ${columns.length}`);
       g.events.push({
         key: (record[p.key] ?? "").trim(),
         press: parseTime(record, p.press, line, columns),
@@ -334,7 +414,10 @@ function charge(group: EventGroup, step: () => void): void {
 }
 
 /** whole file into memory (training, evaluation) */
-export async function readDataset(input: string | NodeJS.ReadableStream, options: ReadOptions = {}): Promise<Dataset> {
+export async function readDataset(
+  input: string | NodeJS.ReadableStream,
+  options: ReadOptions = {},
+): Promise<Dataset> {
   const name = options.name ?? (typeof input === "string" ? input : "<stdin>");
   let header: DatasetHeader | undefined;
   const skipped: SkippedRow[] = [];

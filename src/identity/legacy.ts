@@ -18,7 +18,11 @@ export interface LegacyImport {
  * store, once per index (recorded in the store), so upgrading loses nobody. Users the store already has
  * are left alone (the store is the newer truth). The files are left in place, untouched.
  */
-export async function importLegacyVerification(store: Store, modelsDir: string, instance = "legacy-import"): Promise<LegacyImport | null> {
+export async function importLegacyVerification(
+  store: Store,
+  modelsDir: string,
+  instance = "legacy-import",
+): Promise<LegacyImport | null> {
   const dir = resolve(modelsDir, "verification");
   if (!existsSync(dir)) return null;
   const verify = await import("../verify/store.js");
@@ -31,16 +35,22 @@ export async function importLegacyVerification(store: Store, modelsDir: string, 
       .map((n) => ({ n, t: statSync(join(dir, n)).mtimeMs }))
       .sort((a, b) => b.t - a.t)[0];
     if (!newest) return null;
-    manifest = { verification: { dir: "verification", users: 0, detector: "", index: newest.n } } as unknown as Manifest;
+    manifest = {
+      verification: { dir: "verification", users: 0, detector: "", index: newest.n },
+    } as unknown as Manifest;
   }
   const index = await verify.readVerificationIndex(modelsDir, { manifest }).catch(() => null);
   if (!index || Object.keys(index.users).length === 0) return null;
   const key = `legacy-import:${dir}`;
-  const stamp = `${index.nFeatures}:${Object.keys(index.users).length}:${Object.values(index.users).map((u) => u.sha256.slice(0, 8)).join("").slice(0, 4096)}`;
+  const stamp = `${index.nFeatures}:${Object.keys(index.users).length}:${Object.values(index.users)
+    .map((u) => u.sha256.slice(0, 8))
+    .join("")
+    .slice(0, 4096)}`;
   if ((await store.policy.getSetting(key)) === stamp) return null;
   const templates = await verify.loadTemplates(modelsDir, { manifest });
   let pid: number | null = null;
-  if (index.population) pid = await store.policy.addPopulation(index.population as PopulationStats, Date.now());
+  if (index.population)
+    pid = await store.policy.addPopulation(index.population as PopulationStats, Date.now());
   if (!(await store.policy.getSetting("detector"))) await store.policy.setSetting("detector", index.detector);
   let imported = 0;
   let kept = 0;
@@ -56,7 +66,15 @@ export async function importLegacyVerification(store: Store, modelsDir: string, 
       samples,
       sampleHashes: samples.map(sampleHash),
       onlyIfNew: true,
-      audit: { id, at: now, action: "import", outcome: "ok", score: t.threshold, instance, detail: `from ${join(modelsDir, "verification")}` },
+      audit: {
+        id,
+        at: now,
+        action: "import",
+        outcome: "ok",
+        score: t.threshold,
+        instance,
+        detail: `from ${join(modelsDir, "verification")}`,
+      },
       now,
     });
     if (written) imported++;

@@ -21,7 +21,8 @@ export interface OpenedIdentities {
 export async function openIdentities(options: OpenIdentitiesOptions = {}): Promise<OpenedIdentities> {
   const store = await openStore(resolveStoreLocation(options.store), options);
   try {
-    const legacy = options.modelsDir !== undefined ? await importLegacyVerification(store, options.modelsDir) : null;
+    const legacy =
+      options.modelsDir !== undefined ? await importLegacyVerification(store, options.modelsDir) : null;
     const service = new IdentityService(store, options);
     return {
       service,

@@ -54,7 +54,11 @@ export interface EnrolOutcome {
 
 /** The quality fields of an enrolment outcome, from its template. */
 function qualityOf(t: Template): Pick<EnrolOutcome, "quality" | "outliers" | "forced"> {
-  return { ...(t.quality !== undefined ? { quality: t.quality } : {}), ...(t.outliers ? { outliers: t.outliers } : {}), ...(t.forced ? { forced: t.forced.problems } : {}) };
+  return {
+    ...(t.quality !== undefined ? { quality: t.quality } : {}),
+    ...(t.outliers ? { outliers: t.outliers } : {}),
+    ...(t.forced ? { forced: t.forced.problems } : {}),
+  };
 }
 
 /** How an enrolment treats a user who is already enrolled. */
@@ -74,7 +78,9 @@ export interface UserView {
 }
 
 /** The answer of `auto`: still enrolling (with how many samples are missing), or a verification. */
-export type AutoOutcome = { enrolled: false; samples: number; needed: number } | ({ enrolled: true; enrolled_now: boolean } & Partial<VerificationResult> & { samples?: number });
+export type AutoOutcome =
+  | { enrolled: false; samples: number; needed: number }
+  | ({ enrolled: true; enrolled_now: boolean } & Partial<VerificationResult> & { samples?: number });
 
 interface CacheEntry {
   version: number;
@@ -86,8 +92,14 @@ interface CacheEntry {
 export function userKey(user: Label, place: { field?: string; flag?: string } = { field: "UserID" }): string {
   const id = String(user);
   const code = place.flag ? "BAD_FLAG" : "BAD_REQUEST";
-  if (id.length === 0 || id.trim() === "") throw new KeystrokeError(code, "is empty: a user id has 1 to 256 characters", place);
-  if (id.length > MAX_USER_ID_LENGTH) throw new KeystrokeError(code, `is ${id.length} characters long; a user id has at most ${MAX_USER_ID_LENGTH}`, place);
+  if (id.length === 0 || id.trim() === "")
+    throw new KeystrokeError(code, "is empty: a user id has 1 to 256 characters", place);
+  if (id.length > MAX_USER_ID_LENGTH)
+    throw new KeystrokeError(
+      code,
+      `is ${id.length} characters long; a user id has at most ${MAX_USER_ID_LENGTH}`,
+      place,
+    );
   return id;
 }
 
@@ -112,8 +124,13 @@ export class IdentityService {
   private flushing: Promise<void> | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
 
-  constructor(readonly store: Store, options: IdentityServiceOptions = {}) {
-    const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as IdentityServiceOptions;
+  constructor(
+    readonly store: Store,
+    options: IdentityServiceOptions = {},
+  ) {
+    const defined = Object.fromEntries(
+      Object.entries(options).filter(([, v]) => v !== undefined),
+    ) as IdentityServiceOptions;
     this.options = { ...DEFAULT_IDENTITY_OPTIONS, instance: `${hostname()}:${process.pid}`, ...defined };
     this.cache = new LRUCache({ max: Math.max(1, this.options.cacheSize) });
     // verification audit entries are written in batches, off the request path (see flushAudit)
@@ -135,7 +152,12 @@ export class IdentityService {
   async verify(user: Label, vector: number[]): Promise<VerificationResult> {
     const id = userKey(user);
     const now = Date.now();
-    const { version, replay } = await this.store.replay.check(id, sampleHash(vector), now, this.options.replayWindowMs);
+    const { version, replay } = await this.store.replay.check(
+      id,
+      sampleHash(vector),
+      now,
+      this.options.replayWindowMs,
+    );
     if (version === null) {
       this.cache.delete(id);
       throw unknownUser(user);
@@ -144,14 +166,27 @@ export class IdentityService {
     if (!entry) throw unknownUser(user);
     const { template, population } = entry;
     if (vector.length !== template.nFeatures) {
-      throw new KeystrokeError("BAD_REQUEST", `has ${(vector.length + 3) / 4} keys; user ${id} was enrolled with ${(template.nFeatures + 3) / 4}`, { field: "press" });
+      throw new KeystrokeError(
+        "BAD_REQUEST",
+        `has ${(vector.length + 3) / 4} keys; user ${id} was enrolled with ${(template.nFeatures + 3) / 4}`,
+        { field: "press" },
+      );
     }
-    const result = verifySample(template, vector, { population, recent: { has: () => replay, add: () => undefined } });
+    const result = verifySample(template, vector, {
+      population,
+      recent: { has: () => replay, add: () => undefined },
+    });
     this.queueAudit({
       id,
       at: now,
       action: "verify",
-      outcome: result.accepted ? "accepted" : result.replay ? "replay" : result.scripted ? "scripted" : "rejected",
+      outcome: result.accepted
+        ? "accepted"
+        : result.replay
+          ? "replay"
+          : result.scripted
+            ? "scripted"
+            : "rejected",
       score: result.anomaly_score,
       instance: this.options.instance,
     });
@@ -163,7 +198,8 @@ export class IdentityService {
     if (cached && cached.version === version) return cached;
     const stored = await this.store.identities.get(id);
     if (!stored) return null;
-    const population = stored.populationId === null ? undefined : ((await this.population(stored.populationId)) ?? undefined);
+    const population =
+      stored.populationId === null ? undefined : ((await this.population(stored.populationId)) ?? undefined);
     const entry = { version: stored.version, template: stored.template, population };
     this.cache.set(id, entry);
     return entry;
@@ -181,22 +217,40 @@ export class IdentityService {
    * Enrols one user from raw timing vectors in one transaction: `replace` (default) learns the template
    * from these samples alone; `append` adds them to the stored ones (retried if another writer got there first).
    */
-  async enroll(user: Label, vectors: number[][], options: { mode?: EnrolMode; detector?: DetectorName; filterOutliers?: boolean } = {}): Promise<EnrolOutcome> {
+  async enroll(
+    user: Label,
+    vectors: number[][],
+    options: { mode?: EnrolMode; detector?: DetectorName; filterOutliers?: boolean } = {},
+  ): Promise<EnrolOutcome> {
     const id = userKey(user);
-    if (options.detector !== undefined && !isDetectorName(options.detector)) throw new KeystrokeError("BAD_REQUEST", `unknown detector "${String(options.detector)}"`, { field: "detector" });
-    if (vectors.length === 0) throw new KeystrokeError("TOO_FEW_SAMPLES", `no samples to enrol user ${id}`, { field: "samples" });
+    if (options.detector !== undefined && !isDetectorName(options.detector))
+      throw new KeystrokeError("BAD_REQUEST", `unknown detector "${String(options.detector)}"`, {
+        field: "detector",
+      });
+    if (vectors.length === 0)
+      throw new KeystrokeError("TOO_FEW_SAMPLES", `no samples to enrol user ${id}`, { field: "samples" });
     // queued verification entries go first, so the audit keeps the order of events
     await this.flushAudit();
     for (let attempt = 1; ; attempt++) {
       const before = options.mode === "append" ? await this.store.identities.version(id) : undefined;
-      const all = options.mode === "append" ? [...(await this.store.identities.samples(id)), ...vectors] : vectors;
+      const all =
+        options.mode === "append" ? [...(await this.store.identities.samples(id)), ...vectors] : vectors;
       const nFeatures = all[0]!.length;
       if (all.some((v) => v.length !== nFeatures)) {
-        throw new KeystrokeError("BAD_REQUEST", `samples of user ${id} differ in length: all must have the same number of keys`, { field: "samples" });
+        throw new KeystrokeError(
+          "BAD_REQUEST",
+          `samples of user ${id} differ in length: all must have the same number of keys`,
+          { field: "samples" },
+        );
       }
       const { pid, stats } = await this.populationFor(nFeatures, [{ user, vectors: all }]);
       const detector = options.detector ?? (await this.defaultDetector(stats));
-      const template = enrollUser(user, all, { detector, population: stats, filterOutliers: Boolean(options.filterOutliers), keepSamples: false });
+      const template = enrollUser(user, all, {
+        detector,
+        population: stats,
+        filterOutliers: Boolean(options.filterOutliers),
+        keepSamples: false,
+      });
       const now = Date.now();
       const written = await this.store.identities.put({
         id,
@@ -205,12 +259,29 @@ export class IdentityService {
         samples: all,
         sampleHashes: all.map(sampleHash),
         ...(before !== undefined ? { expectVersion: before } : {}),
-        audit: { id, at: now, action: before === undefined ? "enrol" : "append", outcome: "ok", score: template.threshold, instance: this.options.instance, detail: `${all.length} samples` },
+        audit: {
+          id,
+          at: now,
+          action: before === undefined ? "enrol" : "append",
+          outcome: "ok",
+          score: template.threshold,
+          instance: this.options.instance,
+          detail: `${all.length} samples`,
+        },
         now,
       });
       this.cache.delete(id);
-      if (written) return { UserID: user, samples: template.n, threshold: template.threshold, detector: template.detector, replaced: !written.created, ...qualityOf(template) };
-      if (attempt >= 5) throw new KeystrokeError("STORE_BUSY", `user ${id} kept changing while appending samples; try again`);
+      if (written)
+        return {
+          UserID: user,
+          samples: template.n,
+          threshold: template.threshold,
+          detector: template.detector,
+          replaced: !written.created,
+          ...qualityOf(template),
+        };
+      if (attempt >= 5)
+        throw new KeystrokeError("STORE_BUSY", `user ${id} kept changing while appending samples; try again`);
     }
   }
 
@@ -221,17 +292,31 @@ export class IdentityService {
    */
   async enrollSamples(
     samples: Sample[],
-    options: { user?: Label; detector?: DetectorName; filterOutliers?: boolean; onlyNew?: boolean; refreshPopulation?: boolean; skipTooFew?: boolean; onInconsistent?: "refuse" | "record"; force?: boolean } = {},
+    options: {
+      user?: Label;
+      detector?: DetectorName;
+      filterOutliers?: boolean;
+      onlyNew?: boolean;
+      refreshPopulation?: boolean;
+      skipTooFew?: boolean;
+      onInconsistent?: "refuse" | "record";
+      force?: boolean;
+    } = {},
   ): Promise<{ result: EnrollSamplesResult; enrolled: EnrolOutcome[]; kept: Label[]; users: number }> {
     if (options.user !== undefined) userKey(options.user, { flag: "--user" });
     await this.flushAudit();
     const keys = samples[0]?.press.length ?? 0;
     const nFeatures = keys > 0 ? 4 * keys - 3 : 0;
-    const current = options.refreshPopulation || nFeatures === 0 ? null : await this.store.policy.current(nFeatures);
+    const current =
+      options.refreshPopulation || nFeatures === 0 ? null : await this.store.policy.current(nFeatures);
     const setting = await this.store.policy.getSetting("detector");
     const result = enrollSamples(samples, {
       ...(current ? { population: current.stats } : {}),
-      ...(options.detector ? { detector: options.detector } : setting && isDetectorName(setting) && current ? { detector: setting } : {}),
+      ...(options.detector
+        ? { detector: options.detector }
+        : setting && isDetectorName(setting) && current
+          ? { detector: setting }
+          : {}),
       ...(options.user !== undefined ? { user: options.user } : {}),
       filterOutliers: Boolean(options.filterOutliers),
       skipTooFew: Boolean(options.skipTooFew),
@@ -249,7 +334,11 @@ export class IdentityService {
     const vectors = new Map<string, number[][]>();
     for (const s of samples) {
       const label = s.label ?? options.user;
-      if (label === undefined || (options.user !== undefined && s.label !== undefined && String(s.label) !== String(options.user))) continue;
+      if (
+        label === undefined ||
+        (options.user !== undefined && s.label !== undefined && String(s.label) !== String(options.user))
+      )
+        continue;
       const key = String(options.user ?? label);
       let list = vectors.get(key);
       if (!list) vectors.set(key, (list = []));
@@ -267,17 +356,36 @@ export class IdentityService {
         samples: all,
         sampleHashes: all.map(sampleHash),
         ...(options.onlyNew ? { onlyIfNew: true } : {}),
-        audit: { id, at: now, action: "enrol", outcome: "ok", score: t.threshold, instance: this.options.instance, detail: `${all.length} samples` },
+        audit: {
+          id,
+          at: now,
+          action: "enrol",
+          outcome: "ok",
+          score: t.threshold,
+          instance: this.options.instance,
+          detail: `${all.length} samples`,
+        },
         now,
       });
       this.cache.delete(id);
       if (!written) kept.push(t.user);
-      else enrolled.push({ UserID: t.user, samples: t.n, threshold: t.threshold, detector: t.detector, replaced: !written.created, ...qualityOf(t) });
+      else
+        enrolled.push({
+          UserID: t.user,
+          samples: t.n,
+          threshold: t.threshold,
+          detector: t.detector,
+          replaced: !written.created,
+          ...qualityOf(t),
+        });
     }
     return { result, enrolled, kept, users: await this.store.identities.count() };
   }
 
-  private async populationFor(nFeatures: number, users: Array<{ user: Label; vectors: number[][] }>): Promise<{ pid: number | null; stats: PopulationStats | undefined }> {
+  private async populationFor(
+    nFeatures: number,
+    users: Array<{ user: Label; vectors: number[][] }>,
+  ): Promise<{ pid: number | null; stats: PopulationStats | undefined }> {
     const current = await this.store.policy.current(nFeatures);
     if (current) return { pid: current.id, stats: current.stats };
     // a new store (or a new sample length): the population starts from this user, as `enroll` always did
@@ -303,14 +411,23 @@ export class IdentityService {
     const id = userKey(user, place);
     // queued verification entries go first, so the audit keeps the order of events even within one millisecond
     await this.flushAudit();
-    const gone = await this.store.identities.delete(id, { id, at: Date.now(), action: "delete", outcome: "ok", instance: this.options.instance });
+    const gone = await this.store.identities.delete(id, {
+      id,
+      at: Date.now(),
+      action: "delete",
+      outcome: "ok",
+      instance: this.options.instance,
+    });
     this.cache.delete(id);
     if (!gone) throw unknownUser(user, place);
   }
 
   /** A page of enrolled users in id order (after `after`). */
   async list(options: { after?: string; limit?: number } = {}): Promise<IdentityInfo[]> {
-    return this.store.identities.list({ ...(options.after !== undefined ? { after: options.after } : {}), limit: options.limit ?? 1000 });
+    return this.store.identities.list({
+      ...(options.after !== undefined ? { after: options.after } : {}),
+      limit: options.limit ?? 1000,
+    });
   }
 
   /** The user's audit entries, newest first (also after the user was deleted). */
@@ -327,26 +444,56 @@ export class IdentityService {
     const id = userKey(user);
     const needed = this.options.autoSamples;
     const info = await this.store.identities.info(id);
-    if (info && info.samples >= needed) return { enrolled: true, enrolled_now: false, ...(await this.verify(user, vector)) };
+    if (info && info.samples >= needed)
+      return { enrolled: true, enrolled_now: false, ...(await this.verify(user, vector)) };
     const pending = await this.store.identities.samples(id);
     if (pending.some((v) => sampleHash(v) === sampleHash(vector))) {
-      throw new KeystrokeError("BAD_REQUEST", "this sample repeats one already collected for the user (a replay)", { field: "press" });
+      throw new KeystrokeError(
+        "BAD_REQUEST",
+        "this sample repeats one already collected for the user (a replay)",
+        { field: "press" },
+      );
     }
     if (pending.length > 0 && pending[0]!.length !== vector.length) {
-      throw new KeystrokeError("BAD_REQUEST", `has ${(vector.length + 3) / 4} keys; user ${id}'s other samples have ${(pending[0]!.length + 3) / 4}`, { field: "press" });
+      throw new KeystrokeError(
+        "BAD_REQUEST",
+        `has ${(vector.length + 3) / 4} keys; user ${id}'s other samples have ${(pending[0]!.length + 3) / 4}`,
+        { field: "press" },
+      );
     }
     if (pending.length + 1 < Math.max(needed, MIN_ENROL_SAMPLES)) {
-      await this.store.identities.addSample(id, vector, { id, at: Date.now(), action: "enrol", outcome: "collecting", instance: this.options.instance, detail: `${pending.length + 1} samples` });
-      return { enrolled: false, samples: pending.length + 1, needed: Math.max(needed, MIN_ENROL_SAMPLES) - pending.length - 1 };
+      await this.store.identities.addSample(id, vector, {
+        id,
+        at: Date.now(),
+        action: "enrol",
+        outcome: "collecting",
+        instance: this.options.instance,
+        detail: `${pending.length + 1} samples`,
+      });
+      return {
+        enrolled: false,
+        samples: pending.length + 1,
+        needed: Math.max(needed, MIN_ENROL_SAMPLES) - pending.length - 1,
+      };
     }
     const done = await this.enroll(user, [...pending, vector]);
-    return { enrolled: true, enrolled_now: true, UserID: user, samples: done.samples, threshold: done.threshold, detector: done.detector };
+    return {
+      enrolled: true,
+      enrolled_now: true,
+      UserID: user,
+      samples: done.samples,
+      threshold: done.threshold,
+      detector: done.detector,
+    };
   }
 
   /** Forgets expired replay hashes and audit entries past retention. */
   async maintain(now = Date.now()): Promise<{ replay: number; audit: number }> {
     await this.flushAudit();
-    return { replay: await this.store.replay.prune(now - this.options.replayWindowMs), audit: await this.store.audit.prune(now - this.options.auditRetentionMs) };
+    return {
+      replay: await this.store.replay.prune(now - this.options.replayWindowMs),
+      audit: await this.store.audit.prune(now - this.options.auditRetentionMs),
+    };
   }
 
   private queueAudit(e: AuditEntry): void {
@@ -360,13 +507,16 @@ export class IdentityService {
     if (this.pendingAudit.length === 0) return;
     const batch = this.pendingAudit;
     this.pendingAudit = [];
-    this.flushing = this.store.audit.append(batch).catch((e: unknown) => {
-      // kept for the next flush rather than lost while the store is away
-      this.pendingAudit = [...batch, ...this.pendingAudit].slice(-100_000);
-      throw e;
-    }).finally(() => {
-      this.flushing = null;
-    });
+    this.flushing = this.store.audit
+      .append(batch)
+      .catch((e: unknown) => {
+        // kept for the next flush rather than lost while the store is away
+        this.pendingAudit = [...batch, ...this.pendingAudit].slice(-100_000);
+        throw e;
+      })
+      .finally(() => {
+        this.flushing = null;
+      });
     await this.flushing;
   }
 
@@ -391,6 +541,11 @@ function view(t: Template, enrolledAt: number, updatedAt: number): UserView {
   };
 }
 
-function unknownUser(user: Label, place: { field?: string; flag?: string } = { field: "UserID" }): KeystrokeError {
-  return new KeystrokeError("UNKNOWN_USER", `user ${String(user)} is not enrolled for verification`, place, { suggestion: "enrol the user with `keystroke-id enroll` or POST /enroll" });
+function unknownUser(
+  user: Label,
+  place: { field?: string; flag?: string } = { field: "UserID" },
+): KeystrokeError {
+  return new KeystrokeError("UNKNOWN_USER", `user ${String(user)} is not enrolled for verification`, place, {
+    suggestion: "enrol the user with `keystroke-id enroll` or POST /enroll",
+  });
 }

@@ -10,7 +10,15 @@ export const EXPORT_FORMAT = "keystroke-id/identities";
 export type ExportLine =
   | { format: typeof EXPORT_FORMAT; version: 1; exported_at: string }
   | { kind: "population"; pid: number; current: boolean; stats: PopulationStats }
-  | { kind: "user"; id: string; template: Template; samples: number[][]; population: number | null; enrolled_at: number; updated_at: number };
+  | {
+      kind: "user";
+      id: string;
+      template: Template;
+      samples: number[][];
+      population: number | null;
+      enrolled_at: number;
+      updated_at: number;
+    };
 
 /**
  * Exports a store (or one user) as NDJSON lines, page by page (never every user in memory): the header,
@@ -26,7 +34,17 @@ export async function* exportStore(store: Store, options: { user?: string } = {}
   const one = async (id: string) => {
     const u = await store.identities.get(id);
     if (!u) return null;
-    return JSON.stringify({ kind: "user", id, template: u.template, samples: await store.identities.samples(id), population: u.populationId, enrolled_at: u.enrolledAt, updated_at: u.updatedAt }) + "\n";
+    return (
+      JSON.stringify({
+        kind: "user",
+        id,
+        template: u.template,
+        samples: await store.identities.samples(id),
+        population: u.populationId,
+        enrolled_at: u.enrolledAt,
+        updated_at: u.updatedAt,
+      }) + "\n"
+    );
   };
   if (options.user !== undefined) {
     const line = await one(options.user);
@@ -59,7 +77,11 @@ export interface ImportReport {
  * A user already in the store is replaced (the export is the truth being restored). Every line is checked
  * first as far as it goes: a bad line is BAD_ROW naming the file and line, and the batch it is in is not written.
  */
-export async function importStore(store: Store, lines: AsyncIterable<string>, options: { file?: string; instance?: string } = {}): Promise<ImportReport> {
+export async function importStore(
+  store: Store,
+  lines: AsyncIterable<string>,
+  options: { file?: string; instance?: string } = {},
+): Promise<ImportReport> {
   const file = options.file ?? "<stdin>";
   const pids = new Map<number, number>();
   const report: ImportReport = { users: 0, populations: 0, replaced: 0 };
@@ -80,28 +102,54 @@ export async function importStore(store: Store, lines: AsyncIterable<string>, op
     try {
       line = JSON.parse(raw) as ExportLine;
     } catch (e) {
-      throw new KeystrokeError("BAD_ROW", `not JSON (${(e as Error).message})`, { file, line: n }, { cause: e });
+      throw new KeystrokeError(
+        "BAD_ROW",
+        `not JSON (${(e as Error).message})`,
+        { file, line: n },
+        { cause: e },
+      );
     }
     if (!headerSeen) {
-      if (!line || (line as { format?: unknown }).format !== EXPORT_FORMAT) throw new KeystrokeError("BAD_ROW", `not a keystroke-id export (the first line must be {"format":"${EXPORT_FORMAT}",…})`, { file, line: n });
-      if ((line as { version?: unknown }).version !== 1) throw new KeystrokeError("BAD_ROW", `export version ${String((line as { version?: unknown }).version)} is newer than this keystroke-id reads (1)`, { file, line: n });
+      if (!line || (line as { format?: unknown }).format !== EXPORT_FORMAT)
+        throw new KeystrokeError(
+          "BAD_ROW",
+          `not a keystroke-id export (the first line must be {"format":"${EXPORT_FORMAT}",…})`,
+          { file, line: n },
+        );
+      if ((line as { version?: unknown }).version !== 1)
+        throw new KeystrokeError(
+          "BAD_ROW",
+          `export version ${String((line as { version?: unknown }).version)} is newer than this keystroke-id reads (1)`,
+          { file, line: n },
+        );
       headerSeen = true;
       continue;
     }
     const kind = (line as { kind?: unknown }).kind;
     if (kind === "population") {
       const p = line as Extract<ExportLine, { kind: "population" }>;
-      if (!p.stats || typeof p.stats.nFeatures !== "number") throw new KeystrokeError("BAD_ROW", "population without stats", { file, line: n });
+      if (!p.stats || typeof p.stats.nFeatures !== "number")
+        throw new KeystrokeError("BAD_ROW", "population without stats", { file, line: n });
       pids.set(p.pid, await store.policy.addPopulation(p.stats, Date.now(), Boolean(p.current)));
       report.populations++;
     } else if (kind === "user") {
       const u = line as Extract<ExportLine, { kind: "user" }>;
       const t = u.template;
-      if (typeof u.id !== "string" || !t || typeof t.threshold !== "number" || typeof t.nFeatures !== "number" || !Array.isArray(u.samples)) {
+      if (
+        typeof u.id !== "string" ||
+        !t ||
+        typeof t.threshold !== "number" ||
+        typeof t.nFeatures !== "number" ||
+        !Array.isArray(u.samples)
+      ) {
         throw new KeystrokeError("BAD_ROW", "user line needs id, template and samples", { file, line: n });
       }
       const id = userKey(u.id, { field: `line ${n}: id` });
-      if (u.population !== null && !pids.has(u.population)) throw new KeystrokeError("BAD_ROW", `names population ${u.population}, which no earlier line gives`, { file, line: n });
+      if (u.population !== null && !pids.has(u.population))
+        throw new KeystrokeError("BAD_ROW", `names population ${u.population}, which no earlier line gives`, {
+          file,
+          line: n,
+        });
       const now = Date.now();
       batch.push({
         id,
@@ -109,7 +157,15 @@ export async function importStore(store: Store, lines: AsyncIterable<string>, op
         populationId: u.population === null ? null : pids.get(u.population)!,
         samples: u.samples,
         sampleHashes: u.samples.map(sampleHash),
-        audit: { id, at: now, action: "import", outcome: "ok", score: t.threshold, instance: options.instance ?? "import", detail: file },
+        audit: {
+          id,
+          at: now,
+          action: "import",
+          outcome: "ok",
+          score: t.threshold,
+          instance: options.instance ?? "import",
+          detail: file,
+        },
         now,
         enrolledAt: Number(u.enrolled_at) || now,
         updatedAt: Number(u.updated_at) || now,

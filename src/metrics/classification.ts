@@ -19,7 +19,10 @@ export function compareLabels(a: Label, b: Label): number {
 
 function sameLength(actual: readonly unknown[], predicted: readonly unknown[]): void {
   if (actual.length !== predicted.length) {
-    throw new KeystrokeError("BAD_REQUEST", `${actual.length} true labels but ${predicted.length} predictions`);
+    throw new KeystrokeError(
+      "BAD_REQUEST",
+      `${actual.length} true labels but ${predicted.length} predictions`,
+    );
   }
 }
 
@@ -36,7 +39,11 @@ export function accuracy(actual: readonly Label[], predicted: readonly Label[]):
  * Rank of the true class in one probability row: how many classes have a strictly higher probability.
  * Null when the true class is not among `classes` (a user the model never saw).
  */
-export function trueRank(probabilities: ArrayLike<number>, classes: readonly Label[], actual: Label): number | null {
+export function trueRank(
+  probabilities: ArrayLike<number>,
+  classes: readonly Label[],
+  actual: Label,
+): number | null {
   const key = labelKey(actual);
   const t = classes.findIndex((c) => labelKey(c) === key);
   if (t < 0) return null;
@@ -52,9 +59,15 @@ export function trueRank(probabilities: ArrayLike<number>, classes: readonly Lab
  * hit (the optimistic reading; sklearn's top_k_accuracy_score breaks ties by class order instead).
  * Users the model never saw are misses.
  */
-export function topKAccuracy(probabilities: readonly ArrayLike<number>[], classes: readonly Label[], actual: readonly Label[], k: number): number {
+export function topKAccuracy(
+  probabilities: readonly ArrayLike<number>[],
+  classes: readonly Label[],
+  actual: readonly Label[],
+  k: number,
+): number {
   sameLength(actual, probabilities);
-  if (!Number.isInteger(k) || k < 1) throw new KeystrokeError("BAD_FLAG", `top-k needs a whole k ≥ 1, got ${k}`);
+  if (!Number.isInteger(k) || k < 1)
+    throw new KeystrokeError("BAD_FLAG", `top-k needs a whole k ≥ 1, got ${k}`);
   if (actual.length === 0) return NaN;
   let hits = 0;
   for (let i = 0; i < actual.length; i++) {
@@ -74,7 +87,11 @@ export interface ConfusionMatrix {
  * Counts (true, predicted) pairs. Labels default to every user seen in either list, in compareLabels
  * order, so a user the model never saw has a row (all errors) and a user never predicted has a column.
  */
-export function confusionMatrix(actual: readonly Label[], predicted: readonly Label[], labels?: readonly Label[]): ConfusionMatrix {
+export function confusionMatrix(
+  actual: readonly Label[],
+  predicted: readonly Label[],
+  labels?: readonly Label[],
+): ConfusionMatrix {
   sameLength(actual, predicted);
   let order: Label[];
   if (labels) order = [...labels];
@@ -89,7 +106,10 @@ export function confusionMatrix(actual: readonly Label[], predicted: readonly La
     const a = index.get(labelKey(actual[i]!));
     const p = index.get(labelKey(predicted[i]!));
     if (a === undefined || p === undefined) {
-      throw new KeystrokeError("BAD_REQUEST", `label ${String(a === undefined ? actual[i] : predicted[i])} is not in the confusion matrix labels`);
+      throw new KeystrokeError(
+        "BAD_REQUEST",
+        `label ${String(a === undefined ? actual[i] : predicted[i])} is not in the confusion matrix labels`,
+      );
     }
     matrix[a]![p]!++;
   }
@@ -175,7 +195,10 @@ export interface UserAccuracy {
 /** Per-user accuracy (recall) for every true user, in compareLabels order. */
 export function perUserAccuracy(actual: readonly Label[], predicted: readonly Label[]): UserAccuracy[] {
   sameLength(actual, predicted);
-  const users = new Map<string, { user: Label; support: number; correct: number; wrong: Map<string, { label: Label; n: number }> }>();
+  const users = new Map<
+    string,
+    { user: Label; support: number; correct: number; wrong: Map<string, { label: Label; n: number }> }
+  >();
   for (let i = 0; i < actual.length; i++) {
     const a = actual[i]!;
     const k = labelKey(a);

@@ -23,7 +23,10 @@ export interface RejectResult {
 
 function check(confidence: readonly number[], correct: readonly boolean[]): void {
   if (confidence.length !== correct.length) {
-    throw new KeystrokeError("BAD_REQUEST", `${confidence.length} probabilities but ${correct.length} outcomes`);
+    throw new KeystrokeError(
+      "BAD_REQUEST",
+      `${confidence.length} probabilities but ${correct.length} outcomes`,
+    );
   }
 }
 
@@ -39,7 +42,7 @@ export function coverageCurve(confidence: readonly number[], correct: readonly b
   const points: CoveragePoint[] = [];
   let accepted = 0;
   let hits = 0;
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     const t = confidence[order[i]!]!;
     while (i < n && confidence[order[i]!] === t) {
       accepted++;
@@ -52,9 +55,16 @@ export function coverageCurve(confidence: readonly number[], correct: readonly b
 }
 
 /** Accuracy and rejected share when samples whose top probability is below p are rejected. */
-export function rejectAt(confidence: readonly number[], correct: readonly boolean[], p: number): RejectResult {
+export function rejectAt(
+  confidence: readonly number[],
+  correct: readonly boolean[],
+  p: number,
+): RejectResult {
   check(confidence, correct);
-  if (!(p >= 0 && p <= 1)) throw new KeystrokeError("BAD_FLAG", `the reject threshold must be a probability in [0, 1], got ${p}`, { option: "rejectBelow" });
+  if (!(p >= 0 && p <= 1))
+    throw new KeystrokeError("BAD_FLAG", `the reject threshold must be a probability in [0, 1], got ${p}`, {
+      option: "rejectBelow",
+    });
   let accepted = 0;
   let hits = 0;
   for (let i = 0; i < confidence.length; i++) {

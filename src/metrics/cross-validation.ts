@@ -3,7 +3,13 @@ import { KeystrokeError } from "../errors.js";
 import { extractFeatures, featureNames, type FeatureSetName } from "../features/index.js";
 import { fitClassifier } from "../models/index.js";
 import type { Algorithm } from "../models/types.js";
-import { summarizePredictions, predictAll, meanSd, type ClassifierEvaluation, type Prediction } from "./evaluation.js";
+import {
+  summarizePredictions,
+  predictAll,
+  meanSd,
+  type ClassifierEvaluation,
+  type Prediction,
+} from "./evaluation.js";
 import { stratifiedKFold, type Fold } from "./folds.js";
 
 /** The headline scores of one fold. */
@@ -55,9 +61,17 @@ export interface CrossValidationResult {
  * with the default parameters on k − 1 folds and tests on the held-out one. Every model is refitted from
  * the same seed, so a run repeats exactly.
  */
-export async function crossValidate(samples: readonly Sample[], options: CrossValidationOptions): Promise<CrossValidationResult[]> {
+export async function crossValidate(
+  samples: readonly Sample[],
+  options: CrossValidationOptions,
+): Promise<CrossValidationResult[]> {
   const labels = samples.map((s, i) => {
-    if (s.label === undefined) throw new KeystrokeError("BAD_ROW", "cross-validation needs a label on every row", s.source ?? { line: i + 1 });
+    if (s.label === undefined)
+      throw new KeystrokeError(
+        "BAD_ROW",
+        "cross-validation needs a label on every row",
+        s.source ?? { line: i + 1 },
+      );
     return s.label;
   });
   const folds = stratifiedKFold(labels, options.k, options.seed);
@@ -68,10 +82,19 @@ export async function crossValidate(samples: readonly Sample[], options: CrossVa
     const X = samples.map((s) => extractFeatures(s, featureSet));
     const names = featureNames(featureSet, samples[0]?.press.length ?? 0, samples[0]?.keys);
     for (const algorithm of options.algorithms) {
-      const r = await crossValidateOne(algorithm, X, labels, folds, options, names, () => {
-        done++;
-        return { done, total };
-      }, featureSet);
+      const r = await crossValidateOne(
+        algorithm,
+        X,
+        labels,
+        folds,
+        options,
+        names,
+        () => {
+          done++;
+          return { done, total };
+        },
+        featureSet,
+      );
       results.push(r);
     }
   }
@@ -93,11 +116,25 @@ async function crossValidateOne(
   let importanceSum: Float64Array | undefined;
   for (let f = 0; f < folds.length; f++) {
     const { train, test } = folds[f]!;
-    const classifier = await fitClassifier(algorithm, train.map((i) => X[i]!), train.map((i) => labels[i]!), { seed: options.seed });
-    const preds = predictAll(classifier, test.map((i) => X[i]!), test.map((i) => labels[i]!));
+    const classifier = await fitClassifier(
+      algorithm,
+      train.map((i) => X[i]!),
+      train.map((i) => labels[i]!),
+      { seed: options.seed },
+    );
+    const preds = predictAll(
+      classifier,
+      test.map((i) => X[i]!),
+      test.map((i) => labels[i]!),
+    );
     preds.forEach((p, j) => (pooled[test[j]!] = p));
     const e = summarizePredictions(preds);
-    scores.push({ accuracy: e.accuracy, top3: e.top3, balancedAccuracy: e.balancedAccuracy, macroF1: e.macroF1 });
+    scores.push({
+      accuracy: e.accuracy,
+      top3: e.top3,
+      balancedAccuracy: e.balancedAccuracy,
+      macroF1: e.macroF1,
+    });
     const imp = classifier.featureImportance?.();
     if (imp) {
       importanceSum ??= new Float64Array(imp.length);
@@ -120,6 +157,7 @@ async function crossValidateOne(
     sd,
     pooled: summarizePredictions(pooled, { rejectBelow: options.rejectBelow }),
   };
-  if (importanceSum) result.importance = [...importanceSum].map((value, j) => ({ name: names[j] ?? `feature ${j}`, value }));
+  if (importanceSum)
+    result.importance = [...importanceSum].map((value, j) => ({ name: names[j] ?? `feature ${j}`, value }));
   return result;
 }

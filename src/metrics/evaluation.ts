@@ -62,16 +62,29 @@ export interface ClassifierEvaluation {
 }
 
 /** Runs the classifier over the rows and records, per sample, the prediction, its probability and the true rank. */
-export function predictAll(classifier: Classifier, X: readonly ArrayLike<number>[], y: readonly Label[]): Prediction[] {
-  if (X.length !== y.length) throw new KeystrokeError("BAD_REQUEST", `${X.length} rows but ${y.length} labels`);
+export function predictAll(
+  classifier: Classifier,
+  X: readonly ArrayLike<number>[],
+  y: readonly Label[],
+): Prediction[] {
+  if (X.length !== y.length)
+    throw new KeystrokeError("BAD_REQUEST", `${X.length} rows but ${y.length} labels`);
   return X.map((row, i) => {
     if (row.length !== classifier.nFeatures) {
-      throw new KeystrokeError("BAD_REQUEST", `row ${i + 1} has ${row.length} features, the ${classifier.algorithm} model expects ${classifier.nFeatures}`);
+      throw new KeystrokeError(
+        "BAD_REQUEST",
+        `row ${i + 1} has ${row.length} features, the ${classifier.algorithm} model expects ${classifier.nFeatures}`,
+      );
     }
     const proba = classifier.predictProba(row);
     let best = 0;
     for (let j = 1; j < proba.length; j++) if (proba[j]! > proba[best]!) best = j;
-    return { actual: y[i]!, predicted: classifier.classes[best]!, confidence: proba[best]!, rank: trueRank(proba, classifier.classes, y[i]!) };
+    return {
+      actual: y[i]!,
+      predicted: classifier.classes[best]!,
+      confidence: proba[best]!,
+      rank: trueRank(proba, classifier.classes, y[i]!),
+    };
   });
 }
 
@@ -79,7 +92,10 @@ export function predictAll(classifier: Classifier, X: readonly ArrayLike<number>
  * Computes every metric from recorded predictions. A sample whose rank is null came from a user the model
  * never saw (per sample, so pooled cross-validation predictions from different folds are judged right).
  */
-export function summarizePredictions(predictions: readonly Prediction[], options: EvaluateOptions = {}): ClassifierEvaluation {
+export function summarizePredictions(
+  predictions: readonly Prediction[],
+  options: EvaluateOptions = {},
+): ClassifierEvaluation {
   const actual = predictions.map((p) => p.actual);
   const predicted = predictions.map((p) => p.predicted);
   const correct = predictions.map((p) => labelKey(p.actual) === labelKey(p.predicted));
@@ -110,7 +126,8 @@ export function summarizePredictions(predictions: readonly Prediction[], options
     unseenSamples: [...unseen.values()].reduce((s, u) => s + u.samples, 0),
     coverage: coverageCurve(confidence, correct),
   };
-  if (options.rejectBelow !== undefined) evaluation.reject = rejectAt(confidence, correct, options.rejectBelow);
+  if (options.rejectBelow !== undefined)
+    evaluation.reject = rejectAt(confidence, correct, options.rejectBelow);
   return evaluation;
 }
 
@@ -119,7 +136,12 @@ export function summarizePredictions(predictions: readonly Prediction[], options
  * confusion matrix, per-user accuracy and the accuracy–coverage curve. Users the model never saw count
  * as errors and are listed in `unseenUsers`.
  */
-export function evaluateClassifier(classifier: Classifier, X: readonly ArrayLike<number>[], y: readonly Label[], options: EvaluateOptions = {}): ClassifierEvaluation {
+export function evaluateClassifier(
+  classifier: Classifier,
+  X: readonly ArrayLike<number>[],
+  y: readonly Label[],
+  options: EvaluateOptions = {},
+): ClassifierEvaluation {
   return summarizePredictions(predictAll(classifier, X, y), options);
 }
 

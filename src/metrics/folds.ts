@@ -20,9 +20,14 @@ export interface Fold {
  * classes, while our fitClassifier is async and takes a seed.
  */
 export function stratifiedKFold(labels: readonly Label[], k: number, seed: number): Fold[] {
-  if (!Number.isInteger(k) || k < 2) throw new KeystrokeError("BAD_FLAG", `cross-validation needs a whole number of folds ≥ 2, got ${k}`, { option: "k" });
+  if (!Number.isInteger(k) || k < 2)
+    throw new KeystrokeError("BAD_FLAG", `cross-validation needs a whole number of folds ≥ 2, got ${k}`, {
+      option: "k",
+    });
   if (k > labels.length) {
-    throw new KeystrokeError("TOO_FEW_SAMPLES", `cannot split ${labels.length} rows into ${k} folds`, { option: "k" });
+    throw new KeystrokeError("TOO_FEW_SAMPLES", `cannot split ${labels.length} rows into ${k} folds`, {
+      option: "k",
+    });
   }
   const groups = new Map<string, { label: Label; rows: number[] }>();
   labels.forEach((l, i) => {

@@ -27,7 +27,12 @@ export function datasetSummary(samples: readonly Sample[]): { rows: number; user
 
 function labelsOf(samples: readonly Sample[]): Label[] {
   return samples.map((s, i) => {
-    if (s.label === undefined) throw new KeystrokeError("BAD_ROW", "evaluation needs a label on every row", s.source ?? { line: i + 1 });
+    if (s.label === undefined)
+      throw new KeystrokeError(
+        "BAD_ROW",
+        "evaluation needs a label on every row",
+        s.source ?? { line: i + 1 },
+      );
     return s.label;
   });
 }
@@ -46,21 +51,35 @@ export interface EvaluableModel {
  * Evaluates loaded models on labelled samples. A timings model needs samples of its key count; a sample
  * of another length is reported with its file and line rather than scored.
  */
-export function evaluateModels(samples: readonly Sample[], models: readonly EvaluableModel[], options: { rejectBelow?: number } = {}): ModelEvaluation[] {
+export function evaluateModels(
+  samples: readonly Sample[],
+  models: readonly EvaluableModel[],
+  options: { rejectBelow?: number } = {},
+): ModelEvaluation[] {
   const y = labelsOf(samples);
   return models.map((m) => {
     if (m.keys !== null) {
       const bad = samples.find((s) => s.press.length !== m.keys);
       if (bad) {
-        throw new KeystrokeError("BAD_ROW", `sample has ${bad.press.length} keys; the ${m.algorithm} ${m.featureSet} model was trained on ${m.keys}`, bad.source ?? {}, {
-          suggestion: "evaluate with --features summary, which accepts any length",
-        });
+        throw new KeystrokeError(
+          "BAD_ROW",
+          `sample has ${bad.press.length} keys; the ${m.algorithm} ${m.featureSet} model was trained on ${m.keys}`,
+          bad.source ?? {},
+          {
+            suggestion: "evaluate with --features summary, which accepts any length",
+          },
+        );
       }
     }
     const X = samples.map((s) => extractFeatures(s, m.featureSet));
-    const out: ModelEvaluation = { algorithm: m.algorithm, featureSet: m.featureSet, evaluation: evaluateClassifier(m.classifier, X, y, options) };
+    const out: ModelEvaluation = {
+      algorithm: m.algorithm,
+      featureSet: m.featureSet,
+      evaluation: evaluateClassifier(m.classifier, X, y, options),
+    };
     const imp = m.classifier.featureImportance?.();
-    if (imp) out.importance = [...imp].map((value, j) => ({ name: m.featureNames[j] ?? `feature ${j}`, value }));
+    if (imp)
+      out.importance = [...imp].map((value, j) => ({ name: m.featureNames[j] ?? `feature ${j}`, value }));
     if (m.version !== undefined) out.version = m.version;
     return out;
   });
@@ -70,7 +89,10 @@ export function evaluateModels(samples: readonly Sample[], models: readonly Eval
 export type CrossValidateModelsOptions = CrossValidationOptions;
 
 /** Cross-validates the training recipe and returns the results in the same form as evaluateModels. */
-export async function crossValidateModels(samples: readonly Sample[], options: CrossValidateModelsOptions): Promise<ModelEvaluation[]> {
+export async function crossValidateModels(
+  samples: readonly Sample[],
+  options: CrossValidateModelsOptions,
+): Promise<ModelEvaluation[]> {
   const results = await crossValidate(samples, options);
   return results.map((r) => {
     const out: ModelEvaluation = {
@@ -96,7 +118,11 @@ export type ModelJson = Omit<ClassifierEvaluation, "coverage"> & {
  * folds under `cv`); the other fields come from the pooled out-of-fold predictions. Non-finite numbers
  * become null.
  */
-export function evaluationJson(dataset: { file: string; rows: number; users: number }, models: readonly ModelEvaluation[], verification?: unknown): Record<string, unknown> {
+export function evaluationJson(
+  dataset: { file: string; rows: number; users: number },
+  models: readonly ModelEvaluation[],
+  verification?: unknown,
+): Record<string, unknown> {
   const byAlgorithm: Record<string, Record<string, ModelJson>> = {};
   for (const m of models) {
     const { coverage: _coverage, ...rest } = m.evaluation;
@@ -110,13 +136,27 @@ export function evaluationJson(dataset: { file: string; rows: number; users: num
   }
   const doc: Record<string, unknown> = { dataset, models: byAlgorithm };
   if (verification !== undefined) doc.verification = verification;
-  return JSON.parse(JSON.stringify(doc, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v)));
+  return JSON.parse(
+    JSON.stringify(doc, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v)),
+  );
 }
 
 /** The (true, predicted) pairs confused most often, for a terminal summary of a large confusion matrix. */
-export function topConfusions(evaluation: ClassifierEvaluation, n = 5): Array<{ actual: Label; predicted: Label; count: number }> {
+export function topConfusions(
+  evaluation: ClassifierEvaluation,
+  n = 5,
+): Array<{ actual: Label; predicted: Label; count: number }> {
   const { labels, matrix } = evaluation.confusion;
   const pairs: Array<{ actual: Label; predicted: Label; count: number }> = [];
-  matrix.forEach((row, i) => row.forEach((v, j) => i !== j && v > 0 && pairs.push({ actual: labels[i]!, predicted: labels[j]!, count: v })));
-  return pairs.sort((a, b) => b.count - a.count || compareLabels(a.actual, b.actual) || compareLabels(a.predicted, b.predicted)).slice(0, n);
+  matrix.forEach((row, i) =>
+    row.forEach(
+      (v, j) => i !== j && v > 0 && pairs.push({ actual: labels[i]!, predicted: labels[j]!, count: v }),
+    ),
+  );
+  return pairs
+    .sort(
+      (a, b) =>
+        b.count - a.count || compareLabels(a.actual, b.actual) || compareLabels(a.predicted, b.predicted),
+    )
+    .slice(0, n);
 }

@@ -295,7 +295,7 @@ function growTree(b: Builder, w: Float64Array, rng: Rng, importance: Float64Arra
         total[c] = 0;
       }
       sqT += wi * (2 * total[c]! + wi);
-      total[c] += wi;
+      total[c]! += wi;
       wT += wi;
       b.nodeY[k - start] = c;
       b.nodeW[k - start] = wi;
@@ -338,7 +338,7 @@ function growTree(b: Builder, w: Float64Array, rng: Rng, importance: Float64Arra
         samples[hi--] = t;
       }
     }
-    b.treeImportance[f] += split.proxy - (b.xlogx ? sT - b.xlogx[wT]! : sT / wT);
+    b.treeImportance[f]! += split.proxy - (b.xlogx ? sT - b.xlogx[wT]! : sT / wT);
     tree.feature.push(f);
     tree.threshold.push(split.threshold);
     tree.right.push(-1);
@@ -346,7 +346,7 @@ function growTree(b: Builder, w: Float64Array, rng: Rng, importance: Float64Arra
   }
   let sum = 0;
   for (let f = 0; f < b.d; f++) sum += b.treeImportance[f]!;
-  if (sum > 0) for (let f = 0; f < b.d; f++) importance[f] += b.treeImportance[f]! / sum;
+  if (sum > 0) for (let f = 0; f < b.d; f++) importance[f]! += b.treeImportance[f]! / sum;
   return tree;
 }
 
@@ -525,7 +525,7 @@ export async function fitForestPart(X: number[][], y: Label[], options: FitOptio
     const rng = createRng(treeSeed(options.seed, t));
     if (params.bootstrap) {
       w.fill(0);
-      for (let i = 0; i < b.n; i++) w[randInt(rng, b.n)]++;
+      for (let i = 0; i < b.n; i++) w[randInt(rng, b.n)]!++;
     } else w.fill(1);
     trees.push(growTree(b, w, rng, importance));
     options.onProgress?.({ algorithm: "RF", phase: "trees", done: t + 1 - from, total: end - from });
@@ -547,7 +547,7 @@ export function mergeForestParts(X: number[][], y: Label[], options: FitOptions<
   if (trees.length !== params.nTrees) throw new KeystrokeError("IO", `RF: the parts hold ${trees.length} trees, expected ${params.nTrees}`);
   const importance = new Float64Array(d);
   // summed in tree order, so the result does not depend on how the trees were split
-  for (const p of sorted) for (let f = 0; f < d; f++) importance[f] += p.importance[f]!;
+  for (const p of sorted) for (let f = 0; f < d; f++) importance[f]! += p.importance[f]!;
   let sum = 0;
   for (let f = 0; f < d; f++) sum += importance[f]!;
   const imp = Array.from(importance, (v) => roundSig(sum > 0 ? v / sum : 1 / d));
@@ -814,16 +814,16 @@ class Forest implements Classifier {
         f = meta[i + 1]!;
       }
       if (f >= -nClasses) {
-        out[-f - 1]++;
+        out[-f - 1]!++;
         sum++;
       } else {
         for (let e = meta[i + 2]!, end = e - f - nClasses; e < end; e++) {
-          out[leafClass[e]!] += leafProb[e]!;
+          out[leafClass[e]!]! += leafProb[e]!;
           sum += leafProb[e]!;
         }
       }
     }
-    if (sum > 0) for (let c = 0; c < nClasses; c++) out[c] /= sum;
+    if (sum > 0) for (let c = 0; c < nClasses; c++) out[c]! /= sum;
     else out.fill(1 / nClasses);
     return out;
   }

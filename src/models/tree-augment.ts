@@ -110,7 +110,7 @@ export function foldImportance(augment: FeatureAugment, importance: ArrayLike<nu
   const out = Float64Array.from({ length: d }, (_, j) => importance[j]!);
   if (augment === "summary") {
     SUMMARY_DERIVED.forEach((f, k) => {
-      for (const j of f.inputs) out[j] += importance[d + k]! / f.inputs.length;
+      for (const j of f.inputs) out[j]! += importance[d + k]! / f.inputs.length;
     });
   }
   return out;

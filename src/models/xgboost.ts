@@ -532,13 +532,13 @@ class XgbModel implements Classifier {
         node = x[f]! < value[node]! ? node + 1 : right[node]!;
         f = feature[node]!;
       }
-      out[groups[t]!] += value[node]!;
+      out[groups[t]!]! += value[node]!;
     }
     let max = -Infinity;
     for (let c = 0; c < out.length; c++) if (out[c]! > max) max = out[c]!;
     let sum = 0;
     for (let c = 0; c < out.length; c++) sum += out[c] = Math.exp(out[c]! - max);
-    for (let c = 0; c < out.length; c++) out[c] /= sum;
+    for (let c = 0; c < out.length; c++) out[c]! /= sum;
     return out;
   }
 

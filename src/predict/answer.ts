@@ -37,7 +37,12 @@ export interface NdjsonLine {
  * place); otherwise it is one broken JSON document, reported with its line and column.
  */
 export function readRequests(text: string, file?: string): RequestInput {
-  if (text.trim() === "") throw new KeystrokeError("BAD_JSON", "no input: expected a JSON request, an array of them, or NDJSON", file ? { file } : {});
+  if (text.trim() === "")
+    throw new KeystrokeError(
+      "BAD_JSON",
+      "no input: expected a JSON request, an array of them, or NDJSON",
+      file ? { file } : {},
+    );
   let whole: unknown;
   let ok = true;
   try {
@@ -74,12 +79,22 @@ export function errorAnswer(e: unknown, at: { index?: number; line?: number } = 
 }
 
 /** Validates and answers one decoded request; throws KeystrokeError on bad input. */
-export function answerRequest(predictor: Predictor, value: unknown, options: PredictOptions = {}, limits: RequestLimits = {}): PredictAnswer {
+export function answerRequest(
+  predictor: Predictor,
+  value: unknown,
+  options: PredictOptions = {},
+  limits: RequestLimits = {},
+): PredictAnswer {
   return predictor.predict(parseRequest(value, limits), options);
 }
 
 /** Answers every request of a batch; a bad one gets an error object in its place and the rest are answered. */
-export function answerBatch(predictor: Predictor, values: readonly unknown[], options: PredictOptions = {}, limits: RequestLimits = {}): Array<PredictAnswer | ErrorAnswer> {
+export function answerBatch(
+  predictor: Predictor,
+  values: readonly unknown[],
+  options: PredictOptions = {},
+  limits: RequestLimits = {},
+): Array<PredictAnswer | ErrorAnswer> {
   const out = new Array<PredictAnswer | ErrorAnswer>(values.length);
   for (let i = 0; i < values.length; i++) {
     try {
@@ -104,7 +119,12 @@ export interface Verifier {
 }
 
 /** Validates a verification request (`UserID` is the claim unless `claim` is given) and answers it. */
-export async function answerVerify(verifier: Verifier, value: unknown, claim?: Label, limits: RequestLimits = {}): Promise<VerificationAnswer> {
+export async function answerVerify(
+  verifier: Verifier,
+  value: unknown,
+  claim?: Label,
+  limits: RequestLimits = {},
+): Promise<VerificationAnswer> {
   return verifyRequest(verifier, parseVerifyRequest(value, claim, limits));
 }
 
@@ -114,13 +134,25 @@ export type VerificationAnswer = VerificationResult & { features: "timings"; war
 /** Verifies one validated request: raw timings only, since templates are per-key. */
 export async function verifyRequest(verifier: Verifier, req: VerifyRequest): Promise<VerificationAnswer> {
   if (req.kind !== "timings") {
-    throw new KeystrokeError("BAD_REQUEST", "verification needs raw timings (press/release or keystrokes); the HT/PPT/RRT/RPT summary cannot be checked against a per-key template", {
-      field: "press",
-    });
+    throw new KeystrokeError(
+      "BAD_REQUEST",
+      "verification needs raw timings (press/release or keystrokes); the HT/PPT/RRT/RPT summary cannot be checked against a per-key template",
+      {
+        field: "press",
+      },
+    );
   }
   if (verifier.keys !== undefined && req.press.length !== verifier.keys) {
-    throw new KeystrokeError("SAMPLE_MISMATCH", `has ${req.press.length} keys; the verification templates were enrolled with ${verifier.keys}`, { field: req.keys ? "keystrokes" : "press" });
+    throw new KeystrokeError(
+      "SAMPLE_MISMATCH",
+      `has ${req.press.length} keys; the verification templates were enrolled with ${verifier.keys}`,
+      { field: req.keys ? "keystrokes" : "press" },
+    );
   }
   const warning = unitWarning(req);
-  return { ...(await verifier.verify(req.claim, finiteFeatures(extractTimings(req)))), features: "timings", ...(warning !== undefined ? { warnings: [warning] } : {}) };
+  return {
+    ...(await verifier.verify(req.claim, finiteFeatures(extractTimings(req)))),
+    features: "timings",
+    ...(warning !== undefined ? { warnings: [warning] } : {}),
+  };
 }

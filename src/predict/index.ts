@@ -1,4 +1,10 @@
-import { loadModelDir, readManifest, readVersionRecord, type ManifestModel, type ModelDir } from "../models/store.js";
+import {
+  loadModelDir,
+  readManifest,
+  readVersionRecord,
+  type ManifestModel,
+  type ModelDir,
+} from "../models/store.js";
 import type { Algorithm } from "../models/types.js";
 import { Predictor } from "./predictor.js";
 
@@ -8,7 +14,14 @@ export * from "./answer.js";
 export { openVerifier, type OpenVerifier } from "./verifier.js";
 export { parseJson, findJsonFault, type JsonFault } from "./json.js";
 export { unitWarning } from "./units.js";
-export { answerColumns, answerSamples, requestAlgorithms, requestShapes, type RequestShape, type SampleAnswer } from "./samples.js";
+export {
+  answerColumns,
+  answerSamples,
+  requestAlgorithms,
+  requestShapes,
+  type RequestShape,
+  type SampleAnswer,
+} from "./samples.js";
 import type { RequestShape } from "./samples.js";
 
 // Mirrors Predictor.route: a raw sample goes to the timings model; the summary model is read too, since it
@@ -25,7 +38,11 @@ function servesShape(entry: ManifestModel, shape: RequestShape): boolean {
  */
 export async function loadPredictor(
   modelsDir: string,
-  options: { algorithms?: ReadonlyArray<Algorithm | "best">; shapes?: ReadonlyArray<RequestShape>; /** A kept version other than the active one. */ version?: string } = {},
+  options: {
+    algorithms?: ReadonlyArray<Algorithm | "best">;
+    shapes?: ReadonlyArray<RequestShape>;
+    /** A kept version other than the active one. */ version?: string;
+  } = {},
 ): Promise<Predictor> {
   let algorithms: Algorithm[] | undefined;
   if (options.algorithms) {
@@ -33,7 +50,11 @@ export async function loadPredictor(
     if (wanted.has("best")) {
       wanted.delete("best");
       const active = await readManifest(modelsDir);
-      wanted.add(options.version === undefined ? active.best : (await readVersionRecord(modelsDir, active, options.version)).manifest.best);
+      wanted.add(
+        options.version === undefined
+          ? active.best
+          : (await readVersionRecord(modelsDir, active, options.version)).manifest.best,
+      );
     }
     algorithms = [...wanted] as Algorithm[];
   }

@@ -19,7 +19,12 @@ export function parseJson(text: string, where: { file?: string; line?: number } 
   } catch (e) {
     const fault = findJsonFault(text) ?? { offset: 0, line: 1, column: 1, reason: "not valid JSON" };
     const line = (where.line ?? 1) + fault.line - 1;
-    throw new KeystrokeError("BAD_JSON", `invalid JSON at column ${fault.column}: ${fault.reason}`, { ...(where.file ? { file: where.file } : {}), line }, { cause: e });
+    throw new KeystrokeError(
+      "BAD_JSON",
+      `invalid JSON at column ${fault.column}: ${fault.reason}`,
+      { ...(where.file ? { file: where.file } : {}), line },
+      { cause: e },
+    );
   }
 }
 
@@ -33,7 +38,8 @@ export function findJsonFault(text: string): JsonFault | null {
   const ws = () => {
     while (i < n && (text[i] === " " || text[i] === "\t" || text[i] === "\n" || text[i] === "\r")) i++;
   };
-  const unexpected = (): never => fail(i >= n ? "unexpected end of input" : `unexpected character ${JSON.stringify(text[i])}`);
+  const unexpected = (): never =>
+    fail(i >= n ? "unexpected end of input" : `unexpected character ${JSON.stringify(text[i])}`);
   const value = (depth: number): void => {
     if (depth > 512) fail("nested too deeply");
     ws();
@@ -44,7 +50,8 @@ export function findJsonFault(text: string): JsonFault | null {
       if (text[i] === "}") return void i++;
       for (;;) {
         ws();
-        if (text[i] !== '"') fail(i >= n ? "unexpected end of input" : "expected a property name in double quotes");
+        if (text[i] !== '"')
+          fail(i >= n ? "unexpected end of input" : "expected a property name in double quotes");
         string();
         ws();
         if (text[i] !== ":") fail(i >= n ? "unexpected end of input" : "expected ':' after a property name");

@@ -38,7 +38,9 @@ export interface PredictOptions {
 }
 
 /** The models a predictor answers from: a loaded models directory, or anything shaped like one. */
-export type ModelSource = Pick<ModelDir, "models" | "find"> & { manifest: Pick<ModelDir["manifest"], "best"> };
+export type ModelSource = Pick<ModelDir, "models" | "find"> & {
+  manifest: Pick<ModelDir["manifest"], "best">;
+};
 
 export const DEFAULT_TOP = 3;
 
@@ -73,12 +75,16 @@ export class Predictor {
     if (req.kind === "timings") {
       const timings = this.source.find(algorithm, "timings");
       const mismatch = timings ? sampleMismatch(timings, req) : undefined;
-      if (timings && mismatch === undefined) return { model: timings, vector: finiteFeatures(extractTimings(req)) };
+      if (timings && mismatch === undefined)
+        return { model: timings, vector: finiteFeatures(extractTimings(req)) };
       const summary = this.source.find(algorithm, "summary");
       // no timings model at all: the summary model is the only one there is, and the answer says so (`features`)
-      if (summary && (!timings || options.allowSummary || req.allowSummary)) return { model: summary, vector: finiteFeatures(extractSummary(req)) };
+      if (summary && (!timings || options.allowSummary || req.allowSummary))
+        return { model: summary, vector: finiteFeatures(extractSummary(req)) };
       if (timings && mismatch !== undefined) {
-        const way = summary ? `; allowSummary (--allow-summary, "allow_summary": true) lets the weaker ${algorithm} summary model answer it instead` : `, and there is no ${algorithm} summary model to answer it`;
+        const way = summary
+          ? `; allowSummary (--allow-summary, "allow_summary": true) lets the weaker ${algorithm} summary model answer it instead`
+          : `, and there is no ${algorithm} summary model to answer it`;
         throw new KeystrokeError("SAMPLE_MISMATCH", `${mismatch.message}${way}`, { field: mismatch.field });
       }
       throw this.unknown(algorithm);
@@ -114,9 +120,14 @@ export class Predictor {
   private unknown(algorithm: Algorithm, featureSet?: FeatureSetName): KeystrokeError {
     const have = this.source.models.map((m) => `${m.algorithm}/${m.featureSet}`).join(", ") || "none";
     const what = featureSet ? `${algorithm} ${featureSet} model` : `${algorithm} model`;
-    return new KeystrokeError("UNKNOWN_MODEL", `no ${what} is loaded (loaded: ${have})`, { field: "Model" }, {
-      suggestion: "train it with keystroke-id train, or ask for another model",
-    });
+    return new KeystrokeError(
+      "UNKNOWN_MODEL",
+      `no ${what} is loaded (loaded: ${have})`,
+      { field: "Model" },
+      {
+        suggestion: "train it with keystroke-id train, or ask for another model",
+      },
+    );
   }
 }
 
@@ -134,22 +145,39 @@ export function modelKeyNames(model: Pick<LoadedModel, "featureNames" | "keys">)
 }
 
 /** Why a timings model cannot take a raw sample (its key count, or the keys typed), or undefined when it can. */
-export function sampleMismatch(model: Pick<LoadedModel, "featureNames" | "keys" | "algorithm">, req: TimingsRequest): { message: string; field: string } | undefined {
+export function sampleMismatch(
+  model: Pick<LoadedModel, "featureNames" | "keys" | "algorithm">,
+  req: TimingsRequest,
+): { message: string; field: string } | undefined {
   if (model.keys !== req.press.length) {
-    return { message: `has ${req.press.length} keys but the ${model.algorithm} timings model was trained on samples of ${model.keys} keys`, field: req.keys ? "keystrokes" : "press" };
+    return {
+      message: `has ${req.press.length} keys but the ${model.algorithm} timings model was trained on samples of ${model.keys} keys`,
+      field: req.keys ? "keystrokes" : "press",
+    };
   }
   const expected = modelKeyNames(model);
   if (expected && req.keys) {
     const i = req.keys.findIndex((k, j) => !sameKey(k, expected[j]!));
     if (i >= 0) {
-      return { message: `key ${i} is "${clip(req.keys[i]!)}" but the ${model.algorithm} timings model was trained on the text ${clip(expected.join(" "), 80)} (key ${i}: "${clip(expected[i]!)}")`, field: `keystrokes[${i}].key` };
+      return {
+        message: `key ${i} is "${clip(req.keys[i]!)}" but the ${model.algorithm} timings model was trained on the text ${clip(expected.join(" "), 80)} (key ${i}: "${clip(expected[i]!)}")`,
+        field: `keystrokes[${i}].key`,
+      };
     }
   }
   return undefined;
 }
 
 // layouts name keys differently ("period" and "."; "Shift.r" and "Shift"): compare loosely
-const KEY_ALIASES: Record<string, string> = { period: ".", comma: ",", space: " ", return: "enter", five: "5", "shift.r": "shift", "shift.l": "shift" };
+const KEY_ALIASES: Record<string, string> = {
+  period: ".",
+  comma: ",",
+  space: " ",
+  return: "enter",
+  five: "5",
+  "shift.r": "shift",
+  "shift.l": "shift",
+};
 function sameKey(a: string, b: string): boolean {
   const norm = (k: string) => KEY_ALIASES[k.toLowerCase()] ?? k.toLowerCase();
   return norm(a) === norm(b);
@@ -166,7 +194,10 @@ function clip(s: string, n = 20): string {
  */
 export function finiteFeatures(vector: number[], field = "press"): number[] {
   for (let i = 0; i < vector.length; i++) {
-    if (!Number.isFinite(vector[i]!)) throw new KeystrokeError("BAD_REQUEST", "the timings are too far apart to compute features from", { field });
+    if (!Number.isFinite(vector[i]!))
+      throw new KeystrokeError("BAD_REQUEST", "the timings are too far apart to compute features from", {
+        field,
+      });
   }
   return vector;
 }

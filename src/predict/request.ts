@@ -44,13 +44,20 @@ export interface RequestLimits {
 }
 
 /** Parses an algorithm name in any case (`rf`, `Svm`); throws BAD_REQUEST naming `place` otherwise. */
-export function parseAlgorithm(value: unknown, place: { field?: string; flag?: string } = { field: "Model" }): Algorithm {
+export function parseAlgorithm(
+  value: unknown,
+  place: { field?: string; flag?: string } = { field: "Model" },
+): Algorithm {
   if (typeof value === "string") {
     const upper = value.toUpperCase();
     if ((ALGORITHMS as readonly string[]).includes(upper)) return upper as Algorithm;
   }
   const code = place.flag ? "BAD_FLAG" : "BAD_REQUEST";
-  throw new KeystrokeError(code, `unknown model ${describe(value)} (models: ${ALGORITHMS.join(", ")})`, place);
+  throw new KeystrokeError(
+    code,
+    `unknown model ${describe(value)} (models: ${ALGORITHMS.join(", ")})`,
+    place,
+  );
 }
 
 /**
@@ -67,15 +74,27 @@ export function parseRequest(value: unknown, limits: RequestLimits = {}): Predic
   const body = value as Record<string, unknown>;
   const model = body.Model === undefined ? undefined : parseAlgorithm(body.Model);
   if (body.allow_summary !== undefined && typeof body.allow_summary !== "boolean") {
-    throw new KeystrokeError("BAD_REQUEST", `must be true or false, got ${kindOf(body.allow_summary)}`, { field: "allow_summary" });
+    throw new KeystrokeError("BAD_REQUEST", `must be true or false, got ${kindOf(body.allow_summary)}`, {
+      field: "allow_summary",
+    });
   }
-  const extra = { ...(model ? { model } : {}), ...(body.allow_summary === true ? { allowSummary: true } : {}) };
-  if (body.press !== undefined || body.release !== undefined) return { kind: "timings", ...parseArrays(body, maxKeys), ...extra };
-  if (body.keystrokes !== undefined) return { kind: "timings", ...parseKeystrokes(body.keystrokes, maxKeys), ...extra };
-  if (TIMING_KINDS.some((k) => body[k] !== undefined)) return { kind: "summary", summary: parseSummary(body), ...(model ? { model } : {}) };
-  throw new KeystrokeError("BAD_REQUEST", "no timings: expected HT, PPT, RRT, RPT (each with Mean and STD), press and release, or keystrokes", {
-    field: "HT",
-  });
+  const extra = {
+    ...(model ? { model } : {}),
+    ...(body.allow_summary === true ? { allowSummary: true } : {}),
+  };
+  if (body.press !== undefined || body.release !== undefined)
+    return { kind: "timings", ...parseArrays(body, maxKeys), ...extra };
+  if (body.keystrokes !== undefined)
+    return { kind: "timings", ...parseKeystrokes(body.keystrokes, maxKeys), ...extra };
+  if (TIMING_KINDS.some((k) => body[k] !== undefined))
+    return { kind: "summary", summary: parseSummary(body), ...(model ? { model } : {}) };
+  throw new KeystrokeError(
+    "BAD_REQUEST",
+    "no timings: expected HT, PPT, RRT, RPT (each with Mean and STD), press and release, or keystrokes",
+    {
+      field: "HT",
+    },
+  );
 }
 
 /** Parses a verification request: any request form plus `UserID`, the claimed user. */
@@ -92,7 +111,12 @@ export function parseClaim(value: unknown, place: { field?: string; flag?: strin
   if (value === undefined) throw new KeystrokeError(code, "missing: the user the sample claims to be", place);
   if (typeof value === "number" && Number.isFinite(value)) return value;
   if (typeof value === "string" && value.trim() !== "") {
-    if (value.length > MAX_CLAIM_LENGTH) throw new KeystrokeError(code, `is ${value.length} characters long; a user id has at most ${MAX_CLAIM_LENGTH}`, place);
+    if (value.length > MAX_CLAIM_LENGTH)
+      throw new KeystrokeError(
+        code,
+        `is ${value.length} characters long; a user id has at most ${MAX_CLAIM_LENGTH}`,
+        place,
+      );
     const n = Number(value);
     return Number.isFinite(n) && String(n) === value ? n : value;
   }
@@ -104,15 +128,24 @@ function parseSummary(body: Record<string, unknown>): number[] {
   let i = 0;
   for (const kind of TIMING_KINDS) {
     const part = body[kind];
-    if (part === undefined) throw new KeystrokeError("BAD_REQUEST", "missing (expected an object with Mean and STD)", { field: kind });
+    if (part === undefined)
+      throw new KeystrokeError("BAD_REQUEST", "missing (expected an object with Mean and STD)", {
+        field: kind,
+      });
     if (part === null || typeof part !== "object" || Array.isArray(part)) {
-      throw new KeystrokeError("BAD_REQUEST", `must be an object with Mean and STD, got ${kindOf(part)}`, { field: kind });
+      throw new KeystrokeError("BAD_REQUEST", `must be an object with Mean and STD, got ${kindOf(part)}`, {
+        field: kind,
+      });
     }
     const mean = number((part as Record<string, unknown>).Mean, `${kind}.Mean`);
     const std = number((part as Record<string, unknown>).STD, `${kind}.STD`);
     // RPT (and RRT) are legitimately negative when keys overlap; a hold time or a spread never is.
-    if (kind === "HT" && mean < 0) throw new KeystrokeError("BAD_REQUEST", "a hold time cannot be negative", { field: "HT.Mean" });
-    if (std < 0) throw new KeystrokeError("BAD_REQUEST", "a standard deviation cannot be negative", { field: `${kind}.STD` });
+    if (kind === "HT" && mean < 0)
+      throw new KeystrokeError("BAD_REQUEST", "a hold time cannot be negative", { field: "HT.Mean" });
+    if (std < 0)
+      throw new KeystrokeError("BAD_REQUEST", "a standard deviation cannot be negative", {
+        field: `${kind}.STD`,
+      });
     out[i++] = mean;
     out[i++] = std;
   }
@@ -123,14 +156,24 @@ function parseArrays(body: Record<string, unknown>, maxKeys: number): { press: n
   const press = timeArray(body.press, "press", maxKeys);
   const release = timeArray(body.release, "release", maxKeys);
   if (press.length !== release.length) {
-    throw new KeystrokeError("BAD_REQUEST", `has ${release.length} times but press has ${press.length}`, { field: "release" });
+    throw new KeystrokeError("BAD_REQUEST", `has ${release.length} times but press has ${press.length}`, {
+      field: "release",
+    });
   }
   checkOrder(press, release, (i, which) => `${which}[${i}]`);
   return { press, release };
 }
 
-function parseKeystrokes(value: unknown, maxKeys: number): { press: number[]; release: number[]; keys?: string[] } {
-  if (!Array.isArray(value)) throw new KeystrokeError("BAD_REQUEST", `must be an array of {key, press, release}, got ${kindOf(value)}`, { field: "keystrokes" });
+function parseKeystrokes(
+  value: unknown,
+  maxKeys: number,
+): { press: number[]; release: number[]; keys?: string[] } {
+  if (!Array.isArray(value))
+    throw new KeystrokeError(
+      "BAD_REQUEST",
+      `must be an array of {key, press, release}, got ${kindOf(value)}`,
+      { field: "keystrokes" },
+    );
   checkLength(value.length, "keystrokes", maxKeys);
   const n = value.length;
   const press = new Array<number>(n);
@@ -140,13 +183,18 @@ function parseKeystrokes(value: unknown, maxKeys: number): { press: number[]; re
   for (let i = 0; i < n; i++) {
     const k = value[i] as unknown;
     if (k === null || typeof k !== "object" || Array.isArray(k)) {
-      throw new KeystrokeError("BAD_REQUEST", `must be an object {key, press, release}, got ${kindOf(k)}`, { field: `keystrokes[${i}]` });
+      throw new KeystrokeError("BAD_REQUEST", `must be an object {key, press, release}, got ${kindOf(k)}`, {
+        field: `keystrokes[${i}]`,
+      });
     }
     const o = k as Record<string, unknown>;
     press[i] = time(o.press, `keystrokes[${i}].press`);
     release[i] = time(o.release, `keystrokes[${i}].release`);
     if (o.key === undefined) named = false;
-    else if (typeof o.key !== "string") throw new KeystrokeError("BAD_REQUEST", `must be a string, got ${kindOf(o.key)}`, { field: `keystrokes[${i}].key` });
+    else if (typeof o.key !== "string")
+      throw new KeystrokeError("BAD_REQUEST", `must be a string, got ${kindOf(o.key)}`, {
+        field: `keystrokes[${i}].key`,
+      });
     else keys[i] = o.key;
   }
   checkOrder(press, release, (i, which) => `keystrokes[${i}].${which}`);
@@ -154,8 +202,12 @@ function parseKeystrokes(value: unknown, maxKeys: number): { press: number[]; re
 }
 
 function timeArray(value: unknown, field: string, maxKeys: number): number[] {
-  if (value === undefined) throw new KeystrokeError("BAD_REQUEST", "missing (press and release go together)", { field });
-  if (!Array.isArray(value)) throw new KeystrokeError("BAD_REQUEST", `must be an array of times in ms, got ${kindOf(value)}`, { field });
+  if (value === undefined)
+    throw new KeystrokeError("BAD_REQUEST", "missing (press and release go together)", { field });
+  if (!Array.isArray(value))
+    throw new KeystrokeError("BAD_REQUEST", `must be an array of times in ms, got ${kindOf(value)}`, {
+      field,
+    });
   checkLength(value.length, field, maxKeys);
   const out = new Array<number>(value.length);
   for (let i = 0; i < value.length; i++) out[i] = time(value[i], `${field}[${i}]`);
@@ -165,14 +217,26 @@ function timeArray(value: unknown, field: string, maxKeys: number): number[] {
 function checkLength(n: number, field: string, maxKeys: number): void {
   // Fewer than two keys has no press–press interval, so neither feature set can be computed.
   if (n < 2) throw new KeystrokeError("BAD_REQUEST", `needs at least 2 keys, got ${n}`, { field });
-  if (n > maxKeys) throw new KeystrokeError("BAD_REQUEST", `has ${n} keys; at most ${maxKeys} are accepted`, { field });
+  if (n > maxKeys)
+    throw new KeystrokeError("BAD_REQUEST", `has ${n} keys; at most ${maxKeys} are accepted`, { field });
 }
 
-function checkOrder(press: number[], release: number[], field: (i: number, which: "press" | "release") => string): void {
+function checkOrder(
+  press: number[],
+  release: number[],
+  field: (i: number, which: "press" | "release") => string,
+): void {
   for (let i = 0; i < press.length; i++) {
-    if (release[i]! < press[i]!) throw new KeystrokeError("BAD_REQUEST", "a key cannot be released before it is pressed", { field: field(i, "release") });
+    if (release[i]! < press[i]!)
+      throw new KeystrokeError("BAD_REQUEST", "a key cannot be released before it is pressed", {
+        field: field(i, "release"),
+      });
     if (i > 0 && press[i]! < press[i - 1]!) {
-      throw new KeystrokeError("BAD_REQUEST", "presses must be in typing order (this one is earlier than the one before)", { field: field(i, "press") });
+      throw new KeystrokeError(
+        "BAD_REQUEST",
+        "presses must be in typing order (this one is earlier than the one before)",
+        { field: field(i, "press") },
+      );
     }
   }
 }
@@ -185,10 +249,12 @@ function time(value: unknown, field: string): number {
 
 function number(value: unknown, field: string): number {
   if (value === undefined) throw new KeystrokeError("BAD_REQUEST", "missing (expected a number)", { field });
-  if (typeof value !== "number") throw new KeystrokeError("BAD_REQUEST", `must be a number, got ${kindOf(value)}`, { field });
+  if (typeof value !== "number")
+    throw new KeystrokeError("BAD_REQUEST", `must be a number, got ${kindOf(value)}`, { field });
   // JSON has no NaN or Infinity, but 1e999 parses to Infinity.
   if (!Number.isFinite(value)) throw new KeystrokeError("BAD_REQUEST", "must be a finite number", { field });
-  if (Math.abs(value) > MAX_TIME) throw new KeystrokeError("BAD_REQUEST", `is too large for a time in ms (at most ${MAX_TIME})`, { field });
+  if (Math.abs(value) > MAX_TIME)
+    throw new KeystrokeError("BAD_REQUEST", `is too large for a time in ms (at most ${MAX_TIME})`, { field });
   return value;
 }
 

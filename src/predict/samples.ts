@@ -12,7 +12,18 @@ export interface SampleAnswer {
 }
 
 const PREDICT_COLUMNS = ["UserID", "Model", "features", "confidence", "model_version"];
-const VERIFY_COLUMNS = ["UserID", "accepted", "anomaly_score", "confidence_score", "threshold", "detector", "features", "replay", "scripted", "reason"];
+const VERIFY_COLUMNS = [
+  "UserID",
+  "accepted",
+  "anomaly_score",
+  "confidence_score",
+  "threshold",
+  "detector",
+  "features",
+  "replay",
+  "scripted",
+  "reason",
+];
 
 /**
  * The columns of a table of answers: `keys` index a SampleAnswer row, `head` names them. The file's own
@@ -29,7 +40,11 @@ export function answerColumns(verifying: boolean, labelColumn?: string): { keys:
  * an error row naming its line instead of stopping the others. `withLabel` says (once the header is
  * read) whether the file has a label column to carry along.
  */
-export async function* answerSamples(samples: AsyncIterable<Sample>, answer: (value: unknown) => object | Promise<object>, withLabel: () => boolean): AsyncGenerator<SampleAnswer> {
+export async function* answerSamples(
+  samples: AsyncIterable<Sample>,
+  answer: (value: unknown) => object | Promise<object>,
+  withLabel: () => boolean,
+): AsyncGenerator<SampleAnswer> {
   for await (const s of samples) {
     const line = s.source?.line;
     let a: object;
@@ -45,7 +60,11 @@ export async function* answerSamples(samples: AsyncIterable<Sample>, answer: (va
 }
 
 function requestValues(input: RequestInput): unknown[] {
-  return input.form === "single" ? [input.value] : input.form === "batch" ? input.values : input.lines.map((l) => l.value);
+  return input.form === "single"
+    ? [input.value]
+    : input.form === "batch"
+      ? input.values
+      : input.lines.map((l) => l.value);
 }
 
 /** The request shapes (summary, or a raw sample's key count) of a set of requests, so only their models are read; undefined when one is malformed. */
@@ -69,7 +88,8 @@ export function requestAlgorithms(input: RequestInput): Array<Algorithm | "best"
     if (v === null || typeof v !== "object" || Array.isArray(v)) continue;
     const m = (v as { Model?: unknown }).Model;
     if (m === undefined) wanted.add("best");
-    else if (typeof m === "string" && (ALGORITHMS as readonly string[]).includes(m.toUpperCase())) wanted.add(m.toUpperCase() as Algorithm);
+    else if (typeof m === "string" && (ALGORITHMS as readonly string[]).includes(m.toUpperCase()))
+      wanted.add(m.toUpperCase() as Algorithm);
   }
   return [...wanted];
 }

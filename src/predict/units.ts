@@ -18,7 +18,10 @@ function median(values: readonly number[]): number {
  * input was read in: "ms" (JSON requests, wide and events CSV) or "s" (the derived CMU layout, converted
  * to ms on reading).
  */
-export function unitWarning(sample: { press: readonly number[]; release: readonly number[] }, layout: "ms" | "s" = "ms"): string | undefined {
+export function unitWarning(
+  sample: { press: readonly number[]; release: readonly number[] },
+  layout: "ms" | "s" = "ms",
+): string | undefined {
   const n = Math.min(sample.press.length, sample.release.length);
   if (n < 2) return undefined;
   const holds: number[] = [];

@@ -116,7 +116,30 @@ export interface FieldLike {
 }
 
 /** Keys that never count as typing: navigation, focus and shortcut modifiers. */
-const IGNORED_KEYS = new Set(["Tab", "Escape", "Control", "Meta", "Alt", "AltGraph", "OS", "ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End", "PageUp", "PageDown", "CapsLock", "NumLock", "ScrollLock", "ContextMenu", "Unidentified", "Process", "Dead"]);
+const IGNORED_KEYS = new Set([
+  "Tab",
+  "Escape",
+  "Control",
+  "Meta",
+  "Alt",
+  "AltGraph",
+  "OS",
+  "ArrowLeft",
+  "ArrowRight",
+  "ArrowUp",
+  "ArrowDown",
+  "Home",
+  "End",
+  "PageUp",
+  "PageDown",
+  "CapsLock",
+  "NumLock",
+  "ScrollLock",
+  "ContextMenu",
+  "Unidentified",
+  "Process",
+  "Dead",
+]);
 const CORRECTION_KEYS = new Set(["Backspace", "Delete"]);
 
 /** The coarse class of a key: enough for the features (which use only times), never the character. */
@@ -140,7 +163,8 @@ interface Pending {
 
 /** Attaches a recorder to an input or textarea; see RecorderOptions for the rules it follows. */
 export function createRecorder(element: FieldLike, options: RecorderOptions = {}): KeystrokeRecorder {
-  if (!element || typeof element.addEventListener !== "function") throw new TypeError("createRecorder needs an input or textarea element");
+  if (!element || typeof element.addEventListener !== "function")
+    throw new TypeError("createRecorder needs an input or textarea element");
   const isPassword = String(element.type ?? "").toLowerCase() === "password";
   let naming: KeyNaming = options.keys ?? (isPassword ? "class" : "key");
   if (isPassword && !options.recordPasswordKeys && (naming === "key" || naming === "code")) naming = "class";
@@ -151,7 +175,8 @@ export function createRecorder(element: FieldLike, options: RecorderOptions = {}
   const perf = (globalThis as { performance?: { now(): number } }).performance;
   const timeOf = (e: KeyEventLike): number => {
     if (clock) return clock();
-    if (typeof e.timeStamp === "number" && Number.isFinite(e.timeStamp) && e.timeStamp > 0) return e.timeStamp;
+    if (typeof e.timeStamp === "number" && Number.isFinite(e.timeStamp) && e.timeStamp > 0)
+      return e.timeStamp;
     return perf ? perf.now() : Date.now();
   };
 
@@ -222,7 +247,10 @@ export function createRecorder(element: FieldLike, options: RecorderOptions = {}
     pending.delete(id);
     const release = Math.max(p.press, timeOf(e));
     const name = nameOf(p);
-    const k: RecordedKeystroke = name === undefined ? { press: round(p.press), release: round(release) } : { key: name, press: round(p.press), release: round(release) };
+    const k: RecordedKeystroke =
+      name === undefined
+        ? { press: round(p.press), release: round(release) }
+        : { key: name, press: round(p.press), release: round(release) };
     // keys released out of order still go in press order (the server requires it)
     let i = done.length;
     while (i > 0 && done[i - 1]!.press > k.press) i--;
@@ -265,10 +293,20 @@ export function createRecorder(element: FieldLike, options: RecorderOptions = {}
     if (focusLost) issues.push("focus-lost");
     if (waitingForEmpty || (policy === "drop" && corrections > 0)) issues.push("corrected");
     if (done.length < minKeys) issues.push("too-few-keys");
-    return { usable: issues.length === 0, keys: done.length, issues, pasted, autoRepeats, corrections, composed, pending: pending.size };
+    return {
+      usable: issues.length === 0,
+      keys: done.length,
+      issues,
+      pasted,
+      autoRepeats,
+      corrections,
+      composed,
+      pending: pending.size,
+    };
   };
 
-  const sample = (): KeystrokeSample | null => (quality().usable ? { keystrokes: done.map((k) => ({ ...k })) } : null);
+  const sample = (): KeystrokeSample | null =>
+    quality().usable ? { keystrokes: done.map((k) => ({ ...k })) } : null;
 
   const emit = () => {
     const event: SampleEvent = { sample: sample(), quality: quality() };

@@ -6,7 +6,9 @@ import { KeystrokeError } from "../errors.js";
 export const RECORDER_GLOBAL = "KeystrokeRecorder";
 
 /** Where the compiled recorder module is: dist/recorder/recorder.js, from both src/ (tests) and dist/. */
-export const RECORDER_MODULE_PATH = fileURLToPath(new URL("../../dist/recorder/recorder.js", import.meta.url));
+export const RECORDER_MODULE_PATH = fileURLToPath(
+  new URL("../../dist/recorder/recorder.js", import.meta.url),
+);
 
 /**
  * Turns the compiled recorder ES module into a classic script for a `<script>` tag that defines
@@ -18,14 +20,21 @@ export function scriptFromModule(source: string): string {
   const names: string[] = [];
   const body = source
     .replace(/^\/\/# sourceMappingURL=.*$/m, "")
-    .replace(/^export (async function|function|const|let|class) ([A-Za-z_$][\w$]*)/gm, (_m, kind: string, name: string) => {
-      names.push(name);
-      return `${kind} ${name}`;
-    });
+    .replace(
+      /^export (async function|function|const|let|class) ([A-Za-z_$][\w$]*)/gm,
+      (_m, kind: string, name: string) => {
+        names.push(name);
+        return `${kind} ${name}`;
+      },
+    );
   if (/^\s*(import|export)\b/m.test(body)) {
-    throw new KeystrokeError("IO", "the recorder module has an import or export the script wrapper cannot turn into a global");
+    throw new KeystrokeError(
+      "IO",
+      "the recorder module has an import or export the script wrapper cannot turn into a global",
+    );
   }
-  if (!names.includes("createRecorder")) throw new KeystrokeError("IO", "the recorder module exports no createRecorder");
+  if (!names.includes("createRecorder"))
+    throw new KeystrokeError("IO", "the recorder module exports no createRecorder");
   const exported = names.map((n) => `${n}: ${n}`).join(", ");
   return `/* keystroke-id recorder: defines globalThis.${RECORDER_GLOBAL} */\n(function () {\n"use strict";\n${body.trim()}\nglobalThis.${RECORDER_GLOBAL} = Object.freeze({ ${exported} });\n})();\n`;
 }
@@ -36,7 +45,11 @@ export async function readRecorderScript(path = RECORDER_MODULE_PATH): Promise<s
   try {
     source = await readFile(path, "utf8");
   } catch (e) {
-    throw new KeystrokeError("IO", `cannot read the compiled recorder ${path} (run npm run build): ${(e as Error).message}`, { file: path });
+    throw new KeystrokeError(
+      "IO",
+      `cannot read the compiled recorder ${path} (run npm run build): ${(e as Error).message}`,
+      { file: path },
+    );
   }
   return scriptFromModule(source);
 }

@@ -1,7 +1,18 @@
 import { KeystrokeError } from "../errors.js";
 import { writeFileAtomic } from "../util/fs.js";
 import type { ClassifierEvaluation, FoldScores } from "../metrics/index.js";
-import { accuracyBars, DET_TICKS, detTransform, heatmap, importanceBars, lineChart, perUserBars, PALETTE, type AccuracyBar, type Series } from "./charts.js";
+import {
+  accuracyBars,
+  DET_TICKS,
+  detTransform,
+  heatmap,
+  importanceBars,
+  lineChart,
+  perUserBars,
+  PALETTE,
+  type AccuracyBar,
+  type Series,
+} from "./charts.js";
 import { esc, pct } from "./svg.js";
 import { REPORT_CSS, REPORT_SCRIPT } from "./style.js";
 
@@ -53,7 +64,10 @@ function figure(title: string, caption: string, body: string, extra = ""): strin
 
 function legend(items: ReadonlyArray<{ label: string; color: string; dash?: boolean }>): string {
   return `<div class="legend">${items
-    .map((i) => `<span class="key"><i class="${i.dash ? "dash" : ""}" style="--c:${i.color}"></i>${esc(i.label)}</span>`)
+    .map(
+      (i) =>
+        `<span class="key"><i class="${i.dash ? "dash" : ""}" style="--c:${i.color}"></i>${esc(i.label)}</span>`,
+    )
     .join("")}</div>`;
 }
 
@@ -63,11 +77,17 @@ function metricsTable(models: readonly ReportModel[]): string {
     m.cv ? `${pct(m.cv.mean[k])}<small> ± ${pct(m.cv.sd[k])}</small>` : pct(v);
   const rows = models.map((m) => {
     const e = m.evaluation;
-    const worst = e.mostWrong.slice(0, 3).map((u) => `${esc(u.user)} <small>(${pct(u.accuracy, 0)})</small>`).join(", ") || "—";
+    const worst =
+      e.mostWrong
+        .slice(0, 3)
+        .map((u) => `${esc(u.user)} <small>(${pct(u.accuracy, 0)})</small>`)
+        .join(", ") || "—";
     return `<tr><th scope="row">${esc(m.algorithm)} <span class="fs">${esc(m.featureSet)}</span></th><td>${cell(m, "accuracy", e.accuracy)}</td><td>${cell(m, "top3", e.top3)}</td><td>${cell(m, "balancedAccuracy", e.balancedAccuracy)}</td><td>${pct(e.macroPrecision)}</td><td>${pct(e.macroRecall)}</td><td>${cell(m, "macroF1", e.macroF1)}</td><td>${e.unseenSamples ? `<span class="warn">${e.unseenSamples}</span>` : "0"}</td><td class="worst">${worst}</td></tr>`;
   });
   return `<table class="metrics"><thead><tr><th>model</th><th>accuracy</th><th>top-3</th><th>balanced</th><th>macro P</th><th>macro R</th><th>macro F1</th><th>unseen</th><th>most wrong users</th></tr></thead><tbody>${rows.join("")}</tbody></table>${
-    cv ? `<p class="note">Mean ± standard deviation over folds; precision, recall and the lists below are from the pooled out-of-fold predictions.</p>` : ""
+    cv
+      ? `<p class="note">Mean ± standard deviation over folds; precision, recall and the lists below are from the pooled out-of-fold predictions.</p>`
+      : ""
   }`;
 }
 
@@ -79,7 +99,9 @@ function verificationSection(v: NonNullable<ReportInput["verification"]>): strin
     return {
       name: n,
       color: color(i),
-      points: [...d.roc].sort((a, b) => a.far - b.far || b.frr - a.frr).map((p) => [p.far, 1 - p.frr] as [number, number]),
+      points: [...d.roc]
+        .sort((a, b) => a.far - b.far || b.frr - a.frr)
+        .map((p) => [p.far, 1 - p.frr] as [number, number]),
       marker: { x: d.eerPoint.far, y: 1 - d.eerPoint.frr, label: `EER ${pct(d.eer.mean, 2)}` },
     };
   });
@@ -88,12 +110,23 @@ function verificationSection(v: NonNullable<ReportInput["verification"]>): strin
     return {
       name: n,
       color: color(i),
-      points: [...d.roc].sort((a, b) => a.far - b.far || b.frr - a.frr).map((p) => [p.far, p.frr] as [number, number]),
+      points: [...d.roc]
+        .sort((a, b) => a.far - b.far || b.frr - a.frr)
+        .map((p) => [p.far, p.frr] as [number, number]),
       marker: { x: d.eerPoint.far, y: d.eerPoint.frr, label: `EER ${pct(d.eer.mean, 2)}` },
     };
   });
-  const unit = { domain: [0, 1] as [number, number], ticks: [0, 0.2, 0.4, 0.6, 0.8, 1], format: (x: number) => pct(x, 0) };
-  const detAxis = { domain: [0.001, 0.5] as [number, number], ticks: DET_TICKS, format: (x: number) => (x < 0.01 ? pct(x, 1) : pct(x, 0)), transform: detTransform };
+  const unit = {
+    domain: [0, 1] as [number, number],
+    ticks: [0, 0.2, 0.4, 0.6, 0.8, 1],
+    format: (x: number) => pct(x, 0),
+  };
+  const detAxis = {
+    domain: [0.001, 0.5] as [number, number],
+    ticks: DET_TICKS,
+    format: (x: number) => (x < 0.01 ? pct(x, 1) : pct(x, 0)),
+    transform: detTransform,
+  };
   const rows = names
     .map((n) => {
       const d = v.detectors[n]!;
@@ -113,11 +146,18 @@ export function renderReport(input: ReportInput): string {
   const best = models[0];
   const title = input.title ?? "Who is typing? Model evaluation";
   const mode =
-    input.mode ?? (input.cvFolds ? `${input.cvFolds}-fold stratified cross-validation` : input.models.length ? "evaluation of trained models" : "verification evaluation");
+    input.mode ??
+    (input.cvFolds
+      ? `${input.cvFolds}-fold stratified cross-validation`
+      : input.models.length
+        ? "evaluation of trained models"
+        : "verification evaluation");
   const parts: string[] = [];
-  parts.push(`<header><p class="kicker">keystroke-id report</p><h1>${esc(title)}</h1><p class="meta">${esc(input.source)} · ${input.dataset.rows} samples · ${input.dataset.users} users · ${esc(mode)}${
-    input.generatedAt ? ` · ${esc(input.generatedAt)}` : ""
-  }</p></header>`);
+  parts.push(
+    `<header><p class="kicker">keystroke-id report</p><h1>${esc(title)}</h1><p class="meta">${esc(input.source)} · ${input.dataset.rows} samples · ${input.dataset.users} users · ${esc(mode)}${
+      input.generatedAt ? ` · ${esc(input.generatedAt)}` : ""
+    }</p></header>`,
+  );
   if (best) {
     const tiles = [
       ["best accuracy", pct(best.evaluation.accuracy), modelName(best)],
@@ -128,9 +168,13 @@ export function renderReport(input: ReportInput): string {
       const d = input.verification.detectors[input.verification.best];
       if (d) tiles.push(["verification EER", pct(d.eer.mean, 2), input.verification.best]);
     }
-    parts.push(`<div class="tiles">${tiles.map(([k, v, s]) => `<div class="tile"><span class="k">${esc(k)}</span><span class="v">${v}</span><span class="s">${esc(s)}</span></div>`).join("")}</div>`);
+    parts.push(
+      `<div class="tiles">${tiles.map(([k, v, s]) => `<div class="tile"><span class="k">${esc(k)}</span><span class="v">${v}</span><span class="s">${esc(s)}</span></div>`).join("")}</div>`,
+    );
     const featureSets = [...new Set(models.map((m) => m.featureSet))];
-    const colors = Object.fromEntries(featureSets.map((s, i) => [s, SERIES_COLORS[s] ?? PALETTE[(i + 2) % PALETTE.length]!]));
+    const colors = Object.fromEntries(
+      featureSets.map((s, i) => [s, SERIES_COLORS[s] ?? PALETTE[(i + 2) % PALETTE.length]!]),
+    );
     const bars: AccuracyBar[] = input.models.map((m) => ({
       group: m.algorithm,
       series: m.featureSet,
@@ -138,43 +182,110 @@ export function renderReport(input: ReportInput): string {
       sd: m.cv?.sd.accuracy,
       tip: `${modelName(m)}: ${pct(m.cv ? m.cv.mean.accuracy : m.evaluation.accuracy)}${m.cv ? ` ± ${pct(m.cv.sd.accuracy)}` : ""}, top-3 ${pct(m.evaluation.top3)}`,
     }));
-    parts.push(`<section><h2>Identification</h2><p class="lede">Which of the ${input.dataset.users} users typed each sample.${
-      models.some((m) => m.evaluation.unseenSamples) ? " Samples of users a model never saw count as errors." : ""
-    }</p>`);
-    parts.push(figure("Accuracy by model and feature set", input.cvFolds ? "Mean over folds; whiskers show one standard deviation." : "Share of samples whose user is predicted correctly.", legend(featureSets.map((s) => ({ label: s, color: colors[s]! }))) + accuracyBars(bars, colors)));
+    parts.push(
+      `<section><h2>Identification</h2><p class="lede">Which of the ${input.dataset.users} users typed each sample.${
+        models.some((m) => m.evaluation.unseenSamples)
+          ? " Samples of users a model never saw count as errors."
+          : ""
+      }</p>`,
+    );
+    parts.push(
+      figure(
+        "Accuracy by model and feature set",
+        input.cvFolds
+          ? "Mean over folds; whiskers show one standard deviation."
+          : "Share of samples whose user is predicted correctly.",
+        legend(featureSets.map((s) => ({ label: s, color: colors[s]! }))) + accuracyBars(bars, colors),
+      ),
+    );
     parts.push(metricsTable(models));
     const cov: Series[] = models.map((m) => ({
       name: modelName(m),
-      color: PALETTE[["SVM", "RF", "XGB"].indexOf(m.algorithm) >= 0 ? ["SVM", "RF", "XGB"].indexOf(m.algorithm) + 2 : 0]!,
+      color:
+        PALETTE[
+          ["SVM", "RF", "XGB"].indexOf(m.algorithm) >= 0 ? ["SVM", "RF", "XGB"].indexOf(m.algorithm) + 2 : 0
+        ]!,
       dash: m.featureSet === "summary",
       points: m.evaluation.coverage.map((p) => [p.coverage, p.accuracy] as [number, number]),
-      marker: m.evaluation.reject && m.evaluation.reject.accuracy !== null ? { x: m.evaluation.reject.coverage, y: m.evaluation.reject.accuracy, label: `p ≥ ${m.evaluation.reject.threshold}: ${pct(m.evaluation.reject.accuracy)} at ${pct(m.evaluation.reject.coverage)} coverage` } : undefined,
+      marker:
+        m.evaluation.reject && m.evaluation.reject.accuracy !== null
+          ? {
+              x: m.evaluation.reject.coverage,
+              y: m.evaluation.reject.accuracy,
+              label: `p ≥ ${m.evaluation.reject.threshold}: ${pct(m.evaluation.reject.accuracy)} at ${pct(m.evaluation.reject.coverage)} coverage`,
+            }
+          : undefined,
     }));
-    const unit = { domain: [0, 1] as [number, number], ticks: [0, 0.2, 0.4, 0.6, 0.8, 1], format: (x: number) => pct(x, 0) };
-    const rejectNote = input.rejectBelow !== undefined ? ` Dots mark the reject threshold p = ${input.rejectBelow}.` : "";
+    const unit = {
+      domain: [0, 1] as [number, number],
+      ticks: [0, 0.2, 0.4, 0.6, 0.8, 1],
+      format: (x: number) => pct(x, 0),
+    };
+    const rejectNote =
+      input.rejectBelow !== undefined ? ` Dots mark the reject threshold p = ${input.rejectBelow}.` : "";
     parts.push(
       `<div class="grid two">${figure(
         "Accuracy against coverage",
         `Reject samples whose top probability is below a threshold: fewer answers, more of them right.${rejectNote}`,
-        legend(cov.map((s) => ({ label: s.name, color: s.color, dash: s.dash }))) + lineChart("coverage", "accuracy against coverage", cov, { ...unit, title: "coverage (share of samples answered)" }, { ...unit, title: "accuracy on answered samples" }),
+        legend(cov.map((s) => ({ label: s.name, color: s.color, dash: s.dash }))) +
+          lineChart(
+            "coverage",
+            "accuracy against coverage",
+            cov,
+            { ...unit, title: "coverage (share of samples answered)" },
+            { ...unit, title: "accuracy on answered samples" },
+          ),
       )}${figure(
         `Confusion matrix — ${modelName(best)}`,
         "Rows are true users, columns predictions; blue cells are recognised samples, orange ones mistakes. Hover for users.",
-        legend([{ label: "recognised", color: "#2f64a8" }, { label: "mistaken", color: "#d9622b" }]) + heatmap(best.evaluation.confusion, modelName(best).replace(/ · /, "-")),
+        legend([
+          { label: "recognised", color: "#2f64a8" },
+          { label: "mistaken", color: "#d9622b" },
+        ]) + heatmap(best.evaluation.confusion, modelName(best).replace(/ · /, "-")),
       )}</div>`,
     );
-    parts.push(figure(`Accuracy per user — ${modelName(best)}`, `${best.evaluation.mostWrong.length ? `Hardest: ${best.evaluation.mostWrong.slice(0, 5).map((u) => `user ${esc(u.user)} (${pct(u.accuracy, 0)})`).join(", ")}.` : "Every user recognised."}${
-      best.evaluation.unseenUsers.length ? ` Never seen in training: ${best.evaluation.unseenUsers.map((u) => esc(u.user)).join(", ")}.` : ""
-    }`, legend([{ label: "all recognised", color: "#3b6fb6" }, { label: "half or more", color: "#8fb3de" }, { label: "under half", color: "#e8a06a" }, { label: "never", color: "#c7443f" }]) + perUserBars(best.evaluation.perUser)));
+    parts.push(
+      figure(
+        `Accuracy per user — ${modelName(best)}`,
+        `${
+          best.evaluation.mostWrong.length
+            ? `Hardest: ${best.evaluation.mostWrong
+                .slice(0, 5)
+                .map((u) => `user ${esc(u.user)} (${pct(u.accuracy, 0)})`)
+                .join(", ")}.`
+            : "Every user recognised."
+        }${
+          best.evaluation.unseenUsers.length
+            ? ` Never seen in training: ${best.evaluation.unseenUsers.map((u) => esc(u.user)).join(", ")}.`
+            : ""
+        }`,
+        legend([
+          { label: "all recognised", color: "#3b6fb6" },
+          { label: "half or more", color: "#8fb3de" },
+          { label: "under half", color: "#e8a06a" },
+          { label: "never", color: "#c7443f" },
+        ]) + perUserBars(best.evaluation.perUser),
+      ),
+    );
     const rf = models.filter((m) => m.importance && m.importance.length);
     if (rf.length) {
-      parts.push(`<div class="grid two">${rf.map((m) => figure(`Feature importance — ${modelName(m)}`, "Mean decrease in impurity, top 15 features.", importanceBars(m.importance!, modelName(m).replace(/ · /, "-")))).join("")}</div>`);
+      parts.push(
+        `<div class="grid two">${rf.map((m) => figure(`Feature importance — ${modelName(m)}`, "Mean decrease in impurity, top 15 features.", importanceBars(m.importance!, modelName(m).replace(/ · /, "-")))).join("")}</div>`,
+      );
     }
     const others = models.slice(1);
     if (others.length) {
-      parts.push(`<details><summary>Confusion matrices of the other models (${others.length})</summary><div class="grid two">${others
-        .map((m) => figure(modelName(m), `accuracy ${pct(m.evaluation.accuracy)}`, heatmap(m.evaluation.confusion, modelName(m).replace(/ · /, "-"))))
-        .join("")}</div></details>`);
+      parts.push(
+        `<details><summary>Confusion matrices of the other models (${others.length})</summary><div class="grid two">${others
+          .map((m) =>
+            figure(
+              modelName(m),
+              `accuracy ${pct(m.evaluation.accuracy)}`,
+              heatmap(m.evaluation.confusion, modelName(m).replace(/ · /, "-")),
+            ),
+          )
+          .join("")}</div></details>`,
+      );
     }
     parts.push(`</section>`);
   }
@@ -192,6 +303,11 @@ export async function writeReport(file: string, input: ReportInput): Promise<voi
   try {
     await writeFileAtomic(file, html);
   } catch (e) {
-    throw new KeystrokeError("IO", `cannot write the report: ${(e as Error).message}`, { file }, { cause: e });
+    throw new KeystrokeError(
+      "IO",
+      `cannot write the report: ${(e as Error).message}`,
+      { file },
+      { cause: e },
+    );
   }
 }

@@ -2,7 +2,10 @@
 
 /** Escapes text for HTML and SVG content and attribute values. */
 export function esc(value: unknown): string {
-  return String(value).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+  return String(value).replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!,
+  );
 }
 
 /** A number rounded for SVG coordinates (keeps files small and diffs stable). */
@@ -31,21 +34,35 @@ export function linear(domain: [number, number], range: [number, number]): Scale
 
 /** Inverse of the standard normal CDF (Acklam's rational approximation, |error| < 1.2e-9): the DET axis. */
 export function probit(p: number): number {
-  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
-  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
-  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const a = [
+    -39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716,
+    2.506628277459239,
+  ];
+  const b = [
+    -54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572,
+  ];
+  const c = [
+    -0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968,
+    2.938163982698783,
+  ];
   const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
   const lo = 0.02425;
   if (p <= 0) return -Infinity;
   if (p >= 1) return Infinity;
   if (p < lo) {
     const q = Math.sqrt(-2 * Math.log(p));
-    return (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) / ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1);
+    return (
+      (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) /
+      ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1)
+    );
   }
   if (p > 1 - lo) return -probit(1 - p);
   const q = p - 0.5;
   const r = q * q;
-  return ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) / (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
+  return (
+    ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) /
+    (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1)
+  );
 }
 
 /** About `count` round tick values covering [min, max]. */
@@ -56,7 +73,8 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? raw;
   const ticks: number[] = [];
   // integer multiples of the step, rounded to 12 digits, so 3 × 0.2 prints as 0.6 and −0 never appears
-  for (let i = Math.ceil(min / step - 1e-9); i * step <= max + step * 1e-9; i++) ticks.push(Number((i * step).toPrecision(12)) + 0);
+  for (let i = Math.ceil(min / step - 1e-9); i * step <= max + step * 1e-9; i++)
+    ticks.push(Number((i * step).toPrecision(12)) + 0);
   return ticks;
 }
 
@@ -85,27 +103,48 @@ export function inner(f: Frame): { x0: number; x1: number; y0: number; y1: numbe
 }
 
 /** Horizontal grid lines and left tick labels for a y scale. */
-export function yAxis(f: Frame, y: Scale, ticks: number[], format: (v: number) => string, title?: string): string {
+export function yAxis(
+  f: Frame,
+  y: Scale,
+  ticks: number[],
+  format: (v: number) => string,
+  title?: string,
+): string {
   const { x0, x1 } = inner(f);
   const parts = ticks.map(
-    (t) => `<line class="grid" x1="${x0}" x2="${x1}" y1="${r2(y(t))}" y2="${r2(y(t))}"/><text class="tick" x="${x0 - 8}" y="${r2(y(t))}" text-anchor="end" dominant-baseline="middle">${esc(format(t))}</text>`,
+    (t) =>
+      `<line class="grid" x1="${x0}" x2="${x1}" y1="${r2(y(t))}" y2="${r2(y(t))}"/><text class="tick" x="${x0 - 8}" y="${r2(y(t))}" text-anchor="end" dominant-baseline="middle">${esc(format(t))}</text>`,
   );
   if (title) {
     const cy = (f.top + f.height - f.bottom) / 2;
-    parts.push(`<text class="axis-title" transform="translate(${14},${r2(cy)}) rotate(-90)" text-anchor="middle">${esc(title)}</text>`);
+    parts.push(
+      `<text class="axis-title" transform="translate(${14},${r2(cy)}) rotate(-90)" text-anchor="middle">${esc(title)}</text>`,
+    );
   }
   return `<g class="axis y">${parts.join("")}</g>`;
 }
 
 /** Bottom tick labels (and an axis line) for an x scale. */
-export function xAxis(f: Frame, x: Scale, ticks: number[], format: (v: number) => string, title?: string, grid = false): string {
+export function xAxis(
+  f: Frame,
+  x: Scale,
+  ticks: number[],
+  format: (v: number) => string,
+  title?: string,
+  grid = false,
+): string {
   const { x0, x1, y0, y1 } = inner(f);
   const parts = [`<line class="domain" x1="${x0}" x2="${x1}" y1="${y0}" y2="${y0}"/>`];
   for (const t of ticks) {
     if (grid) parts.push(`<line class="grid" x1="${r2(x(t))}" x2="${r2(x(t))}" y1="${y1}" y2="${y0}"/>`);
-    parts.push(`<text class="tick" x="${r2(x(t))}" y="${y0 + 18}" text-anchor="middle">${esc(format(t))}</text>`);
+    parts.push(
+      `<text class="tick" x="${r2(x(t))}" y="${y0 + 18}" text-anchor="middle">${esc(format(t))}</text>`,
+    );
   }
-  if (title) parts.push(`<text class="axis-title" x="${r2((x0 + x1) / 2)}" y="${f.height - 6}" text-anchor="middle">${esc(title)}</text>`);
+  if (title)
+    parts.push(
+      `<text class="axis-title" x="${r2((x0 + x1) / 2)}" y="${f.height - 6}" text-anchor="middle">${esc(title)}</text>`,
+    );
   return `<g class="axis x">${parts.join("")}</g>`;
 }
 

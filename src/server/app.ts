@@ -1,7 +1,12 @@
 import { unwatchFile, watchFile, type Stats } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { join } from "node:path";
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyPluginAsync } from "fastify";
+import Fastify, {
+  LogController,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+} from "fastify";
 import { errorBody, KeystrokeError } from "../errors.js";
 import { loadModelDir, MANIFEST_FILE, type Manifest, type ModelDir } from "../models/store.js";
 import type { IdentityService } from "../identity/service.js";
@@ -28,7 +33,15 @@ import openapiRoutes from "./routes/openapi.js";
 export type { ServerContext, ServingState } from "./context.js";
 
 /** The route plugins, one file per route group (src/server/routes/). */
-const ROUTES: FastifyPluginAsync[] = [healthRoutes, predictRoutes, verifyRoutes, enrollRoutes, usersRoutes, modelsRoutes, metricsRoutes];
+const ROUTES: FastifyPluginAsync[] = [
+  healthRoutes,
+  predictRoutes,
+  verifyRoutes,
+  enrollRoutes,
+  usersRoutes,
+  modelsRoutes,
+  metricsRoutes,
+];
 
 /** Everything `serve` can be told; defaults merged once in createServer. */
 export interface ServerOptions {
@@ -86,7 +99,12 @@ export interface ServerTimeouts {
 }
 
 /** A client that has not sent its headers in 10 s, or its whole request in 30 s, holds a connection for nothing. */
-export const DEFAULT_TIMEOUTS: Required<ServerTimeouts> = { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 72_000, checkMs: 1_000 };
+export const DEFAULT_TIMEOUTS: Required<ServerTimeouts> = {
+  headersMs: 10_000,
+  requestMs: 30_000,
+  keepAliveMs: 72_000,
+  checkMs: 1_000,
+};
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 export const DEFAULT_MAX_BATCH = 1000;
@@ -171,7 +189,9 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
       done(e as Error, undefined);
     }
   });
-  app.addContentTypeParser("application/x-ndjson", { parseAs: "string" }, (_req, body, done) => done(null, new NdjsonBody(body as string)));
+  app.addContentTypeParser("application/x-ndjson", { parseAs: "string" }, (_req, body, done) =>
+    done(null, new NdjsonBody(body as string)),
+  );
 
   // before the token check, so that guessing tokens counts against the budget too
   if (opts.rateLimit) await installRateLimit(app, opts.rateLimit, (req) => accessOf(req) === "public");
@@ -184,7 +204,11 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => sendError(err, req, reply, metrics, opts.bodyLimit));
-  app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody(new KeystrokeError("NOT_FOUND", `no route ${req.method} ${req.url.split("?")[0]}`))));
+  app.setNotFoundHandler((req, reply) =>
+    reply
+      .code(404)
+      .send(errorBody(new KeystrokeError("NOT_FOUND", `no route ${req.method} ${req.url.split("?")[0]}`))),
+  );
 
   // what the route plugins share; the batch size is checked in the handlers, so that arrays and NDJSON get the same message
   const context: ServerContext = {
@@ -218,7 +242,10 @@ export async function createServer(options: ServerOptions): Promise<KeystrokeSer
       return true;
     } catch (e) {
       metrics.reloads.inc({ outcome: "failed" });
-      app.log.error({ why, error: e instanceof Error ? e.message : String(e) }, "reload failed; still serving the previous models");
+      app.log.error(
+        { why, error: e instanceof Error ? e.message : String(e) },
+        "reload failed; still serving the previous models",
+      );
       return false;
     }
   };

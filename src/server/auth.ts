@@ -34,21 +34,48 @@ export function installAuth(app: FastifyInstance, tokens: AuthTokens, metrics: S
     if (access === "public") return;
     const header = req.headers.authorization;
     // hash both sides so the comparison takes the same time whatever the lengths; the scheme is case-insensitive (RFC 7235)
-    const given = typeof header === "string" && /^bearer /i.test(header) ? digest(header.slice(7)) : undefined;
+    const given =
+      typeof header === "string" && /^bearer /i.test(header) ? digest(header.slice(7)) : undefined;
     const isAdmin = given !== undefined && admin !== undefined && timingSafeEqual(given, admin);
     if (access === "admin") {
       if (isAdmin) return;
       if (admin === undefined) {
         metrics.rejected.inc({ reason: "FORBIDDEN" });
-        return reply.code(403).send(errorBody(new KeystrokeError("FORBIDDEN", "routes that change identities are off: start serve with --admin-token (or KEYSTROKE_ID_ADMIN_TOKEN)")));
+        return reply
+          .code(403)
+          .send(
+            errorBody(
+              new KeystrokeError(
+                "FORBIDDEN",
+                "routes that change identities are off: start serve with --admin-token (or KEYSTROKE_ID_ADMIN_TOKEN)",
+              ),
+            ),
+          );
       }
       metrics.rejected.inc({ reason: "UNAUTHORIZED" });
-      return reply.code(401).header("www-authenticate", 'Bearer realm="keystroke-id admin"').send(errorBody(new KeystrokeError("UNAUTHORIZED", "missing or wrong admin bearer token (Authorization: Bearer <admin token>)")));
+      return reply
+        .code(401)
+        .header("www-authenticate", 'Bearer realm="keystroke-id admin"')
+        .send(
+          errorBody(
+            new KeystrokeError(
+              "UNAUTHORIZED",
+              "missing or wrong admin bearer token (Authorization: Bearer <admin token>)",
+            ),
+          ),
+        );
     }
     if (verify === undefined || isAdmin) return;
     if (given !== undefined && timingSafeEqual(given, verify)) return;
     metrics.rejected.inc({ reason: "UNAUTHORIZED" });
-    return reply.code(401).header("www-authenticate", 'Bearer realm="keystroke-id"').send(errorBody(new KeystrokeError("UNAUTHORIZED", "missing or wrong bearer token (Authorization: Bearer <token>)")));
+    return reply
+      .code(401)
+      .header("www-authenticate", 'Bearer realm="keystroke-id"')
+      .send(
+        errorBody(
+          new KeystrokeError("UNAUTHORIZED", "missing or wrong bearer token (Authorization: Bearer <token>)"),
+        ),
+      );
   });
 }
 

@@ -18,7 +18,11 @@ export function parseWorkers(text: string, flag = "--workers"): number {
     const n = Number(t);
     if (n >= 1 && n <= 64) return n;
   }
-  throw new KeystrokeError("BAD_FLAG", `"${text}" is not a worker count: expected a number from 1 to 64, or auto (one per core: ${availableParallelism()} here)`, { flag });
+  throw new KeystrokeError(
+    "BAD_FLAG",
+    `"${text}" is not a worker count: expected a number from 1 to 64, or auto (one per core: ${availableParallelism()} here)`,
+    { flag },
+  );
 }
 
 /** True in a process that `serve --workers` forked. */
@@ -66,7 +70,9 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
         if (announced) say(`worker ${worker.id} listening`);
         else if (listening.size === options.workers) {
           announced = true;
-          say(`${m.description.replace(/^keystroke-id listening on (\S+)/, `keystroke-id listening on $1 with ${options.workers} workers`)}`);
+          say(
+            `${m.description.replace(/^keystroke-id listening on (\S+)/, `keystroke-id listening on $1 with ${options.workers} workers`)}`,
+          );
         }
       } else if (m?.kid === "rl-incr") {
         const { current, ttl } = counters.incr(m.key, m.windowMs);
@@ -92,7 +98,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     const onHup = () => {
       // a worker still starting has no SIGHUP handler yet (the signal would kill it); it loads the latest models anyway
       say(`SIGHUP: reloading the models in ${listening.size} worker(s)`);
-      for (const w of Object.values(cluster.workers ?? {})) if (w && listening.has(w.id)) w.process.kill("SIGHUP");
+      for (const w of Object.values(cluster.workers ?? {}))
+        if (w && listening.has(w.id)) w.process.kill("SIGHUP");
     };
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
@@ -113,7 +120,9 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
           crashes.push(now);
           while (crashes.length && crashes[0]! < now - RESTART_LIMIT.windowMs) crashes.shift();
           if (crashes.length > RESTART_LIMIT.crashes) {
-            say(`worker ${worker.id} died (${why}); ${crashes.length} crashes within ${RESTART_LIMIT.windowMs / 1000} s: stopping`);
+            say(
+              `worker ${worker.id} died (${why}); ${crashes.length} crashes within ${RESTART_LIMIT.windowMs / 1000} s: stopping`,
+            );
             stopping = "SIGTERM";
             exitCode = 1;
             stopAll("SIGTERM");
@@ -193,10 +202,21 @@ export function clusterRateLimitStore(): FastifyRateLimitStoreCtor {
     done?.({ current: m.current, ttl: m.ttl });
   });
   class ClusterStore implements FastifyRateLimitStore {
-    incr(key: string, cb: (err: Error | null, res?: { current: number; ttl: number }) => void, timeWindow: number, max: number): void {
+    incr(
+      key: string,
+      cb: (err: Error | null, res?: { current: number; ttl: number }) => void,
+      timeWindow: number,
+      max: number,
+    ): void {
       const id = nextId++;
       pending.set(id, (res) => cb(null, res));
-      const sent = process.send?.({ kid: "rl-incr", id, key, windowMs: timeWindow, max } satisfies WorkerMessage);
+      const sent = process.send?.({
+        kid: "rl-incr",
+        id,
+        key,
+        windowMs: timeWindow,
+        max,
+      } satisfies WorkerMessage);
       if (!sent) {
         pending.delete(id);
         cb(new Error("the primary process is gone; cannot count this request"));

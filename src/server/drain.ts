@@ -83,7 +83,14 @@ export function trackConnections(server: Server): Drainer {
       const t0 = performance.now();
       if (!server.listening) {
         await closeApp();
-        return { inFlight: 0, answered: 0, answeredWhileDraining: 0, cut: 0, idleClosed: 0, ms: performance.now() - t0 };
+        return {
+          inFlight: 0,
+          answered: 0,
+          answeredWhileDraining: 0,
+          cut: 0,
+          idleClosed: 0,
+          ms: performance.now() - t0,
+        };
       }
       draining = true;
       atStart = new Set(responses);
@@ -121,7 +128,14 @@ export function trackConnections(server: Server): Drainer {
       await closeApp();
       clearTimeout(force);
       const answered = [...atStart].filter((r) => r.writableFinished).length;
-      return { inFlight: atStart.size, answered, answeredWhileDraining, cut: cut + atStart.size - answered, idleClosed, ms: performance.now() - t0 };
+      return {
+        inFlight: atStart.size,
+        answered,
+        answeredWhileDraining,
+        cut: cut + atStart.size - answered,
+        idleClosed,
+        ms: performance.now() - t0,
+      };
     },
   };
 }

@@ -12,7 +12,13 @@ export function statusOf(code: ErrorCode): number {
  * kind of bad input, never a stack trace or a framework code. A store that cannot answer now is a 503
  * with Retry-After (never a 500, never an accept).
  */
-export function sendError(err: FastifyError, req: FastifyRequest, reply: FastifyReply, metrics: ServerMetrics, bodyLimit: number): FastifyReply {
+export function sendError(
+  err: FastifyError,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  metrics: ServerMetrics,
+  bodyLimit: number,
+): FastifyReply {
   const { status, body } = errorResponse(err, { bodyLimit });
   if (status < 500) {
     metrics.rejected.inc({ reason: body.code });

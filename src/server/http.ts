@@ -1,5 +1,11 @@
 import { KeystrokeError } from "../errors.js";
-import { errorAnswer, isErrorAnswer, parseJson, type ErrorAnswer, type PredictAnswer } from "../predict/index.js";
+import {
+  errorAnswer,
+  isErrorAnswer,
+  parseJson,
+  type ErrorAnswer,
+  type PredictAnswer,
+} from "../predict/index.js";
 import type { VerificationResult } from "../verify/types.js";
 import type { ServerMetrics } from "./metrics.js";
 
@@ -18,7 +24,10 @@ export function ndjsonRows(text: string): Array<{ line: number; text: string }> 
 }
 
 /** Answers NDJSON rows one by one (in order); a bad line gets an error object on its line. */
-export async function ndjson(rows: ReadonlyArray<{ line: number; text: string }>, answer: (value: unknown) => unknown): Promise<string> {
+export async function ndjson(
+  rows: ReadonlyArray<{ line: number; text: string }>,
+  answer: (value: unknown) => unknown,
+): Promise<string> {
   let out = "";
   for (const { line, text } of rows) {
     let a: unknown;
@@ -34,7 +43,12 @@ export async function ndjson(rows: ReadonlyArray<{ line: number; text: string }>
 
 /** Throws BAD_REQUEST when a batch holds more requests than allowed; a batch is refused whole, never half answered. */
 export function checkBatch(n: number, max: number): void {
-  if (n > max) throw new KeystrokeError("BAD_REQUEST", `a batch holds at most ${max} requests (serve --max-batch); this one has ${n}`, { field: "body" });
+  if (n > max)
+    throw new KeystrokeError(
+      "BAD_REQUEST",
+      `a batch holds at most ${max} requests (serve --max-batch); this one has ${n}`,
+      { field: "body" },
+    );
 }
 
 /** Counts an identification answer (or the error in its place) in the metrics. */

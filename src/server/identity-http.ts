@@ -11,7 +11,11 @@ import type { ServerContext } from "./context.js";
 
 /** The identity service, or 503 when the server runs without a store. */
 export function requireIdentities(ks: ServerContext): IdentityService {
-  if (!ks.identities) throw new KeystrokeError("STORE_UNAVAILABLE", "this server runs without an identity store (serve --store)");
+  if (!ks.identities)
+    throw new KeystrokeError(
+      "STORE_UNAVAILABLE",
+      "this server runs without an identity store (serve --store)",
+    );
   return ks.identities;
 }
 
@@ -33,12 +37,29 @@ export function parseEnrollRequest(body: unknown, limits: RequestLimits): Enroll
   const o = body as Record<string, unknown>;
   const user = parseClaim(o.UserID, { field: "UserID" });
   const mode = o.mode ?? "replace";
-  if (mode !== "replace" && mode !== "append") throw new KeystrokeError("BAD_REQUEST", 'must be "replace" or "append"', { field: "mode" });
-  if (o.detector !== undefined && (typeof o.detector !== "string" || !isDetectorName(o.detector))) throw new KeystrokeError("BAD_REQUEST", "is not a detector name", { field: "detector" });
-  if (!Array.isArray(o.samples) || o.samples.length === 0) throw new KeystrokeError("BAD_REQUEST", "must be a non-empty array of samples (press/release or keystrokes)", { field: "samples" });
-  if (o.samples.length > 1000) throw new KeystrokeError("BAD_REQUEST", `holds ${o.samples.length} samples; at most 1000 are enrolled at once`, { field: "samples" });
+  if (mode !== "replace" && mode !== "append")
+    throw new KeystrokeError("BAD_REQUEST", 'must be "replace" or "append"', { field: "mode" });
+  if (o.detector !== undefined && (typeof o.detector !== "string" || !isDetectorName(o.detector)))
+    throw new KeystrokeError("BAD_REQUEST", "is not a detector name", { field: "detector" });
+  if (!Array.isArray(o.samples) || o.samples.length === 0)
+    throw new KeystrokeError(
+      "BAD_REQUEST",
+      "must be a non-empty array of samples (press/release or keystrokes)",
+      { field: "samples" },
+    );
+  if (o.samples.length > 1000)
+    throw new KeystrokeError(
+      "BAD_REQUEST",
+      `holds ${o.samples.length} samples; at most 1000 are enrolled at once`,
+      { field: "samples" },
+    );
   const vectors = o.samples.map((s, i) => vectorOf(s, limits, `samples[${i}]`));
-  return { user, vectors, mode, ...(o.detector !== undefined ? { detector: o.detector as DetectorName } : {}) };
+  return {
+    user,
+    vectors,
+    mode,
+    ...(o.detector !== undefined ? { detector: o.detector as DetectorName } : {}),
+  };
 }
 
 /** One raw sample (POST /auto/:id). */
@@ -49,7 +70,12 @@ export function parseAutoRequest(body: unknown, limits: RequestLimits): number[]
 function vectorOf(value: unknown, limits: RequestLimits, prefix?: string): number[] {
   try {
     const req = parseRequest(value, limits);
-    if (req.kind !== "timings") throw new KeystrokeError("BAD_REQUEST", "enrolment needs raw timings (press/release or keystrokes), not the HT/PPT/RRT/RPT summary", { field: "press" });
+    if (req.kind !== "timings")
+      throw new KeystrokeError(
+        "BAD_REQUEST",
+        "enrolment needs raw timings (press/release or keystrokes), not the HT/PPT/RRT/RPT summary",
+        { field: "press" },
+      );
     return finiteFeatures(extractTimings(req));
   } catch (e) {
     if (prefix === undefined || !isKeystrokeError(e)) throw e;

@@ -17,7 +17,11 @@ export function parseRateLimit(text: string, flag = "--rate-limit"): RateLimit {
   const max = m ? Number(m[1]) : NaN;
   const windowMs = m?.[3] ? Number(m[2] ?? 1) * UNIT_MS[m[3] as keyof typeof UNIT_MS] : DEFAULT_WINDOW_MS;
   if (!m || !Number.isSafeInteger(max) || max < 1 || !(windowMs >= 1) || windowMs > 24 * UNIT_MS.h) {
-    throw new KeystrokeError("BAD_FLAG", `"${text}" is not a rate limit: expected <requests>[/<window>], e.g. 100/1m, 20/30s, 5000/h (window from 1ms to 24h)`, { flag });
+    throw new KeystrokeError(
+      "BAD_FLAG",
+      `"${text}" is not a rate limit: expected <requests>[/<window>], e.g. 100/1m, 20/30s, 5000/h (window from 1ms to 24h)`,
+      { flag },
+    );
   }
   return { max, windowMs: Math.round(windowMs) };
 }
@@ -30,14 +34,20 @@ export function parseTrustProxy(text: string, flag = "--trust-proxy"): number | 
     if (hops >= 1 && hops <= 32) return hops;
   } else {
     const parts = t.split(",").map((p) => p.trim());
-    if (parts.length > 0 && parts.every((p) => isIP(p.split("/")[0]!) !== 0 && /^[^/]+(\/\d{1,3})?$/.test(p))) return parts.join(",");
+    if (parts.length > 0 && parts.every((p) => isIP(p.split("/")[0]!) !== 0 && /^[^/]+(\/\d{1,3})?$/.test(p)))
+      return parts.join(",");
   }
-  throw new KeystrokeError("BAD_FLAG", `"${text}" is not a proxy setting: expected a hop count from 1 to 32, or proxy addresses such as 10.0.0.1,192.168.0.0/16`, { flag });
+  throw new KeystrokeError(
+    "BAD_FLAG",
+    `"${text}" is not a proxy setting: expected a hop count from 1 to 32, or proxy addresses such as 10.0.0.1,192.168.0.0/16`,
+    { flag },
+  );
 }
 
 /** `60000` → `1m`, `1500` → `1500ms`: the window as a person would write it. */
 export function formatWindow(ms: number): string {
-  for (const unit of ["h", "m", "s"] as const) if (ms % UNIT_MS[unit] === 0) return `${ms / UNIT_MS[unit]}${unit}`;
+  for (const unit of ["h", "m", "s"] as const)
+    if (ms % UNIT_MS[unit] === 0) return `${ms / UNIT_MS[unit]}${unit}`;
   return `${ms}ms`;
 }
 
@@ -46,7 +56,11 @@ export function formatWindow(ms: number): string {
  * that it runs before authentication (guessing tokens is rate limited too) and covers unknown routes;
  * routes `exempt` says so for (/health) are not counted. Over the budget: 429, Retry-After, `{error}`.
  */
-export async function installRateLimit(app: FastifyInstance, limit: RateLimit, exempt: (req: FastifyRequest) => boolean): Promise<void> {
+export async function installRateLimit(
+  app: FastifyInstance,
+  limit: RateLimit,
+  exempt: (req: FastifyRequest) => boolean,
+): Promise<void> {
   const { default: rateLimit } = await import("@fastify/rate-limit");
   const per = formatWindow(limit.windowMs);
   // under serve --workers the primary holds the counters, so every worker spends the same budget
@@ -57,7 +71,12 @@ export async function installRateLimit(app: FastifyInstance, limit: RateLimit, e
     max: limit.max,
     timeWindow: limit.windowMs,
     errorResponseBuilder: (_req, ctx) =>
-      Object.assign(new Error(`too many requests: at most ${limit.max} per ${per} from one address; retry in ${ctx.after}`), { statusCode: ctx.statusCode, code: "RATE_LIMITED" }),
+      Object.assign(
+        new Error(
+          `too many requests: at most ${limit.max} per ${per} from one address; retry in ${ctx.after}`,
+        ),
+        { statusCode: ctx.statusCode, code: "RATE_LIMITED" },
+      ),
   });
   const limiter = app.rateLimit();
   app.addHook("onRequest", async (req, reply) => {

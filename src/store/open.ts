@@ -19,19 +19,29 @@ export interface OpenStoreOptions {
 /** `PATH`, `sqlite:PATH` or `postgres://…` (`postgresql://…`); empty is BAD_FLAG naming `flag`. */
 export function parseStoreLocation(text: string, flag = "--store"): StoreLocation {
   const t = text.trim();
-  if (t === "") throw new KeystrokeError("BAD_FLAG", "is empty: give a file path, sqlite:PATH or postgres://…", { flag });
+  if (t === "")
+    throw new KeystrokeError("BAD_FLAG", "is empty: give a file path, sqlite:PATH or postgres://…", { flag });
   if (/^postgres(ql)?:\/\//i.test(t)) return { kind: "postgres", url: t };
   if (/^sqlite:/i.test(t)) {
     const path = t.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");
-    if (path === "") throw new KeystrokeError("BAD_FLAG", "sqlite: needs a file path (sqlite:PATH)", { flag });
+    if (path === "")
+      throw new KeystrokeError("BAD_FLAG", "sqlite: needs a file path (sqlite:PATH)", { flag });
     return { kind: "sqlite", path };
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(t)) throw new KeystrokeError("BAD_FLAG", `"${t.split(":")[0]}" stores are not supported (a path, sqlite:PATH or postgres://…)`, { flag });
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(t))
+    throw new KeystrokeError(
+      "BAD_FLAG",
+      `"${t.split(":")[0]}" stores are not supported (a path, sqlite:PATH or postgres://…)`,
+      { flag },
+    );
   return { kind: "sqlite", path: t };
 }
 
 /** The store location from a flag value, else KEYSTROKE_ID_STORE, else ./keystroke-id.db. */
-export function resolveStoreLocation(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): StoreLocation {
+export function resolveStoreLocation(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): StoreLocation {
   if (flag !== undefined) return parseStoreLocation(flag, "--store");
   const fromEnv = env[STORE_ENV];
   if (fromEnv !== undefined && fromEnv !== "") return parseStoreLocation(fromEnv, STORE_ENV);
@@ -39,7 +49,10 @@ export function resolveStoreLocation(flag: string | undefined, env: NodeJS.Proce
 }
 
 /** Opens (and migrates) the store at a location; the drivers load only here. */
-export async function openStore(location: StoreLocation | string, options: OpenStoreOptions = {}): Promise<Store> {
+export async function openStore(
+  location: StoreLocation | string,
+  options: OpenStoreOptions = {},
+): Promise<Store> {
   const where = typeof location === "string" ? parseStoreLocation(location) : location;
   if (where.kind === "postgres") {
     const { openPostgresStore } = await import("./postgres.js");

@@ -77,10 +77,14 @@ async function migrate(db: PgDb, location: string): Promise<void> {
     await t.run("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
     const row = (await t.all("SELECT value FROM meta WHERE key = ?", [SCHEMA_KEY]))[0];
     const current = row ? Number(row.value) : 0;
-    if (!Number.isInteger(current) || current < 0) throw new KeystrokeError("BAD_STORE", `${location}: unreadable schema version "${String(row?.value)}"`);
+    if (!Number.isInteger(current) || current < 0)
+      throw new KeystrokeError("BAD_STORE", `${location}: unreadable schema version "${String(row?.value)}"`);
     if (current > SCHEMA_VERSION) throw newerSchema(location, current);
     for (let v = current; v < SCHEMA_VERSION; v++) for (const sql of steps[v]!) await t.run(sql);
-    await t.run("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [SCHEMA_KEY, String(SCHEMA_VERSION)]);
+    await t.run(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      [SCHEMA_KEY, String(SCHEMA_VERSION)],
+    );
   });
 }
 
@@ -98,7 +102,10 @@ function number(sql: string): string {
 
 class PgDb implements Db {
   readonly kind = "postgres" as const;
-  constructor(private readonly pool: pg.Pool | pg.PoolClient, private readonly location: string) {}
+  constructor(
+    private readonly pool: pg.Pool | pg.PoolClient,
+    private readonly location: string,
+  ) {}
 
   async all(sql: string, params: readonly unknown[] = []): Promise<Row[]> {
     try {
@@ -155,7 +162,12 @@ export function pgError(e: unknown, location: string): unknown {
   const message = (e as Error).message ?? String(e);
   const network = /^E[A-Z]+$/.test(code) || /timeout|terminat|Connection|connect/i.test(message);
   if (UNAVAILABLE.test(code) || network) {
-    return new KeystrokeError("STORE_UNAVAILABLE", `the identity store ${location} cannot be reached (${code || message})`, {}, { cause: e, suggestion: "check that PostgreSQL is running and the --store URL is right" });
+    return new KeystrokeError(
+      "STORE_UNAVAILABLE",
+      `the identity store ${location} cannot be reached (${code || message})`,
+      {},
+      { cause: e, suggestion: "check that PostgreSQL is running and the --store URL is right" },
+    );
   }
   return e;
 }

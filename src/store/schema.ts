@@ -47,7 +47,12 @@ export function migrations(kind: StoreKind): string[][] {
 
 /** BAD_STORE for a store written by a newer keystroke-id. */
 export function newerSchema(location: string, found: number): KeystrokeError {
-  return new KeystrokeError("BAD_STORE", `the identity store ${location} has schema version ${found}; this keystroke-id reads up to ${SCHEMA_VERSION}`, {}, {
-    suggestion: "upgrade keystroke-id, or point --store at another store",
-  });
+  return new KeystrokeError(
+    "BAD_STORE",
+    `the identity store ${location} has schema version ${found}; this keystroke-id reads up to ${SCHEMA_VERSION}`,
+    {},
+    {
+      suggestion: "upgrade keystroke-id, or point --store at another store",
+    },
+  );
 }

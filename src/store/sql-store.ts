@@ -1,7 +1,16 @@
 import { KeystrokeError } from "../errors.js";
 import type { PopulationStats, Template } from "../verify/types.js";
 import type { Db, Row } from "./db.js";
-import type { AuditEntry, AuditStore, IdentityInfo, IdentityStore, IdentityWrite, PolicyStore, ReplayStore, StoredIdentity } from "./types.js";
+import type {
+  AuditEntry,
+  AuditStore,
+  IdentityInfo,
+  IdentityStore,
+  IdentityWrite,
+  PolicyStore,
+  ReplayStore,
+  StoredIdentity,
+} from "./types.js";
 
 // One implementation of the record stores over both dialects, in hand-written SQL (see README, "Identity
 // store", for why not a query builder on the verify path). Numbers come back as strings from pg's BIGINT.
@@ -9,7 +18,8 @@ import type { AuditEntry, AuditStore, IdentityInfo, IdentityStore, IdentityWrite
 const num = (v: unknown): number => (typeof v === "number" ? v : Number(v));
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
 
-const INFO_COLUMNS = "id, detector, threshold, n_samples, n_features, template, version, enrolled_at, updated_at";
+const INFO_COLUMNS =
+  "id, detector, threshold, n_samples, n_features, template, version, enrolled_at, updated_at";
 
 function toInfo(r: Row): IdentityInfo {
   const t = parseTemplate(r);
@@ -30,7 +40,12 @@ function parseTemplate(r: Row): Template {
   try {
     return JSON.parse(String(r.template)) as Template;
   } catch (e) {
-    throw new KeystrokeError("BAD_STORE", `the stored template of user ${String(r.id)} is not valid JSON`, {}, { cause: e, suggestion: "enrol the user again" });
+    throw new KeystrokeError(
+      "BAD_STORE",
+      `the stored template of user ${String(r.id)} is not valid JSON`,
+      {},
+      { cause: e, suggestion: "enrol the user again" },
+    );
   }
 }
 
@@ -50,10 +65,20 @@ export class SqlIdentityStore implements IdentityStore {
   }
 
   async get(id: string): Promise<StoredIdentity | null> {
-    const rows = await this.db.all("SELECT id, template, version, population_id, enrolled_at, updated_at FROM identities WHERE id = ?", [id]);
+    const rows = await this.db.all(
+      "SELECT id, template, version, population_id, enrolled_at, updated_at FROM identities WHERE id = ?",
+      [id],
+    );
     const r = rows[0];
     if (!r) return null;
-    return { id, template: parseTemplate(r), version: num(r.version), populationId: numOrNull(r.population_id), enrolledAt: num(r.enrolled_at), updatedAt: num(r.updated_at) };
+    return {
+      id,
+      template: parseTemplate(r),
+      version: num(r.version),
+      populationId: numOrNull(r.population_id),
+      enrolledAt: num(r.enrolled_at),
+      updatedAt: num(r.updated_at),
+    };
   }
 
   async info(id: string): Promise<IdentityInfo | null> {
@@ -83,7 +108,11 @@ export class SqlIdentityStore implements IdentityStore {
       const prev = new Map<string, number>();
       for (let i = 0; i < ids.length; i += 500) {
         const part = ids.slice(i, i + 500);
-        for (const r of await db.all(`SELECT id, version FROM identities WHERE id IN (${part.map(() => "?").join(", ")})`, part)) prev.set(String(r.id), num(r.version));
+        for (const r of await db.all(
+          `SELECT id, version FROM identities WHERE id IN (${part.map(() => "?").join(", ")})`,
+          part,
+        ))
+          prev.set(String(r.id), num(r.version));
       }
       const out: Array<{ version: number; created: boolean } | null> = [];
       const rows: unknown[][] = [];
@@ -96,11 +125,28 @@ export class SqlIdentityStore implements IdentityStore {
         }
         const version = nextVersion(p, w.now);
         const { samples: _omitted, ...template } = w.template;
-        rows.push([w.id, template.detector, template.threshold, template.n, template.nFeatures, JSON.stringify(template), w.populationId, version, w.enrolledAt ?? w.now, w.updatedAt ?? w.now]);
+        rows.push([
+          w.id,
+          template.detector,
+          template.threshold,
+          template.n,
+          template.nFeatures,
+          JSON.stringify(template),
+          w.populationId,
+          version,
+          w.enrolledAt ?? w.now,
+          w.updatedAt ?? w.now,
+        ]);
         kept.push(w);
         out.push({ version, created: p === null });
       }
-      await insertMany(db, "identities (id, detector, threshold, n_samples, n_features, template, population_id, version, enrolled_at, updated_at)", 10, rows, UPSERT_IDENTITY);
+      await insertMany(
+        db,
+        "identities (id, detector, threshold, n_samples, n_features, template, population_id, version, enrolled_at, updated_at)",
+        10,
+        rows,
+        UPSERT_IDENTITY,
+      );
       const keptIds = kept.map((w) => w.id);
       for (let i = 0; i < keptIds.length; i += 500) {
         const part = keptIds.slice(i, i + 500);
@@ -108,17 +154,37 @@ export class SqlIdentityStore implements IdentityStore {
         await db.run(`DELETE FROM enrol_samples WHERE id IN (${list})`, part);
         await db.run(`DELETE FROM replay WHERE kind = 'enrol' AND id IN (${list})`, part);
       }
-      await insertMany(db, "enrol_samples (id, seq, vector)", 3, kept.flatMap((w) => w.samples.map((v, i) => [w.id, i, JSON.stringify(v)])));
-      await insertMany(db, "replay (id, hash, kind, seen_at)", 4, kept.flatMap((w) => [...new Set(w.sampleHashes)].map((h) => [w.id, h, "enrol", w.now])), "ON CONFLICT (id, hash) DO UPDATE SET kind = 'enrol', seen_at = excluded.seen_at");
-      await appendAudit(db, kept.map((w) => w.audit));
+      await insertMany(
+        db,
+        "enrol_samples (id, seq, vector)",
+        3,
+        kept.flatMap((w) => w.samples.map((v, i) => [w.id, i, JSON.stringify(v)])),
+      );
+      await insertMany(
+        db,
+        "replay (id, hash, kind, seen_at)",
+        4,
+        kept.flatMap((w) => [...new Set(w.sampleHashes)].map((h) => [w.id, h, "enrol", w.now])),
+        "ON CONFLICT (id, hash) DO UPDATE SET kind = 'enrol', seen_at = excluded.seen_at",
+      );
+      await appendAudit(
+        db,
+        kept.map((w) => w.audit),
+      );
       return out;
     });
   }
 
   async addSample(id: string, vector: number[], audit: AuditEntry): Promise<void> {
     await this.db.tx(async (db) => {
-      const next = num((await db.all("SELECT coalesce(max(seq) + 1, 0) AS n FROM enrol_samples WHERE id = ?", [id]))[0]!.n);
-      await db.run("INSERT INTO enrol_samples (id, seq, vector) VALUES (?, ?, ?)", [id, next, JSON.stringify(vector)]);
+      const next = num(
+        (await db.all("SELECT coalesce(max(seq) + 1, 0) AS n FROM enrol_samples WHERE id = ?", [id]))[0]!.n,
+      );
+      await db.run("INSERT INTO enrol_samples (id, seq, vector) VALUES (?, ?, ?)", [
+        id,
+        next,
+        JSON.stringify(vector),
+      ]);
       await appendAudit(db, [audit]);
     });
   }
@@ -139,7 +205,10 @@ export class SqlIdentityStore implements IdentityStore {
     const rows =
       options.after === undefined
         ? await this.db.all(`SELECT ${INFO_COLUMNS} FROM identities ORDER BY id LIMIT ?`, [options.limit])
-        : await this.db.all(`SELECT ${INFO_COLUMNS} FROM identities WHERE id > ? ORDER BY id LIMIT ?`, [options.after, options.limit]);
+        : await this.db.all(`SELECT ${INFO_COLUMNS} FROM identities WHERE id > ? ORDER BY id LIMIT ?`, [
+            options.after,
+            options.limit,
+          ]);
     return rows.map(toInfo);
   }
 
@@ -153,14 +222,28 @@ const UPSERT_IDENTITY = `ON CONFLICT (id) DO UPDATE SET detector = excluded.dete
   version = excluded.version, updated_at = excluded.updated_at`;
 
 /** One user's rows: template, samples, enrolled-sample hashes, audit entry (inside the caller's transaction). */
-async function writeIdentity(db: Db, w: IdentityWrite): Promise<{ version: number; created: boolean } | null> {
+async function writeIdentity(
+  db: Db,
+  w: IdentityWrite,
+): Promise<{ version: number; created: boolean } | null> {
   const prev = (await db.all("SELECT version FROM identities WHERE id = ?", [w.id]))[0];
   const prevVersion = prev ? num(prev.version) : null;
   if (w.onlyIfNew && prevVersion !== null) return null;
   if (w.expectVersion !== undefined && w.expectVersion !== prevVersion) return null;
   const version = nextVersion(prevVersion, w.now);
   const { samples: _omitted, ...template } = w.template;
-  const values = [w.id, template.detector, template.threshold, template.n, template.nFeatures, JSON.stringify(template), w.populationId, version, w.enrolledAt ?? w.now, w.updatedAt ?? w.now];
+  const values = [
+    w.id,
+    template.detector,
+    template.threshold,
+    template.n,
+    template.nFeatures,
+    JSON.stringify(template),
+    w.populationId,
+    version,
+    w.enrolledAt ?? w.now,
+    w.updatedAt ?? w.now,
+  ];
   await db.run(
     `INSERT INTO identities (id, detector, threshold, n_samples, n_features, template, population_id, version, enrolled_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -170,16 +253,33 @@ async function writeIdentity(db: Db, w: IdentityWrite): Promise<{ version: numbe
     values,
   );
   await db.run("DELETE FROM enrol_samples WHERE id = ?", [w.id]);
-  await insertMany(db, "enrol_samples (id, seq, vector)", 3, w.samples.map((v, i) => [w.id, i, JSON.stringify(v)]));
+  await insertMany(
+    db,
+    "enrol_samples (id, seq, vector)",
+    3,
+    w.samples.map((v, i) => [w.id, i, JSON.stringify(v)]),
+  );
   await db.run("DELETE FROM replay WHERE id = ? AND kind = 'enrol'", [w.id]);
   const hashes = [...new Set(w.sampleHashes)];
-  await insertMany(db, "replay (id, hash, kind, seen_at)", 4, hashes.map((h) => [w.id, h, "enrol", w.now]), "ON CONFLICT (id, hash) DO UPDATE SET kind = 'enrol', seen_at = excluded.seen_at");
+  await insertMany(
+    db,
+    "replay (id, hash, kind, seen_at)",
+    4,
+    hashes.map((h) => [w.id, h, "enrol", w.now]),
+    "ON CONFLICT (id, hash) DO UPDATE SET kind = 'enrol', seen_at = excluded.seen_at",
+  );
   await appendAudit(db, [w.audit]);
   return { version, created: prevVersion === null };
 }
 
 // multi-row INSERTs in chunks (SQLite allows 32766 parameters; PostgreSQL 65535)
-async function insertMany(db: Db, into: string, width: number, rows: readonly unknown[][], tail = ""): Promise<void> {
+async function insertMany(
+  db: Db,
+  into: string,
+  width: number,
+  rows: readonly unknown[][],
+  tail = "",
+): Promise<void> {
   const chunk = Math.floor(8000 / width);
   for (let i = 0; i < rows.length; i += chunk) {
     const part = rows.slice(i, i + chunk);
@@ -201,7 +301,12 @@ async function appendAudit(db: Db, entries: readonly AuditEntry[]): Promise<void
 export class SqlReplayStore implements ReplayStore {
   constructor(private readonly db: Db) {}
 
-  async check(id: string, hash: string, now: number, windowMs: number): Promise<{ version: number | null; replay: boolean }> {
+  async check(
+    id: string,
+    hash: string,
+    now: number,
+    windowMs: number,
+  ): Promise<{ version: number | null; replay: boolean }> {
     const cutoff = now - windowMs;
     if (this.db.kind === "postgres") {
       const r = (
@@ -242,7 +347,10 @@ export class SqlAuditStore implements AuditStore {
   }
 
   async list(id: string, limit: number): Promise<AuditEntry[]> {
-    const rows = await this.db.all("SELECT id, at, action, outcome, score, instance, detail FROM audit WHERE id = ? ORDER BY at DESC, seq DESC LIMIT ?", [id, limit]);
+    const rows = await this.db.all(
+      "SELECT id, at, action, outcome, score, instance, detail FROM audit WHERE id = ? ORDER BY at DESC, seq DESC LIMIT ?",
+      [id, limit],
+    );
     return rows.map((r) => ({
       id: String(r.id),
       at: num(r.at),
@@ -264,7 +372,12 @@ export class SqlPolicyStore implements PolicyStore {
   constructor(private readonly db: Db) {}
 
   async current(nFeatures: number): Promise<{ id: number; stats: PopulationStats } | null> {
-    const r = (await this.db.all("SELECT p.pid, p.stats FROM current_population c JOIN populations p ON p.pid = c.pid WHERE c.n_features = ?", [nFeatures]))[0];
+    const r = (
+      await this.db.all(
+        "SELECT p.pid, p.stats FROM current_population c JOIN populations p ON p.pid = c.pid WHERE c.n_features = ?",
+        [nFeatures],
+      )
+    )[0];
     return r ? { id: num(r.pid), stats: JSON.parse(String(r.stats)) as PopulationStats } : null;
   }
 
@@ -274,15 +387,30 @@ export class SqlPolicyStore implements PolicyStore {
   }
 
   async populations(): Promise<Array<{ id: number; stats: PopulationStats; current: boolean }>> {
-    const rows = await this.db.all("SELECT p.pid, p.stats, c.pid AS cur FROM populations p LEFT JOIN current_population c ON c.pid = p.pid ORDER BY p.pid");
-    return rows.map((r) => ({ id: num(r.pid), stats: JSON.parse(String(r.stats)) as PopulationStats, current: r.cur !== null && r.cur !== undefined }));
+    const rows = await this.db.all(
+      "SELECT p.pid, p.stats, c.pid AS cur FROM populations p LEFT JOIN current_population c ON c.pid = p.pid ORDER BY p.pid",
+    );
+    return rows.map((r) => ({
+      id: num(r.pid),
+      stats: JSON.parse(String(r.stats)) as PopulationStats,
+      current: r.cur !== null && r.cur !== undefined,
+    }));
   }
 
   async addPopulation(stats: PopulationStats, now: number, current = true): Promise<number> {
     return this.db.tx(async (db) => {
-      const r = (await db.all("INSERT INTO populations (n_features, stats, created_at) VALUES (?, ?, ?) RETURNING pid", [stats.nFeatures, JSON.stringify(stats), now]))[0]!;
+      const r = (
+        await db.all(
+          "INSERT INTO populations (n_features, stats, created_at) VALUES (?, ?, ?) RETURNING pid",
+          [stats.nFeatures, JSON.stringify(stats), now],
+        )
+      )[0]!;
       const pid = num(r.pid);
-      if (current) await db.run("INSERT INTO current_population (n_features, pid) VALUES (?, ?) ON CONFLICT (n_features) DO UPDATE SET pid = excluded.pid", [stats.nFeatures, pid]);
+      if (current)
+        await db.run(
+          "INSERT INTO current_population (n_features, pid) VALUES (?, ?) ON CONFLICT (n_features) DO UPDATE SET pid = excluded.pid",
+          [stats.nFeatures, pid],
+        );
       return pid;
     });
   }
@@ -293,6 +421,9 @@ export class SqlPolicyStore implements PolicyStore {
   }
 
   async setSetting(key: string, value: string): Promise<void> {
-    await this.db.run("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [`setting:${key}`, value]);
+    await this.db.run(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      [`setting:${key}`, value],
+    );
   }
 }

@@ -57,21 +57,34 @@ export function openSqliteStore(path: string, options: SqliteOptions = {}): Stor
 }
 
 function migrate(conn: Database.Database, file: string): void {
-  const tables = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>;
+  const tables = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{
+    name: string;
+  }>;
   if (tables.length > 0 && !tables.some((t) => t.name === "meta")) {
-    throw new KeystrokeError("BAD_STORE", `${file} is a SQLite database but not a keystroke-id identity store`, {}, { suggestion: "point --store at another file" });
+    throw new KeystrokeError(
+      "BAD_STORE",
+      `${file} is a SQLite database but not a keystroke-id identity store`,
+      {},
+      { suggestion: "point --store at another file" },
+    );
   }
   const steps = migrations("sqlite");
   // IMMEDIATE: two processes opening a new store at once migrate it once, one after the other
   conn.prepare("BEGIN IMMEDIATE").run();
   try {
     conn.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
-    const row = conn.prepare("SELECT value FROM meta WHERE key = ?").get(SCHEMA_KEY) as { value: string } | undefined;
+    const row = conn.prepare("SELECT value FROM meta WHERE key = ?").get(SCHEMA_KEY) as
+      { value: string } | undefined;
     const current = row ? Number(row.value) : 0;
-    if (!Number.isInteger(current) || current < 0) throw new KeystrokeError("BAD_STORE", `${file}: unreadable schema version "${row?.value}"`);
+    if (!Number.isInteger(current) || current < 0)
+      throw new KeystrokeError("BAD_STORE", `${file}: unreadable schema version "${row?.value}"`);
     if (current > SCHEMA_VERSION) throw newerSchema(file, current);
     for (let v = current; v < SCHEMA_VERSION; v++) for (const sql of steps[v]!) conn.exec(sql);
-    conn.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(SCHEMA_KEY, String(SCHEMA_VERSION));
+    conn
+      .prepare(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      )
+      .run(SCHEMA_KEY, String(SCHEMA_VERSION));
     conn.prepare("COMMIT").run();
   } catch (e) {
     if (conn.inTransaction) conn.prepare("ROLLBACK").run();
@@ -89,7 +102,12 @@ class SqliteDb implements Db {
   private lock: Promise<unknown> = Promise.resolve();
   private locked = false;
 
-  constructor(private readonly conn: Database.Database, private readonly file: string, private readonly busyMs: number, private readonly inTx = false) {}
+  constructor(
+    private readonly conn: Database.Database,
+    private readonly file: string,
+    private readonly busyMs: number,
+    private readonly inTx = false,
+  ) {}
 
   guard<T>(fn: () => T): T {
     try {
@@ -155,16 +173,46 @@ export function sqliteError(e: unknown, file: string, busyMs: number): unknown {
   const code = (e as { code?: string }).code ?? "";
   const message = (e as Error).message ?? String(e);
   if (code === "SQLITE_BUSY" || code.startsWith("SQLITE_BUSY_") || code === "SQLITE_LOCKED") {
-    return new KeystrokeError("STORE_BUSY", `the identity store ${file} stayed locked by another process for more than ${busyMs} ms`, {}, { cause: e, suggestion: "try again; a long import or enrolment may be running" });
+    return new KeystrokeError(
+      "STORE_BUSY",
+      `the identity store ${file} stayed locked by another process for more than ${busyMs} ms`,
+      {},
+      { cause: e, suggestion: "try again; a long import or enrolment may be running" },
+    );
   }
   if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT" || code.startsWith("SQLITE_CORRUPT")) {
-    return new KeystrokeError("BAD_STORE", `${file} is not a usable keystroke-id identity store (${message})`, {}, { cause: e, suggestion: "restore it from an export (keystroke-id users import), or point --store at another file" });
+    return new KeystrokeError(
+      "BAD_STORE",
+      `${file} is not a usable keystroke-id identity store (${message})`,
+      {},
+      {
+        cause: e,
+        suggestion: "restore it from an export (keystroke-id users import), or point --store at another file",
+      },
+    );
   }
   if (code === "SQLITE_FULL") {
-    return new KeystrokeError("IO", `the identity store ${file} cannot be written: no space left on device (ENOSPC)`, {}, { cause: e });
+    return new KeystrokeError(
+      "IO",
+      `the identity store ${file} cannot be written: no space left on device (ENOSPC)`,
+      {},
+      { cause: e },
+    );
   }
-  if (code.startsWith("SQLITE_CANTOPEN") || code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_IOERR") || code === "SQLITE_FULL" || code === "SQLITE_PERM" || (e as NodeJS.ErrnoException).syscall !== undefined) {
-    return new KeystrokeError("IO", `the identity store ${file} cannot be opened or written (${code || message})`, {}, { cause: e });
+  if (
+    code.startsWith("SQLITE_CANTOPEN") ||
+    code.startsWith("SQLITE_READONLY") ||
+    code.startsWith("SQLITE_IOERR") ||
+    code === "SQLITE_FULL" ||
+    code === "SQLITE_PERM" ||
+    (e as NodeJS.ErrnoException).syscall !== undefined
+  ) {
+    return new KeystrokeError(
+      "IO",
+      `the identity store ${file} cannot be opened or written (${code || message})`,
+      {},
+      { cause: e },
+    );
   }
   return e;
 }

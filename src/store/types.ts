@@ -78,7 +78,12 @@ export interface ReplayStore {
    * (null: not enrolled, and nothing is remembered). Atomic: of two instances seeing one sample at once,
    * one sees a replay.
    */
-  check(id: string, hash: string, now: number, windowMs: number): Promise<{ version: number | null; replay: boolean }>;
+  check(
+    id: string,
+    hash: string,
+    now: number,
+    windowMs: number,
+  ): Promise<{ version: number | null; replay: boolean }>;
   /** Forgets verified-sample hashes older than `before` (ms); returns how many. */
   prune(before: number): Promise<number>;
 }

@@ -29,11 +29,19 @@ export function fingerprintRows(samples: readonly Pick<Sample, "press" | "releas
   const hashes = [...new Set(samples.map(rowHash))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const buf = Buffer.alloc(8 * hashes.length);
   hashes.forEach((h, i) => buf.writeBigUInt64BE(h, 8 * i));
-  return { hash: "sha256-64", count: samples.length, distinct: hashes.length, hashes: buf.toString("base64") };
+  return {
+    hash: "sha256-64",
+    count: samples.length,
+    distinct: hashes.length,
+    hashes: buf.toString("base64"),
+  };
 }
 
 /** Which of the samples were among a fingerprint's rows: true at index i when sample i was a training row. */
-export function matchTrainingRows(fingerprint: TrainingRows, samples: readonly Pick<Sample, "press" | "release">[]): boolean[] {
+export function matchTrainingRows(
+  fingerprint: TrainingRows,
+  samples: readonly Pick<Sample, "press" | "release">[],
+): boolean[] {
   const buf = Buffer.from(fingerprint.hashes, "base64");
   const known = new Set<bigint>();
   for (let i = 0; i + 8 <= buf.length; i += 8) known.add(buf.readBigUInt64BE(i));
@@ -44,10 +52,23 @@ export function matchTrainingRows(fingerprint: TrainingRows, samples: readonly P
 export function splitByTraining<S extends Pick<Sample, "press" | "release">>(
   samples: readonly S[],
   fingerprint: TrainingRows | undefined,
-): { training: S[]; heldOut: S[]; counts: { total: number; training: number; held_out: number; fingerprint: boolean } } {
-  if (!fingerprint) return { training: [], heldOut: [], counts: { total: samples.length, training: 0, held_out: 0, fingerprint: false } };
+): {
+  training: S[];
+  heldOut: S[];
+  counts: { total: number; training: number; held_out: number; fingerprint: boolean };
+} {
+  if (!fingerprint)
+    return {
+      training: [],
+      heldOut: [],
+      counts: { total: samples.length, training: 0, held_out: 0, fingerprint: false },
+    };
   const seen = matchTrainingRows(fingerprint, samples);
   const training = samples.filter((_, i) => seen[i]);
   const heldOut = samples.filter((_, i) => !seen[i]);
-  return { training, heldOut, counts: { total: samples.length, training: training.length, held_out: heldOut.length, fingerprint: true } };
+  return {
+    training,
+    heldOut,
+    counts: { total: samples.length, training: training.length, held_out: heldOut.length, fingerprint: true },
+  };
 }

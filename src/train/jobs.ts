@@ -83,9 +83,19 @@ export async function runFitJobs(
     try {
       const { fitSvm } = await import("../models/svm.js");
       const t0 = performance.now();
-      const model = await fitSvm(job.X, job.y, { ...fitOptions(job), trainer: pool.trainer, onProgress: (p) => options.onProgress?.(job.id, p) });
+      const model = await fitSvm(job.X, job.y, {
+        ...fitOptions(job),
+        trainer: pool.trainer,
+        onProgress: (p) => options.onProgress?.(job.id, p),
+      });
       const fitSeconds = (performance.now() - t0) / 1000;
-      return [{ serialized: model.toJSON(), fitSeconds, proba: job.Xtest.map((row) => Array.from(model.predictProba(row))) }];
+      return [
+        {
+          serialized: model.toJSON(),
+          fitSeconds,
+          proba: job.Xtest.map((row) => Array.from(model.predictProba(row))),
+        },
+      ];
     } finally {
       await pool.close();
     }
@@ -118,7 +128,11 @@ export async function runFitJobs(
     const nTrees = resolveForestParams(job.params).nTrees;
     const n = Math.min(size, nTrees);
     partsOf.set(job.id, []);
-    for (let p = 0; p < n; p++) tasks.push({ ...job, part: { from: Math.floor((p * nTrees) / n), to: Math.floor(((p + 1) * nTrees) / n) } });
+    for (let p = 0; p < n; p++)
+      tasks.push({
+        ...job,
+        part: { from: Math.floor((p * nTrees) / n), to: Math.floor(((p + 1) * nTrees) / n) },
+      });
   }
   const byId = new Map(jobs.map((j, i) => [j.id, i]));
   const queue = [...tasks.keys()].sort((a, b) => cost(tasks[b]!) - cost(tasks[a]!));
@@ -131,8 +145,15 @@ export async function runFitJobs(
     done[xgb ? xgb[0] : task.part.from] = xgb ? xgb[1] * (p.done / p.total) : p.done;
     progress.set(task.id, done);
     let total = 0;
-    for (const t of tasks) if (t.id === task.id && t.part) total += partTrees.get(`${t.id}/${t.part.from}`)?.[1] ?? t.part.to - t.part.from;
-    options.onProgress?.(task.id, { ...p, phase: "trees", done: done.reduce((a, b) => a + (b ?? 0), 0), total });
+    for (const t of tasks)
+      if (t.id === task.id && t.part)
+        total += partTrees.get(`${t.id}/${t.part.from}`)?.[1] ?? t.part.to - t.part.from;
+    options.onProgress?.(task.id, {
+      ...p,
+      phase: "trees",
+      done: done.reduce((a, b) => a + (b ?? 0), 0),
+      total,
+    });
   };
   const runners: Promise<void>[] = [];
   for (let w = 0; w < Math.min(size, tasks.length); w++) {
@@ -161,8 +182,14 @@ export async function runFitJobs(
     for (const [id, parts] of partsOf) {
       const job = jobs[byId.get(id)!]!;
       const model =
-        job.algorithm === "XGB" ? mergeXgbParts(job.X, job.y, fitOptions(job), parts as XgbPart[]) : mergeForestParts(job.X, job.y, fitOptions(job), parts as ForestPart[]);
-      results[byId.get(id)!] = { serialized: model.toJSON(), fitSeconds: seconds.get(id)!, proba: job.Xtest.map((row) => Array.from(model.predictProba(row))) };
+        job.algorithm === "XGB"
+          ? mergeXgbParts(job.X, job.y, fitOptions(job), parts as XgbPart[])
+          : mergeForestParts(job.X, job.y, fitOptions(job), parts as ForestPart[]);
+      results[byId.get(id)!] = {
+        serialized: model.toJSON(),
+        fitSeconds: seconds.get(id)!,
+        proba: job.Xtest.map((row) => Array.from(model.predictProba(row))),
+      };
     }
   }
   return results;
@@ -176,10 +203,27 @@ function fitOptions(job: FitJob): FitOptions {
  * Fits one model on every core (worker threads; in-process when there are no compiled workers) and
  * returns it ready to predict: the library-level counterpart of `train`'s pool, for one model.
  */
-export async function fitOnWorkers(algorithm: Algorithm, X: number[][], y: Label[], options: FitOptions & { workers?: number }): Promise<Classifier> {
+export async function fitOnWorkers(
+  algorithm: Algorithm,
+  X: number[][],
+  y: Label[],
+  options: FitOptions & { workers?: number },
+): Promise<Classifier> {
   const workers = options.workers ?? availableParallelism();
-  const job: FitJob = { id: 0, algorithm, featureSet: "timings", X, y, Xtest: [], seed: options.seed, ...(options.params ? { params: options.params } : {}) };
-  const [result] = await runFitJobs([job], { workers, ...(options.onProgress ? { onProgress: (_: number, p: TrainProgress) => options.onProgress!(p) } : {}) });
+  const job: FitJob = {
+    id: 0,
+    algorithm,
+    featureSet: "timings",
+    X,
+    y,
+    Xtest: [],
+    seed: options.seed,
+    ...(options.params ? { params: options.params } : {}),
+  };
+  const [result] = await runFitJobs([job], {
+    workers,
+    ...(options.onProgress ? { onProgress: (_: number, p: TrainProgress) => options.onProgress!(p) } : {}),
+  });
   const { loadClassifier } = await import("../models/index.js");
   return loadClassifier(result!.serialized);
 }
@@ -218,7 +262,9 @@ export class PairPool {
       this.workers.map((worker, w) => {
         const from = cuts[w] ?? p;
         const to = Math.max(from, cuts[w + 1] ?? p);
-        return from >= to ? Promise.resolve([] as PairSolution[]) : this.solve(worker, { id: this.next++, data, options, pairs: { from, to } });
+        return from >= to
+          ? Promise.resolve([] as PairSolution[])
+          : this.solve(worker, { id: this.next++, data, options, pairs: { from, to } });
       }),
     );
     return assembleModel(data, options, shares.flat());
@@ -231,7 +277,10 @@ export class PairPool {
         worker.off("message", onMessage);
         worker.off("error", onError);
         if (m.type === "pairs") resolve(m.solutions);
-        else reject(new KeystrokeError("IO", `SVM pair solver failed: ${m.type === "error" ? m.message : m.type}`));
+        else
+          reject(
+            new KeystrokeError("IO", `SVM pair solver failed: ${m.type === "error" ? m.message : m.type}`),
+          );
       };
       const onError = (e: Error) => {
         worker.off("message", onMessage);
@@ -254,7 +303,10 @@ function cost(job: FitJob): number {
   return weight * job.X.length * (job.X[0]?.length ?? 1);
 }
 
-async function fitInProcess(job: FitJob, onProgress?: (jobId: number, p: TrainProgress) => void): Promise<FitResult> {
+async function fitInProcess(
+  job: FitJob,
+  onProgress?: (jobId: number, p: TrainProgress) => void,
+): Promise<FitResult> {
   const t0 = performance.now();
   const model = await fitClassifier(job.algorithm, job.X, job.y, {
     seed: job.seed,
@@ -262,7 +314,11 @@ async function fitInProcess(job: FitJob, onProgress?: (jobId: number, p: TrainPr
     onProgress: (p) => onProgress?.(job.id, p),
   });
   const fitSeconds = (performance.now() - t0) / 1000;
-  return { serialized: model.toJSON(), fitSeconds, proba: job.Xtest.map((row) => Array.from(model.predictProba(row))) };
+  return {
+    serialized: model.toJSON(),
+    fitSeconds,
+    proba: job.Xtest.map((row) => Array.from(model.predictProba(row))),
+  };
 }
 
 function fitInWorker(
@@ -277,9 +333,16 @@ function fitInWorker(
       else {
         worker.off("message", onMessage);
         worker.off("error", onError);
-        if (m.type === "done") resolve({ serialized: m.serialized, fitSeconds: m.fitSeconds, proba: m.proba });
+        if (m.type === "done")
+          resolve({ serialized: m.serialized, fitSeconds: m.fitSeconds, proba: m.proba });
         else if (m.type === "part") resolve({ part: m.part, fitSeconds: m.fitSeconds });
-        else reject(new KeystrokeError("IO", `${job.algorithm} on ${job.featureSet} features failed: ${m.type === "error" ? m.message : `unexpected ${m.type} message`}`));
+        else
+          reject(
+            new KeystrokeError(
+              "IO",
+              `${job.algorithm} on ${job.featureSet} features failed: ${m.type === "error" ? m.message : `unexpected ${m.type} message`}`,
+            ),
+          );
       }
     };
     const onError = (e: Error) => {

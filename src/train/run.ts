@@ -76,13 +76,21 @@ export async function runTraining(options: TrainRunOptions): Promise<TrainReport
     skipInvalid: Boolean(options.skipInvalid),
     onSkip: (s) => skipped.push(s.line),
   });
-  if (skipped.length > 0) options.onNote?.(`skipped ${skipped.length} invalid row(s) of ${name}: line ${summariseLines(skipped)}`);
-  if (dataset.samples.length === 0) throw new KeystrokeError("TOO_FEW_SAMPLES", "has no valid samples to train on", { file: name });
+  if (skipped.length > 0)
+    options.onNote?.(`skipped ${skipped.length} invalid row(s) of ${name}: line ${summariseLines(skipped)}`);
+  if (dataset.samples.length === 0)
+    throw new KeystrokeError("TOO_FEW_SAMPLES", "has no valid samples to train on", { file: name });
 
   // a models dir that cannot be written fails now, not after the training it would have thrown away
   await checkWritableDir(options.out, { option: "out" });
   const run = await trainModels(dataset, { ...options, refit: !options.keepHoldout });
-  const data = { name, sha256: sha256(bytes), rows: dataset.samples.length, users: run.users, layout: dataset.layout };
+  const data = {
+    name,
+    sha256: sha256(bytes),
+    rows: dataset.samples.length,
+    users: run.users,
+    layout: dataset.layout,
+  };
   const rows = dataset.samples.length;
   const training = {
     rows,
@@ -114,7 +122,11 @@ export async function runTraining(options: TrainRunOptions): Promise<TrainReport
     out: options.out,
     seed: options.seed,
     holdout: { fraction: options.holdout, rows: run.holdoutRows, share: training.holdoutShare },
-    fitted: { rows: training.fittedRows, share: shareOf(training.fittedRows, rows), refitOnAll: training.refitOnAll },
+    fitted: {
+      rows: training.fittedRows,
+      share: shareOf(training.fittedRows, rows),
+      refitOnAll: training.refitOnAll,
+    },
     version: manifest.versionId!,
     versions: (manifest.versions ?? []).map((v) => v.id),
     models: manifest.models.map((m) => ({
@@ -129,21 +141,28 @@ export async function runTraining(options: TrainRunOptions): Promise<TrainReport
     })),
     best: manifest.best,
     verification,
-    wallSeconds: Math.round((performance.now() - t0)) / 1000,
+    wallSeconds: Math.round(performance.now() - t0) / 1000,
   };
 }
 
 async function openStoreFor(options: TrainRunOptions) {
   const { openIdentities } = await import("../identity/open.js");
   const opened = await openIdentities({ store: options.store, modelsDir: options.out });
-  if (opened.legacy?.imported) options.onNote?.(`imported ${opened.legacy.imported} enrolled user(s) from ${opened.legacy.dir} into the identity store ${opened.store.location}`);
+  if (opened.legacy?.imported)
+    options.onNote?.(
+      `imported ${opened.legacy.imported} enrolled user(s) from ${opened.legacy.dir} into the identity store ${opened.store.location}`,
+    );
   return opened;
 }
 
 // The training users are enrolled for verification in the identity store, separate from the models: a
 // user already enrolled there (by `enroll`, the HTTP API or an earlier train) is never replaced. The
 // store's population statistics for this sample length are refreshed from this data set.
-async function enrolTrainingUsers(service: IdentityService, dataset: Dataset, onNote?: (m: string) => void): Promise<TrainReport["verification"]> {
+async function enrolTrainingUsers(
+  service: IdentityService,
+  dataset: Dataset,
+  onNote?: (m: string) => void,
+): Promise<TrainReport["verification"]> {
   const keys = dataset.samples[0]!.press.length;
   if (dataset.samples.some((s) => s.press.length !== keys)) {
     onNote?.("verification enrolment skipped: it needs samples of equal length");
@@ -151,7 +170,11 @@ async function enrolTrainingUsers(service: IdentityService, dataset: Dataset, on
   }
   let outcome: Awaited<ReturnType<IdentityService["enrollSamples"]>>;
   try {
-    outcome = await service.enrollSamples(dataset.samples, { onlyNew: true, refreshPopulation: true, skipTooFew: true });
+    outcome = await service.enrollSamples(dataset.samples, {
+      onlyNew: true,
+      refreshPopulation: true,
+      skipTooFew: true,
+    });
   } catch (e) {
     if (!(e instanceof KeystrokeError) || e.code !== "TOO_FEW_SAMPLES") throw e;
     onNote?.(`no user was enrolled for verification: ${e.message}`);
@@ -159,10 +182,24 @@ async function enrolTrainingUsers(service: IdentityService, dataset: Dataset, on
   }
   const { result, enrolled, kept, users } = outcome;
   if (result.skipped.length > 0) {
-    onNote?.(`not enrolled for verification: ${result.skipped.length} user(s) with too few samples: ${result.skipped.map((s) => String(s.user)).slice(0, 10).join(", ")}`);
+    onNote?.(
+      `not enrolled for verification: ${result.skipped.length} user(s) with too few samples: ${result.skipped
+        .map((s) => String(s.user))
+        .slice(0, 10)
+        .join(", ")}`,
+    );
   }
-  if (kept.length > 0) onNote?.(`${kept.length} user(s) already enrolled in the identity store were kept as they are (keystroke-id enroll replaces a user)`);
-  return { users, detector: result.templates[0]!.detector, enrolled: enrolled.length, kept: kept.length, store: service.store.location };
+  if (kept.length > 0)
+    onNote?.(
+      `${kept.length} user(s) already enrolled in the identity store were kept as they are (keystroke-id enroll replaces a user)`,
+    );
+  return {
+    users,
+    detector: result.templates[0]!.detector,
+    enrolled: enrolled.length,
+    kept: kept.length,
+    store: service.store.location,
+  };
 }
 
 function shareOf(part: number, whole: number): number {

@@ -10,7 +10,11 @@ import { createRng, shuffle } from "../util/random.js";
  * Rounding each user on their own (round(fraction × n)) gave every user of 7 rows exactly 1 of 7 at
  * fraction 0.2: 14.7% held out on the 750-row benchmark data, not 20%.
  */
-export function stratifiedHoldout(labels: readonly Label[], fraction: number, seed: number): { train: number[]; test: number[] } {
+export function stratifiedHoldout(
+  labels: readonly Label[],
+  fraction: number,
+  seed: number,
+): { train: number[]; test: number[] } {
   const byUser = new Map<Label, number[]>();
   labels.forEach((label, i) => {
     const rows = byUser.get(label);
@@ -20,14 +24,21 @@ export function stratifiedHoldout(labels: readonly Label[], fraction: number, se
   const rng = createRng(seed);
   const users = [...byUser.values()];
   for (const rows of users) shuffle(rng, rows);
-  const take = users.map((rows) => (fraction <= 0 ? 0 : Math.min(rows.length - 1, Math.floor(fraction * rows.length))));
+  const take = users.map((rows) =>
+    fraction <= 0 ? 0 : Math.min(rows.length - 1, Math.floor(fraction * rows.length)),
+  );
   if (fraction > 0) {
     const capacity = users.reduce((sum, rows) => sum + rows.length - 1, 0);
     let missing = Math.min(capacity, Math.round(fraction * labels.length)) - take.reduce((a, b) => a + b, 0);
-    const order = shuffle(rng, users.map((_, u) => u));
+    const order = shuffle(
+      rng,
+      users.map((_, u) => u),
+    );
     const remainder = (u: number) => fraction * users[u]!.length - Math.floor(fraction * users[u]!.length);
     // stable sort over a shuffled order: equal remainders are served in a seeded random order
-    const candidates = order.filter((u) => take[u]! < users[u]!.length - 1).sort((a, b) => remainder(b) - remainder(a));
+    const candidates = order
+      .filter((u) => take[u]! < users[u]!.length - 1)
+      .sort((a, b) => remainder(b) - remainder(a));
     for (const u of candidates) {
       if (missing <= 0) break;
       take[u]!++;

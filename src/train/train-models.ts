@@ -60,18 +60,27 @@ export interface TrainRun {
 export async function trainModels(data: TrainingData, options: TrainOptions): Promise<TrainRun> {
   const { samples } = data;
   const labels = samples.map((s, i) => {
-    if (s.label === undefined) throw new KeystrokeError("BAD_ROW", "has no user label; training needs a label column", { line: s.source?.line ?? i + 2 });
+    if (s.label === undefined)
+      throw new KeystrokeError("BAD_ROW", "has no user label; training needs a label column", {
+        line: s.source?.line ?? i + 2,
+      });
     return s.label;
   });
   const users = new Set(labels).size;
-  if (users < 2) throw new KeystrokeError("TOO_FEW_SAMPLES", `training needs at least 2 users; the data has ${users}`);
+  if (users < 2)
+    throw new KeystrokeError("TOO_FEW_SAMPLES", `training needs at least 2 users; the data has ${users}`);
   const keys = samples[0]!.press.length;
   if (options.featureSets.includes("timings")) {
     const odd = samples.find((s) => s.press.length !== keys);
     if (odd) {
-      throw new KeystrokeError("BAD_ROW", `has ${odd.press.length} keys but the first sample has ${keys}; timings features need equal lengths`, {
-        ...(odd.source ? { file: odd.source.file, line: odd.source.line } : {}),
-      }, { suggestion: "use --features summary, or --skip-invalid to drop such samples" });
+      throw new KeystrokeError(
+        "BAD_ROW",
+        `has ${odd.press.length} keys but the first sample has ${keys}; timings features need equal lengths`,
+        {
+          ...(odd.source ? { file: odd.source.file, line: odd.source.line } : {}),
+        },
+        { suggestion: "use --features summary, or --skip-invalid to drop such samples" },
+      );
     }
   }
   const { train, test } = stratifiedHoldout(labels, options.holdout, options.seed);
@@ -87,7 +96,16 @@ export async function trainModels(data: TrainingData, options: TrainOptions): Pr
     const names = featureNames(featureSet, keys, data.keyNames);
     for (const algorithm of options.algorithms) {
       const params = options.params?.[algorithm];
-      jobs.push({ id: jobs.length, algorithm, featureSet, X, y: yTrain, Xtest, seed: options.seed, ...(params ? { params } : {}) });
+      jobs.push({
+        id: jobs.length,
+        algorithm,
+        featureSet,
+        X,
+        y: yTrain,
+        Xtest,
+        seed: options.seed,
+        ...(params ? { params } : {}),
+      });
       meta.push({ featureSet, names });
     }
   }
@@ -122,12 +140,27 @@ export async function trainModels(data: TrainingData, options: TrainOptions): Pr
       featureNames: meta[i]!.names,
       keys: featureSet === "timings" ? keys : null,
       ...(featureSet === "timings" && data.keyNames ? { keyNames: data.keyNames } : {}),
-      ...(test.length > 0 ? { metrics: { accuracy: round(accuracy(yTest, predicted)), macroF1: round(macroF1(yTest, predicted)), holdoutRows: test.length } } : {}),
+      ...(test.length > 0
+        ? {
+            metrics: {
+              accuracy: round(accuracy(yTest, predicted)),
+              macroF1: round(macroF1(yTest, predicted)),
+              holdoutRows: test.length,
+            },
+          }
+        : {}),
       fitSeconds: written.fitSeconds,
     };
   });
   const fittedRows = refit ? labels.map((_, i) => i) : train;
-  return { models, trainRows: train.length, holdoutRows: test.length, users, refitOnAll: refit || test.length === 0, fittedRows };
+  return {
+    models,
+    trainRows: train.length,
+    holdoutRows: test.length,
+    users,
+    refitOnAll: refit || test.length === 0,
+    fittedRows,
+  };
 }
 
 function argmax(p: readonly number[]): number {
@@ -139,4 +172,3 @@ function argmax(p: readonly number[]): number {
 function round(v: number): number {
   return Math.round(v * 1e6) / 1e6;
 }
-

@@ -12,7 +12,10 @@ parentPort?.on("message", async (job: FitJob | PairJob) => {
       // one share of an SVM fit's class pairs (the parent joins the shares)
       const { solvePairs } = await import("../models/svm-solver.js");
       const solutions = solvePairs(job.data, job.options, job.pairs.from, job.pairs.to);
-      parentPort!.postMessage({ type: "pairs", id: job.id, solutions } satisfies WorkerMessage, solutions.map((s) => s.coef.buffer as ArrayBuffer));
+      parentPort!.postMessage(
+        { type: "pairs", id: job.id, solutions } satisfies WorkerMessage,
+        solutions.map((s) => s.coef.buffer as ArrayBuffer),
+      );
       return;
     }
     const t0 = performance.now();
@@ -25,7 +28,9 @@ parentPort?.on("message", async (job: FitJob | PairJob) => {
       const part =
         job.algorithm === "XGB"
           ? await (await import("../models/xgboost.js")).fitXgboostPart(job.X, job.y, options, job.part.from)
-          : await (await import("../models/random-forest.js")).fitForestPart(job.X, job.y, options, job.part.from, job.part.to);
+          : await (
+              await import("../models/random-forest.js")
+            ).fitForestPart(job.X, job.y, options, job.part.from, job.part.to);
       post({ type: "part", id: job.id, part, fitSeconds: (performance.now() - t0) / 1000 });
       return;
     }
@@ -35,7 +40,8 @@ parentPort?.on("message", async (job: FitJob | PairJob) => {
     post({ type: "done", id: job.id, serialized: model.toJSON(), fitSeconds, proba });
   } catch (e) {
     // wasm aborts throw strings and numbers, not Errors
-    const err = e instanceof Error ? (e as Error & { code?: string }) : { message: String(e), code: undefined };
+    const err =
+      e instanceof Error ? (e as Error & { code?: string }) : { message: String(e), code: undefined };
     post({ type: "error", id: job.id, message: err.message, ...(err.code ? { code: err.code } : {}) });
   }
 });

@@ -26,7 +26,8 @@ export function wireJson(value: unknown, dataKeys = false): unknown {
   if (Array.isArray(value)) return value.map((v) => wireJson(v));
   if (typeof value === "number") return Number.isFinite(value) ? value : null;
   if (value === null || typeof value !== "object") return value;
-  if (typeof (value as { toJSON?: unknown }).toJSON === "function") return wireJson(JSON.parse(JSON.stringify(value)));
+  if (typeof (value as { toJSON?: unknown }).toJSON === "function")
+    return wireJson(JSON.parse(JSON.stringify(value)));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
     if (v === undefined) continue;

@@ -12,7 +12,9 @@ export function formatSeconds(s: number): string {
 
 /** One plain progress line of a model: `RF timings: 150/300 trees, 3.1 s, ETA 3.0 s`. */
 export function progressLine(m: ModelProgress): string {
-  const tail = m.finished ? `done in ${formatSeconds(m.elapsedS)}` : `${formatSeconds(m.elapsedS)}${m.etaS !== null ? `, ETA ${formatSeconds(m.etaS)}` : ""}`;
+  const tail = m.finished
+    ? `done in ${formatSeconds(m.elapsedS)}`
+    : `${formatSeconds(m.elapsedS)}${m.etaS !== null ? `, ETA ${formatSeconds(m.etaS)}` : ""}`;
   return `${m.label}: ${m.done}/${m.total} ${m.phase}, ${tail}`;
 }
 
@@ -26,7 +28,10 @@ export interface ProgressSink {
  * Progress as plain lines for a log or CI (stderr not a terminal): per model, at most one line every
  * `everyMs`, plus one when it finishes, so a long run shows it is alive without flooding the log.
  */
-export function plainProgress(write: (line: string) => void, options: { everyMs?: number; now?: () => number } = {}): ProgressSink {
+export function plainProgress(
+  write: (line: string) => void,
+  options: { everyMs?: number; now?: () => number } = {},
+): ProgressSink {
   const everyMs = options.everyMs ?? 2000;
   const now = options.now ?? (() => performance.now());
   let models: ModelProgress[] = [];

@@ -10,7 +10,12 @@ export interface TableFit {
 }
 
 /** Renders rows as a boxed table for a person (the only place cli-table3 is used), dropping columns that do not fit. */
-export function renderTable(head: string[], rows: Array<Array<string | number>>, stream: NodeJS.WriteStream = process.stdout, fit: TableFit = {}): string {
+export function renderTable(
+  head: string[],
+  rows: Array<Array<string | number>>,
+  stream: NodeJS.WriteStream = process.stdout,
+  fit: TableFit = {},
+): string {
   const c = color(stream);
   const cells = rows.map((row) => row.map((v) => (typeof v === "number" ? formatNumber(v) : v)));
   const maxWidth = fit.maxWidth ?? terminalWidth(stream);
@@ -21,7 +26,10 @@ export function renderTable(head: string[], rows: Array<Array<string | number>>,
   });
   for (const row of cells) table.push(keep.map((i) => row[i] ?? ""));
   const dropped = head.filter((_, i) => !keep.includes(i));
-  return table.toString() + (dropped.length ? `\n${c.dim(`(not shown: ${dropped.join(", ")}; --output json has everything)`)}` : "");
+  return (
+    table.toString() +
+    (dropped.length ? `\n${c.dim(`(not shown: ${dropped.join(", ")}; --output json has everything)`)}` : "")
+  );
 }
 
 /** The width a table may take on this stream. */
@@ -32,8 +40,14 @@ export function terminalWidth(stream: { isTTY?: boolean; columns?: number } = pr
 }
 
 /** The indexes of the columns to show: all of them, minus columns in `dropOrder` until the table fits. */
-export function fitColumns(head: readonly string[], rows: ReadonlyArray<ReadonlyArray<string>>, maxWidth: number, dropOrder: readonly number[]): number[] {
-  const width = (i: number) => Math.max(visibleLength(head[i] ?? ""), ...rows.map((r) => visibleLength(r[i] ?? ""))) + 3; // padding and a border
+export function fitColumns(
+  head: readonly string[],
+  rows: ReadonlyArray<ReadonlyArray<string>>,
+  maxWidth: number,
+  dropOrder: readonly number[],
+): number[] {
+  const width = (i: number) =>
+    Math.max(visibleLength(head[i] ?? ""), ...rows.map((r) => visibleLength(r[i] ?? ""))) + 3; // padding and a border
   const keep = head.map((_, i) => i);
   const total = () => keep.reduce((s, i) => s + width(i), 1);
   for (const i of dropOrder) {

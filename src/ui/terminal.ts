@@ -17,7 +17,8 @@ export function color(stream: NodeJS.WriteStream = process.stderr): ChalkInstanc
   const env = process.env;
   let level: 0 | 1 | 2 | 3;
   if (colorEnabled === false || (env.NO_COLOR !== undefined && env.NO_COLOR !== "")) level = 0;
-  else if (env.FORCE_COLOR !== undefined) level = env.FORCE_COLOR === "0" || env.FORCE_COLOR === "false" ? 0 : 1;
+  else if (env.FORCE_COLOR !== undefined)
+    level = env.FORCE_COLOR === "0" || env.FORCE_COLOR === "false" ? 0 : 1;
   else level = stream.isTTY ? 2 : 0;
   return new Chalk({ level });
 }

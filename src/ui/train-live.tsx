@@ -5,7 +5,10 @@ import { applyTrainEvent, TrainProgressView, type ModelProgress } from "./train-
 /** Starts the live ink view of a training run (stderr); returns the event sink and a stop function. */
 export function startTrainView(title: string): { update: (e: TrainEvent) => void; stop: () => void } {
   let models: ModelProgress[] = [];
-  const app = render(<TrainProgressView models={models} title={title} />, { stdout: process.stderr, patchConsole: false });
+  const app = render(<TrainProgressView models={models} title={title} />, {
+    stdout: process.stderr,
+    patchConsole: false,
+  });
   let pending: NodeJS.Timeout | undefined;
   return {
     update(e) {

@@ -20,7 +20,11 @@ export interface ModelProgress {
 }
 
 /** Folds a training event into the progress list (pure, so tests and the view share it). */
-export function applyTrainEvent(list: readonly ModelProgress[], e: TrainEvent, nowMs: number = performance.now()): ModelProgress[] {
+export function applyTrainEvent(
+  list: readonly ModelProgress[],
+  e: TrainEvent,
+  nowMs: number = performance.now(),
+): ModelProgress[] {
   const key = `${e.algorithm}/${e.featureSet}`;
   const i = list.findIndex((m) => m.key === key);
   const startedMs = i < 0 ? nowMs : list[i]!.startedMs;
@@ -29,8 +33,23 @@ export function applyTrainEvent(list: readonly ModelProgress[], e: TrainEvent, n
   // the rate since this model's first event; the first event itself gives no rate
   const firstDone = i < 0 ? e.done : list[i]!.firstDone;
   const doneSince = e.done - firstDone;
-  const etaS = finished ? 0 : doneSince > 0 && elapsedS > 0 ? (elapsedS / doneSince) * (e.total - e.done) : null;
-  const entry: ModelProgress = { key, label: `${e.algorithm} ${e.featureSet}`, phase: e.stage === "refit" ? `refit: ${e.phase}` : e.phase, done: e.done, total: e.total, finished, startedMs, elapsedS, etaS, firstDone };
+  const etaS = finished
+    ? 0
+    : doneSince > 0 && elapsedS > 0
+      ? (elapsedS / doneSince) * (e.total - e.done)
+      : null;
+  const entry: ModelProgress = {
+    key,
+    label: `${e.algorithm} ${e.featureSet}`,
+    phase: e.stage === "refit" ? `refit: ${e.phase}` : e.phase,
+    done: e.done,
+    total: e.total,
+    finished,
+    startedMs,
+    elapsedS,
+    etaS,
+    firstDone,
+  };
   if (i < 0) return [...list, entry];
   const copy = [...list];
   copy[i] = entry;
@@ -57,7 +76,11 @@ export function TrainProgressView({ models, title }: { models: readonly ModelPro
             <Text>
               {" "}
               {m.done}/{m.total} {m.phase}
-              {m.finished ? ` ✓ ${formatSeconds(m.elapsedS)}` : m.etaS !== null ? ` ETA ${formatSeconds(m.etaS)}` : ""}
+              {m.finished
+                ? ` ✓ ${formatSeconds(m.elapsedS)}`
+                : m.etaS !== null
+                  ? ` ETA ${formatSeconds(m.etaS)}`
+                  : ""}
             </Text>
           </Box>
         );

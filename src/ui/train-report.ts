@@ -18,11 +18,15 @@ export function formatTrainReport(r: TrainReport, stream: NodeJS.WriteStream = p
     `${r.data.rows} samples of ${r.data.users} users from ${r.data.name}` +
       (r.holdout.rows > 0
         ? `; scores below on ${r.holdout.rows} held-out rows (${(r.holdout.share * 100).toFixed(1)}%, stratified by user)` +
-          (r.fitted.refitOnAll ? `; the models written were then refitted on all ${r.fitted.rows} rows` : `; the models written were fitted on the other ${r.fitted.rows} rows (${(r.fitted.share * 100).toFixed(1)}%)`)
+          (r.fitted.refitOnAll
+            ? `; the models written were then refitted on all ${r.fitted.rows} rows`
+            : `; the models written were fitted on the other ${r.fitted.rows} rows (${(r.fitted.share * 100).toFixed(1)}%)`)
         : "; nothing held out, no scores"),
     renderTable(["model", "features", "accuracy", "macro-F1", "fit s", "size"], rows, stream),
     `best: ${r.best}; written to ${r.out}/ as version ${r.version} (kept: ${r.versions.join(", ")}) in ${r.wallSeconds.toFixed(1)} s` +
-      (r.verification ? `; ${r.verification.enrolled} user(s) enrolled for verification (${r.verification.detector}; ${r.verification.kept} already enrolled, kept) in ${r.verification.store}` : ""),
+      (r.verification
+        ? `; ${r.verification.enrolled} user(s) enrolled for verification (${r.verification.detector}; ${r.verification.kept} already enrolled, kept) in ${r.verification.store}`
+        : ""),
   ];
   return lines.join("\n") + "\n";
 }

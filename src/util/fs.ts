@@ -1,5 +1,16 @@
 import { createHash, randomBytes } from "node:crypto";
-import { access, constants, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import {
+  access,
+  constants,
+  mkdir,
+  open,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { KeystrokeError, type ErrorPlace } from "../errors.js";
 
@@ -51,7 +62,11 @@ async function isSpecialFile(path: string): Promise<boolean> {
  * Writes a file atomically: a temporary file beside it, flushed to disk, then a rename, so readers never
  * see half a file and a crash leaves the old file whole. A FIFO or device target is written in place.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, place: ErrorPlace = {}): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  place: ErrorPlace = {},
+): Promise<void> {
   if (await isSpecialFile(path)) {
     try {
       await writeFile(path, data);
@@ -131,7 +146,12 @@ export async function checkWritableDir(dir: string, place: ErrorPlace = {}): Pro
         probe = dirname(probe);
         continue;
       }
-      throw new KeystrokeError("IO", `cannot be written: ${ioErrorText(e)}`, { file: probe === resolve(dir) ? dir : probe, ...place }, { cause: e });
+      throw new KeystrokeError(
+        "IO",
+        `cannot be written: ${ioErrorText(e)}`,
+        { file: probe === resolve(dir) ? dir : probe, ...place },
+        { cause: e },
+      );
     }
   }
 }
@@ -207,23 +227,41 @@ const EMPTY_LOCK_STALE_MS = 5_000;
  * Runs `fn` holding an exclusive lock file (created with O_EXCL, holding our pid), so that two processes
  * updating the same store take turns. A lock left by a process that no longer runs is taken over.
  */
-export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, options: { timeoutMs?: number } = {}): Promise<T> {
+export async function withFileLock<T>(
+  lockPath: string,
+  fn: () => Promise<T>,
+  options: { timeoutMs?: number } = {},
+): Promise<T> {
   const deadline = Date.now() + (options.timeoutMs ?? 10_000);
   for (;;) {
     let handle;
     try {
       handle = await open(lockPath, "wx");
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new KeystrokeError("IO", `cannot be created: ${ioErrorText(e)}`, { file: lockPath }, { cause: e });
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST")
+        throw new KeystrokeError(
+          "IO",
+          `cannot be created: ${ioErrorText(e)}`,
+          { file: lockPath },
+          { cause: e },
+        );
       const holder = await lockHolder(lockPath);
-      if ((holder !== undefined && !processAlive(holder)) || (holder === undefined && (await olderThan(lockPath, EMPTY_LOCK_STALE_MS)))) {
+      if (
+        (holder !== undefined && !processAlive(holder)) ||
+        (holder === undefined && (await olderThan(lockPath, EMPTY_LOCK_STALE_MS)))
+      ) {
         await rm(lockPath, { force: true });
         continue;
       }
       if (Date.now() > deadline) {
-        throw new KeystrokeError("IO", `is held by process ${holder ?? "?"}; another update of this store is running`, { file: lockPath }, {
-          suggestion: "wait for it to finish, or remove the lock file if no such process runs",
-        });
+        throw new KeystrokeError(
+          "IO",
+          `is held by process ${holder ?? "?"}; another update of this store is running`,
+          { file: lockPath },
+          {
+            suggestion: "wait for it to finish, or remove the lock file if no such process runs",
+          },
+        );
       }
       await new Promise((r) => setTimeout(r, 25));
       continue;
@@ -236,7 +274,12 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
       // a full disk can refuse even these few bytes: leave no empty lock behind
       await handle.close().catch(() => undefined);
       await rm(lockPath, { force: true }).catch(() => undefined);
-      throw new KeystrokeError("IO", `cannot be created: ${ioErrorText(e)}`, { file: lockPath }, { cause: e });
+      throw new KeystrokeError(
+        "IO",
+        `cannot be created: ${ioErrorText(e)}`,
+        { file: lockPath },
+        { cause: e },
+      );
     }
   }
   try {
@@ -276,7 +319,12 @@ export function processAlive(pid: number): boolean {
 /** The KeystrokeError for a file that cannot be opened or read, with the place named. */
 export function readError(file: string, e: unknown): KeystrokeError {
   const code = (e as NodeJS.ErrnoException).code;
-  return new KeystrokeError("IO", code === "ENOENT" ? "no such file" : `cannot be read (${code ?? (e as Error).message})`, { file }, { cause: e });
+  return new KeystrokeError(
+    "IO",
+    code === "ENOENT" ? "no such file" : `cannot be read (${code ?? (e as Error).message})`,
+    { file },
+    { cause: e },
+  );
 }
 
 /** All bytes of a file, or of stdin when the path is "-". */

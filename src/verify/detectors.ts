@@ -65,13 +65,18 @@ export function columnSd(vectors: readonly (readonly number[])[], means: readonl
  * user's own mean absolute deviation (n samples) with the population's pooled one (SHRINK_PSEUDO_SAMPLES),
  * because three samples' spread alone is mostly noise.
  */
-export function robustTemplate(vectors: readonly (readonly number[])[], logSpread?: readonly number[]): { mean: number[]; spread: number[] } {
+export function robustTemplate(
+  vectors: readonly (readonly number[])[],
+  logSpread?: readonly number[],
+): { mean: number[]; spread: number[] } {
   const lv = logVectors(vectors);
   const mean = columnMeans(lv);
   const own = columnMad(lv, mean);
   const n = lv.length;
   const spread = own.map((a, j) => {
-    const mixed = logSpread ? (n * a + SHRINK_PSEUDO_SAMPLES * logSpread[j]!) / (n + SHRINK_PSEUDO_SAMPLES) : a;
+    const mixed = logSpread
+      ? (n * a + SHRINK_PSEUDO_SAMPLES * logSpread[j]!) / (n + SHRINK_PSEUDO_SAMPLES)
+      : a;
     return Math.max(mixed, MIN_SPREAD);
   });
   return { mean, spread };
@@ -80,9 +85,15 @@ export function robustTemplate(vectors: readonly (readonly number[])[], logSprea
 const f64 = (a: unknown): Float64Array => Float64Array.from(a as number[]);
 const inverse = (a: unknown): Float64Array => Float64Array.from(a as number[], (v) => 1 / v);
 
-function robustDistance(lx: Float64Array, mean: Float64Array, inverseSpread: Float64Array, offset: number): number {
+function robustDistance(
+  lx: Float64Array,
+  mean: Float64Array,
+  inverseSpread: Float64Array,
+  offset: number,
+): number {
   let s = 0;
-  for (let j = 0; j < lx.length; j++) s += Math.log1p(Math.abs(lx[j]! - mean[offset + j]!) * inverseSpread[offset + j]!);
+  for (let j = 0; j < lx.length; j++)
+    s += Math.log1p(Math.abs(lx[j]! - mean[offset + j]!) * inverseSpread[offset + j]!);
   return s;
 }
 
@@ -221,9 +232,14 @@ const manhattanRobustCohort: DetectorImpl = {
     const own = robustTemplate(vectors, population?.logSpread);
     const members = (population?.cohort ?? []).filter((m) => String(m.user) !== String(user));
     if (members.length < 2) {
-      throw new KeystrokeError("BAD_FLAG", "detector manhattan-robust-cohort needs a population with at least 2 other enrolled users", { flag: "--detector" }, {
-        suggestion: "enrol several users at once, or use --detector manhattan-robust",
-      });
+      throw new KeystrokeError(
+        "BAD_FLAG",
+        "detector manhattan-robust-cohort needs a population with at least 2 other enrolled users",
+        { flag: "--detector" },
+        {
+          suggestion: "enrol several users at once, or use --detector manhattan-robust",
+        },
+      );
     }
     // only the ids: the members' statistics live once, in the population (the verification index)
     return { ...own, cohort: pickCohort(members, user, COHORT_SIZE).map((m) => m.user) };
@@ -232,12 +248,19 @@ const manhattanRobustCohort: DetectorImpl = {
     const mean = f64(state.mean);
     const inv = inverse(state.spread);
     if (!population) {
-      throw new KeystrokeError("BAD_REQUEST", "detector manhattan-robust-cohort needs the population statistics its template was enrolled with", {}, {
-        suggestion: "verify through loadTemplates(), or pass context.population",
-      });
+      throw new KeystrokeError(
+        "BAD_REQUEST",
+        "detector manhattan-robust-cohort needs the population statistics its template was enrolled with",
+        {},
+        {
+          suggestion: "verify through loadTemplates(), or pass context.population",
+        },
+      );
     }
     const byId = new Map(population.cohort.map((m) => [String(m.user), m]));
-    const members = (state.cohort as Label[]).map((u) => byId.get(String(u))).filter((m): m is CohortMember => m !== undefined);
+    const members = (state.cohort as Label[])
+      .map((u) => byId.get(String(u)))
+      .filter((m): m is CohortMember => m !== undefined);
     const d = mean.length;
     const k = members.length;
     const users = members.map((m) => String(m.user));

@@ -61,12 +61,19 @@ export function zeroMissFalseAlarmRate(genuine: readonly number[], impostor: rea
 }
 
 /** False-accept and false-reject rates at one threshold (accept when score ≤ threshold). */
-export function ratesAt(genuine: ArrayLike<number>, impostor: ArrayLike<number>, threshold: number): { far: number; frr: number } {
+export function ratesAt(
+  genuine: ArrayLike<number>,
+  impostor: ArrayLike<number>,
+  threshold: number,
+): { far: number; frr: number } {
   let fa = 0;
   let fr = 0;
   for (let i = 0; i < impostor.length; i++) if (impostor[i]! <= threshold) fa++;
   for (let i = 0; i < genuine.length; i++) if (genuine[i]! > threshold) fr++;
-  return { far: impostor.length ? fa / impostor.length : NaN, frr: genuine.length ? fr / genuine.length : NaN };
+  return {
+    far: impostor.length ? fa / impostor.length : NaN,
+    frr: genuine.length ? fr / genuine.length : NaN,
+  };
 }
 
 /** Number of values ≤ x in an ascending array. */

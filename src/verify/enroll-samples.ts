@@ -46,7 +46,8 @@ export const MIN_COHORT = 10;
  * (a store built before those models), else manhattan-robust.
  */
 export function defaultDetectorFor(population: PopulationStats | undefined): DetectorName {
-  if (population?.metric && (population.negatives?.length ?? 0) > 0 && population.users >= 3) return DEFAULT_DETECTOR;
+  if (population?.metric && (population.negatives?.length ?? 0) > 0 && population.users >= 3)
+    return DEFAULT_DETECTOR;
   return (population?.cohort.length ?? 0) > MIN_COHORT ? "manhattan-robust-cohort" : "manhattan-robust";
 }
 
@@ -60,13 +61,21 @@ export function enrollSamples(samples: Sample[], options: EnrollSamplesOptions =
     let label = s.label;
     if (label === undefined) {
       if (options.user === undefined) {
-        throw new KeystrokeError("BAD_ROW", "sample has no UserID; pass --user to say whose samples these are", s.source ? { ...s.source } : {});
+        throw new KeystrokeError(
+          "BAD_ROW",
+          "sample has no UserID; pass --user to say whose samples these are",
+          s.source ? { ...s.source } : {},
+        );
       }
       label = options.user;
     } else if (options.user !== undefined && String(label) !== String(options.user)) continue;
     if (keys < 0) keys = s.press.length;
     else if (s.press.length !== keys) {
-      throw new KeystrokeError("BAD_ROW", `sample has ${s.press.length} keys; earlier samples have ${keys}`, s.source ? { ...s.source } : {});
+      throw new KeystrokeError(
+        "BAD_ROW",
+        `sample has ${s.press.length} keys; earlier samples have ${keys}`,
+        s.source ? { ...s.source } : {},
+      );
     }
     const id = String(label);
     let g = groups.get(id);
@@ -89,21 +98,33 @@ export function enrollSamples(samples: Sample[], options: EnrollSamplesOptions =
   const usable = [...groups.values()].filter((g) => {
     if (g.vectors.length >= minSamples) return true;
     if (!options.skipTooFew) {
-      throw new KeystrokeError("TOO_FEW_SAMPLES", `user ${String(g.user)} has ${g.vectors.length} sample${g.vectors.length === 1 ? "" : "s"}; enrolling needs at least ${minSamples}`);
+      throw new KeystrokeError(
+        "TOO_FEW_SAMPLES",
+        `user ${String(g.user)} has ${g.vectors.length} sample${g.vectors.length === 1 ? "" : "s"}; enrolling needs at least ${minSamples}`,
+      );
     }
     skipped.push({ user: g.user, samples: g.vectors.length });
     return false;
   });
-  if (usable.length === 0) throw new KeystrokeError("TOO_FEW_SAMPLES", `no user has the ${minSamples} samples enrolling needs`);
+  if (usable.length === 0)
+    throw new KeystrokeError("TOO_FEW_SAMPLES", `no user has the ${minSamples} samples enrolling needs`);
   const population = options.population ?? buildPopulation(usable);
   const detector = options.detector ?? defaultDetectorFor(population);
   const assessed = usable.map((g) => {
-    const q = assessEnrolment(g.vectors, population, { minSamples, ...(texts.has(String(g.user)) ? { texts: texts.get(String(g.user))! } : {}) });
+    const q = assessEnrolment(g.vectors, population, {
+      minSamples,
+      ...(texts.has(String(g.user)) ? { texts: texts.get(String(g.user))! } : {}),
+    });
     if (options.onInconsistent === "refuse" && !options.force) refuseInconsistent(g.user, q);
     return q;
   });
   const templates = usable.map((g, i) => {
-    const t = enrollUser(g.user, g.vectors, { detector, population, minSamples, filterOutliers: options.filterOutliers });
+    const t = enrollUser(g.user, g.vectors, {
+      detector,
+      population,
+      minSamples,
+      filterOutliers: options.filterOutliers,
+    });
     const q = assessed[i]!;
     t.quality = q.quality;
     t.outliers = q.outliers;

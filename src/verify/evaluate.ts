@@ -69,25 +69,44 @@ const ROC_POINTS = 200;
  * Killourhy & Maxion's protocol: per user, a template from their first N samples, genuine scores from the
  * rest, impostor scores from the first M samples of every other user; per-user EER, then mean and sd.
  */
-export function evaluateVerification(samples: Sample[], options: EvaluateVerificationOptions = {}): VerificationEvaluation {
+export function evaluateVerification(
+  samples: Sample[],
+  options: EvaluateVerificationOptions = {},
+): VerificationEvaluation {
   const impostorsPer = options.impostors ?? 5;
-  if (options.enrol !== undefined && !(Number.isInteger(options.enrol) && options.enrol >= MIN_ENROL_SAMPLES)) {
-    throw new KeystrokeError("BAD_FLAG", `enrolment samples must be an integer ≥ ${MIN_ENROL_SAMPLES}`, { flag: "--enrol" });
+  if (
+    options.enrol !== undefined &&
+    !(Number.isInteger(options.enrol) && options.enrol >= MIN_ENROL_SAMPLES)
+  ) {
+    throw new KeystrokeError("BAD_FLAG", `enrolment samples must be an integer ≥ ${MIN_ENROL_SAMPLES}`, {
+      flag: "--enrol",
+    });
   }
-  if (!(Number.isInteger(impostorsPer) && impostorsPer >= 1)) throw new KeystrokeError("BAD_FLAG", "impostor samples per user must be an integer ≥ 1", { flag: "--impostors" });
+  if (!(Number.isInteger(impostorsPer) && impostorsPer >= 1))
+    throw new KeystrokeError("BAD_FLAG", "impostor samples per user must be an integer ≥ 1", {
+      flag: "--impostors",
+    });
   const detectors = options.detectors ?? [...DETECTORS];
   const byUser = new Map<string, { user: Label; vectors: number[][] }>();
   let d = -1;
   for (const s of samples) {
     if (s.label === undefined) {
       const where = s.source ? { file: s.source.file, line: s.source.line } : {};
-      throw new KeystrokeError("BAD_ROW", "verification evaluation needs labelled samples (a UserID column)", where);
+      throw new KeystrokeError(
+        "BAD_ROW",
+        "verification evaluation needs labelled samples (a UserID column)",
+        where,
+      );
     }
     const v = extractTimings(s);
     if (d < 0) d = v.length;
     else if (v.length !== d) {
       const where = s.source ? { file: s.source.file, line: s.source.line } : {};
-      throw new KeystrokeError("BAD_ROW", `sample has ${s.press.length} keys; earlier samples have ${(d + 3) / 4}`, where);
+      throw new KeystrokeError(
+        "BAD_ROW",
+        `sample has ${s.press.length} keys; earlier samples have ${(d + 3) / 4}`,
+        where,
+      );
     }
     const key = String(s.label);
     let entry = byUser.get(key);
@@ -95,23 +114,42 @@ export function evaluateVerification(samples: Sample[], options: EvaluateVerific
     entry.vectors.push(v);
   }
   const all = [...byUser.values()];
-  if ((options.protocol ?? "published") === "disjoint") return evaluateDisjoint(all, options, impostorsPer, detectors);
+  if ((options.protocol ?? "published") === "disjoint")
+    return evaluateDisjoint(all, options, impostorsPer, detectors);
   const skipped: Array<{ user: Label; reason: string }> = [];
   const evaluated: Array<{ user: Label; enrol: number[][]; genuine: number[][] }> = [];
   for (const u of all) {
     const n = options.enrol ?? Math.floor(u.vectors.length / 2);
-    if (n < MIN_ENROL_SAMPLES) skipped.push({ user: u.user, reason: `${u.vectors.length} samples: fewer than ${MIN_ENROL_SAMPLES} to enrol` });
-    else if (u.vectors.length <= n) skipped.push({ user: u.user, reason: `${u.vectors.length} samples: none left as genuine tests` });
+    if (n < MIN_ENROL_SAMPLES)
+      skipped.push({
+        user: u.user,
+        reason: `${u.vectors.length} samples: fewer than ${MIN_ENROL_SAMPLES} to enrol`,
+      });
+    else if (u.vectors.length <= n)
+      skipped.push({ user: u.user, reason: `${u.vectors.length} samples: none left as genuine tests` });
     else evaluated.push({ user: u.user, enrol: u.vectors.slice(0, n), genuine: u.vectors.slice(n) });
   }
-  if (evaluated.length < 2) throw new KeystrokeError("TOO_FEW_SAMPLES", `verification evaluation needs at least 2 users with enough samples (${evaluated.length} had)`);
+  if (evaluated.length < 2)
+    throw new KeystrokeError(
+      "TOO_FEW_SAMPLES",
+      `verification evaluation needs at least 2 users with enough samples (${evaluated.length} had)`,
+    );
   const impostorPool = all.map((u) => ({ user: u.user, vectors: u.vectors.slice(0, impostorsPer) }));
   // the impostor test samples (every user's first ones) never enter the population that scores them
   const population = buildPopulation(
-    evaluated.map((u) => ({ user: u.user, vectors: u.enrol.length > impostorsPer + 2 ? u.enrol.slice(impostorsPer) : u.enrol })),
-    { source: "the evaluated users' enrolment samples, less the first samples of each that serve as impostor tests" },
+    evaluated.map((u) => ({
+      user: u.user,
+      vectors: u.enrol.length > impostorsPer + 2 ? u.enrol.slice(impostorsPer) : u.enrol,
+    })),
+    {
+      source:
+        "the evaluated users' enrolment samples, less the first samples of each that serve as impostor tests",
+    },
   );
-  const run = scoreDetectors(detectors, evaluated.map((u) => ({ ...u, population, impostors: impostorPool })));
+  const run = scoreDetectors(
+    detectors,
+    evaluated.map((u) => ({ ...u, population, impostors: impostorPool })),
+  );
   return {
     protocol: {
       name: "Killourhy & Maxion (DSN 2009)",
@@ -154,18 +192,31 @@ export function disjointFolds(users: number): number {
   return Math.max(2, Math.min(5, Math.round(users / 4)));
 }
 
-function evaluateDisjoint(all: Array<{ user: Label; vectors: number[][] }>, options: EvaluateVerificationOptions, impostorsPer: number, detectors: DetectorName[]): VerificationEvaluation {
+function evaluateDisjoint(
+  all: Array<{ user: Label; vectors: number[][] }>,
+  options: EvaluateVerificationOptions,
+  impostorsPer: number,
+  detectors: DetectorName[],
+): VerificationEvaluation {
   const skipped: Array<{ user: Label; reason: string }> = [];
   const usable: typeof all = [];
   for (const u of all) {
     const n = options.enrol ?? Math.floor(u.vectors.length / 2);
-    if (n < MIN_ENROL_SAMPLES) skipped.push({ user: u.user, reason: `${u.vectors.length} samples: fewer than ${MIN_ENROL_SAMPLES} to enrol` });
-    else if (u.vectors.length <= n) skipped.push({ user: u.user, reason: `${u.vectors.length} samples: none left as genuine tests` });
+    if (n < MIN_ENROL_SAMPLES)
+      skipped.push({
+        user: u.user,
+        reason: `${u.vectors.length} samples: fewer than ${MIN_ENROL_SAMPLES} to enrol`,
+      });
+    else if (u.vectors.length <= n)
+      skipped.push({ user: u.user, reason: `${u.vectors.length} samples: none left as genuine tests` });
     else usable.push(u);
   }
   const k = disjointFolds(usable.length);
   if (usable.length < 2 * k || usable.length < 4) {
-    throw new KeystrokeError("TOO_FEW_SAMPLES", `the disjoint protocol needs at least 4 users with enough samples (${usable.length} had)`);
+    throw new KeystrokeError(
+      "TOO_FEW_SAMPLES",
+      `the disjoint protocol needs at least 4 users with enough samples (${usable.length} had)`,
+    );
   }
   // folds by a hash of the user id: repeatable and independent of row order
   const ranked = [...usable].sort((a, b) => hashString(String(a.user)) - hashString(String(b.user)));
@@ -175,12 +226,20 @@ function evaluateDisjoint(all: Array<{ user: Label; vectors: number[][] }>, opti
     const inFold = new Set(fold.map((u) => String(u.user)));
     const population = buildPopulation(
       all.filter((u) => !inFold.has(String(u.user))),
-      { source: `all samples of the ${all.length - fold.length} users outside the evaluated fold (${k} folds by a hash of the user id)` },
+      {
+        source: `all samples of the ${all.length - fold.length} users outside the evaluated fold (${k} folds by a hash of the user id)`,
+      },
     );
     const impostors = fold.map((u) => ({ user: u.user, vectors: u.vectors.slice(0, impostorsPer) }));
     for (const u of fold) {
       const n = options.enrol ?? Math.floor(u.vectors.length / 2);
-      evaluated.push({ user: u.user, enrol: u.vectors.slice(0, n), genuine: u.vectors.slice(n), population, impostors });
+      evaluated.push({
+        user: u.user,
+        enrol: u.vectors.slice(0, n),
+        genuine: u.vectors.slice(n),
+        population,
+        impostors,
+      });
     }
   }
   const run = scoreDetectors(detectors, evaluated);
@@ -207,7 +266,16 @@ function evaluateDisjoint(all: Array<{ user: Label; vectors: number[][] }>, opti
   };
 }
 
-function scoreDetectors(detectors: readonly DetectorName[], evaluated: readonly EvaluatedUser[]): { results: Record<string, DetectorEvaluation>; best: string; genuineCount: number; impostorCount: number; minImpostors: number } {
+function scoreDetectors(
+  detectors: readonly DetectorName[],
+  evaluated: readonly EvaluatedUser[],
+): {
+  results: Record<string, DetectorEvaluation>;
+  best: string;
+  genuineCount: number;
+  impostorCount: number;
+  minImpostors: number;
+} {
   const results: Record<string, DetectorEvaluation> = {};
   let genuineCount = 0;
   let impostorCount = 0;
@@ -272,7 +340,9 @@ export function frrAtFar(genuine: readonly number[], impostor: readonly number[]
   return genuine.length ? rejected / genuine.length : NaN;
 }
 
-function averagedRoc(curves: Array<{ gen: Float64Array; imp: Float64Array }>): Array<{ threshold: number; far: number; frr: number }> {
+function averagedRoc(
+  curves: Array<{ gen: Float64Array; imp: Float64Array }>,
+): Array<{ threshold: number; far: number; frr: number }> {
   const pooled: number[] = [];
   for (const c of curves) {
     for (const s of c.gen) pooled.push(s);
@@ -369,7 +439,15 @@ export function evaluateVerificationSuite(samples: Sample[], options: SuiteOptio
           enrol,
           users: ev.protocol.users,
           detectors: Object.fromEntries(
-            Object.entries(ev.detectors).map(([name, d]) => [name, { eer: d.eer.mean, sd: d.eer.sd, frr_at_far_1pct: d.frr_at_far["0.01"]!, frr_at_far_0_1pct: d.frr_at_far["0.001"]! }]),
+            Object.entries(ev.detectors).map(([name, d]) => [
+              name,
+              {
+                eer: d.eer.mean,
+                sd: d.eer.sd,
+                frr_at_far_1pct: d.frr_at_far["0.01"]!,
+                frr_at_far_0_1pct: d.frr_at_far["0.001"]!,
+              },
+            ]),
           ),
           notes: ev.protocol.notes,
         });
@@ -386,7 +464,9 @@ export function evaluateVerificationSuite(samples: Sample[], options: SuiteOptio
  * Mean rank of each detector over every cell that has figures (rank 1 = lowest mean EER in that cell; ties share
  * the mean of their ranks), best first. The default detector is chosen this way over both shared datasets.
  */
-export function meanRanks(runs: readonly SuiteRun[]): Array<{ detector: string; meanRank: number; cells: number; meanEer: number }> {
+export function meanRanks(
+  runs: readonly SuiteRun[],
+): Array<{ detector: string; meanRank: number; cells: number; meanEer: number }> {
   const acc = new Map<string, { rank: number; cells: number; eer: number }>();
   for (const r of runs) {
     if (!r.detectors) continue;
@@ -403,6 +483,11 @@ export function meanRanks(runs: readonly SuiteRun[]): Array<{ detector: string; 
     }
   }
   return [...acc.entries()]
-    .map(([detector, a]) => ({ detector, meanRank: a.rank / a.cells, cells: a.cells, meanEer: a.eer / a.cells }))
+    .map(([detector, a]) => ({
+      detector,
+      meanRank: a.rank / a.cells,
+      cells: a.cells,
+      meanEer: a.eer / a.cells,
+    }))
     .sort((a, b) => a.meanRank - b.meanRank || a.meanEer - b.meanEer);
 }

@@ -34,12 +34,24 @@ const LOG_2PI = Math.log(2 * Math.PI);
 
 /** Plain JSON of a GMM. */
 export function gmmToJson(g: Gmm): GmmJson {
-  return { k: g.k, d: g.d, weights: Array.from(g.weights), means: Array.from(g.means), vars: Array.from(g.vars) };
+  return {
+    k: g.k,
+    d: g.d,
+    weights: Array.from(g.weights),
+    means: Array.from(g.means),
+    vars: Array.from(g.vars),
+  };
 }
 
 /** A GMM from its plain JSON. */
 export function gmmFromJson(g: GmmJson): Gmm {
-  return { k: g.k, d: g.d, weights: Float64Array.from(g.weights), means: Float64Array.from(g.means), vars: Float64Array.from(g.vars) };
+  return {
+    k: g.k,
+    d: g.d,
+    weights: Float64Array.from(g.weights),
+    means: Float64Array.from(g.means),
+    vars: Float64Array.from(g.vars),
+  };
 }
 
 /**
@@ -124,7 +136,13 @@ export function gmmLogLikelihood(g: Gmm, x: ArrayLike<number>, means: Float64Arr
   return posteriors(g, x, undefined, 0, means);
 }
 
-function posteriors(g: Gmm, x: ArrayLike<number>, out: Float64Array | undefined, offset: number, means: Float64Array = g.means): number {
+function posteriors(
+  g: Gmm,
+  x: ArrayLike<number>,
+  out: Float64Array | undefined,
+  offset: number,
+  means: Float64Array = g.means,
+): number {
   const { k, d } = g;
   const logp = new Float64Array(k);
   let max = -Infinity;
@@ -166,7 +184,8 @@ export function mapAdaptMeans(g: Gmm, data: readonly Float64Array[], relevance: 
   for (let c = 0; c < k; c++) {
     if (nk[c]! < 1e-10) continue;
     const alpha = nk[c]! / (nk[c]! + relevance);
-    for (let j = 0; j < d; j++) adapted[c * d + j] = alpha * (sx[c * d + j]! / nk[c]!) + (1 - alpha) * g.means[c * d + j]!;
+    for (let j = 0; j < d; j++)
+      adapted[c * d + j] = alpha * (sx[c * d + j]! / nk[c]!) + (1 - alpha) * g.means[c * d + j]!;
   }
   return adapted;
 }

@@ -1,13 +1,45 @@
 /** Verification: "is this really user X?" — per-user templates, EER evaluation, enrolment store, replay checks. */
-export type { Calibration, CohortMember, DetectorName, PopulationStats, RecentSamples, Template, VerificationResult } from "./types.js";
-export { DETECTORS, DEFAULT_DETECTOR, MIN_ENROL_SAMPLES, THRESHOLD_RULE, enrollUser, verifySample, scoreRaw, toAnomaly, isDetectorName, type EnrollOptions, type VerifyContext } from "./template.js";
+export type {
+  Calibration,
+  CohortMember,
+  DetectorName,
+  PopulationStats,
+  RecentSamples,
+  Template,
+  VerificationResult,
+} from "./types.js";
+export {
+  DETECTORS,
+  DEFAULT_DETECTOR,
+  MIN_ENROL_SAMPLES,
+  THRESHOLD_RULE,
+  enrollUser,
+  verifySample,
+  scoreRaw,
+  toAnomaly,
+  isDetectorName,
+  type EnrollOptions,
+  type VerifyContext,
+} from "./template.js";
 export { computeEer, zeroMissFalseAlarmRate, ratesAt, type EerResult } from "./eer.js";
 export { buildPopulation, POPULATION_LIMITS, type UserVectors } from "./population.js";
 export { isScripted, sameTimings, RecentSampleCache, SCRIPTED_MAX_CV } from "./replay.js";
 export { logTiming } from "./detectors.js";
 export { DISCRIMINATIVE_SETTINGS } from "./population-detectors.js";
-export { assessEnrolment, refuseInconsistent, type EnrolmentQuality, type EnrolmentProblem, type OutlierSample } from "./quality.js";
-export { enrollSamples, defaultDetectorFor, MIN_COHORT, type EnrollSamplesOptions, type EnrollSamplesResult } from "./enroll-samples.js";
+export {
+  assessEnrolment,
+  refuseInconsistent,
+  type EnrolmentQuality,
+  type EnrolmentProblem,
+  type OutlierSample,
+} from "./quality.js";
+export {
+  enrollSamples,
+  defaultDetectorFor,
+  MIN_COHORT,
+  type EnrollSamplesOptions,
+  type EnrollSamplesResult,
+} from "./enroll-samples.js";
 export {
   evaluateVerification,
   evaluateVerificationSuite,

@@ -17,7 +17,11 @@ export interface LogisticModel {
  * Class-balanced, L2-regularised logistic regression by Newton's method (IRLS): few features (tens), so the
  * d × d Hessian is cheap and 8–15 steps converge where gradient descent would need a learning rate to tune.
  */
-export function fitLogistic(rows: readonly Float64Array[], labels: ArrayLike<number>, options: LogisticOptions): LogisticModel {
+export function fitLogistic(
+  rows: readonly Float64Array[],
+  labels: ArrayLike<number>,
+  options: LogisticOptions,
+): LogisticModel {
   const d = rows[0]!.length;
   const p = d + 1; // the bias is the last coordinate and is not regularised
   const prior = new Float64Array(d);

@@ -21,12 +21,22 @@ const COHORT = 32;
  */
 export const DISCRIMINATIVE_SETTINGS = { l2: 0.5 };
 
-function need<K extends "ubm" | "metric" | "negatives">(population: PopulationStats | undefined, what: K, detector: DetectorName): NonNullable<PopulationStats[K]> {
+function need<K extends "ubm" | "metric" | "negatives">(
+  population: PopulationStats | undefined,
+  what: K,
+  detector: DetectorName,
+): NonNullable<PopulationStats[K]> {
   const v = population?.[what];
   if (v === undefined || v === null) {
-    throw new KeystrokeError("BAD_REQUEST", `detector ${detector} needs population models (${what}) that this population does not have`, {}, {
-      suggestion: "rebuild the verification store (train, or enroll into a new models directory) with at least 3 users of 4 or more samples",
-    });
+    throw new KeystrokeError(
+      "BAD_REQUEST",
+      `detector ${detector} needs population models (${what}) that this population does not have`,
+      {},
+      {
+        suggestion:
+          "rebuild the verification store (train, or enroll into a new models directory) with at least 3 users of 4 or more samples",
+      },
+    );
   }
   return v as NonNullable<PopulationStats[K]>;
 }
@@ -55,7 +65,13 @@ const gmmUbm: DetectorImpl = {
   },
 };
 
-function weightedDistance(x: ArrayLike<number>, mean: ArrayLike<number>, spread: ArrayLike<number>, w: Float64Array, buf: Float64Array): number {
+function weightedDistance(
+  x: ArrayLike<number>,
+  mean: ArrayLike<number>,
+  spread: ArrayLike<number>,
+  w: Float64Array,
+  buf: Float64Array,
+): number {
   deviationTerms(x, mean, spread, buf);
   let s = 0;
   for (let j = 0; j < w.length; j++) s += w[j]! * buf[j]!;
@@ -87,10 +103,16 @@ const metricLearnedCohort: DetectorImpl = {
     const own = robustTemplate(vectors, population!.logSpread);
     const members = population!.cohort.filter((m) => String(m.user) !== String(user));
     if (members.length < 2) {
-      throw new KeystrokeError("BAD_REQUEST", "detector metric-learned-cohort needs a population with at least 2 other users", {}, { suggestion: "use metric-learned" });
+      throw new KeystrokeError(
+        "BAD_REQUEST",
+        "detector metric-learned-cohort needs a population with at least 2 other users",
+        {},
+        { suggestion: "use metric-learned" },
+      );
     }
     const key = (m: CohortMember) => hashString(`${String(user)}\u0000${String(m.user)}`);
-    const chosen = members.length <= COHORT ? members : [...members].sort((a, b) => key(a) - key(b)).slice(0, COHORT);
+    const chosen =
+      members.length <= COHORT ? members : [...members].sort((a, b) => key(a) - key(b)).slice(0, COHORT);
     return { ...own, cohort: chosen.map((m) => m.user) };
   },
   compile(state, population) {
@@ -98,7 +120,9 @@ const metricLearnedCohort: DetectorImpl = {
     const mean = Float64Array.from(state.mean as number[]);
     const spread = Float64Array.from(state.spread as number[]);
     const byId = new Map(population!.cohort.map((m) => [String(m.user), m]));
-    const members = (state.cohort as Label[]).map((u) => byId.get(String(u))).filter((m): m is CohortMember => m !== undefined);
+    const members = (state.cohort as Label[])
+      .map((u) => byId.get(String(u)))
+      .filter((m): m is CohortMember => m !== undefined);
     const ids = members.map((m) => String(m.user));
     const buf = new Float64Array(w.length);
     return (x, exclude) => {
@@ -129,9 +153,17 @@ const metricLearnedCohort: DetectorImpl = {
 const discriminative: DetectorImpl = {
   fit(vectors, population, user) {
     const metric = need(population, "metric", "discriminative");
-    const pool = need(population, "negatives", "discriminative").filter((n) => String(n.user) !== String(user));
+    const pool = need(population, "negatives", "discriminative").filter(
+      (n) => String(n.user) !== String(user),
+    );
     // evenly through the hash-ranked pool, so every background user is represented and a fit stays cheap
-    const negatives = pool.length <= MAX_NEGATIVES ? pool : Array.from({ length: MAX_NEGATIVES }, (_, i) => pool[Math.floor((i * pool.length) / MAX_NEGATIVES)]!);
+    const negatives =
+      pool.length <= MAX_NEGATIVES
+        ? pool
+        : Array.from(
+            { length: MAX_NEGATIVES },
+            (_, i) => pool[Math.floor((i * pool.length) / MAX_NEGATIVES)]!,
+          );
     const own = robustTemplate(vectors, population!.logSpread);
     const d = own.mean.length;
     const rows: Float64Array[] = [];
@@ -146,7 +178,9 @@ const discriminative: DetectorImpl = {
       rows.push(deviationTerms(n.vector, own.mean, own.spread, new Float64Array(d)));
       labels.push(1);
     }
-    const m = negatives.length ? fitLogistic(rows, labels, { l2: DISCRIMINATIVE_SETTINGS.l2, prior: metric.weights }) : { weights: Float64Array.from(metric.weights) };
+    const m = negatives.length
+      ? fitLogistic(rows, labels, { l2: DISCRIMINATIVE_SETTINGS.l2, prior: metric.weights })
+      : { weights: Float64Array.from(metric.weights) };
     return { ...own, weights: Array.from(m.weights) };
   },
   compile(state) {

@@ -47,8 +47,14 @@ export function scaledLog(x: ArrayLike<number>, invSpread: Float64Array, out: Fl
 }
 
 /** Per-interval deviation terms log1p(|log x − mean| / spread) of a vector from a robust template (manhattan-robust sums them). */
-export function deviationTerms(x: ArrayLike<number>, mean: ArrayLike<number>, spread: ArrayLike<number>, out: Float64Array): Float64Array {
-  for (let j = 0; j < out.length; j++) out[j] = Math.log1p(Math.abs(logTiming(x[j]!) - mean[j]!) / spread[j]!);
+export function deviationTerms(
+  x: ArrayLike<number>,
+  mean: ArrayLike<number>,
+  spread: ArrayLike<number>,
+  out: Float64Array,
+): Float64Array {
+  for (let j = 0; j < out.length; j++)
+    out[j] = Math.log1p(Math.abs(logTiming(x[j]!) - mean[j]!) / spread[j]!);
   return out;
 }
 
@@ -63,14 +69,19 @@ function evenly<T>(items: readonly T[], max: number): T[] {
 }
 
 /** The UBM, metric and negatives of a population, from its users' vectors and pooled spread. */
-export function buildPopulationModels(users: readonly UserVectorsIn[], logSpread: number[]): Pick<PopulationStats, "ubm" | "metric" | "negatives"> {
+export function buildPopulationModels(
+  users: readonly UserVectorsIn[],
+  logSpread: number[],
+): Pick<PopulationStats, "ubm" | "metric" | "negatives"> {
   const S = POPULATION_MODEL_SETTINGS;
   const d = logSpread.length;
   const inv = inverseSpread(logSpread);
   const out: Pick<PopulationStats, "ubm" | "metric" | "negatives"> = {};
 
   const perUser = Math.max(1, Math.floor(S.ubmSamples / Math.max(1, users.length)));
-  const data = users.flatMap((u) => evenly(u.vectors, perUser).map((v) => scaledLog(v, inv, new Float64Array(d))));
+  const data = users.flatMap((u) =>
+    evenly(u.vectors, perUser).map((v) => scaledLog(v, inv, new Float64Array(d))),
+  );
   const k = Math.max(1, Math.min(S.ubmComponents, Math.floor(users.length / S.usersPerComponent)));
   if (data.length >= 2 * k) {
     const g = trainGmm(data, { k, seed: 1, varianceFloor: S.varianceFloor });
@@ -81,8 +92,13 @@ export function buildPopulationModels(users: readonly UserVectorsIn[], logSpread
   if (metric) out.metric = metric;
 
   const ranked = [...users].sort((a, b) => hashString(String(a.user)) - hashString(String(b.user)));
-  const per = Math.max(1, Math.min(S.negativesPerUser, Math.floor(S.negativesTotal / Math.max(1, users.length))));
-  out.negatives = ranked.flatMap((u) => evenly(u.vectors, per).map((v) => ({ user: u.user, vector: [...v] })));
+  const per = Math.max(
+    1,
+    Math.min(S.negativesPerUser, Math.floor(S.negativesTotal / Math.max(1, users.length))),
+  );
+  out.negatives = ranked.flatMap((u) =>
+    evenly(u.vectors, per).map((v) => ({ user: u.user, vector: [...v] })),
+  );
   return out;
 }
 
@@ -111,7 +127,11 @@ function learnMetric(users: readonly UserVectorsIn[], logSpread: number[]): Popu
     // other users met in an order fixed by a hash of the pair, one sample each, cycling through their samples
     const others = users
       .filter((o) => String(o.user) !== String(u.user))
-      .sort((a, b) => hashString(`${String(u.user)}\u0000${String(a.user)}`) - hashString(`${String(u.user)}\u0000${String(b.user)}`));
+      .sort(
+        (a, b) =>
+          hashString(`${String(u.user)}\u0000${String(a.user)}`) -
+          hashString(`${String(u.user)}\u0000${String(b.user)}`),
+      );
     for (let i = 0; i < Math.min(S.metricImpostors, others.length * 3); i++) {
       const o = others[i % others.length]!;
       const v = o.vectors[Math.floor(i / others.length) % o.vectors.length]!;

@@ -18,13 +18,21 @@ export interface UserVectors {
  * samples), each user's robust template as a cohort member, and each user's first vector as background.
  * Users beyond the caps are chosen by a hash of their id, so the choice does not depend on input order.
  */
-export function buildPopulation(users: readonly UserVectors[], options: { source?: string } = {}): PopulationStats {
+export function buildPopulation(
+  users: readonly UserVectors[],
+  options: { source?: string } = {},
+): PopulationStats {
   const usable = users.filter((u) => u.vectors.length > 0);
-  if (usable.length === 0) throw new KeystrokeError("TOO_FEW_SAMPLES", "no samples to build population statistics from");
+  if (usable.length === 0)
+    throw new KeystrokeError("TOO_FEW_SAMPLES", "no samples to build population statistics from");
   const d = usable[0]!.vectors[0]!.length;
   for (const u of usable) {
     for (const v of u.vectors) {
-      if (v.length !== d) throw new KeystrokeError("BAD_REQUEST", `user ${String(u.user)}: a vector has ${v.length} features, expected ${d}`);
+      if (v.length !== d)
+        throw new KeystrokeError(
+          "BAD_REQUEST",
+          `user ${String(u.user)}: a vector has ${v.length} features, expected ${d}`,
+        );
     }
   }
   const logSpread = new Array<number>(d).fill(0);
@@ -39,8 +47,22 @@ export function buildPopulation(users: readonly UserVectors[], options: { source
   for (let j = 0; j < d; j++) logSpread[j] = spreadUsers ? logSpread[j]! / spreadUsers : 0;
   const ranked = [...usable].sort((a, b) => hashString(String(a.user)) - hashString(String(b.user)));
   const cohortUsers = ranked.filter((u) => u.vectors.length >= 2).slice(0, POPULATION_LIMITS.cohort);
-  const cohort = cohortUsers.map((u) => ({ user: u.user, ...robustTemplate(u.vectors, spreadUsers ? logSpread : undefined) }));
-  const background = ranked.slice(0, POPULATION_LIMITS.background).map((u) => ({ user: u.user, vector: [...u.vectors[0]!] }));
+  const cohort = cohortUsers.map((u) => ({
+    user: u.user,
+    ...robustTemplate(u.vectors, spreadUsers ? logSpread : undefined),
+  }));
+  const background = ranked
+    .slice(0, POPULATION_LIMITS.background)
+    .map((u) => ({ user: u.user, vector: [...u.vectors[0]!] }));
   const models = buildPopulationModels(usable, logSpread);
-  return { featureSet: "timings", nFeatures: d, users: usable.length, logSpread, cohort, background, ...models, ...(options.source !== undefined ? { source: options.source } : {}) };
+  return {
+    featureSet: "timings",
+    nFeatures: d,
+    users: usable.length,
+    logSpread,
+    cohort,
+    background,
+    ...models,
+    ...(options.source !== undefined ? { source: options.source } : {}),
+  };
 }

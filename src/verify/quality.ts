@@ -53,18 +53,36 @@ const OUTLIER_Z = 3.5;
  * population user's samples and of a mix of two population users, and at least the largest split of one user). Quality = 100 × consistency (1 − separation
  * / (2 × limit), clamped) × share of non-outlier samples × amount (½ + ½ · min(1, n / 10)).
  */
-export function assessEnrolment(vectors: readonly (readonly number[])[], population?: PopulationStats, options: AssessOptions = {}): EnrolmentQuality {
+export function assessEnrolment(
+  vectors: readonly (readonly number[])[],
+  population?: PopulationStats,
+  options: AssessOptions = {},
+): EnrolmentQuality {
   const minSamples = options.minSamples ?? 3;
   const problems: EnrolmentQuality["problems"] = [];
   const n = vectors.length;
-  if (n < minSamples) problems.push({ code: "too_few_samples", message: `${n} sample(s); the detector needs at least ${minSamples}` });
+  if (n < minSamples)
+    problems.push({
+      code: "too_few_samples",
+      message: `${n} sample(s); the detector needs at least ${minSamples}`,
+    });
   const lengths = new Set(vectors.map((v) => v.length));
   if (lengths.size > 1) {
-    problems.push({ code: "different_lengths", message: `samples have different numbers of timing features (${[...lengths].join(", ")}): different texts or lengths` });
+    problems.push({
+      code: "different_lengths",
+      message: `samples have different numbers of timing features (${[...lengths].join(", ")}): different texts or lengths`,
+    });
   }
   if (options.texts) {
     const texts = new Set(options.texts.filter((t) => t !== ""));
-    if (texts.size > 1) problems.push({ code: "different_texts", message: `samples type different texts (${[...texts].slice(0, 3).map((t) => JSON.stringify(t)).join(", ")}${texts.size > 3 ? ", …" : ""})` });
+    if (texts.size > 1)
+      problems.push({
+        code: "different_texts",
+        message: `samples type different texts (${[...texts]
+          .slice(0, 3)
+          .map((t) => JSON.stringify(t))
+          .join(", ")}${texts.size > 3 ? ", …" : ""})`,
+      });
   }
   if (n === 0 || lengths.size > 1) return { quality: 0, outliers: [], problems };
 
@@ -88,7 +106,10 @@ export function assessEnrolment(vectors: readonly (readonly number[])[], populat
     const mad = median(loo.map((s) => Math.abs(s - med))) * 1.4826;
     loo.forEach((s, i) => {
       if (mad > 0 && (s - med) / mad > OUTLIER_Z && !outliers.some((o) => o.index === i)) {
-        outliers.push({ index: i, reason: `far from the user's other samples: ${s.toFixed(2)} pooled spreads per interval against a typical ${med.toFixed(2)}` });
+        outliers.push({
+          index: i,
+          reason: `far from the user's other samples: ${s.toFixed(2)} pooled spreads per interval against a typical ${med.toFixed(2)}`,
+        });
       }
     });
   }
@@ -120,9 +141,15 @@ export function assessEnrolment(vectors: readonly (readonly number[])[], populat
 /** Throws ENROLMENT_REFUSED naming the user and the problems, unless there are none. */
 export function refuseInconsistent(user: Label, q: EnrolmentQuality): void {
   if (q.problems.length === 0) return;
-  throw new KeystrokeError("ENROLMENT_REFUSED", `enrolment of user ${String(user)} refused: ${q.problems.map((p) => p.message).join("; ")}`, {}, {
-    suggestion: "check that every sample is this user's typing of the same text; force (--force) enrols anyway and records it in the template",
-  });
+  throw new KeystrokeError(
+    "ENROLMENT_REFUSED",
+    `enrolment of user ${String(user)} refused: ${q.problems.map((p) => p.message).join("; ")}`,
+    {},
+    {
+      suggestion:
+        "check that every sample is this user's typing of the same text; force (--force) enrols anyway and records it in the template",
+    },
+  );
 }
 
 function meanOf(rows: readonly Float64Array[]): Float64Array {

@@ -37,7 +37,10 @@ function lowVariation(v: ArrayLike<number>, start: number, n: number): boolean {
 
 /** Recently verified samples, the last `perUser` per user, matched exactly (hash buckets, then compared). */
 export class RecentSampleCache implements RecentSamples {
-  private readonly byUser = new Map<string, { order: Float64Array[]; buckets: Map<number, Float64Array[]> }>();
+  private readonly byUser = new Map<
+    string,
+    { order: Float64Array[]; buckets: Map<number, Float64Array[]> }
+  >();
 
   constructor(private readonly perUser = 100) {}
 

@@ -90,7 +90,11 @@ export function indexFileName(contentSha256: string): string {
  * names. A directory without a manifest (a store made by `enroll` alone) commits by its `index.json`.
  * Holds `<modelsDir>/.lock`, which `train` holds too, so concurrent writers take turns and lose nothing.
  */
-export async function saveTemplates(modelsDir: string, templates: Template[], meta: SaveTemplatesMeta): Promise<VerificationIndex> {
+export async function saveTemplates(
+  modelsDir: string,
+  templates: Template[],
+  meta: SaveTemplatesMeta,
+): Promise<VerificationIndex> {
   await makeDir(modelsDir);
   return withFileLock(join(modelsDir, LOCK_FILE), async () => {
     const manifest = await readManifestIfAny(modelsDir);
@@ -116,7 +120,11 @@ export async function saveTemplates(modelsDir: string, templates: Template[], me
  * For `train`: writes the templates and their content-addressed index without committing them, and
  * returns the manifest entry that will. The caller holds the models-dir lock (writeModelDir's `stage`).
  */
-export async function stageTemplates(modelsDir: string, templates: Template[], meta: SaveTemplatesMeta): Promise<ManifestVerification> {
+export async function stageTemplates(
+  modelsDir: string,
+  templates: Template[],
+  meta: SaveTemplatesMeta,
+): Promise<ManifestVerification> {
   const staged = await writeTemplateFiles(modelsDir, templates, { ...meta, replaceAll: true }, null);
   return writeStagedIndex(modelsDir, staged);
 }
@@ -130,17 +138,35 @@ async function writeStagedIndex(modelsDir: string, staged: StagedIndex): Promise
   const hash = sha256(staged.text);
   const file = indexFileName(hash);
   await writeFileAtomic(join(verificationDir(modelsDir), file), staged.text);
-  return { dir: "verification", users: Object.keys(staged.index.users).length, detector: staged.index.detector, index: file, sha256: hash };
+  return {
+    dir: "verification",
+    users: Object.keys(staged.index.users).length,
+    detector: staged.index.detector,
+    index: file,
+    sha256: hash,
+  };
 }
 
-async function writeTemplateFiles(modelsDir: string, templates: Template[], meta: SaveTemplatesMeta, existing: VerificationIndex | null): Promise<StagedIndex> {
+async function writeTemplateFiles(
+  modelsDir: string,
+  templates: Template[],
+  meta: SaveTemplatesMeta,
+  existing: VerificationIndex | null,
+): Promise<StagedIndex> {
   const dir = verificationDir(modelsDir);
   const nFeatures = templates[0]?.nFeatures ?? existing?.nFeatures ?? 4 * meta.keys - 3;
   if (existing && existing.nFeatures !== nFeatures) {
-    throw new KeystrokeError("BAD_REQUEST", `the verification store in ${dir} holds ${existing.keys}-key templates; these samples have ${(nFeatures + 3) / 4} keys`);
+    throw new KeystrokeError(
+      "BAD_REQUEST",
+      `the verification store in ${dir} holds ${existing.keys}-key templates; these samples have ${(nFeatures + 3) / 4} keys`,
+    );
   }
   for (const t of templates) {
-    if (t.nFeatures !== nFeatures) throw new KeystrokeError("BAD_REQUEST", `template of user ${String(t.user)} has ${t.nFeatures} features, expected ${nFeatures}`);
+    if (t.nFeatures !== nFeatures)
+      throw new KeystrokeError(
+        "BAD_REQUEST",
+        `template of user ${String(t.user)} has ${t.nFeatures} features, expected ${nFeatures}`,
+      );
   }
   const users: VerificationIndex["users"] = { ...(existing?.users ?? {}) };
   for (const t of templates) {
@@ -168,20 +194,32 @@ async function writeTemplateFiles(modelsDir: string, templates: Template[], meta
  * Reads the store's index only (no templates); null when there is no store yet. The index is the one
  * the manifest names (checksum-checked), or `verification/index.json` when it names none.
  */
-export async function readVerificationIndex(modelsDir: string, options: { manifest?: Manifest | null } = {}): Promise<VerificationIndex | null> {
+export async function readVerificationIndex(
+  modelsDir: string,
+  options: { manifest?: Manifest | null } = {},
+): Promise<VerificationIndex | null> {
   const manifest = options.manifest !== undefined ? options.manifest : await readManifestIfAny(modelsDir);
   return readIndexIfAny(modelsDir, manifest);
 }
 
 /** Loads every template of a store, checking each file's SHA-256; throws NO_MODELS or BAD_MODEL_FILE. */
-export async function loadTemplates(modelsDir: string, options: { manifest?: Manifest | null } = {}): Promise<TemplateStore> {
+export async function loadTemplates(
+  modelsDir: string,
+  options: { manifest?: Manifest | null } = {},
+): Promise<TemplateStore> {
   for (let attempt = 1; ; attempt++) {
-    const manifest = options.manifest !== undefined && attempt === 1 ? options.manifest : await readManifestIfAny(modelsDir);
+    const manifest =
+      options.manifest !== undefined && attempt === 1 ? options.manifest : await readManifestIfAny(modelsDir);
     try {
       return await loadTemplatesOnce(modelsDir, manifest);
     } catch (e) {
       // a commit between reading the manifest and a template may have collected it: retry on the new manifest
-      if (attempt < 3 && isVanishedFile(e) && JSON.stringify(await readManifestIfAny(modelsDir).catch(() => null)) !== JSON.stringify(manifest)) continue;
+      if (
+        attempt < 3 &&
+        isVanishedFile(e) &&
+        JSON.stringify(await readManifestIfAny(modelsDir).catch(() => null)) !== JSON.stringify(manifest)
+      )
+        continue;
       throw e;
     }
   }
@@ -191,9 +229,14 @@ async function loadTemplatesOnce(modelsDir: string, manifest: Manifest | null): 
   const dir = verificationDir(modelsDir);
   const index = await readIndexIfAny(modelsDir, manifest);
   if (!index) {
-    throw new KeystrokeError("NO_MODELS", `no verification templates in ${modelsDir}`, { file: join(dir, LEGACY_INDEX_FILE) }, {
-      suggestion: "run `keystroke-id train` (without --no-verification) or `keystroke-id enroll` first",
-    });
+    throw new KeystrokeError(
+      "NO_MODELS",
+      `no verification templates in ${modelsDir}`,
+      { file: join(dir, LEGACY_INDEX_FILE) },
+      {
+        suggestion: "run `keystroke-id train` (without --no-verification) or `keystroke-id enroll` first",
+      },
+    );
   }
   const templates: Template[] = [];
   for (const entry of Object.values(index.users)) {
@@ -202,15 +245,34 @@ async function loadTemplatesOnce(modelsDir: string, manifest: Manifest | null): 
     try {
       bytes = await readFile(path);
     } catch (e) {
-      throw missingFile(new KeystrokeError("BAD_MODEL_FILE", `template of user ${String(entry.user)} is missing`, { file: path }, { cause: e }), e);
+      throw missingFile(
+        new KeystrokeError(
+          "BAD_MODEL_FILE",
+          `template of user ${String(entry.user)} is missing`,
+          { file: path },
+          { cause: e },
+        ),
+        e,
+      );
     }
     if (sha256(bytes) !== entry.sha256) {
-      throw new KeystrokeError("BAD_MODEL_FILE", "checksum mismatch: the template was changed or damaged after it was written", { file: path }, {
-        suggestion: "enrol the user again",
-      });
+      throw new KeystrokeError(
+        "BAD_MODEL_FILE",
+        "checksum mismatch: the template was changed or damaged after it was written",
+        { file: path },
+        {
+          suggestion: "enrol the user again",
+        },
+      );
     }
     const t = parseJson(bytes.toString("utf8"), path) as Template;
-    if (!t || typeof t !== "object" || !isDetectorName(String(t.detector)) || t.nFeatures !== index.nFeatures || typeof t.threshold !== "number") {
+    if (
+      !t ||
+      typeof t !== "object" ||
+      !isDetectorName(String(t.detector)) ||
+      t.nFeatures !== index.nFeatures ||
+      typeof t.threshold !== "number"
+    ) {
       throw new KeystrokeError("BAD_MODEL_FILE", "not a verification template of this store", { file: path });
     }
     templates.push(t);
@@ -230,7 +292,12 @@ export class TemplateStore {
   private readonly byId = new Map<string, Template>();
   private readonly tally: VerifyCounters = { claims: 0, accepted: 0, rejected: 0, replays: 0, scripted: 0 };
 
-  constructor(readonly dir: string, index: Pick<VerificationIndex, "detector" | "keys" | "nFeatures" | "featureNames" | "population">, templates: Template[], recentPerUser = 100) {
+  constructor(
+    readonly dir: string,
+    index: Pick<VerificationIndex, "detector" | "keys" | "nFeatures" | "featureNames" | "population">,
+    templates: Template[],
+    recentPerUser = 100,
+  ) {
     this.detector = index.detector;
     this.keys = index.keys;
     this.nFeatures = index.nFeatures;
@@ -259,11 +326,20 @@ export class TemplateStore {
   verify(user: Label, vector: number[], options: { replayTolerance?: number } = {}): VerificationResult {
     const t = this.byId.get(String(user));
     if (!t) {
-      throw new KeystrokeError("UNKNOWN_USER", `user ${String(user)} is not enrolled for verification`, { field: "UserID" }, {
-        suggestion: "enrol the user with `keystroke-id enroll`",
-      });
+      throw new KeystrokeError(
+        "UNKNOWN_USER",
+        `user ${String(user)} is not enrolled for verification`,
+        { field: "UserID" },
+        {
+          suggestion: "enrol the user with `keystroke-id enroll`",
+        },
+      );
     }
-    const r = verifySample(t, vector, { population: this.population ?? undefined, recent: this.recent, replayTolerance: options.replayTolerance });
+    const r = verifySample(t, vector, {
+      population: this.population ?? undefined,
+      recent: this.recent,
+      replayTolerance: options.replayTolerance,
+    });
     this.tally.claims++;
     if (r.accepted) this.tally.accepted++;
     else this.tally.rejected++;
@@ -279,7 +355,10 @@ export class TemplateStore {
 }
 
 // The index a manifest names is checked against the manifest's checksum; the legacy index.json has none.
-async function readIndexIfAny(modelsDir: string, manifest: Manifest | null): Promise<VerificationIndex | null> {
+async function readIndexIfAny(
+  modelsDir: string,
+  manifest: Manifest | null,
+): Promise<VerificationIndex | null> {
   const named = manifest?.verification?.index;
   const path = join(verificationDir(modelsDir), named ?? LEGACY_INDEX_FILE);
   let bytes: Buffer;
@@ -288,18 +367,42 @@ async function readIndexIfAny(modelsDir: string, manifest: Manifest | null): Pro
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT" && !named) return null;
     if ((e as NodeJS.ErrnoException).code === "ENOENT") {
-      throw missingFile(new KeystrokeError("BAD_MODEL_FILE", "is named in the manifest but missing", { file: path }, { cause: e }), e);
+      throw missingFile(
+        new KeystrokeError(
+          "BAD_MODEL_FILE",
+          "is named in the manifest but missing",
+          { file: path },
+          { cause: e },
+        ),
+        e,
+      );
     }
-    throw new KeystrokeError("IO", `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { file: path }, { cause: e });
+    throw new KeystrokeError(
+      "IO",
+      `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      { file: path },
+      { cause: e },
+    );
   }
   const expected = manifest?.verification?.sha256;
   if (named && expected !== undefined && sha256(bytes) !== expected) {
-    throw new KeystrokeError("BAD_MODEL_FILE", "checksum does not match the manifest: the verification index was changed or corrupted", { file: path }, {
-      suggestion: "retrain, or enrol the users again",
-    });
+    throw new KeystrokeError(
+      "BAD_MODEL_FILE",
+      "checksum does not match the manifest: the verification index was changed or corrupted",
+      { file: path },
+      {
+        suggestion: "retrain, or enrol the users again",
+      },
+    );
   }
   const index = parseJson(bytes.toString("utf8"), path) as VerificationIndex;
-  if (!index || index.format !== STORE_FORMAT || typeof index.users !== "object" || index.users === null || typeof index.nFeatures !== "number") {
+  if (
+    !index ||
+    index.format !== STORE_FORMAT ||
+    typeof index.users !== "object" ||
+    index.users === null ||
+    typeof index.nFeatures !== "number"
+  ) {
     throw new KeystrokeError("BAD_MODEL_FILE", "not a keystroke-id verification index", { file: path });
   }
   return index;
@@ -314,7 +417,11 @@ function parseJson(text: string, path: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new KeystrokeError("BAD_MODEL_FILE", `invalid JSON: ${(e as Error).message}`, { file: path }, { cause: e });
+    throw new KeystrokeError(
+      "BAD_MODEL_FILE",
+      `invalid JSON: ${(e as Error).message}`,
+      { file: path },
+      { cause: e },
+    );
   }
 }
-

@@ -3,7 +3,14 @@ import { KeystrokeError } from "../errors.js";
 import { DETECTOR_IMPLS, type Scorer } from "./detectors.js";
 import { computeEer } from "./eer.js";
 import { isScripted, sameTimings } from "./replay.js";
-import type { Calibration, DetectorName, PopulationStats, RecentSamples, Template, VerificationResult } from "./types.js";
+import type {
+  Calibration,
+  DetectorName,
+  PopulationStats,
+  RecentSamples,
+  Template,
+  VerificationResult,
+} from "./types.js";
 
 /** Every detector, baselines first. */
 export const DETECTORS: readonly DetectorName[] = [
@@ -53,17 +60,27 @@ export interface EnrollOptions {
 export function enrollUser(user: Label, vectors: number[][], options: EnrollOptions = {}): Template {
   const detector = options.detector ?? DEFAULT_DETECTOR;
   if (!isDetectorName(detector)) {
-    throw new KeystrokeError("BAD_FLAG", `unknown detector "${String(detector)}" (detectors: ${DETECTORS.join(", ")})`, { flag: "--detector" });
+    throw new KeystrokeError(
+      "BAD_FLAG",
+      `unknown detector "${String(detector)}" (detectors: ${DETECTORS.join(", ")})`,
+      { flag: "--detector" },
+    );
   }
   const minSamples = Math.max(2, options.minSamples ?? MIN_ENROL_SAMPLES);
   if (vectors.length < minSamples) {
-    throw new KeystrokeError("TOO_FEW_SAMPLES", `user ${String(user)} has ${vectors.length} sample${vectors.length === 1 ? "" : "s"}; enrolling needs at least ${minSamples}`);
+    throw new KeystrokeError(
+      "TOO_FEW_SAMPLES",
+      `user ${String(user)} has ${vectors.length} sample${vectors.length === 1 ? "" : "s"}; enrolling needs at least ${minSamples}`,
+    );
   }
   const d = vectors[0]!.length;
   vectors.forEach((v, i) => checkVector(v, d, `sample ${i + 1} of user ${String(user)}`));
   const population = options.population;
   if (population && population.nFeatures !== d) {
-    throw new KeystrokeError("BAD_REQUEST", `samples have ${d} timing features but the population was built from ${population.nFeatures} (different number of keys)`);
+    throw new KeystrokeError(
+      "BAD_REQUEST",
+      `samples have ${d} timing features but the population was built from ${population.nFeatures} (different number of keys)`,
+    );
   }
   const impl = DETECTOR_IMPLS[detector];
   const used = options.filterOutliers ? filterOutliers(vectors, population, user, minSamples) : vectors;
@@ -102,11 +119,16 @@ export interface VerifyContext {
 }
 
 /** Answers the claim "this timing vector was typed by the template's user". */
-export function verifySample(template: Template, vector: number[], context: VerifyContext = {}): VerificationResult {
+export function verifySample(
+  template: Template,
+  vector: number[],
+  context: VerifyContext = {},
+): VerificationResult {
   checkVector(vector, template.nFeatures, "sample");
   const tolerance = context.replayTolerance ?? 0;
   const replay =
-    (template.samples?.some((s) => sameTimings(s, vector, tolerance)) ?? false) || (context.recent?.has(template.user, vector) ?? false);
+    (template.samples?.some((s) => sameTimings(s, vector, tolerance)) ?? false) ||
+    (context.recent?.has(template.user, vector) ?? false);
   const scripted = isScripted(vector);
   const anomaly = toAnomaly(scoreRaw(template, vector, undefined, context.population), template.calibration);
   context.recent?.add(template.user, vector);
@@ -132,11 +154,20 @@ export function verifySample(template: Template, vector: number[], context: Veri
  * A template's detector score of one raw vector (internal scale); `exclude` keeps a user out of the cohort.
  * Cohort detectors need the population they were enrolled with.
  */
-export function scoreRaw(template: Template, vector: ArrayLike<number>, exclude?: Label, population?: PopulationStats): number {
+export function scoreRaw(
+  template: Template,
+  vector: ArrayLike<number>,
+  exclude?: Label,
+  population?: PopulationStats,
+): number {
   let entry = compiled.get(template);
   if (!entry || (population !== undefined && entry.population !== population)) {
     const impl = DETECTOR_IMPLS[template.detector];
-    if (!impl) throw new KeystrokeError("BAD_MODEL_FILE", `template of user ${String(template.user)} names an unknown detector "${String(template.detector)}"`);
+    if (!impl)
+      throw new KeystrokeError(
+        "BAD_MODEL_FILE",
+        `template of user ${String(template.user)} names an unknown detector "${String(template.detector)}"`,
+      );
     entry = { population, scorer: impl.compile(template.state, population) };
     compiled.set(template, entry);
   }
@@ -161,24 +192,41 @@ function round(x: number): number {
 
 function checkVector(v: unknown, d: number, what: string): void {
   if (!Array.isArray(v) || v.length !== d) {
-    throw new KeystrokeError("BAD_REQUEST", `${what} has ${Array.isArray(v) ? v.length : "no"} timing features, expected ${d} (same number of keys as enrolment)`);
+    throw new KeystrokeError(
+      "BAD_REQUEST",
+      `${what} has ${Array.isArray(v) ? v.length : "no"} timing features, expected ${d} (same number of keys as enrolment)`,
+    );
   }
   for (let j = 0; j < d; j++) {
-    if (typeof v[j] !== "number" || !Number.isFinite(v[j])) throw new KeystrokeError("BAD_REQUEST", `${what}: timing feature ${j} is not a finite number`);
+    if (typeof v[j] !== "number" || !Number.isFinite(v[j]))
+      throw new KeystrokeError("BAD_REQUEST", `${what}: timing feature ${j} is not a finite number`);
   }
 }
 
-function leaveOneOutScores(detector: DetectorName, vectors: number[][], population: PopulationStats | undefined, user: Label): number[] {
+function leaveOneOutScores(
+  detector: DetectorName,
+  vectors: number[][],
+  population: PopulationStats | undefined,
+  user: Label,
+): number[] {
   const impl = DETECTOR_IMPLS[detector];
   const n = vectors.length;
-  const picks = n <= MAX_LOO ? [...Array(n).keys()] : Array.from({ length: MAX_LOO }, (_, i) => Math.floor((i * n) / MAX_LOO));
+  const picks =
+    n <= MAX_LOO
+      ? [...Array(n).keys()]
+      : Array.from({ length: MAX_LOO }, (_, i) => Math.floor((i * n) / MAX_LOO));
   return picks.map((i) => {
     const rest = vectors.filter((_, k) => k !== i);
     return impl.compile(impl.fit(rest, population, user), population)(vectors[i]!);
   });
 }
 
-function filterOutliers(vectors: number[][], population: PopulationStats | undefined, user: Label, minSamples: number): number[][] {
+function filterOutliers(
+  vectors: number[][],
+  population: PopulationStats | undefined,
+  user: Label,
+  minSamples: number,
+): number[][] {
   if (vectors.length < 6) return vectors;
   const loo = leaveOneOutScores("manhattan-robust", vectors, population, user);
   if (loo.length !== vectors.length) return vectors;

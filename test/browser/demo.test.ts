@@ -11,11 +11,23 @@ import { demoPhrase } from "../../src/server/routes/demo.js";
 import { isLoopbackHost } from "../../src/commands/serve.js";
 
 const CHROMIUM = "/usr/bin/chromium";
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"];
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-sync",
+];
 
 function ensureChromium(): boolean {
   try {
-    execFileSync("bash", [resolve(ROOT, "scripts/ensure-chromium.sh")], { stdio: ["ignore", "ignore", "pipe"], timeout: 900_000 });
+    execFileSync("bash", [resolve(ROOT, "scripts/ensure-chromium.sh")], {
+      stdio: ["ignore", "ignore", "pipe"],
+      timeout: 900_000,
+    });
   } catch (e) {
     process.stderr.write(`ensure-chromium failed: ${String((e as { stderr?: Buffer }).stderr ?? e)}\n`);
   }
@@ -48,7 +60,13 @@ const HARNESS_SLOW_MS = 30;
  * took long to deliver: the machine was busy), the attempt is spoilt on purpose with a Backspace, which the
  * page drops, and typed again; `disturbed` counts those.
  */
-async function typeProfile(page: Page, phrase: string, p: Profile, attempt: number, stats: { disturbed: number }): Promise<{ hold: number[]; gap: number[] }> {
+async function typeProfile(
+  page: Page,
+  phrase: string,
+  p: Profile,
+  attempt: number,
+  stats: { disturbed: number },
+): Promise<{ hold: number[]; gap: number[] }> {
   for (let tries = 0; ; tries++) {
     // a few ms of deliberate variation per attempt, as a person's; never near the 40 ms spacing
     const vary = (i: number) => (((attempt * 7 + i * 3 + tries) % 5) - 2) * 4;
@@ -70,7 +88,8 @@ async function typeProfile(page: Page, phrase: string, p: Profile, attempt: numb
       const start = performance.now();
       if (e.down) await page.keyboard.down(e.ch);
       else await page.keyboard.up(e.ch);
-      if (start - (t0 + e.at) > HARNESS_LATE_MS || performance.now() - start > HARNESS_SLOW_MS) disturbed = true;
+      if (start - (t0 + e.at) > HARNESS_LATE_MS || performance.now() - start > HARNESS_SLOW_MS)
+        disturbed = true;
     }
     if (disturbed && tries < 6) {
       stats.disturbed++;
@@ -99,11 +118,19 @@ interface LastAttempt {
 async function lastAttempt(page: Page, after: number): Promise<LastAttempt> {
   // a string expression: this file compiles without the DOM library
   await page.waitForFunction(`Number(document.getElementById("last").dataset.n || 0) > ${after}`);
-  return page.$eval("#last", (el) => ({ ...(el as unknown as { dataset: Record<string, string> }).dataset, sample: JSON.parse(el.textContent || "null") }) as never);
+  return page.$eval(
+    "#last",
+    (el) =>
+      ({
+        ...(el as unknown as { dataset: Record<string, string> }).dataset,
+        sample: JSON.parse(el.textContent || "null"),
+      }) as never,
+  );
 }
 
 const available = ensureChromium();
-if (!available && process.env.CI) throw new Error(`${CHROMIUM} is missing in CI: run scripts/ensure-chromium.sh first`);
+if (!available && process.env.CI)
+  throw new Error(`${CHROMIUM} is missing in CI: run scripts/ensure-chromium.sh first`);
 
 describe.skipIf(!available)("the demo page in headless Chromium, typed with real key events", () => {
   let context: BrowserContext;
@@ -119,10 +146,27 @@ describe.skipIf(!available)("the demo page in headless Chromium, typed with real
     const { dir } = await trainedDir("rf");
     // the built binary, on a loopback address with no --demo flag: the demo is on by default there
     storeDir = mkdtempSync(join(tmpdir(), "kid-demo-store-"));
-    server = spawn(process.execPath, [BIN, "serve", "--host", "127.0.0.1", "--port", "0", "--models-dir", dir, "--store", join(storeDir, "ids.db"), "--log-level", "warn"], {
-      env: { ...process.env, FORCE_COLOR: "0", CI: "1" },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
+    server = spawn(
+      process.execPath,
+      [
+        BIN,
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--models-dir",
+        dir,
+        "--store",
+        join(storeDir, "ids.db"),
+        "--log-level",
+        "warn",
+      ],
+      {
+        env: { ...process.env, FORCE_COLOR: "0", CI: "1" },
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
     url = await new Promise<string>((res, rej) => {
       let err = "";
       server.stderr!.on("data", (d) => {
@@ -133,7 +177,11 @@ describe.skipIf(!available)("the demo page in headless Chromium, typed with real
       server.on("exit", (code) => rej(new Error(`serve exited ${code}: ${err}`)));
     });
     profile = mkdtempSync(join(tmpdir(), "kid-chromium-"));
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ARGS,
+    });
   }, 180_000);
 
   afterAll(async () => {
@@ -141,7 +189,10 @@ describe.skipIf(!available)("the demo page in headless Chromium, typed with real
     server?.kill("SIGTERM");
     if (profile) rmSync(profile, { recursive: true, force: true });
     if (storeDir) rmSync(storeDir, { recursive: true, force: true });
-    if (jitter.length) process.stderr.write(`demo test: harness jitter over ${jitter.length} intervals: max ${Math.max(...jitter).toFixed(1)} ms, mean ${(jitter.reduce((a, b) => a + b, 0) / jitter.length).toFixed(1)} ms; ${stats.disturbed} attempt(s) typed again because the harness was late\n`);
+    if (jitter.length)
+      process.stderr.write(
+        `demo test: harness jitter over ${jitter.length} intervals: max ${Math.max(...jitter).toFixed(1)} ms, mean ${(jitter.reduce((a, b) => a + b, 0) / jitter.length).toFixed(1)} ms; ${stats.disturbed} attempt(s) typed again because the harness was late\n`,
+      );
   });
 
   async function openDemo(user: string): Promise<Page> {
@@ -171,7 +222,10 @@ describe.skipIf(!available)("the demo page in headless Chromium, typed with real
     ] as const) {
       got.forEach((g, i) => {
         jitter.push(Math.abs(g - want[i]!));
-        expect(Math.abs(g - want[i]!), `interval ${i}: recorded ${g} ms, asked ${want[i]} ms`).toBeLessThanOrEqual(TOLERANCE_MS);
+        expect(
+          Math.abs(g - want[i]!),
+          `interval ${i}: recorded ${g} ms, asked ${want[i]} ms`,
+        ).toBeLessThanOrEqual(TOLERANCE_MS);
       });
       const rank = (xs: readonly number[]) => xs.map((_, i) => i).sort((x, y) => xs[x]! - xs[y]!);
       expect(rank(got)).toEqual(rank(want));
@@ -184,8 +238,18 @@ describe.skipIf(!available)("the demo page in headless Chromium, typed with real
     const page = await openDemo("nobody");
     expect(await page.textContent("#phrase")).toBe(demoPhrase(KEYS));
     // serve has an identity store: the page enrols and verifies through the API itself
-    expect(await (await fetch(`${url}/demo/config`)).json()).toMatchObject({ keys: KEYS, enroll: "/enroll", verify: "/verify" });
-    expect(await page.evaluate(() => typeof (globalThis as { KeystrokeRecorder?: { createRecorder?: unknown } }).KeystrokeRecorder?.createRecorder)).toBe("function");
+    expect(await (await fetch(`${url}/demo/config`)).json()).toMatchObject({
+      keys: KEYS,
+      enroll: "/enroll",
+      verify: "/verify",
+    });
+    expect(
+      await page.evaluate(
+        () =>
+          typeof (globalThis as { KeystrokeRecorder?: { createRecorder?: unknown } }).KeystrokeRecorder
+            ?.createRecorder,
+      ),
+    ).toBe("function");
     await page.close();
   });
 
@@ -214,12 +278,17 @@ describe.skipIf(!available)("the demo page in headless Chromium, typed with real
       prev = Number(a.n);
       checkIntervals(a, asked);
       await page.waitForFunction(`document.getElementById("result").dataset.decision !== ""`);
-      const r: Record<string, string | null> = await page.$eval("#result", (el) => ({ ...(el as unknown as { dataset: Record<string, string> }).dataset, text: el.textContent }));
+      const r: Record<string, string | null> = await page.$eval("#result", (el) => ({
+        ...(el as unknown as { dataset: Record<string, string> }).dataset,
+        text: el.textContent,
+      }));
       expect(r.decision, `${who}'s attempt ${attempt}: ${r.text}`).toBe(decision);
       expect(Number(r.score) <= Number(r.threshold)).toBe(decision === "accepted");
       expect(await page.$$eval("#chart .mark", (m) => m.length)).toBe(4);
     }
-    await page.screenshot({ path: join(ROOT, "test-artifacts", "demo.png"), fullPage: true }).catch(() => undefined);
+    await page
+      .screenshot({ path: join(ROOT, "test-artifacts", "demo.png"), fullPage: true })
+      .catch(() => undefined);
     expect(errors).toEqual([]);
     await page.close();
   }, 180_000);

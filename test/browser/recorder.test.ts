@@ -16,7 +16,8 @@ function setup(options: RecorderOptions = {}, type = "text") {
   const field = new Field(type);
   let t = 1000;
   const rec = createRecorder(field, { now: () => t, ...options });
-  const fire = (type: string, props: Record<string, unknown> = {}) => field.dispatchEvent(Object.assign(new Event(type), props));
+  const fire = (type: string, props: Record<string, unknown> = {}) =>
+    field.dispatchEvent(Object.assign(new Event(type), props));
   const code = (key: string) => (key.length === 1 ? `Key${key.toUpperCase()}` : key);
   const at = (ms: number) => {
     t = ms;
@@ -53,7 +54,12 @@ describe("createRecorder", () => {
       ],
     });
     const req = parseRequest(JSON.parse(JSON.stringify(s)));
-    expect(req).toEqual({ kind: "timings", press: [1000, 1150, 1300], release: [1080, 1230, 1380], keys: ["a", "b", "c"] });
+    expect(req).toEqual({
+      kind: "timings",
+      press: [1000, 1150, 1300],
+      release: [1080, 1230, 1380],
+      keys: ["a", "b", "c"],
+    });
     expect(rec.quality()).toMatchObject({ usable: true, keys: 3, issues: [] });
   });
 
@@ -200,7 +206,16 @@ describe("createRecorder", () => {
   });
 
   it("classes keys without revealing them", () => {
-    expect(["x", "É", "7", "٣", " ", "!", "Shift", "Enter"].map(keyClass)).toEqual(["letter", "letter", "digit", "digit", "space", "symbol", "shift", "other"]);
+    expect(["x", "É", "7", "٣", " ", "!", "Shift", "Enter"].map(keyClass)).toEqual([
+      "letter",
+      "letter",
+      "digit",
+      "digit",
+      "space",
+      "symbol",
+      "shift",
+      "other",
+    ]);
   });
 });
 
@@ -216,7 +231,9 @@ describe("the <script> build", () => {
   });
 
   it("refuses a module it cannot wrap", () => {
-    expect(() => scriptFromModule('import x from "y";\nexport function createRecorder() {}')).toThrow(/import or export/);
+    expect(() => scriptFromModule('import x from "y";\nexport function createRecorder() {}')).toThrow(
+      /import or export/,
+    );
     expect(() => scriptFromModule("export function other() {}")).toThrow(/no createRecorder/);
   });
 });

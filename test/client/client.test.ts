@@ -12,7 +12,13 @@ async function scripted(replies: Reply[]) {
     let body = "";
     req.on("data", (d) => (body += d));
     req.on("end", () => {
-      seen.push({ method: req.method!, url: req.url!, ...(req.headers.authorization ? { auth: req.headers.authorization } : {}), body, at: Date.now() });
+      seen.push({
+        method: req.method!,
+        url: req.url!,
+        ...(req.headers.authorization ? { auth: req.headers.authorization } : {}),
+        body,
+        at: Date.now(),
+      });
       const r = replies[Math.min(seen.length - 1, replies.length - 1)]!;
       res.writeHead(r.status, { "content-type": "application/json", ...r.headers });
       res.end(typeof r.body === "string" ? r.body : JSON.stringify(r.body ?? {}));
@@ -29,27 +35,52 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
 });
 
-const verification = { UserID: "ann", accepted: true, anomaly_score: 0.1, confidence_score: 80, threshold: 0.5, detector: "manhattan-robust-cohort", replay: false, scripted: false };
-const sample = { UserID: "ann", keystrokes: [{ key: "a", press: 0, release: 80 }, { key: "b", press: 150, release: 230 }] };
+const verification = {
+  UserID: "ann",
+  accepted: true,
+  anomaly_score: 0.1,
+  confidence_score: 80,
+  threshold: 0.5,
+  detector: "manhattan-robust-cohort",
+  replay: false,
+  scripted: false,
+};
+const sample = {
+  UserID: "ann",
+  keystrokes: [
+    { key: "a", press: 0, release: 80 },
+    { key: "b", press: 150, release: 230 },
+  ],
+};
 
 describe("keystroke-id/client against a real HTTP server", () => {
   it("sends JSON with the bearer token and returns the parsed answer", async () => {
     const srv = await scripted([{ status: 200, body: verification }]);
     const client = createClient({ baseUrl: srv.url, token: "t0k" });
     expect(await client.verify(sample)).toEqual(verification);
-    expect(srv.seen).toEqual([expect.objectContaining({ method: "POST", url: "/verify", auth: "Bearer t0k" })]);
+    expect(srv.seen).toEqual([
+      expect.objectContaining({ method: "POST", url: "/verify", auth: "Bearer t0k" }),
+    ]);
     expect(JSON.parse(srv.seen[0]!.body)).toEqual(sample);
   });
 
   it("retries 429 and 503 with the waits Retry-After asks for (seconds and HTTP date), then succeeds", async () => {
     const srv = await scripted([
       { status: 429, headers: { "retry-after": "2" }, body: { error: "slow down", code: "429" } },
-      { status: 503, headers: { "retry-after": new Date(Date.now() + 60_000).toUTCString() }, body: { error: "closing" } },
+      {
+        status: 503,
+        headers: { "retry-after": new Date(Date.now() + 60_000).toUTCString() },
+        body: { error: "closing" },
+      },
       { status: 503, body: { error: "closing" } },
       { status: 200, body: verification },
     ]);
     const waits: number[] = [];
-    const client = createClient({ baseUrl: srv.url, retry: { retries: 3, maxDelayMs: 120_000, baseDelayMs: 100 }, sleep: async (ms) => void waits.push(ms) });
+    const client = createClient({
+      baseUrl: srv.url,
+      retry: { retries: 3, maxDelayMs: 120_000, baseDelayMs: 100 },
+      sleep: async (ms) => void waits.push(ms),
+    });
     expect(await client.verify(sample)).toEqual(verification);
     expect(srv.seen).toHaveLength(4);
     expect(waits[0]).toBe(2000);
@@ -59,13 +90,18 @@ describe("keystroke-id/client against a real HTTP server", () => {
   });
 
   it("really waits the Retry-After delay with the default sleep", async () => {
-    const srv = await scripted([{ status: 429, headers: { "retry-after": "1" }, body: { error: "slow down" } }, { status: 200, body: verification }]);
+    const srv = await scripted([
+      { status: 429, headers: { "retry-after": "1" }, body: { error: "slow down" } },
+      { status: 200, body: verification },
+    ]);
     await createClient({ baseUrl: srv.url }).verify(sample);
     expect(srv.seen[1]!.at - srv.seen[0]!.at).toBeGreaterThanOrEqual(950);
   });
 
   it("gives up after the bounded number of retries with the last error", async () => {
-    const srv = await scripted([{ status: 503, headers: { "retry-after": "0" }, body: { error: "no models", code: "NO_MODELS" } }]);
+    const srv = await scripted([
+      { status: 503, headers: { "retry-after": "0" }, body: { error: "no models", code: "NO_MODELS" } },
+    ]);
     const client = createClient({ baseUrl: srv.url, retry: { retries: 2 } });
     const e = await client.verify(sample).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(KeystrokeApiError);
@@ -74,17 +110,38 @@ describe("keystroke-id/client against a real HTTP server", () => {
   });
 
   it("does not wait for a Retry-After beyond maxDelayMs: fails at once", async () => {
-    const srv = await scripted([{ status: 429, headers: { "retry-after": "3600" }, body: { error: "slow down" } }]);
+    const srv = await scripted([
+      { status: 429, headers: { "retry-after": "3600" }, body: { error: "slow down" } },
+    ]);
     const waits: number[] = [];
-    const client = createClient({ baseUrl: srv.url, retry: { maxDelayMs: 5000 }, sleep: async (ms) => void waits.push(ms) });
-    await expect(client.verify(sample)).rejects.toMatchObject({ status: 429, attempts: 1, retryAfterMs: 3_600_000 });
+    const client = createClient({
+      baseUrl: srv.url,
+      retry: { maxDelayMs: 5000 },
+      sleep: async (ms) => void waits.push(ms),
+    });
+    await expect(client.verify(sample)).rejects.toMatchObject({
+      status: 429,
+      attempts: 1,
+      retryAfterMs: 3_600_000,
+    });
     expect(waits).toEqual([]);
     expect(srv.seen).toHaveLength(1);
   });
 
   it("never retries other errors, and keeps the server's field and code", async () => {
-    const srv = await scripted([{ status: 400, body: { error: "keystrokes[1].release a key cannot be released before it is pressed", code: "BAD_REQUEST", field: "keystrokes[1].release" } }]);
-    const e = (await createClient({ baseUrl: srv.url }).verify(sample).catch((x: unknown) => x)) as KeystrokeApiError;
+    const srv = await scripted([
+      {
+        status: 400,
+        body: {
+          error: "keystrokes[1].release a key cannot be released before it is pressed",
+          code: "BAD_REQUEST",
+          field: "keystrokes[1].release",
+        },
+      },
+    ]);
+    const e = (await createClient({ baseUrl: srv.url })
+      .verify(sample)
+      .catch((x: unknown) => x)) as KeystrokeApiError;
     expect(e.status).toBe(400);
     expect(e.body.field).toBe("keystrokes[1].release");
     expect(e.message).toMatch(/^HTTP 400: keystrokes\[1\]\.release/);
@@ -93,7 +150,10 @@ describe("keystroke-id/client against a real HTTP server", () => {
 
   it("reports a non-JSON error page by its text", async () => {
     const srv = await scripted([{ status: 502, body: "<html>bad gateway</html>" }]);
-    await expect(createClient({ baseUrl: srv.url }).health()).rejects.toMatchObject({ status: 502, body: { error: "<html>bad gateway</html>" } });
+    await expect(createClient({ baseUrl: srv.url }).health()).rejects.toMatchObject({
+      status: 502,
+      body: { error: "<html>bad gateway</html>" },
+    });
   });
 
   it("passes ?top to /predict", async () => {
@@ -107,8 +167,12 @@ describe("parseRetryAfter", () => {
   it("reads seconds and HTTP dates, and ignores junk", () => {
     expect(parseRetryAfter("3")).toBe(3000);
     expect(parseRetryAfter("0.5")).toBe(500);
-    expect(parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT", Date.parse("Wed, 21 Oct 2015 07:27:50 GMT"))).toBe(10_000);
-    expect(parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT", Date.parse("Wed, 21 Oct 2015 07:29:00 GMT"))).toBe(0);
+    expect(
+      parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT", Date.parse("Wed, 21 Oct 2015 07:27:50 GMT")),
+    ).toBe(10_000);
+    expect(
+      parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT", Date.parse("Wed, 21 Oct 2015 07:29:00 GMT")),
+    ).toBe(0);
     expect(parseRetryAfter(null)).toBeUndefined();
     expect(parseRetryAfter("soon")).toBeUndefined();
   });

@@ -9,14 +9,23 @@ import { runCli } from "../helpers/cli.js";
 // One error catalogue: the same bad input gets the same code, message and field from the library, over
 // HTTP and on the CLI; HTTP statuses come from one total table; no framework code reaches a client.
 
-const models = () => [fakeModel("RF", "summary", null, [0.2, 0.5, 0.3]), fakeModel("RF", "timings", 3, [0.1, 0.1, 0.8])];
+const models = () => [
+  fakeModel("RF", "summary", null, [0.2, 0.5, 0.3]),
+  fakeModel("RF", "timings", 3, [0.1, 0.1, 0.8]),
+];
 const harness = serverHarness({ loadModels: async () => fakeModelDir(models()) });
 afterEach(async () => {
   await harness.closeAll();
   vi.restoreAllMocks();
 });
 
-const contract = { Model: "RF", HT: { Mean: 48, STD: 23 }, PPT: { Mean: 120, STD: 40 }, RRT: { Mean: 119, STD: 41 }, RPT: { Mean: 70, STD: 38 } };
+const contract = {
+  Model: "RF",
+  HT: { Mean: 48, STD: 23 },
+  PPT: { Mean: 120, STD: 40 },
+  RRT: { Mean: 119, STD: 41 },
+  RPT: { Mean: 70, STD: 38 },
+};
 
 function libraryError(body: unknown): KeystrokeError {
   try {
@@ -37,9 +46,18 @@ describe("the same case, the same error everywhere", () => {
   it.each(cases)("%s: library, HTTP and CLI agree on code, message and field", async (_name, body) => {
     const lib = libraryError(body);
     const s = await harness.make();
-    const http = await s.app.inject({ method: "POST", url: "/predict", payload: JSON.stringify(body), headers: { "content-type": "application/json" } });
+    const http = await s.app.inject({
+      method: "POST",
+      url: "/predict",
+      payload: JSON.stringify(body),
+      headers: { "content-type": "application/json" },
+    });
     expect(http.statusCode).toBe(HTTP_STATUS[lib.code]);
-    expect(http.json()).toEqual({ error: lib.message, code: lib.code, ...(lib.place.field !== undefined ? { field: lib.place.field } : {}) });
+    expect(http.json()).toEqual({
+      error: lib.message,
+      code: lib.code,
+      ...(lib.place.field !== undefined ? { field: lib.place.field } : {}),
+    });
     // the CLI validates a single request before loading any model, so no models dir is needed
     const cli = await runCli(["predict", "--models-dir", "/nonexistent"], { stdin: JSON.stringify(body) });
     expect(cli.stderr).toBe(`error: ${lib.message} [${lib.code}]\n`);
@@ -51,11 +69,21 @@ describe("the same case, the same error everywhere", () => {
     const lib = libraryError(four);
     expect(lib.code).toBe("SAMPLE_MISMATCH");
     const s = await harness.make();
-    const http = await s.app.inject({ method: "POST", url: "/predict", payload: JSON.stringify(four), headers: { "content-type": "application/json" } });
+    const http = await s.app.inject({
+      method: "POST",
+      url: "/predict",
+      payload: JSON.stringify(four),
+      headers: { "content-type": "application/json" },
+    });
     expect(http.statusCode).toBe(422);
     expect(http.json()).toEqual({ error: lib.message, code: "SAMPLE_MISMATCH", field: "press" });
     // HTTP's allow_summary is handled in the core: the route passes the body through
-    const allowed = await s.app.inject({ method: "POST", url: "/predict", payload: JSON.stringify({ ...four, allow_summary: true }), headers: { "content-type": "application/json" } });
+    const allowed = await s.app.inject({
+      method: "POST",
+      url: "/predict",
+      payload: JSON.stringify({ ...four, allow_summary: true }),
+      headers: { "content-type": "application/json" },
+    });
     expect(allowed.json()).toMatchObject({ features: "summary" });
   });
 });
@@ -65,21 +93,50 @@ describe("framework errors become catalogue errors", () => {
     const s = await harness.make({ bodyLimit: 1024, token: "t0k" });
     const auth = { authorization: "Bearer t0k" };
     const bodies = [
-      await s.app.inject({ method: "POST", url: "/predict", payload: "hello", headers: { "content-type": "text/plain", ...auth } }),
-      await s.app.inject({ method: "POST", url: "/predict", payload: JSON.stringify({ ...contract, pad: "x".repeat(2000) }), headers: { "content-type": "application/json", ...auth } }),
-      await s.app.inject({ method: "POST", url: "/predict?top=0", payload: JSON.stringify(contract), headers: { "content-type": "application/json", ...auth } }),
+      await s.app.inject({
+        method: "POST",
+        url: "/predict",
+        payload: "hello",
+        headers: { "content-type": "text/plain", ...auth },
+      }),
+      await s.app.inject({
+        method: "POST",
+        url: "/predict",
+        payload: JSON.stringify({ ...contract, pad: "x".repeat(2000) }),
+        headers: { "content-type": "application/json", ...auth },
+      }),
+      await s.app.inject({
+        method: "POST",
+        url: "/predict?top=0",
+        payload: JSON.stringify(contract),
+        headers: { "content-type": "application/json", ...auth },
+      }),
       await s.app.inject({ method: "GET", url: "/nowhere", headers: auth }),
       await s.app.inject({ method: "GET", url: "/models" }),
     ];
     expect(bodies.map((r) => r.statusCode)).toEqual([415, 413, 400, 404, 401]);
-    expect(bodies.map((r) => r.json().code)).toEqual(["UNSUPPORTED_MEDIA_TYPE", "BODY_TOO_LARGE", "BAD_REQUEST", "NOT_FOUND", "UNAUTHORIZED"]);
+    expect(bodies.map((r) => r.json().code)).toEqual([
+      "UNSUPPORTED_MEDIA_TYPE",
+      "BODY_TOO_LARGE",
+      "BAD_REQUEST",
+      "NOT_FOUND",
+      "UNAUTHORIZED",
+    ]);
     expect(bodies[2]!.json().field).toBe("querystring.top");
     for (const r of bodies) expect(r.body).not.toMatch(/FST_|ERR_/);
   });
 
   it("maps fastify-shaped errors without fastify, and anything unknown to INTERNAL", () => {
     const cases: Array<[object, ErrorCode, number]> = [
-      [{ statusCode: 415, code: "FST_ERR_CTP_INVALID_MEDIA_TYPE", message: "Unsupported Media Type: text/plain" }, "UNSUPPORTED_MEDIA_TYPE", 415],
+      [
+        {
+          statusCode: 415,
+          code: "FST_ERR_CTP_INVALID_MEDIA_TYPE",
+          message: "Unsupported Media Type: text/plain",
+        },
+        "UNSUPPORTED_MEDIA_TYPE",
+        415,
+      ],
       [{ statusCode: 413, code: "FST_ERR_CTP_BODY_TOO_LARGE" }, "BODY_TOO_LARGE", 413],
       [{ statusCode: 400, code: "FST_ERR_CTP_EMPTY_JSON_BODY" }, "BAD_JSON", 400],
       [{ statusCode: 400, code: "FST_ERR_SOMETHING_NEW", message: "internal detail" }, "BAD_REQUEST", 400],
@@ -112,13 +169,17 @@ describe("core errors name library options; the CLI names flags", () => {
       lines.push(String(s));
       return true;
     });
-    expect(reportError(new KeystrokeError("BAD_FLAG", "cross-validation needs ≥ 2 folds", { option: "k" }))).toBe(2);
+    expect(
+      reportError(new KeystrokeError("BAD_FLAG", "cross-validation needs ≥ 2 folds", { option: "k" })),
+    ).toBe(2);
     expect(reportError(new KeystrokeError("IO", "cannot be written", { option: "out" }))).toBe(1);
     expect(reportError(new KeystrokeError("BAD_FLAG", "bad", { option: "rejectBelow" }))).toBe(2);
     expect(lines.join("")).toBe(
       "error: flag --cv: cross-validation needs ≥ 2 folds [BAD_FLAG]\nerror: flag --models-dir: cannot be written [IO]\nerror: flag --reject-below: bad [BAD_FLAG]\n",
     );
     // the library itself speaks option names
-    expect(new KeystrokeError("BAD_FLAG", "bad", { option: "rejectBelow" }).message).toBe("option rejectBelow: bad");
+    expect(new KeystrokeError("BAD_FLAG", "bad", { option: "rejectBelow" }).message).toBe(
+      "option rejectBelow: bad",
+    );
   });
 });

@@ -37,7 +37,19 @@ describe("keystroke-id evaluate (built binary)", () => {
   it.skipIf(!hasData)(
     "cross-validates RF on the real data: one JSON document on stdout, progress on stderr",
     async () => {
-      const r = await runCli(["evaluate", SHARED_DATA, "--cv", "3", "--model", "rf", "--features", "timings", "--reject-below", "0.3", "--json"]);
+      const r = await runCli([
+        "evaluate",
+        SHARED_DATA,
+        "--cv",
+        "3",
+        "--model",
+        "rf",
+        "--features",
+        "timings",
+        "--reject-below",
+        "0.3",
+        "--json",
+      ]);
       expect(r.code, r.stderr).toBe(0);
       const doc = JSON.parse(r.stdout);
       expect(doc.dataset).toMatchObject({ rows: 750, users: 110 });

@@ -12,7 +12,10 @@ const KEYS = 4;
 // Users told apart by hold time; "late" only appears in the evaluation file, never in training.
 const HOLD: Record<string, number> = { a: 40, b: 90, c: 150, late: 220 };
 
-function rows(users: string[], perUser: number): Array<{ label: string; press: number[]; release: number[] }> {
+function rows(
+  users: string[],
+  perUser: number,
+): Array<{ label: string; press: number[]; release: number[] }> {
   const out = [];
   for (const u of users) {
     for (let r = 0; r < perUser; r++) {
@@ -24,8 +27,15 @@ function rows(users: string[], perUser: number): Array<{ label: string; press: n
 }
 
 function csv(samples: ReturnType<typeof rows>): string {
-  const head = [...Array.from({ length: KEYS }, (_, k) => [`press-${k}`, `release-${k}`]).flat(), "UserID"].join(",");
-  return [head, ...samples.map((s) => [...s.press.flatMap((p, k) => [p, s.release[k]]), s.label].join(","))].join("\n") + "\n";
+  const head = [
+    ...Array.from({ length: KEYS }, (_, k) => [`press-${k}`, `release-${k}`]).flat(),
+    "UserID",
+  ].join(",");
+  return (
+    [head, ...samples.map((s) => [...s.press.flatMap((p, k) => [p, s.release[k]]), s.label].join(","))].join(
+      "\n",
+    ) + "\n"
+  );
 }
 
 let dir: string;
@@ -41,10 +51,25 @@ beforeAll(async () => {
   const y: Label[] = train.map((s) => s.label);
   const models = [];
   for (const featureSet of ["timings", "summary"] as const) {
-    const clf = await fitClassifier("RF", train.map((s) => extractFeatures(s, featureSet)), y, { seed: 1 });
-    models.push({ serialized: clf.toJSON(), featureSet, featureNames: featureNames(featureSet, KEYS), keys: featureSet === "timings" ? KEYS : null, fitSeconds: 0 });
+    const clf = await fitClassifier(
+      "RF",
+      train.map((s) => extractFeatures(s, featureSet)),
+      y,
+      { seed: 1 },
+    );
+    models.push({
+      serialized: clf.toJSON(),
+      featureSet,
+      featureNames: featureNames(featureSet, KEYS),
+      keys: featureSet === "timings" ? KEYS : null,
+      fitSeconds: 0,
+    });
   }
-  await writeModelDir(modelsDir, models, { data: { name: "train.csv", sha256: "0", rows: train.length, users: 3, layout: "wide" }, seed: 1, holdout: 0 });
+  await writeModelDir(modelsDir, models, {
+    data: { name: "train.csv", sha256: "0", rows: train.length, users: 3, layout: "wide" },
+    seed: 1,
+    holdout: 0,
+  });
 }, 120_000);
 
 /** Runs the command in-process and returns what it wrote to stdout and stderr. */
@@ -70,19 +95,34 @@ describe("evaluate with a models directory", () => {
     expect(doc.dataset).toEqual({ file: evalFile, rows: 20, users: 4 });
     expect(Object.keys(doc.models)).toEqual(["RF"]);
     const t = doc.models.RF.timings;
-    for (const k of ["accuracy", "top3", "balanced_accuracy", "macro_f1", "macro_precision", "macro_recall"]) expect(typeof t[k]).toBe("number");
+    for (const k of ["accuracy", "top3", "balanced_accuracy", "macro_f1", "macro_precision", "macro_recall"])
+      expect(typeof t[k]).toBe("number");
     expect(t.unseen_users).toEqual([{ UserID: "late", samples: 2 }]);
     expect(t.unseen_samples).toBe(2);
     // the two unseen samples can never be right
     expect(t.accuracy).toBeLessThanOrEqual(18 / 20);
-    expect(t.per_user.find((u: { UserID: string }) => u.UserID === "late")).toMatchObject({ support: 2, correct: 0 });
+    expect(t.per_user.find((u: { UserID: string }) => u.UserID === "late")).toMatchObject({
+      support: 2,
+      correct: 0,
+    });
     expect(t.confusion.labels).toContain("late");
     expect(t.model_version).toMatch(/^rf-timings-/);
-    expect(stderr).toMatch(/2 sample\(s\) of 1 user\(s\) the RF timings model never saw count as errors: late/);
+    expect(stderr).toMatch(
+      /2 sample\(s\) of 1 user\(s\) the RF timings model never saw count as errors: late/,
+    );
   });
 
   it("filters by feature set and reports the reject option", async () => {
-    const { stdout } = await run([evalFile, "--models-dir", modelsDir, "--features", "summary", "--reject-below", "0.5", "--json"]);
+    const { stdout } = await run([
+      evalFile,
+      "--models-dir",
+      modelsDir,
+      "--features",
+      "summary",
+      "--reject-below",
+      "0.5",
+      "--json",
+    ]);
     const doc = JSON.parse(stdout);
     expect(Object.keys(doc.models.RF)).toEqual(["summary"]);
     const r = doc.models.RF.summary.reject;
@@ -91,7 +131,17 @@ describe("evaluate with a models directory", () => {
   });
 
   it("prints a table with the confusion matrix for a few users", async () => {
-    const { stdout } = await run([evalFile, "--models-dir", modelsDir, "--model", "rf", "--features", "timings", "--output", "table"]);
+    const { stdout } = await run([
+      evalFile,
+      "--models-dir",
+      modelsDir,
+      "--model",
+      "rf",
+      "--features",
+      "timings",
+      "--output",
+      "table",
+    ]);
     expect(stdout).toMatch(/model.*features.*accuracy.*top-3/);
     expect(stdout).toMatch(/RF.*timings/);
     expect(stdout).toMatch(/confusion RF timings \(rows true, columns predicted\)/);
@@ -99,7 +149,9 @@ describe("evaluate with a models directory", () => {
   });
 
   it("fails with NO_MODELS when the directory holds no model of the kind asked for", async () => {
-    await expect(run([evalFile, "--models-dir", modelsDir, "--model", "xgb"])).rejects.toMatchObject({ code: "NO_MODELS" });
+    await expect(run([evalFile, "--models-dir", modelsDir, "--model", "xgb"])).rejects.toMatchObject({
+      code: "NO_MODELS",
+    });
   });
 });
 
@@ -131,6 +183,9 @@ describe("evaluate flags", () => {
     [["--seed", "-1"], "--seed"],
     [["--cv", "3", "--models-dir", "m"], "--cv"],
   ])("rejects %j naming %s", async (flags, flag) => {
-    await expect(run([evalFile, ...flags])).rejects.toMatchObject({ code: "BAD_FLAG", message: expect.stringContaining(flag) });
+    await expect(run([evalFile, ...flags])).rejects.toMatchObject({
+      code: "BAD_FLAG",
+      message: expect.stringContaining(flag),
+    });
   });
 });

@@ -41,7 +41,9 @@ describe("keystroke-id features (built binary)", () => {
       writeFileSync(file, "press-0,release-0,press-1,release-1,UserID\n0,90,150,260,1\n0,90,150,100,2\n");
       const r = await runCli(["features", file, "-o", out]);
       expect(r.code).toBe(3);
-      expect(r.stderr).toContain(`error: ${file}:3, column release-1: key 1 is released (100) before it is pressed (150)`);
+      expect(r.stderr).toContain(
+        `error: ${file}:3, column release-1: key 1 is released (100) before it is pressed (150)`,
+      );
       expect(r.stdout).toBe("");
       expect(existsSync(out)).toBe(false);
     } finally {

@@ -12,7 +12,9 @@ const FIRST_ROW = resolve(ROOT, "test/data/fixtures/first-row-user73.csv");
 
 /** Drives `features` in-process with its own stdin/stdout/stderr. */
 async function run(args: string[], stdinText?: string, stdinIsTTY = false) {
-  const stdin = Object.assign(Readable.from(stdinText === undefined ? [] : [stdinText]), { isTTY: stdinIsTTY });
+  const stdin = Object.assign(Readable.from(stdinText === undefined ? [] : [stdinText]), {
+    isTTY: stdinIsTTY,
+  });
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = "";
@@ -62,12 +64,13 @@ describe("features command (in-process)", () => {
   });
 
   it("reports skipped rows on stderr with how many and which lines", async () => {
-    const text = "press-0,release-0,press-1,release-1,user\n0,90,150,260,1\n0,90,150,x,2\n0,90,150,260,3\n100,190,50,60,4\n";
+    const text =
+      "press-0,release-0,press-1,release-1,user\n0,90,150,260,1\n0,90,150,x,2\n0,90,150,260,3\n100,190,50,60,4\n";
     const r = await run(["-", "--skip-invalid", "--output", "json"], text);
     expect(r.error).toBeUndefined();
     expect((JSON.parse(r.out) as Array<{ user: number }>).map((o) => o.user)).toEqual([1, 3]);
     expect(r.err).toContain("skipped 2 invalid row(s) of <stdin>: line 3, 5");
-    expect(r.err).toContain("line 3, column release-1: \"x\" is not a number");
+    expect(r.err).toContain('line 3, column release-1: "x" is not a number');
   });
 
   it("writes -o atomically: the file when all went well, nothing at all on failure", async () => {
@@ -77,11 +80,16 @@ describe("features command (in-process)", () => {
       expect(good.error).toBeUndefined();
       expect(good.out).toBe("");
       expect(good.err).toContain("wrote 1 row(s) of timings features");
-      expect(readFileSync(join(dir, "ok.csv"), "utf8").split("\n")[0]!.startsWith("UserID,HT.0,HT.1")).toBe(true);
+      expect(readFileSync(join(dir, "ok.csv"), "utf8").split("\n")[0]!.startsWith("UserID,HT.0,HT.1")).toBe(
+        true,
+      );
 
       // many good rows first, so some output was already written when the bad row stops the run
       const rows = Array.from({ length: 5000 }, (_, i) => `0,90,150,260,${i}`).join("\n");
-      const bad = await run(["-", "-o", join(dir, "bad.csv")], `press-0,release-0,press-1,release-1,user\n${rows}\n0,90,oops,260,9\n`);
+      const bad = await run(
+        ["-", "-o", join(dir, "bad.csv")],
+        `press-0,release-0,press-1,release-1,user\n${rows}\n0,90,oops,260,9\n`,
+      );
       expect(bad.error).toBeInstanceOf(KeystrokeError);
       expect((bad.error as KeystrokeError).message).toMatch(/^<stdin>:5002, column press-1/);
       expect(readdirSync(dir)).toEqual(["ok.csv"]);

@@ -9,7 +9,11 @@ const TEST = "fixtures/wide-test.csv";
 const FAST = ["--model", "rf", "--features", "timings", "--no-verification", "--json"];
 
 let out: string;
-let v1: { model_version: string; holdout: { rows: number; share: number }; fitted: { rows: number; refit_on_all: boolean } };
+let v1: {
+  model_version: string;
+  holdout: { rows: number; share: number };
+  fitted: { rows: number; refit_on_all: boolean };
+};
 let v2: typeof v1;
 
 beforeAll(async () => {
@@ -33,27 +37,72 @@ describe("model versions on the command line", () => {
 
   it("evaluate never calls training rows held-out", async () => {
     // v2 was fitted on 240 of the 300 rows: those are training rows, the other 60 held out
-    const r = await runCli(["evaluate", TRAIN, "--models-dir", out, "--model", "rf", "--features", "timings", "--json"]);
+    const r = await runCli([
+      "evaluate",
+      TRAIN,
+      "--models-dir",
+      out,
+      "--model",
+      "rf",
+      "--features",
+      "timings",
+      "--json",
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(doc.rows).toEqual({ model_version: "v2", total: 300, training: 240, held_out: 60, fingerprint: true });
+    expect(doc.rows).toEqual({
+      model_version: "v2",
+      total: 300,
+      training: 240,
+      held_out: 60,
+      fingerprint: true,
+    });
     expect(doc.scored_on).toBe("held_out_rows");
     expect(doc.models.RF.timings.confusion.matrix.flat().reduce((a: number, b: number) => a + b, 0)).toBe(60);
-    expect(doc.training_rows.models.RF.timings.accuracy).toBeGreaterThanOrEqual(doc.models.RF.timings.accuracy);
+    expect(doc.training_rows.models.RF.timings.accuracy).toBeGreaterThanOrEqual(
+      doc.models.RF.timings.accuracy,
+    );
     expect(r.stderr).toMatch(/240 of 300 rows were used to train model version v2/);
 
     // v1 was refitted on every row: evaluating its training file scores training rows only, and says so
     const report = join(out, "..", "report.html");
-    const t = await runCli(["evaluate", TRAIN, "--models-dir", out, "--model-version", "v1", "--model", "rf", "--features", "timings", "--report", report, "--output", "table"]);
+    const t = await runCli([
+      "evaluate",
+      TRAIN,
+      "--models-dir",
+      out,
+      "--model-version",
+      "v1",
+      "--model",
+      "rf",
+      "--features",
+      "timings",
+      "--report",
+      report,
+      "--output",
+      "table",
+    ]);
     expect(t.code, t.stderr).toBe(0);
-    expect(t.stdout).toMatch(/scores on 300 training rows: model version v1 was fitted on every one of them, so this is NOT a held-out accuracy/);
+    expect(t.stdout).toMatch(
+      /scores on 300 training rows: model version v1 was fitted on every one of them, so this is NOT a held-out accuracy/,
+    );
     expect(t.stdout).not.toMatch(/held-out rows/);
     // the report's subtitle says the same, never "held-out evaluation"
     const html = await (await import("node:fs/promises")).readFile(report, "utf8");
     expect(html).toMatch(/trained models \(version v1\) on 300 TRAINING rows: not a held-out score/);
     expect(html).not.toMatch(/held-out evaluation/);
 
-    const h = await runCli(["evaluate", TEST, "--models-dir", out, "--model", "rf", "--features", "timings", "--json"]);
+    const h = await runCli([
+      "evaluate",
+      TEST,
+      "--models-dir",
+      out,
+      "--model",
+      "rf",
+      "--features",
+      "timings",
+      "--json",
+    ]);
     expect(JSON.parse(h.stdout).rows).toMatchObject({ training: 0, held_out: 90 });
     expect(JSON.parse(h.stdout).scored_on).toBe("held_out_rows");
   }, 120_000);
@@ -63,7 +112,13 @@ describe("model versions on the command line", () => {
     expect(list.code, list.stderr).toBe(0);
     const doc = JSON.parse(list.stdout);
     expect(doc.active).toBe("v2");
-    expect(doc.versions.map((v: { id: string; active: boolean; fitted_rows: number }) => [v.id, v.active, v.fitted_rows])).toEqual([
+    expect(
+      doc.versions.map((v: { id: string; active: boolean; fitted_rows: number }) => [
+        v.id,
+        v.active,
+        v.fitted_rows,
+      ]),
+    ).toEqual([
       ["v1", false, 300],
       ["v2", true, 240],
     ]);
@@ -85,7 +140,18 @@ describe("model versions on the command line", () => {
     const lines = (await readFile(TEST, "utf8")).split("\n");
     await writeFile(input, lines.slice(0, 6).join("\n") + "\n");
     const answer = async (extra: string[]) => {
-      const r = await runCli(["predict", "--csv", input, "--models-dir", out, "--model", "rf", "--format", "json", ...extra]);
+      const r = await runCli([
+        "predict",
+        "--csv",
+        input,
+        "--models-dir",
+        out,
+        "--model",
+        "rf",
+        "--format",
+        "json",
+        ...extra,
+      ]);
       expect(r.code, r.stderr).toBe(0);
       // everything but the measured time
       return JSON.parse(r.stdout, (k, v) => (k === "inference_time_ms" ? undefined : v));

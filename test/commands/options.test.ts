@@ -18,7 +18,9 @@ describe("flag parsers", () => {
 
   it("checks numbers against their range", () => {
     expect(parseNumber("0.25", "--holdout", { min: 0, max: 0.9 })).toBe(0.25);
-    expect(() => parseNumber("1.5", "--holdout", { min: 0, max: 0.9 })).toThrow(/--holdout: "1.5" is not a number from 0 to 0.9/);
+    expect(() => parseNumber("1.5", "--holdout", { min: 0, max: 0.9 })).toThrow(
+      /--holdout: "1.5" is not a number from 0 to 0.9/,
+    );
     expect(() => parseNumber("4.5", "--seed", { integer: true })).toThrow(/not an integer/);
     expect(() => parseNumber("", "--seed")).toThrow(/--seed/);
   });

@@ -9,7 +9,9 @@ function staticGraph(file: string, seen = new Set<string>()): Set<string> {
   seen.add(file);
   const text = readFileSync(file, "utf8");
   // `import type` is erased; `await import(...)` is dynamic and loads only when reached
-  for (const m of text.matchAll(/^\s*(?:import|export)\s+(?!type\b)(?:[^'"]*?\bfrom\s+)?["']([^"']+)["']/gm)) {
+  for (const m of text.matchAll(
+    /^\s*(?:import|export)\s+(?!type\b)(?:[^'"]*?\bfrom\s+)?["']([^"']+)["']/gm,
+  )) {
     const spec = m[1]!;
     if (spec.startsWith(".")) staticGraph(resolve(dirname(file), spec.replace(/\.js$/, ".ts")), seen);
     else seen.add(spec);

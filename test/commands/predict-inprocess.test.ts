@@ -51,7 +51,12 @@ describe("predictCommand in-process", () => {
   });
 
   it("throws a KeystrokeError naming the flag for --json together with --csv", async () => {
-    await expect(run(["--models-dir", dir, "--json", "a.json", "--csv", "b.csv"])).rejects.toMatchObject({ code: "BAD_FLAG", place: { flag: "--csv" } });
-    await expect(run(["--models-dir", dir, "--model", "nope", "--json", "a.json"])).rejects.toBeInstanceOf(KeystrokeError);
+    await expect(run(["--models-dir", dir, "--json", "a.json", "--csv", "b.csv"])).rejects.toMatchObject({
+      code: "BAD_FLAG",
+      place: { flag: "--csv" },
+    });
+    await expect(run(["--models-dir", dir, "--model", "nope", "--json", "a.json"])).rejects.toBeInstanceOf(
+      KeystrokeError,
+    );
   });
 });

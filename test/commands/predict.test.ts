@@ -18,7 +18,8 @@ function contractOf(user: number, model?: string) {
   const part = (i: number) => ({ Mean: s[2 * i]!, STD: s[2 * i + 1]! });
   return { ...(model ? { Model: model } : {}), HT: part(0), PPT: part(1), RRT: part(2), RPT: part(3) };
 }
-const predict = (args: string[], stdin?: string) => runCli(["predict", "--models-dir", dir, ...args], stdin === undefined ? {} : { stdin });
+const predict = (args: string[], stdin?: string) =>
+  runCli(["predict", "--models-dir", dir, ...args], stdin === undefined ? {} : { stdin });
 
 beforeAll(async () => {
   ({ dir, root, csv } = await trainedDir());
@@ -54,20 +55,29 @@ describe("keystroke-id predict: input forms", () => {
     const s = syntheticSample(4, rng, 9);
     const refused = await predict(["--model", "RF"], JSON.stringify(s));
     expect(refused.code).toBe(3);
-    expect(refused.stderr).toMatch(/field press: has \d+ keys but the RF timings model was trained on samples of \d+ keys.*\[SAMPLE_MISMATCH\]/);
+    expect(refused.stderr).toMatch(
+      /field press: has \d+ keys but the RF timings model was trained on samples of \d+ keys.*\[SAMPLE_MISMATCH\]/,
+    );
     const a = JSON.parse((await predict(["--model", "RF", "--allow-summary"], JSON.stringify(s))).stdout);
     expect(a).toMatchObject({ features: "summary", Model: "RF" });
   });
 
   it("uses --model over the request's Model, and the manifest's best when neither names one", async () => {
-    expect(JSON.parse((await predict(["--model", "svm"], JSON.stringify(contractOf(1, "RF")))).stdout).Model).toBe("SVM");
-    const best = JSON.parse((await runCli(["predict", "--models-dir", dir], { stdin: JSON.stringify(contractOf(1)) })).stdout);
+    expect(
+      JSON.parse((await predict(["--model", "svm"], JSON.stringify(contractOf(1, "RF")))).stdout).Model,
+    ).toBe("SVM");
+    const best = JSON.parse(
+      (await runCli(["predict", "--models-dir", dir], { stdin: JSON.stringify(contractOf(1)) })).stdout,
+    );
     const manifest = readFileSync(join(dir, "manifest.json"), "utf8");
     expect(best.Model).toBe(JSON.parse(manifest).best);
   });
 
   it("answers an array with an error object in place of a bad request, exit 3", async () => {
-    const r = await predict(["--top", "1"], JSON.stringify([contractOf(1, "RF"), { ...contractOf(1, "RF"), HT: { Mean: 3 } }, sampleOf(4)]));
+    const r = await predict(
+      ["--top", "1"],
+      JSON.stringify([contractOf(1, "RF"), { ...contractOf(1, "RF"), HT: { Mean: 3 } }, sampleOf(4)]),
+    );
     expect(r.code).toBe(3);
     const out = JSON.parse(r.stdout);
     expect(out).toHaveLength(3);
@@ -81,7 +91,10 @@ describe("keystroke-id predict: input forms", () => {
     const text = [JSON.stringify(sampleOf(1)), "{oops", JSON.stringify(sampleOf(3))].join("\n") + "\n";
     const r = await predict(["--model", "RF"], text);
     expect(r.code).toBe(3);
-    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatchObject({ UserID: 1 });
     expect(lines[1]).toMatchObject({ code: "BAD_JSON", line: 2 });
@@ -91,9 +104,22 @@ describe("keystroke-id predict: input forms", () => {
   it("answers a CSV as CSV (default) or JSON, with the line and the file's label", async () => {
     const r = await predict(["--csv", csv, "--model", "rf"]);
     expect(r.code, r.stderr).toBe(0);
-    const rows = r.stdout.trim().split("\n").map((l) => l.split(","));
+    const rows = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => l.split(","));
     // the file's label column is `label`, never a second UserID
-    expect(rows[0]).toEqual(["line", "label", "UserID", "Model", "features", "confidence", "model_version", "warnings", "error"]);
+    expect(rows[0]).toEqual([
+      "line",
+      "label",
+      "UserID",
+      "Model",
+      "features",
+      "confidence",
+      "model_version",
+      "warnings",
+      "error",
+    ]);
     expect(rows).toHaveLength(1 + 4 * 14);
     expect(rows[1]![0]).toBe("2");
     // trained on these very rows: the RF should get nearly all of them right
@@ -117,7 +143,10 @@ describe("keystroke-id predict: errors", () => {
     const missing = await predict([], JSON.stringify({ ...contractOf(1, "RF"), HT: { Mean: 40 } }));
     expect(missing.code).toBe(3);
     expect(missing.stderr).toMatch(/field HT\.STD/);
-    const nonNumeric = await predict([], JSON.stringify({ ...contractOf(1, "RF"), RPT: { Mean: "fast", STD: 1 } }));
+    const nonNumeric = await predict(
+      [],
+      JSON.stringify({ ...contractOf(1, "RF"), RPT: { Mean: "fast", STD: 1 } }),
+    );
     expect(nonNumeric.stderr).toMatch(/field RPT\.Mean: must be a number/);
     const negative = await predict([], JSON.stringify({ press: [0, -4], release: [10, 20] }));
     expect(negative.code).toBe(3);
@@ -135,7 +164,9 @@ describe("keystroke-id predict: errors", () => {
   });
 
   it("reports a missing models dir with a hint", async () => {
-    const r = await runCli(["predict", "--models-dir", join(root, "nowhere")], { stdin: JSON.stringify(contractOf(1, "RF")) });
+    const r = await runCli(["predict", "--models-dir", join(root, "nowhere")], {
+      stdin: JSON.stringify(contractOf(1, "RF")),
+    });
     expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/no models in .*nowhere/);
     expect(r.stderr).toMatch(/hint: .*train/);
@@ -176,20 +207,57 @@ describe("keystroke-id predict --claim", () => {
   });
 });
 
-describe.skipIf(!existsSync(join(ROOT, "fixtures", "wide-train.csv")))("keystroke-id predict on the fixtures", () => {
-  it("answers fixtures/requests.ndjson and fixtures/wide-test.csv with RF trained on fixtures/wide-train.csv", async () => {
-    const models = join(root, "fixture-models");
-    const t = await runCli(["train", "fixtures/wide-train.csv", "--model", "rf", "--models-dir", models, "--workers", "0", "--no-verification", "--json"]);
-    expect(t.code, t.stderr).toBe(0);
-    const nd = await runCli(["predict", "--models-dir", models, "--model", "rf", "--json", "fixtures/requests.ndjson"]);
-    expect(nd.code, nd.stderr).toBe(0);
-    const lines = nd.stdout.trim().split("\n").map((l) => JSON.parse(l));
-    expect(lines).toHaveLength(readFileSync(join(ROOT, "fixtures", "requests.ndjson"), "utf8").trim().split("\n").length);
-    for (const a of lines) expect(a).toMatchObject({ Model: "RF", UserID: a.top[0].UserID });
-    const csvOut = await runCli(["predict", "--models-dir", models, "--csv", "fixtures/wide-test.csv", "--output", "json"]);
-    expect(csvOut.code, csvOut.stderr).toBe(0);
-    const rows = JSON.parse(csvOut.stdout) as Array<{ label: unknown; UserID: unknown; features: string }>;
-    expect(rows.length).toBeGreaterThan(10);
-    expect(rows.every((r) => r.features === "timings")).toBe(true);
-  });
-});
+describe.skipIf(!existsSync(join(ROOT, "fixtures", "wide-train.csv")))(
+  "keystroke-id predict on the fixtures",
+  () => {
+    it("answers fixtures/requests.ndjson and fixtures/wide-test.csv with RF trained on fixtures/wide-train.csv", async () => {
+      const models = join(root, "fixture-models");
+      const t = await runCli([
+        "train",
+        "fixtures/wide-train.csv",
+        "--model",
+        "rf",
+        "--models-dir",
+        models,
+        "--workers",
+        "0",
+        "--no-verification",
+        "--json",
+      ]);
+      expect(t.code, t.stderr).toBe(0);
+      const nd = await runCli([
+        "predict",
+        "--models-dir",
+        models,
+        "--model",
+        "rf",
+        "--json",
+        "fixtures/requests.ndjson",
+      ]);
+      expect(nd.code, nd.stderr).toBe(0);
+      const lines = nd.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      expect(lines).toHaveLength(
+        readFileSync(join(ROOT, "fixtures", "requests.ndjson"), "utf8")
+          .trim()
+          .split("\n").length,
+      );
+      for (const a of lines) expect(a).toMatchObject({ Model: "RF", UserID: a.top[0].UserID });
+      const csvOut = await runCli([
+        "predict",
+        "--models-dir",
+        models,
+        "--csv",
+        "fixtures/wide-test.csv",
+        "--output",
+        "json",
+      ]);
+      expect(csvOut.code, csvOut.stderr).toBe(0);
+      const rows = JSON.parse(csvOut.stdout) as Array<{ label: unknown; UserID: unknown; features: string }>;
+      expect(rows.length).toBeGreaterThan(10);
+      expect(rows.every((r) => r.features === "timings")).toBe(true);
+    });
+  },
+);

@@ -18,7 +18,10 @@ interface Running {
 
 function startServe(args: string[]): Promise<Running> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "serve", "--port", "0", ...args], { cwd: ROOT, env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", CI: "1" } });
+    const child = spawn(process.execPath, [BIN, "serve", "--port", "0", ...args], {
+      cwd: ROOT,
+      env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", CI: "1" },
+    });
     let err = "";
     const exit = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
     const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 60_000);
@@ -62,23 +65,42 @@ const contractOf = (user: number) => {
 function request(url: string, method = "GET", body?: unknown): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = httpRequest(url, { method, agent: false, headers: data === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(data) } }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (d) => (text += d));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-    });
+    const req = httpRequest(
+      url,
+      {
+        method,
+        agent: false,
+        headers:
+          data === undefined
+            ? {}
+            : { "content-type": "application/json", "content-length": Buffer.byteLength(data) },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (d) => (text += d));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.on("error", reject);
     req.end(data);
   });
 }
 const post = (url: string, body: unknown) => request(url, "POST", body);
 /** A JSON answer without what differs between two runs of the same request (the measured time). */
-const stable = (r: { status: number; text: string }) => ({ status: r.status, body: JSON.parse(r.text, (k, v) => (k === "inference_time_ms" ? undefined : v)) as unknown });
-const health = async (url: string) => JSON.parse((await request(`${url}/status`)).text) as { loaded_at: string; models: Array<{ version: string }> };
+const stable = (r: { status: number; text: string }) => ({
+  status: r.status,
+  body: JSON.parse(r.text, (k, v) => (k === "inference_time_ms" ? undefined : v)) as unknown,
+});
+const health = async (url: string) =>
+  JSON.parse((await request(`${url}/status`)).text) as {
+    loaded_at: string;
+    models: Array<{ version: string }>;
+  };
 const healthVersions = async (url: string) => (await health(url)).models.map((m) => m.version).join(",");
 /** The distinct processes that answered n consecutive /status requests (told apart by when each loaded its models). */
-const processesAnswering = async (url: string, n = 6) => new Set(await Promise.all(Array.from({ length: n }, async () => (await health(url)).loaded_at))).size;
+const processesAnswering = async (url: string, n = 6) =>
+  new Set(await Promise.all(Array.from({ length: n }, async () => (await health(url)).loaded_at))).size;
 
 beforeAll(async () => {
   ({ dir, root, csv } = await trainedDir("rf"));
@@ -89,9 +111,17 @@ describe("keystroke-id serve --workers", () => {
   it("gives the same answers as one process, shares the rate limit, and exits 0 on SIGTERM", async () => {
     const requests: Array<[string, unknown]> = [];
     for (let u = 1; u <= 4; u++) {
-      requests.push(["/predict", contractOf(u)], ["/predict", syntheticSample(u, rng)], ["/verify", { ...syntheticSample(u, rng), UserID: u }]);
+      requests.push(
+        ["/predict", contractOf(u)],
+        ["/predict", syntheticSample(u, rng)],
+        ["/verify", { ...syntheticSample(u, rng), UserID: u }],
+      );
     }
-    requests.push(["/predict", [syntheticSample(2, rng), { ...contractOf(1), HT: { Mean: 1 } }]], ["/predict", { ...contractOf(1), Model: "XGB" }], ["/verify", { ...syntheticSample(1, rng), UserID: 99 }]);
+    requests.push(
+      ["/predict", [syntheticSample(2, rng), { ...contractOf(1), HT: { Mean: 1 } }]],
+      ["/predict", { ...contractOf(1), Model: "XGB" }],
+      ["/verify", { ...syntheticSample(1, rng), UserID: 99 }],
+    );
     const answersOf = async (s: Running) => {
       const out = [];
       for (const [path, body] of requests) out.push(stable(await post(`${s.url}${path}`, body)));
@@ -108,7 +138,18 @@ describe("keystroke-id serve --workers", () => {
     }
     expect(await one.exit).toBe(0);
 
-    const many = await startServe(["--models-dir", dir, "--log-level", "warn", "--replay-window", "1ms", "--workers", "2", "--rate-limit", "60/1m"]);
+    const many = await startServe([
+      "--models-dir",
+      dir,
+      "--log-level",
+      "warn",
+      "--replay-window",
+      "1ms",
+      "--workers",
+      "2",
+      "--rate-limit",
+      "60/1m",
+    ]);
     try {
       expect(many.stderr()).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+ with 2 workers/);
       expect(many.stderr().match(/worker \d+ started \(pid \d+\)/g)).toHaveLength(2);
@@ -132,7 +173,21 @@ describe("keystroke-id serve --workers", () => {
 
   it("follows models use in every worker (watch and SIGHUP), and replaces a worker that crashes", async () => {
     // a second version with another seed, so the rollback is visible in the model versions served
-    const t = await runCli(["train", csv, "--model", "rf", "--out", dir, "--holdout", "0", "--workers", "0", "--seed", "5", "--json"]);
+    const t = await runCli([
+      "train",
+      csv,
+      "--model",
+      "rf",
+      "--out",
+      dir,
+      "--holdout",
+      "0",
+      "--workers",
+      "0",
+      "--seed",
+      "5",
+      "--json",
+    ]);
     expect(t.code, t.stderr).toBe(0);
     const s = await startServe(["--models-dir", dir, "--workers", "2"]);
     try {
@@ -176,10 +231,20 @@ describe("keystroke-id serve --workers", () => {
     const body = JSON.stringify(contractOf(2));
     const once = () =>
       new Promise<number | string>((resolve) => {
-        const req = request({ host: hostname, port, path: "/predict", method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
-          res.resume();
-          res.on("end", () => resolve(res.statusCode ?? 0));
-        });
+        const req = request(
+          {
+            host: hostname,
+            port,
+            path: "/predict",
+            method: "POST",
+            agent,
+            headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+          },
+          (res) => {
+            res.resume();
+            res.on("end", () => resolve(res.statusCode ?? 0));
+          },
+        );
         req.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
         req.end(body);
       });
@@ -205,7 +270,9 @@ describe("keystroke-id serve --workers", () => {
     const before = sent.filter((r) => r.startedAt < signalledAt);
     expect(before.length).toBeGreaterThanOrEqual(300);
     expect(before.filter((r) => r.outcome !== 200)).toEqual([]);
-    expect(sent.filter((r) => r.startedAt >= signalledAt && r.outcome !== 200 && r.outcome !== "ECONNREFUSED")).toEqual([]);
+    expect(
+      sent.filter((r) => r.startedAt >= signalledAt && r.outcome !== 200 && r.outcome !== "ECONNREFUSED"),
+    ).toEqual([]);
     expect(s.stderr().match(/SIGTERM: \d+ request\(s\) in flight, all answered/g)).toHaveLength(2);
   }, 120_000);
 
@@ -213,7 +280,15 @@ describe("keystroke-id serve --workers", () => {
     const bad = await runCli(["serve", "--port", "0", "--models-dir", dir, "--workers", "0"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/flag --workers.*worker count/);
-    const missing = await runCli(["serve", "--port", "0", "--models-dir", join(root, "missing"), "--workers", "2"]);
+    const missing = await runCli([
+      "serve",
+      "--port",
+      "0",
+      "--models-dir",
+      join(root, "missing"),
+      "--workers",
+      "2",
+    ]);
     expect(missing.code).toBe(4);
     expect(missing.stderr).toMatch(/no models in/);
     expect(missing.stderr).toMatch(/failed to start/);

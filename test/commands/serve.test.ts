@@ -17,7 +17,10 @@ interface Running {
 
 function startServe(args: string[], env: Record<string, string> = {}): Promise<Running> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "serve", "--port", "0", ...args], { cwd: ROOT, env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", CI: "1", ...env } });
+    const child = spawn(process.execPath, [BIN, "serve", "--port", "0", ...args], {
+      cwd: ROOT,
+      env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", CI: "1", ...env },
+    });
     let err = "";
     const exit = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
     const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 30_000);
@@ -45,7 +48,11 @@ function contractOf(user: number, model = "RF") {
   return { Model: model, HT: part(0), PPT: part(1), RRT: part(2), RPT: part(3) };
 }
 const postJson = (url: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(url, { method: "POST", body: typeof body === "string" ? body : JSON.stringify(body), headers: { "content-type": "application/json", ...headers } });
+  fetch(url, {
+    method: "POST",
+    body: typeof body === "string" ? body : JSON.stringify(body),
+    headers: { "content-type": "application/json", ...headers },
+  });
 
 beforeAll(async () => {
   ({ dir, root } = await trainedDir());
@@ -56,7 +63,11 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
  * Eight keep-alive clients posting `body` in loops until `stop()` says so or the server exits; records
  * when each request started and its outcome (status, or error code). `onAnswer` sees the running count.
  */
-async function keepAliveLoad(s: Running, body: string, opts: { stop: () => boolean; onAnswer?: (count: number) => void }): Promise<Array<{ startedAt: number; outcome: number | string }>> {
+async function keepAliveLoad(
+  s: Running,
+  body: string,
+  opts: { stop: () => boolean; onAnswer?: (count: number) => void },
+): Promise<Array<{ startedAt: number; outcome: number | string }>> {
   const { Agent, request } = await import("node:http");
   const loops = 8;
   const agent = new Agent({ keepAlive: true, maxSockets: loops });
@@ -64,10 +75,13 @@ async function keepAliveLoad(s: Running, body: string, opts: { stop: () => boole
   const post = () =>
     new Promise<number | string>((resolve) => {
       const headers = { "content-type": "application/json", "content-length": Buffer.byteLength(body) };
-      const req = request({ host: hostname, port, path: "/predict", method: "POST", agent, headers }, (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode ?? 0));
-      });
+      const req = request(
+        { host: hostname, port, path: "/predict", method: "POST", agent, headers },
+        (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.statusCode ?? 0));
+        },
+      );
       req.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
       req.end(body);
     });
@@ -100,7 +114,10 @@ describe("keystroke-id serve", () => {
       expect(Object.keys(a)[0]).toBe("UserID");
       expect(a).toMatchObject({ Model: "RF", features: "summary" });
 
-      const t = await postJson(`${s.url}/predict`, [syntheticSample(3, rng), { ...contractOf(1), HT: { Mean: 1 } }]);
+      const t = await postJson(`${s.url}/predict`, [
+        syntheticSample(3, rng),
+        { ...contractOf(1), HT: { Mean: 1 } },
+      ]);
       const batch = (await t.json()) as Array<Record<string, unknown>>;
       expect(batch[0]).toMatchObject({ UserID: 3, features: "timings" });
       expect(batch[1]).toMatchObject({ field: "HT.STD", index: 1 });
@@ -113,19 +130,32 @@ describe("keystroke-id serve", () => {
       expect(bad.status).toBe(400);
       expect(await bad.json()).toMatchObject({ field: "PPT.Mean" });
       expect((await postJson(`${s.url}/predict`, contractOf(1, "XGB"))).status).toBe(404);
-      expect((await postJson(`${s.url}/predict`, { ...contractOf(1), pad: "x".repeat(70_000) })).status).toBe(413);
-      expect((await fetch(`${s.url}/predict`, { method: "POST", body: "HT=1", headers: { "content-type": "application/x-www-form-urlencoded" } })).status).toBe(415);
+      expect((await postJson(`${s.url}/predict`, { ...contractOf(1), pad: "x".repeat(70_000) })).status).toBe(
+        413,
+      );
+      expect(
+        (
+          await fetch(`${s.url}/predict`, {
+            method: "POST",
+            body: "HT=1",
+            headers: { "content-type": "application/x-www-form-urlencoded" },
+          })
+        ).status,
+      ).toBe(415);
 
       const health = (await (await fetch(`${s.url}/status`)).json()) as { status: string; models: unknown[] };
       expect(health.status).toBe("ok");
       expect(health.models).toHaveLength(4);
-      expect(((await (await fetch(`${s.url}/models`)).json()) as { formatVersion: number }).formatVersion).toBe(1);
+      expect(
+        ((await (await fetch(`${s.url}/models`)).json()) as { formatVersion: number }).formatVersion,
+      ).toBe(1);
       const metrics = await (await fetch(`${s.url}/metrics`)).text();
       expect(metrics).toMatch(/keystroke_id_http_requests_total\{route="\/predict",status="200"\} 2/);
       expect(metrics).toMatch(/keystroke_id_rejected_inputs_total/);
 
       s.child.kill("SIGHUP");
-      for (let i = 0; i < 50 && !/models reloaded/.test(s.stderr()); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 50 && !/models reloaded/.test(s.stderr()); i++)
+        await new Promise((r) => setTimeout(r, 100));
       expect(s.stderr()).toMatch(/models reloaded/);
       expect((await postJson(`${s.url}/predict`, contractOf(2))).status).toBe(200);
     } finally {
@@ -137,12 +167,17 @@ describe("keystroke-id serve", () => {
   });
 
   it("needs the token from KEYSTROKE_ID_TOKEN on every route but /health, and exits 0 on SIGINT", async () => {
-    const s = await startServe(["--models-dir", dir, "--log-level", "warn"], { KEYSTROKE_ID_TOKEN: "t0ken-for-tests" });
+    const s = await startServe(["--models-dir", dir, "--log-level", "warn"], {
+      KEYSTROKE_ID_TOKEN: "t0ken-for-tests",
+    });
     try {
       expect((await fetch(`${s.url}/health`)).status).toBe(200);
       expect((await fetch(`${s.url}/models`)).status).toBe(401);
       expect((await postJson(`${s.url}/predict`, contractOf(1))).status).toBe(401);
-      expect((await postJson(`${s.url}/predict`, contractOf(1), { authorization: "Bearer t0ken-for-tests" })).status).toBe(200);
+      expect(
+        (await postJson(`${s.url}/predict`, contractOf(1), { authorization: "Bearer t0ken-for-tests" }))
+          .status,
+      ).toBe(200);
     } finally {
       s.child.kill("SIGINT");
     }
@@ -175,7 +210,15 @@ describe("keystroke-id serve", () => {
     expect(before.length).toBeGreaterThanOrEqual(300);
     expect(before.filter((r) => r.outcome !== 200)).toEqual([]);
     // after the signal a request is answered or its connection refused, never reset
-    expect(sent.filter((r) => r.startedAt >= signalledAt && r.outcome !== 200 && r.outcome !== 503 && r.outcome !== "ECONNREFUSED")).toEqual([]);
+    expect(
+      sent.filter(
+        (r) =>
+          r.startedAt >= signalledAt &&
+          r.outcome !== 200 &&
+          r.outcome !== 503 &&
+          r.outcome !== "ECONNREFUSED",
+      ),
+    ).toEqual([]);
     expect(s.stderr()).toMatch(/SIGTERM: \d+ request\(s\) in flight, all answered/);
   });
 
@@ -183,7 +226,10 @@ describe("keystroke-id serve", () => {
     const live = join(root, "live");
     cpSync(dir, live, { recursive: true });
     const s = await startServe(["--models-dir", live, "--log-level", "warn"]);
-    const versionOf = async () => ((await (await fetch(`${s.url}/status`)).json()) as { models: Array<{ version: string }> }).models.map((m) => m.version).join(",");
+    const versionOf = async () =>
+      ((await (await fetch(`${s.url}/status`)).json()) as { models: Array<{ version: string }> }).models
+        .map((m) => m.version)
+        .join(",");
     const first = await versionOf();
     let done = false;
     const load = keepAliveLoad(s, JSON.stringify(contractOf(3)), { stop: () => done });
@@ -192,10 +238,25 @@ describe("keystroke-id serve", () => {
         await new Promise((r) => setTimeout(r, 150));
         s.child.kill("SIGHUP");
       }
-      const t = await runCli(["train", join(root, "train.csv"), "--model", "rf,svm", "--models-dir", live, "--holdout", "0", "--workers", "0", "--seed", "9", "--no-verification"]);
+      const t = await runCli([
+        "train",
+        join(root, "train.csv"),
+        "--model",
+        "rf,svm",
+        "--models-dir",
+        live,
+        "--holdout",
+        "0",
+        "--workers",
+        "0",
+        "--seed",
+        "9",
+        "--no-verification",
+      ]);
       expect(t.code, t.stderr).toBe(0);
       const deadline = Date.now() + 10_000;
-      while (Date.now() < deadline && (await versionOf()) === first) await new Promise((r) => setTimeout(r, 100));
+      while (Date.now() < deadline && (await versionOf()) === first)
+        await new Promise((r) => setTimeout(r, 100));
     } finally {
       done = true;
     }
@@ -204,7 +265,9 @@ describe("keystroke-id serve", () => {
     expect(sent.length).toBeGreaterThan(100);
     expect(sent.filter((r) => r.outcome !== 200)).toEqual([]);
     const metrics = await (await fetch(`${s.url}/metrics`)).text();
-    expect(Number(/keystroke_id_model_reloads_total\{outcome="ok"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
+    expect(
+      Number(/keystroke_id_model_reloads_total\{outcome="ok"\} (\d+)/.exec(metrics)?.[1]),
+    ).toBeGreaterThanOrEqual(2);
     expect(metrics).not.toMatch(/keystroke_id_model_reloads_total\{outcome="failed"\} [1-9]/);
     s.child.kill("SIGTERM");
     expect(await s.exit).toBe(0);

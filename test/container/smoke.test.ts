@@ -8,7 +8,12 @@ import { ROOT } from "../helpers/cli.js";
 // No container engine runs here: scripts/container-smoke.mjs checks the Dockerfile against the repository
 // and runs the image's ENTRYPOINT + CMD from only the files the runtime stage copies.
 function smoke(env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [join(ROOT, "scripts/container-smoke.mjs")], { cwd: ROOT, encoding: "utf8", env: { ...process.env, ...env }, timeout: 120_000 });
+  return spawnSync(process.execPath, [join(ROOT, "scripts/container-smoke.mjs")], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+    timeout: 120_000,
+  });
 }
 
 describe("the container, as far as it runs without an engine", () => {

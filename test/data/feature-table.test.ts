@@ -25,7 +25,9 @@ describe("writeFeatureTable", () => {
     expect(head).toBe("UserID,HT.Mean,HT.STD,PPT.Mean,PPT.STD,RRT.Mean,RRT.STD,RPT.Mean,RPT.STD");
     const v = row!.split(",").map(Number);
     expect(v[0]).toBe(73);
-    [148.230769, 42.863206, 152.583333, 62.335729, 155.75, 71.092809, 9.0, 87.541419].forEach((x, i) => expect(v[i + 1]).toBeCloseTo(x, 5));
+    [148.230769, 42.863206, 152.583333, 62.335729, 155.75, 71.092809, 9.0, 87.541419].forEach((x, i) =>
+      expect(v[i + 1]).toBeCloseTo(x, 5),
+    );
     expect(rest).toBe("");
     expect(result).toMatchObject({ rows: 1, skipped: 0 });
   });
@@ -51,8 +53,11 @@ describe("writeFeatureTable", () => {
   });
 
   it("fixes the timings length by the first sample and names the line of one that differs", async () => {
-    const ev = "user,sample,key,press,release\nann,1,a,0,50\nann,1,b,100,150\nann,2,a,0,50\nann,2,b,90,130\nann,2,c,190,230\n";
-    await expect(table(Readable.from([ev]), { set: "timings", format: "csv", name: "ev.csv" })).rejects.toThrow(/ev\.csv:4: sample has 3 keys/);
+    const ev =
+      "user,sample,key,press,release\nann,1,a,0,50\nann,1,b,100,150\nann,2,a,0,50\nann,2,b,90,130\nann,2,c,190,230\n";
+    await expect(
+      table(Readable.from([ev]), { set: "timings", format: "csv", name: "ev.csv" }),
+    ).rejects.toThrow(/ev\.csv:4: sample has 3 keys/);
     const skipped = await table(Readable.from([ev]), { set: "timings", format: "csv", skipInvalid: true });
     expect(skipped.result).toMatchObject({ rows: 1, skipped: 1 });
     // summary does not need equal lengths
@@ -60,17 +65,33 @@ describe("writeFeatureTable", () => {
   });
 
   it("writes well-formed empty output for a header with no rows", async () => {
-    const json = await table(Readable.from(["press-0,release-0,press-1,release-1,user\n"]), { set: "summary", format: "json" });
+    const json = await table(Readable.from(["press-0,release-0,press-1,release-1,user\n"]), {
+      set: "summary",
+      format: "json",
+    });
     expect(JSON.parse(json.text)).toEqual([]);
-    const csv = await table(Readable.from(["press-0,release-0,press-1,release-1\n"]), { set: "timings", format: "csv" });
+    const csv = await table(Readable.from(["press-0,release-0,press-1,release-1\n"]), {
+      set: "timings",
+      format: "csv",
+    });
     expect(csv.text).toBe("HT.0,HT.1,PPT.0,RRT.0,RPT.0\n");
   });
 
   it("matches extractTimings on every row of a fixture, label by label", async () => {
-    const { text } = await table(resolve(ROOT, "fixtures/wide-test.csv"), { set: "timings", format: "ndjson" });
-    const rows = text.trim().split("\n").map((l) => JSON.parse(l) as Record<string, number>);
+    const { text } = await table(resolve(ROOT, "fixtures/wide-test.csv"), {
+      set: "timings",
+      format: "ndjson",
+    });
+    const rows = text
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, number>);
     expect(rows).toHaveLength(90);
-    const cells = readFileSync(resolve(ROOT, "fixtures/wide-test.csv"), "utf8").trim().split("\n")[1]!.split(",").map(Number);
+    const cells = readFileSync(resolve(ROOT, "fixtures/wide-test.csv"), "utf8")
+      .trim()
+      .split("\n")[1]!
+      .split(",")
+      .map(Number);
     const press = cells.slice(1).filter((_, i) => i % 2 === 0);
     const release = cells.slice(1).filter((_, i) => i % 2 === 1);
     expect(rows[0]!.user).toBe(cells[0]);
@@ -108,7 +129,9 @@ describe("createAtomicFile", () => {
       await failed.abort();
       expect(readdirSync(dir)).toEqual(["out.csv"]);
 
-      await expect(createAtomicFile(join(dir, "missing-dir", "x.csv"))).rejects.toThrow(/directory does not exist/);
+      await expect(createAtomicFile(join(dir, "missing-dir", "x.csv"))).rejects.toThrow(
+        /directory does not exist/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

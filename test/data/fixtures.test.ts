@@ -27,13 +27,18 @@ describe("scripts/make-fixtures.mjs", () => {
     for (const how of ["arg", "env"] as const) {
       const dir = mkdtempSync(join(tmpdir(), "kid-fixtures-"));
       try {
-        const r = spawnSync(process.execPath, [resolve(ROOT, "scripts/make-fixtures.mjs"), ...(how === "arg" ? [dir] : [])], {
-          env: { ...process.env, ...(how === "env" ? { KEYSTROKE_FIXTURES_DIR: dir } : {}) },
-          encoding: "utf8",
-        });
+        const r = spawnSync(
+          process.execPath,
+          [resolve(ROOT, "scripts/make-fixtures.mjs"), ...(how === "arg" ? [dir] : [])],
+          {
+            env: { ...process.env, ...(how === "env" ? { KEYSTROKE_FIXTURES_DIR: dir } : {}) },
+            encoding: "utf8",
+          },
+        );
         expect(r.status, r.stderr).toBe(0);
         expect(readdirSync(dir).sort()).toEqual(GENERATED);
-        for (const name of GENERATED) expect(readFileSync(join(dir, name)), name).toEqual(readFileSync(join(FIXTURES, name)));
+        for (const name of GENERATED)
+          expect(readFileSync(join(dir, name)), name).toEqual(readFileSync(join(FIXTURES, name)));
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -54,20 +59,31 @@ describe("scripts/make-fixtures.mjs", () => {
   });
 
   it("writes requests whose summary matches the features of the timings they came from", () => {
-    const timings = JSON.parse(readFileSync(join(FIXTURES, "request-timings.json"), "utf8")) as { press: number[]; release: number[] };
-    const keystrokes = JSON.parse(readFileSync(join(FIXTURES, "request-keystrokes.json"), "utf8")) as { keystrokes: Array<{ key: string; press: number; release: number }> };
+    const timings = JSON.parse(readFileSync(join(FIXTURES, "request-timings.json"), "utf8")) as {
+      press: number[];
+      release: number[];
+    };
+    const keystrokes = JSON.parse(readFileSync(join(FIXTURES, "request-keystrokes.json"), "utf8")) as {
+      keystrokes: Array<{ key: string; press: number; release: number }>;
+    };
     expect(keystrokes.keystrokes.map((k) => k.press)).toEqual(timings.press);
     expect(timings.press).toHaveLength(13);
     const summary = extractSummary(timings);
     for (const model of ["rf", "svm", "xgb"]) {
-      const req = JSON.parse(readFileSync(join(FIXTURES, `request-${model}.json`), "utf8")) as Record<string, { Mean: number; STD: number }> & { Model: string };
+      const req = JSON.parse(readFileSync(join(FIXTURES, `request-${model}.json`), "utf8")) as Record<
+        string,
+        { Mean: number; STD: number }
+      > & { Model: string };
       expect(req.Model).toBe(model.toUpperCase());
       ["HT", "PPT", "RRT", "RPT"].forEach((k, i) => {
         expect(req[k]!.Mean).toBeCloseTo(summary[2 * i]!, 5);
         expect(req[k]!.STD).toBeCloseTo(summary[2 * i + 1]!, 5);
       });
     }
-    const lines = readFileSync(join(FIXTURES, "requests.ndjson"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readFileSync(join(FIXTURES, "requests.ndjson"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.some((l) => "HT" in l)).toBe(true);
     expect(lines.some((l) => "press" in l)).toBe(true);
     expect(lines.some((l) => "keystrokes" in l)).toBe(true);

@@ -2,7 +2,13 @@ import { describe, expect, it } from "vitest";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { Readable } from "node:stream";
-import { parseDatasetText, parseLabel, readDataset, readSamples, type DatasetHeader } from "../../src/data/index.js";
+import {
+  parseDatasetText,
+  parseLabel,
+  readDataset,
+  readSamples,
+  type DatasetHeader,
+} from "../../src/data/index.js";
 import { intervals } from "../../src/features/index.js";
 import { KeystrokeError } from "../../src/errors.js";
 import { ROOT, SHARED_DATA } from "../helpers/cli.js";
@@ -24,7 +30,12 @@ describe("wide layout", () => {
     const last = await parseDatasetText("press-0,release-0,press-1,release-1,UserID\n0,90,150,260,7\n");
     expect(last.layout).toBe("wide");
     expect(last.labelColumn).toBe("UserID");
-    expect(last.samples[0]).toMatchObject({ label: 7, press: [0, 150], release: [90, 260], source: { file: "<text>", line: 2 } });
+    expect(last.samples[0]).toMatchObject({
+      label: 7,
+      press: [0, 150],
+      release: [90, 260],
+      source: { file: "<text>", line: 2 },
+    });
 
     const middle = await parseDatasetText("press-0,release-0,SUBJECT,press-1,release-1\n0,90,ann,150,260\n");
     expect(middle.labelColumn).toBe("SUBJECT");
@@ -83,7 +94,12 @@ describe("derived layout (CMU benchmark)", () => {
 
   it("converts seconds of H, DD, UD into press/release milliseconds with key names", async () => {
     const d = await parseDatasetText(text);
-    expect(d).toMatchObject({ layout: "derived", labelColumn: "subject", keys: 3, keyNames: ["a", "b", "Shift.r"] });
+    expect(d).toMatchObject({
+      layout: "derived",
+      labelColumn: "subject",
+      keys: 3,
+      keyNames: ["a", "b", "Shift.r"],
+    });
     const s = d.samples[0]!;
     expect(s).toMatchObject({ label: "s002", session: 1, rep: 3, keys: ["a", "b", "Shift.r"] });
     expect(s.press).toEqual([0, 250, 450]);
@@ -117,12 +133,23 @@ describe("derived layout (CMU benchmark)", () => {
 describe("events layout", () => {
   it("groups rows by (user, sample), orders them by press, and keeps the first event's line", async () => {
     const d = await parseDatasetText(
-      "user,session,key,press,release\n" + "ann,1,h,1000,1090\n" + "ann,1,i,1150,1200\n" + "ann,1,Space,1100,1180\n" + "bob,1,h,50,120\n" + "bob,1,i,160,230\n",
+      "user,session,key,press,release\n" +
+        "ann,1,h,1000,1090\n" +
+        "ann,1,i,1150,1200\n" +
+        "ann,1,Space,1100,1180\n" +
+        "bob,1,h,50,120\n" +
+        "bob,1,i,160,230\n",
       { name: "ev.csv" },
     );
     expect(d.layout).toBe("events");
     expect(d.samples).toHaveLength(2);
-    expect(d.samples[0]).toMatchObject({ label: "ann", session: 1, keys: ["h", "Space", "i"], press: [1000, 1100, 1150], release: [1090, 1180, 1200] });
+    expect(d.samples[0]).toMatchObject({
+      label: "ann",
+      session: 1,
+      keys: ["h", "Space", "i"],
+      press: [1000, 1100, 1150],
+      release: [1090, 1180, 1200],
+    });
     expect(d.samples[0]!.source).toEqual({ file: "ev.csv", line: 2 });
     expect(d.samples[1]!.source!.line).toBe(5);
     expect(d.keys).toBeUndefined();
@@ -158,8 +185,12 @@ describe("headers and input", () => {
   it("streams: the header arrives before the first sample, and samples come one at a time", async () => {
     const seen: string[] = [];
     let header: DatasetHeader | undefined;
-    const input = Readable.from(["press-0,release-0,press-1,release-1,user\n0,1", "0,20,30,1\n0,10,20,30,2\n", "0,10,20,30,3\n"]);
-    for await (const s of readSamples(input, { onHeader: (h) => (header = h, seen.push("header")) })) {
+    const input = Readable.from([
+      "press-0,release-0,press-1,release-1,user\n0,1",
+      "0,20,30,1\n0,10,20,30,2\n",
+      "0,10,20,30,3\n",
+    ]);
+    for await (const s of readSamples(input, { onHeader: (h) => ((header = h), seen.push("header")) })) {
       seen.push(`sample ${s.label}`);
       if (s.label === 2) break;
     }
@@ -175,11 +206,15 @@ describe("headers and input", () => {
   });
 
   it("switches to full CSV parsing at the first quote, keeping physical line numbers", async () => {
-    const chunks = ["press-0,release-0,press-1,release-1,user\n0,10,20,30,1\n\n", '0,10,20,30,"Doe, ""J""\nr"\n0,10,20,30,3\n0,10,20,x,4\n'];
+    const chunks = [
+      "press-0,release-0,press-1,release-1,user\n0,10,20,30,1\n\n",
+      '0,10,20,30,"Doe, ""J""\nr"\n0,10,20,30,3\n0,10,20,x,4\n',
+    ];
     const seen: Array<[unknown, number]> = [];
     const e = await failure(
       (async () => {
-        for await (const s of readSamples(Readable.from(chunks), { name: "q.csv" })) seen.push([s.label, s.source!.line]);
+        for await (const s of readSamples(Readable.from(chunks), { name: "q.csv" }))
+          seen.push([s.label, s.source!.line]);
       })(),
     );
     expect(seen).toEqual([

@@ -47,7 +47,9 @@ describe("derived layout with a repeated key", () => {
   });
 
   it("still refuses a repeated column outside the timing columns, and a pair column the text does not make twice", async () => {
-    expect((await failure(parseDatasetText("subject,subject,H.a,DD.a.b,H.b\n"))).message).toMatch(/"subject" appears twice/);
+    expect((await failure(parseDatasetText("subject,subject,H.a,DD.a.b,H.b\n"))).message).toMatch(
+      /"subject" appears twice/,
+    );
     const e = await failure(parseDatasetText("subject,H.a,DD.a.b,UD.a.b,H.b,DD.a.b\n"));
     expect(e.message).toMatch(/DD\.a\.b.*appears 2 times/);
   });
@@ -88,7 +90,9 @@ describe("--on-invalid", () => {
     stdout.on("data", (d) => (out += d));
     stderr.on("data", (d) => (err += d));
     const stdin = Object.assign(Readable.from([text]), { isTTY: false });
-    await featuresCommand({ stdin, stdout, stderr }).exitOverride().parseAsync(["-", "--on-invalid", "skip", "--format", "json", "--set", "timings"], { from: "user" });
+    await featuresCommand({ stdin, stdout, stderr })
+      .exitOverride()
+      .parseAsync(["-", "--on-invalid", "skip", "--format", "json", "--set", "timings"], { from: "user" });
     expect(JSON.parse(out)).toHaveLength(1);
     expect(err).toContain("skipped 1 invalid row(s) of <stdin>: line 3");
     expect(err).toMatch(/line 3, column UD\.a\.b: UD .* disagrees/);

@@ -20,8 +20,18 @@ describe("row validation names file, line and column", () => {
   it.each([
     ["a missing time", "0,90,150,,300,380,2\n", "release-1", /missing time/],
     ["a non-numeric time", "0,90,15O,260,300,380,2\n", "press-1", /"15O" is not a number/],
-    ["a release before its press", "0,90,150,140,300,380,2\n", "release-1", /released \(140\) before it is pressed \(150\)/],
-    ["a press earlier than the previous key's press", "0,90,150,260,120,380,2\n", "press-2", /pressed \(120\) before the previous key \(150\)/],
+    [
+      "a release before its press",
+      "0,90,150,140,300,380,2\n",
+      "release-1",
+      /released \(140\) before it is pressed \(150\)/,
+    ],
+    [
+      "a press earlier than the previous key's press",
+      "0,90,150,260,120,380,2\n",
+      "press-2",
+      /pressed \(120\) before the previous key \(150\)/,
+    ],
     ["a missing label", "0,90,150,260,300,380,\n", "UserID", /missing label/],
   ])("%s", async (_what, bad, column, message) => {
     const e = await rowError(WIDE + GOOD + GOOD + bad + GOOD);
@@ -38,13 +48,16 @@ describe("row validation names file, line and column", () => {
   });
 
   it("a sample with fewer than 2 keys (events), at the line of its first event", async () => {
-    const e = await rowError("user,sample,key,press,release\nann,1,a,0,50\nann,1,b,100,150\nann,2,a,0,50\nbob,1,a,0,40\nbob,1,b,90,130\n");
+    const e = await rowError(
+      "user,sample,key,press,release\nann,1,a,0,50\nann,1,b,100,150\nann,2,a,0,50\nbob,1,a,0,40\nbob,1,b,90,130\n",
+    );
     expect(e.place).toMatchObject({ line: 4 });
     expect(e.message).toContain("a sample needs at least 2");
   });
 
   it("samples of different lengths where a fixed-length feature set needs equal ones", async () => {
-    const text = "user,sample,key,press,release\nann,1,a,0,50\nann,1,b,100,150\nann,2,a,0,50\nann,2,b,90,130\nann,2,c,190,230\n";
+    const text =
+      "user,sample,key,press,release\nann,1,a,0,50\nann,1,b,100,150\nann,2,a,0,50\nann,2,b,90,130\nann,2,c,190,230\n";
     expect((await parseDatasetText(text)).samples).toHaveLength(2);
     const e = await rowError(text, { equalLength: true });
     expect(e.place).toMatchObject({ line: 4 });
@@ -57,7 +70,9 @@ describe("row validation names file, line and column", () => {
   });
 
   it("events of one sample that are not consecutive", async () => {
-    const e = await rowError("user,sample,key,press,release\nann,1,a,0,50\nann,1,b,100,150\nbob,1,a,0,50\nbob,1,b,90,130\nann,1,c,200,250\n");
+    const e = await rowError(
+      "user,sample,key,press,release\nann,1,a,0,50\nann,1,b,100,150\nbob,1,a,0,50\nbob,1,b,90,130\nann,1,c,200,250\n",
+    );
     expect(e.place).toMatchObject({ line: 6 });
     expect(e.message).toContain("resume here after line 3");
   });
@@ -65,7 +80,10 @@ describe("row validation names file, line and column", () => {
   it("negative hold and press–press times in the derived layout", async () => {
     const head = "subject,H.a,DD.a.b,UD.a.b,H.b\n";
     expect((await rowError(head + "s1,-0.1,0.2,0.3,0.1\n")).place).toMatchObject({ line: 2, column: "H.a" });
-    expect((await rowError(head + "s1,0.1,-0.2,-0.3,0.1\n")).place).toMatchObject({ line: 2, column: "DD.a.b" });
+    expect((await rowError(head + "s1,0.1,-0.2,-0.3,0.1\n")).place).toMatchObject({
+      line: 2,
+      column: "DD.a.b",
+    });
   });
 
   it("broken CSV quoting, with the line", async () => {
@@ -78,10 +96,13 @@ describe("row validation names file, line and column", () => {
 describe("--skip-invalid", () => {
   it("drops invalid rows, keeps the rest, and reports each dropped line with its reason", async () => {
     const reported: SkippedRow[] = [];
-    const d = await parseDatasetText(WIDE + GOOD + "0,90,150,,300,380,2\n" + GOOD + "0,90,150,140,300,380,4\n" + GOOD, {
-      skipInvalid: true,
-      onSkip: (s) => reported.push(s),
-    });
+    const d = await parseDatasetText(
+      WIDE + GOOD + "0,90,150,,300,380,2\n" + GOOD + "0,90,150,140,300,380,4\n" + GOOD,
+      {
+        skipInvalid: true,
+        onSkip: (s) => reported.push(s),
+      },
+    );
     expect(d.samples.map((s) => s.source!.line)).toEqual([2, 4, 6]);
     expect(d.skipped).toEqual([
       { line: 3, column: "release-1", reason: "missing time" },

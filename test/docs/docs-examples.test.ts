@@ -1,6 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { BIN, ROOT } from "../helpers/cli.js";
@@ -16,8 +25,14 @@ import { helpExamples, readmeExamples, stripComment, type Example } from "./exam
 // The few that cannot run here, and why:
 const NOT_RUN: ReadonlyArray<{ pattern: RegExp; why: string }> = [
   { pattern: /^npm test$/, why: "it is the suite this test is part of (CI runs it: .ci/run)" },
-  { pattern: /^npm (install|ci)\b(?!.*&&)/, why: "installing is CI's first step; the test runs in the installed tree" },
-  { pattern: /^npm run bench/, why: "benchmarks take minutes and need the shared data and the Python reference" },
+  {
+    pattern: /^npm (install|ci)\b(?!.*&&)/,
+    why: "installing is CI's first step; the test runs in the installed tree",
+  },
+  {
+    pattern: /^npm run bench/,
+    why: "benchmarks take minutes and need the shared data and the Python reference",
+  },
 ];
 
 /** Files the examples name, made from the fixtures. */
@@ -33,11 +48,21 @@ const FILES: Record<string, string> = {
 let work: string;
 let pathDir: string;
 
-function shell(command: string, timeoutMs = 240_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function shell(
+  command: string,
+  timeoutMs = 240_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
     const child = spawn("bash", ["-o", "pipefail", "-c", command], {
       cwd: work,
-      env: { ...process.env, PATH: `${pathDir}:${process.env.PATH}`, FORCE_COLOR: "0", NO_COLOR: "1", CI: "1", KEYSTROKE_ID_TOKEN: "" },
+      env: {
+        ...process.env,
+        PATH: `${pathDir}:${process.env.PATH}`,
+        FORCE_COLOR: "0",
+        NO_COLOR: "1",
+        CI: "1",
+        KEYSTROKE_ID_TOKEN: "",
+      },
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     });
@@ -58,7 +83,13 @@ function serveExample(command: string): Promise<{ code: number | null; stderr: s
   return new Promise((done) => {
     const child = spawn("bash", ["-c", command.replace(/--port\s+\d+/, "--port 0")], {
       cwd: work,
-      env: { ...process.env, PATH: `${pathDir}:${process.env.PATH}`, FORCE_COLOR: "0", NO_COLOR: "1", CI: "1" },
+      env: {
+        ...process.env,
+        PATH: `${pathDir}:${process.env.PATH}`,
+        FORCE_COLOR: "0",
+        NO_COLOR: "1",
+        CI: "1",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stderr = "";
@@ -83,7 +114,10 @@ function serveExample(command: string): Promise<{ code: number | null; stderr: s
 function helpTexts(): Example[] {
   const out: Example[] = [];
   for (const args of [[], ["features"], ["train"], ["evaluate"], ["predict"], ["serve"], ["enroll"]]) {
-    const r = spawnSync(process.execPath, [BIN, ...args, "--help"], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+    const r = spawnSync(process.execPath, [BIN, ...args, "--help"], {
+      encoding: "utf8",
+      env: { ...process.env, NO_COLOR: "1" },
+    });
     out.push(...helpExamples(r.stdout, `keystroke-id ${[...args, "--help"].join(" ")}`));
   }
   return out;
@@ -94,7 +128,12 @@ const skipped = (e: Example) => NOT_RUN.find((n) => n.pattern.test(e.command));
 // `train` examples first: the rest read the models they write
 // the same command documented twice (README and --help) runs once
 const normal = (c: string) => c.replace(/^npm install && /, "").replace(/^npx /, "");
-const runnable = examples.filter((e, i) => !skipped(e) && examples.findIndex((x) => normal(x.command) === normal(e.command)) === i).sort((a, b) => Number(!/keystroke-id train\b/.test(a.command)) - Number(!/keystroke-id train\b/.test(b.command)));
+const runnable = examples
+  .filter((e, i) => !skipped(e) && examples.findIndex((x) => normal(x.command) === normal(e.command)) === i)
+  .sort(
+    (a, b) =>
+      Number(!/keystroke-id train\b/.test(a.command)) - Number(!/keystroke-id train\b/.test(b.command)),
+  );
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "kid-docs-"));
@@ -104,15 +143,25 @@ beforeAll(() => {
   writeFileSync(shim, `#!/bin/sh\nexec "${process.execPath}" "${BIN}" "$@"\n`);
   chmodSync(shim, 0o755);
   // `npx keystroke-id` → the same built binary
-  writeFileSync(join(pathDir, "npx"), `#!/bin/sh\nif [ "$1" = keystroke-id ]; then shift; exec "${shim}" "$@"; fi\necho "docs test: unexpected npx $*" >&2; exit 127\n`);
+  writeFileSync(
+    join(pathDir, "npx"),
+    `#!/bin/sh\nif [ "$1" = keystroke-id ]; then shift; exec "${shim}" "$@"; fi\necho "docs test: unexpected npx $*" >&2; exit 127\n`,
+  );
   chmodSync(join(pathDir, "npx"), 0o755);
   cpSync(resolve(ROOT, "fixtures"), join(work, "fixtures"), { recursive: true });
   for (const [name, from] of Object.entries(FILES)) copyFileSync(resolve(ROOT, from), join(work, name));
   // a new user's own samples: one typist of the training fixture, without the label column
   const [head, ...rows] = readFileSync(resolve(ROOT, "fixtures/wide-train.csv"), "utf8").trim().split("\n");
   const label = head!.split(",").indexOf("UserID");
-  const drop = (line: string) => line.split(",").filter((_, i) => i !== label).join(",");
-  writeFileSync(join(work, "new-user.csv"), [drop(head!), ...rows.filter((r) => r.split(",")[label] === "101").map(drop)].join("\n") + "\n");
+  const drop = (line: string) =>
+    line
+      .split(",")
+      .filter((_, i) => i !== label)
+      .join(",");
+  writeFileSync(
+    join(work, "new-user.csv"),
+    [drop(head!), ...rows.filter((r) => r.split(",")[label] === "101").map(drop)].join("\n") + "\n",
+  );
 });
 
 afterAll(() => {
@@ -121,9 +170,16 @@ afterAll(() => {
 
 describe("documented examples", () => {
   it("finds the README's sh blocks and every command's help examples", () => {
-    expect(examples.some((e) => e.source.startsWith("README.md") && e.command.startsWith("npm install && npx keystroke-id train"))).toBe(true);
+    expect(
+      examples.some(
+        (e) =>
+          e.source.startsWith("README.md") && e.command.startsWith("npm install && npx keystroke-id train"),
+      ),
+    ).toBe(true);
     for (const cmd of ["features", "train", "evaluate", "predict", "serve", "enroll"]) {
-      expect(examples.filter((e) => e.source === `keystroke-id ${cmd} --help`).length, cmd).toBeGreaterThan(0);
+      expect(examples.filter((e) => e.source === `keystroke-id ${cmd} --help`).length, cmd).toBeGreaterThan(
+        0,
+      );
     }
     // the allow-list stays small: everything else runs
     expect(examples.filter(skipped).map((e) => e.command)).toEqual(expect.arrayContaining(["npm test"]));
@@ -132,7 +188,9 @@ describe("documented examples", () => {
 
   it("strips comments but not a # inside quotes", () => {
     expect(stripComment("keystroke-id train data.csv   # all models")).toBe("keystroke-id train data.csv   ");
-    expect(stripComment(`echo '{"a":"#"}' | keystroke-id predict`)).toBe(`echo '{"a":"#"}' | keystroke-id predict`);
+    expect(stripComment(`echo '{"a":"#"}' | keystroke-id predict`)).toBe(
+      `echo '{"a":"#"}' | keystroke-id predict`,
+    );
   });
 
   for (const e of runnable) {

@@ -14,7 +14,19 @@ let base: string;
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), "kid-damage-"));
   base = join(root, "base");
-  const r = await runCli(["train", join(ROOT, "fixtures", "wide-train.csv"), "--model", "rf", "--out", base, "--holdout", "0", "--workers", "0", "--json"]);
+  const r = await runCli([
+    "train",
+    join(ROOT, "fixtures", "wide-train.csv"),
+    "--model",
+    "rf",
+    "--out",
+    base,
+    "--holdout",
+    "0",
+    "--workers",
+    "0",
+    "--json",
+  ]);
   expect(r.code, r.stderr).toBe(0);
 }, 60_000);
 
@@ -28,7 +40,8 @@ type Damage = "truncated" | "corrupted" | "tampered";
 /** The file of a target, relative to the models dir, as the manifest (and index) name it. */
 function targetFile(dir: string, target: Target): string {
   const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
-  if (target === "model") return manifest.models.find((m: { featureSet: string }) => m.featureSet === "timings").file;
+  if (target === "model")
+    return manifest.models.find((m: { featureSet: string }) => m.featureSet === "timings").file;
   if (target === "index") return `verification/${manifest.verification.index}`;
   const index = JSON.parse(readFileSync(join(dir, "verification", manifest.verification.index), "utf8"));
   return `verification/${index.users["101"].file}`;
@@ -98,7 +111,10 @@ describe("damaged files are refused by their checksum", () => {
 
   it("a missing models dir: predict and serve exit non-zero with a message", async () => {
     const missing = join(root, "no-such-models");
-    for (const args of [["predict", "--json", REQUEST, "--models-dir", missing], ["serve", "--port", "0", "--models-dir", missing]]) {
+    for (const args of [
+      ["predict", "--json", REQUEST, "--models-dir", missing],
+      ["serve", "--port", "0", "--models-dir", missing],
+    ]) {
       const r = await runBin(args, { timeoutMs: 20_000 });
       expect(r.timedOut).toBe(false);
       expect(r.code).toBe(4);

@@ -10,7 +10,12 @@ import { sameFiles, snapshot, STACK_LINE } from "./helpers.js";
 // ENOSPC, as a full file system's do, while creating files still works. storage-errors.test.ts runs the
 // same scenario on a real full tmpfs where it may mount one.
 const full = { dir: "", on: false };
-const enospc = () => Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC", errno: -28, syscall: "write" });
+const enospc = () =>
+  Object.assign(new Error("ENOSPC: no space left on device, write"), {
+    code: "ENOSPC",
+    errno: -28,
+    syscall: "write",
+  });
 
 vi.mock("node:fs/promises", async (importOriginal) => {
   const real = await importOriginal<typeof import("node:fs/promises")>();
@@ -67,15 +72,58 @@ async function run(argv: string[]): Promise<{ code: number; stderr: string }> {
 
 describe("a full disk (simulated ENOSPC, in-process)", () => {
   it("train, features and evaluate --report name the file and the full disk, and change nothing", async () => {
-    console.log("full disk: simulated with a mocked node:fs/promises (ENOSPC on every data write under the dir)");
+    console.log(
+      "full disk: simulated with a mocked node:fs/promises (ENOSPC on every data write under the dir)",
+    );
     const models = join(full.dir, "models");
-    const ok = await run(["train", csv, "--model", "rf", "--out", models, "--holdout", "0", "--workers", "0", "--json"]);
+    const ok = await run([
+      "train",
+      csv,
+      "--model",
+      "rf",
+      "--out",
+      models,
+      "--holdout",
+      "0",
+      "--workers",
+      "0",
+      "--json",
+    ]);
     expect(ok.code, ok.stderr).toBe(0);
     writeFileSync(join(full.dir, "features.csv"), "previous\n");
     const cases = [
-      { args: ["train", csv, "--model", "rf", "--out", models, "--seed", "5", "--holdout", "0", "--workers", "0", "--json"], file: models },
+      {
+        args: [
+          "train",
+          csv,
+          "--model",
+          "rf",
+          "--out",
+          models,
+          "--seed",
+          "5",
+          "--holdout",
+          "0",
+          "--workers",
+          "0",
+          "--json",
+        ],
+        file: models,
+      },
       { args: ["features", csv, "-o", join(full.dir, "features.csv")], file: join(full.dir, "features.csv") },
-      { args: ["evaluate", csv, "--models-dir", models, "--model", "rf", "--report", join(full.dir, "report.html")], file: join(full.dir, "report.html") },
+      {
+        args: [
+          "evaluate",
+          csv,
+          "--models-dir",
+          models,
+          "--model",
+          "rf",
+          "--report",
+          join(full.dir, "report.html"),
+        ],
+        file: join(full.dir, "report.html"),
+      },
       // enroll writes to the identity store (SQLite does not write through node:fs, so it cannot be simulated here)
     ];
     full.on = true;

@@ -24,7 +24,10 @@ export function sameFiles(a: Map<string, Buffer>, b: Map<string, Buffer>): boole
  * run longer than timeoutMs is killed and reported with code null, so a server that should have refused
  * to start cannot hang the test.
  */
-export function runBin(args: string[], options: { wrap?: string[]; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<RunResult & { timedOut: boolean }> {
+export function runBin(
+  args: string[],
+  options: { wrap?: string[]; timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<RunResult & { timedOut: boolean }> {
   const [cmd, ...pre] = options.wrap ?? [];
   return new Promise((resolve, reject) => {
     const child = spawn(cmd ?? process.execPath, [...pre, ...(cmd ? [process.execPath] : []), BIN, ...args], {

@@ -1,5 +1,15 @@
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync, type FSWatcher } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  watch,
+  writeFileSync,
+  type FSWatcher,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -45,7 +55,9 @@ beforeAll(async () => {
   // previous one is kept for a rollback) and their records
   const kept = refManifest.versions as Array<{ id: string; file: string; models: Array<{ file: string }> }>;
   expect(kept.map((v) => v.id)).toEqual(["v1", "v2"]);
-  expect(files(ref).filter((f) => /^rf-/.test(f))).toEqual([...new Set(kept.flatMap((v) => v.models.map((m) => m.file)))].sort());
+  expect(files(ref).filter((f) => /^rf-/.test(f))).toEqual(
+    [...new Set(kept.flatMap((v) => v.models.map((m) => m.file)))].sort(),
+  );
   expect(files(ref).filter((f) => f.startsWith("versions/"))).toEqual(kept.map((v) => v.file).sort());
   // with --keep 1 the previous set's files are collected
   const one = join(root, "keep-one");
@@ -82,7 +94,9 @@ function trainAndKill(dir: string, moment: Moment): Promise<{ killedBy: string; 
     else {
       // inotify tells us as soon as train creates a temp file or renames one into place
       // train writes models only (enrolled users live in the identity store); a legacy verification/ may exist
-      for (const d of [dir, join(dir, "verification"), join(dir, "verification", "templates")].filter((p) => existsSync(p))) {
+      for (const d of [dir, join(dir, "verification"), join(dir, "verification", "templates")].filter((p) =>
+        existsSync(p),
+      )) {
         watchers.push(
           watch(d, () => {
             events++;
@@ -124,7 +138,9 @@ describe("kill -9 during train", () => {
       const manifest = readFileSync(join(dir, "manifest.json"));
       const old = manifest.equals(oldManifest);
       if (!old) {
-        const models = JSON.parse(manifest.toString("utf8")).models.map((m: { file: string }) => m.file).sort();
+        const models = JSON.parse(manifest.toString("utf8"))
+          .models.map((m: { file: string }) => m.file)
+          .sort();
         expect(models).toEqual(newModelFiles);
       }
       const p = await runCli(["predict", "--json", REQUEST, "--models-dir", dir]);
@@ -135,7 +151,9 @@ describe("kill -9 during train", () => {
       expect(v.stderr).not.toMatch(/checksum|missing/);
       expect(JSON.parse(v.stdout)).toHaveProperty("accepted");
       if (old && started.length > 0) midWrite++;
-      outcomes.push(`${killedBy}: ${old ? "previous" : "new"} manifest, ${started.length} uncommitted file(s) left`);
+      outcomes.push(
+        `${killedBy}: ${old ? "previous" : "new"} manifest, ${started.length} uncommitted file(s) left`,
+      );
     }
     // at least one kill landed while train was writing files but before its commit
     expect(midWrite).toBeGreaterThan(0);

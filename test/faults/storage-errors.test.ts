@@ -1,5 +1,15 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statfsSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -35,9 +45,21 @@ function fillPrevious(dir: string): void {
 
 /** The writes under test: each must fail, name its file and leave the directory as it was. */
 const writes = (dir: string) => [
-  { name: "train --out", args: ["train", TRAIN, "--out", join(dir, "models"), "--seed", "2", ...RF], file: join(dir, "models") },
-  { name: "features -o", args: ["features", TRAIN, "--set", "timings", "-o", join(dir, "features.csv")], file: join(dir, "features.csv") },
-  { name: "evaluate --report", args: ["evaluate", TEST, "--models-dir", trained, "--model", "rf", "--report", join(dir, "report.html")], file: join(dir, "report.html") },
+  {
+    name: "train --out",
+    args: ["train", TRAIN, "--out", join(dir, "models"), "--seed", "2", ...RF],
+    file: join(dir, "models"),
+  },
+  {
+    name: "features -o",
+    args: ["features", TRAIN, "--set", "timings", "-o", join(dir, "features.csv")],
+    file: join(dir, "features.csv"),
+  },
+  {
+    name: "evaluate --report",
+    args: ["evaluate", TEST, "--models-dir", trained, "--model", "rf", "--report", join(dir, "report.html")],
+    file: join(dir, "report.html"),
+  },
   // enroll writes to the identity store (SQLite/PostgreSQL), no longer into the models dir: its faults are
   // in test/store/faults.test.ts
 ];
@@ -49,7 +71,11 @@ describe("a full disk", () => {
     mnt = join(root, "full");
     mkdirSync(mnt);
     mounted = isRoot && spawnSync("mount", ["-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt]).status === 0;
-    console.log(mounted ? `full disk: a 16 MiB tmpfs at ${mnt}` : "full disk: mount not permitted here; the tmpfs test is skipped");
+    console.log(
+      mounted
+        ? `full disk: a 16 MiB tmpfs at ${mnt}`
+        : "full disk: mount not permitted here; the tmpfs test is skipped",
+    );
   });
   afterAll(() => {
     if (mounted) spawnSync("umount", [mnt]);
@@ -74,13 +100,23 @@ describe("a full disk", () => {
       const r = await runBin(w.args, { timeoutMs: 120_000 });
       expect(r.timedOut, w.name).toBe(false);
       expect(r.code, `${w.name}: ${r.stderr}`).not.toBe(0);
-      expect(r.stderr).toMatch(new RegExp(`${escape(w.file)}[^\\n]*: cannot be (written|created): no space left on device \\(ENOSPC\\)`));
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `${escape(w.file)}[^\\n]*: cannot be (written|created): no space left on device \\(ENOSPC\\)`,
+        ),
+      );
       expect(r.stderr).not.toMatch(STACK_LINE);
       expect(sameFiles(snapshot(mnt), before), `${w.name} changed the disk`).toBe(true);
     }
     rmSync(join(mnt, "filler"));
     // the previous models still load
-    const p = await runCli(["predict", "--json", join(ROOT, "fixtures", "request-timings.json"), "--models-dir", join(mnt, "models")]);
+    const p = await runCli([
+      "predict",
+      "--json",
+      join(ROOT, "fixtures", "request-timings.json"),
+      "--models-dir",
+      join(mnt, "models"),
+    ]);
     expect(p.code, p.stderr).toBe(0);
   }, 300_000);
 });
@@ -93,15 +129,26 @@ describe("an unwritable directory", () => {
     // root ignores file modes, so as root the CLI runs as nobody; otherwise the directories lose their write bit
     const wrap = isRoot ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : undefined;
     if (!isRoot) for (const d of [dir, join(dir, "models")]) chmodSync(d, 0o555);
-    console.log(isRoot ? "unwritable dir: the CLI runs as uid 65534 (setpriv)" : "unwritable dir: chmod 0555");
+    console.log(
+      isRoot ? "unwritable dir: the CLI runs as uid 65534 (setpriv)" : "unwritable dir: chmod 0555",
+    );
     try {
       const before = snapshot(dir);
-      const cases = [...writes(dir), { name: "train --out <new dir>", args: ["train", TRAIN, "--out", join(dir, "new", "models"), ...RF], file: dir }];
+      const cases = [
+        ...writes(dir),
+        {
+          name: "train --out <new dir>",
+          args: ["train", TRAIN, "--out", join(dir, "new", "models"), ...RF],
+          file: dir,
+        },
+      ];
       for (const w of cases) {
         const t0 = Date.now();
         const r = await runBin(w.args, { wrap });
         expect(r.code, `${w.name}: ${r.stderr}`).not.toBe(0);
-        expect(r.stderr).toMatch(new RegExp(`${escape(w.file)}[^\\n]*: cannot be (written|created): permission denied \\(EACCES\\)`));
+        expect(r.stderr).toMatch(
+          new RegExp(`${escape(w.file)}[^\\n]*: cannot be (written|created): permission denied \\(EACCES\\)`),
+        );
         expect(r.stderr).not.toMatch(STACK_LINE);
         // train refuses before it trains, not after
         if (w.name.startsWith("train")) expect(Date.now() - t0).toBeLessThan(2500);
@@ -138,7 +185,16 @@ describe("output to a FIFO", () => {
     expect(f.read).toBe(expected.stdout);
     expect(lstatSync(fifo).isFIFO()).toBe(true);
 
-    const e = await throughFifo(fifo, ["evaluate", TEST, "--models-dir", trained, "--model", "rf", "--report", fifo]);
+    const e = await throughFifo(fifo, [
+      "evaluate",
+      TEST,
+      "--models-dir",
+      trained,
+      "--model",
+      "rf",
+      "--report",
+      fifo,
+    ]);
     expect(e.code, e.stderr).toBe(0);
     expect(e.read).toMatch(/^<!doctype html>/i);
     expect(lstatSync(fifo).isFIFO()).toBe(true);

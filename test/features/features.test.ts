@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { resolve } from "node:path";
 import { readDataset } from "../../src/data/index.js";
-import { extractSummary, extractTimings, intervals, meanStd, SUMMARY_NAMES, timingsNames } from "../../src/features/index.js";
+import {
+  extractSummary,
+  extractTimings,
+  intervals,
+  meanStd,
+  SUMMARY_NAMES,
+  timingsNames,
+} from "../../src/features/index.js";
 import { ROOT } from "../helpers/cli.js";
 
 const FIRST_ROW = resolve(ROOT, "test/data/fixtures/first-row-user73.csv");
@@ -27,14 +34,36 @@ describe("feature math by hand", () => {
   it("summarises as mean and std of HT, PPT, RRT, RPT in contract order", () => {
     const [htM, htS, ppM, ppS, rrM, rrS, rpM, rpS] = extractSummary(sample);
     expect(htM).toBeCloseTo(250 / 3, 12);
-    expect(htS).toBeCloseTo(Math.sqrt(((80 - 250 / 3) ** 2 + (120 - 250 / 3) ** 2 + (50 - 250 / 3) ** 2) / 3), 12);
+    expect(htS).toBeCloseTo(
+      Math.sqrt(((80 - 250 / 3) ** 2 + (120 - 250 / 3) ** 2 + (50 - 250 / 3) ** 2) / 3),
+      12,
+    );
     expect([ppM, ppS, rrM, rrS, rpM, rpS]).toEqual([125, 25, 110, 30, 25, 5]);
-    expect(SUMMARY_NAMES).toEqual(["HT.Mean", "HT.STD", "PPT.Mean", "PPT.STD", "RRT.Mean", "RRT.STD", "RPT.Mean", "RPT.STD"]);
+    expect(SUMMARY_NAMES).toEqual([
+      "HT.Mean",
+      "HT.STD",
+      "PPT.Mean",
+      "PPT.STD",
+      "RRT.Mean",
+      "RRT.STD",
+      "RPT.Mean",
+      "RPT.STD",
+    ]);
   });
 
   it("lays the timings vector out as HT per key, then PPT, RRT, RPT per pair", () => {
     expect(extractTimings(sample)).toEqual([80, 120, 50, 100, 150, 140, 80, 20, 30]);
-    expect(timingsNames(3, ["a", "b", "c"])).toEqual(["HT.0.a", "HT.1.b", "HT.2.c", "PPT.0.a.b", "PPT.1.b.c", "RRT.0.a.b", "RRT.1.b.c", "RPT.0.a.b", "RPT.1.b.c"]);
+    expect(timingsNames(3, ["a", "b", "c"])).toEqual([
+      "HT.0.a",
+      "HT.1.b",
+      "HT.2.c",
+      "PPT.0.a.b",
+      "PPT.1.b.c",
+      "RRT.0.a.b",
+      "RRT.1.b.c",
+      "RPT.0.a.b",
+      "RPT.1.b.c",
+    ]);
   });
 });
 

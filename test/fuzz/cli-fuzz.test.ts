@@ -28,7 +28,10 @@ function parseOutput(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    return text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+    return text
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l));
   }
 }
 
@@ -47,17 +50,39 @@ function checkRun(r: RunResult, what: string): void {
 describe(`CLI fuzz (${RUNS} spawns per property, seed ${SEED})`, () => {
   it("predict: hostile JSON, batches and NDJSON on stdin", async () => {
     const body = fc.oneof(
-      fc.tuple(fc.oneof(validRequest, validVerify), fc.array(mutation, { minLength: 1, maxLength: 4 })).map(([r, ms]) => render(mutate(r, ms))),
-      fc.tuple(validRequest, fc.array(textDamage, { minLength: 1, maxLength: 3 })).map(([r, ds]) => damage(render(r), ds)),
-      fc.array(fc.tuple(validRequest, fc.array(mutation, { maxLength: 2 })).map(([r, ms]) => render(mutate(r, ms))), { minLength: 1, maxLength: 5 }).map((xs) => `[${xs.join(",")}]`),
-      fc.array(fc.tuple(validRequest, fc.array(mutation, { maxLength: 2 })).map(([r, ms]) => render(mutate(r, ms))), { minLength: 2, maxLength: 5 }).map((xs) => xs.join("\n")),
+      fc
+        .tuple(fc.oneof(validRequest, validVerify), fc.array(mutation, { minLength: 1, maxLength: 4 }))
+        .map(([r, ms]) => render(mutate(r, ms))),
+      fc
+        .tuple(validRequest, fc.array(textDamage, { minLength: 1, maxLength: 3 }))
+        .map(([r, ds]) => damage(render(r), ds)),
+      fc
+        .array(
+          fc
+            .tuple(validRequest, fc.array(mutation, { maxLength: 2 }))
+            .map(([r, ms]) => render(mutate(r, ms))),
+          { minLength: 1, maxLength: 5 },
+        )
+        .map((xs) => `[${xs.join(",")}]`),
+      fc
+        .array(
+          fc
+            .tuple(validRequest, fc.array(mutation, { maxLength: 2 }))
+            .map(([r, ms]) => render(mutate(r, ms))),
+          { minLength: 2, maxLength: 5 },
+        )
+        .map((xs) => xs.join("\n")),
     );
     await fc.assert(
-      fc.asyncProperty(body, fc.constantFrom<string[]>([], ["--claim", "1"], ["--model", "rf"]), async (text, extra) => {
-        const r = await runCli(["predict", "--models-dir", dir, ...extra], { stdin: text });
-        checkRun(r, `predict ${extra.join(" ")} <<< ${text.slice(0, 120)}`);
-        if (r.code === 0) expect(() => parseOutput(r.stdout)).not.toThrow();
-      }),
+      fc.asyncProperty(
+        body,
+        fc.constantFrom<string[]>([], ["--claim", "1"], ["--model", "rf"]),
+        async (text, extra) => {
+          const r = await runCli(["predict", "--models-dir", dir, ...extra], { stdin: text });
+          checkRun(r, `predict ${extra.join(" ")} <<< ${text.slice(0, 120)}`);
+          if (r.code === 0) expect(() => parseOutput(r.stdout)).not.toThrow();
+        },
+      ),
       { numRuns: RUNS * 2, seed: SEED },
     );
   });
@@ -66,19 +91,34 @@ describe(`CLI fuzz (${RUNS} spawns per property, seed ${SEED})`, () => {
     const base = syntheticCsv(2, 2, 3);
     const csv = fc.array(textDamage, { minLength: 1, maxLength: 3 }).map((ds) => damage(base, ds));
     await fc.assert(
-      fc.asyncProperty(csv, fc.constantFrom<string[]>(["features", "-"], ["features", "-", "--set", "timings", "--format", "json"], ["predict", "--csv", "-"], ["predict", "--csv", "-", "--skip-invalid"]), async (text, args) => {
-        const r = await runCli(args[0] === "predict" ? [...args, "--models-dir", dir] : args, { stdin: text });
-        checkRun(r, `${args.join(" ")} <<< ${JSON.stringify(text.slice(0, 200))}`);
-      }),
+      fc.asyncProperty(
+        csv,
+        fc.constantFrom<string[]>(
+          ["features", "-"],
+          ["features", "-", "--set", "timings", "--format", "json"],
+          ["predict", "--csv", "-"],
+          ["predict", "--csv", "-", "--skip-invalid"],
+        ),
+        async (text, args) => {
+          const r = await runCli(args[0] === "predict" ? [...args, "--models-dir", dir] : args, {
+            stdin: text,
+          });
+          checkRun(r, `${args.join(" ")} <<< ${JSON.stringify(text.slice(0, 200))}`);
+        },
+      ),
       { numRuns: RUNS * 2, seed: SEED + 1 },
     );
   });
 
   it("refuses the same hostile numbers as the server, naming the field", async () => {
-    const r = await runCli(["predict", "--models-dir", dir], { stdin: '{"press":[0,1e300],"release":[1,2e300]}' });
+    const r = await runCli(["predict", "--models-dir", dir], {
+      stdin: '{"press":[0,1e300],"release":[1,2e300]}',
+    });
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/error: field press\[1\]: is too large/);
-    const csv = await runCli(["features", "-"], { stdin: "press-0,release-0,press-1,release-1\n-1e300,0,1,2\n" });
+    const csv = await runCli(["features", "-"], {
+      stdin: "press-0,release-0,press-1,release-1\n-1e300,0,1,2\n",
+    });
     expect(csv.code).toBe(3);
     expect(csv.stderr).toMatch(/error: <stdin>:2, column press-0: press time of key 0 is beyond/);
     spawned += 2;

@@ -31,15 +31,46 @@ type Corruption =
   | { op: "empty" }
   | { op: "header-only" };
 
-const NASTY = ['"', '""', '"a,b"', "\u0000", "1e309", "-1e309", "1e300", "9".repeat(400), "NaN", "Infinity", "abc", "", " ", "-5", "0x1F", "\ufeff", "\r", "\n", ",,", "😀", "__proto__"];
+const NASTY = [
+  '"',
+  '""',
+  '"a,b"',
+  "\u0000",
+  "1e309",
+  "-1e309",
+  "1e300",
+  "9".repeat(400),
+  "NaN",
+  "Infinity",
+  "abc",
+  "",
+  " ",
+  "-5",
+  "0x1F",
+  "\ufeff",
+  "\r",
+  "\n",
+  ",,",
+  "😀",
+  "__proto__",
+];
 
 const corruption: fc.Arbitrary<Corruption> = fc.oneof(
   fc.record({ op: fc.constant("delete" as const), at: fc.nat(), n: fc.integer({ min: 1, max: 8 }) }),
   fc.record({ op: fc.constant("duplicate" as const), at: fc.nat(), n: fc.integer({ min: 1, max: 8 }) }),
   fc.record({ op: fc.constant("swap" as const), a: fc.nat(), b: fc.nat() }),
   fc.record({ op: fc.constant("cut-line" as const), line: fc.nat(), at: fc.nat() }),
-  fc.record({ op: fc.constant("insert" as const), at: fc.nat(), text: fc.oneof(fc.constantFrom(...NASTY), fc.string({ maxLength: 4 })) }),
-  fc.record({ op: fc.constant("cell" as const), line: fc.nat(), col: fc.nat(), text: fc.constantFrom(...NASTY) }),
+  fc.record({
+    op: fc.constant("insert" as const),
+    at: fc.nat(),
+    text: fc.oneof(fc.constantFrom(...NASTY), fc.string({ maxLength: 4 })),
+  }),
+  fc.record({
+    op: fc.constant("cell" as const),
+    line: fc.nat(),
+    col: fc.nat(),
+    text: fc.constantFrom(...NASTY),
+  }),
   fc.record({ op: fc.constant("extra-column" as const), line: fc.nat() }),
   fc.record({ op: fc.constant("missing-column" as const), line: fc.nat() }),
   fc.constant({ op: "bom" as const }),
@@ -117,7 +148,19 @@ beforeAll(async () => {
   const clean = join(root, "clean.csv");
   writeFileSync(clean, BASE);
   models = join(root, "models");
-  const r = await runCli(["train", clean, "--model", "rf", "--out", models, "--holdout", "0", "--workers", "0", "--json"]);
+  const r = await runCli([
+    "train",
+    clean,
+    "--model",
+    "rf",
+    "--out",
+    models,
+    "--holdout",
+    "0",
+    "--workers",
+    "0",
+    "--json",
+  ]);
   expect(r.code, r.stderr).toBe(0);
 }, 60_000);
 afterAll(() => {
@@ -150,41 +193,70 @@ async function runCli(argv: string[]): Promise<{ code: number; stderr: string; u
 
 const COMMANDS = {
   features: (file: string) => ["features", file, "--set", "timings"],
-  train: (file: string) => ["train", file, "--model", "rf", "--out", join(root, "fuzz-models"), "--holdout", "0", "--workers", "0", "--json"],
+  train: (file: string) => [
+    "train",
+    file,
+    "--model",
+    "rf",
+    "--out",
+    join(root, "fuzz-models"),
+    "--holdout",
+    "0",
+    "--workers",
+    "0",
+    "--json",
+  ],
   evaluate: (file: string) => ["evaluate", file, "--models-dir", models, "--model", "rf", "--json"],
   enroll: (file: string) => ["enroll", file, "--models-dir", join(root, "enroll-models"), "--json"],
 } as const;
 
 describe(`corrupted CSV through the CLI (${RUNS} cases, seed ${SEED})`, () => {
   it("every command either succeeds or exits non-zero with a message naming the file and no stack trace", async () => {
-    const tally = { cases: 0, ok: 0, refused: 0, byCommand: { features: 0, train: 0, evaluate: 0, enroll: 0 } };
+    const tally = {
+      cases: 0,
+      ok: 0,
+      refused: 0,
+      byCommand: { features: 0, train: 0, evaluate: 0, enroll: 0 },
+    };
     let n = 0;
     await fc.assert(
-      fc.asyncProperty(fc.array(corruption, { minLength: 1, maxLength: 3 }), fc.constantFrom(...(Object.keys(COMMANDS) as Array<keyof typeof COMMANDS>)), async (cs, command) => {
-        const file = join(root, `case-${n++}.csv`);
-        writeFileSync(file, corrupt(BASE, cs));
-        const r = await runCli(COMMANDS[command](file));
-        tally.cases++;
-        tally.byCommand[command]++;
-        expect(r.unexpected, `not a KeystrokeError: ${String((r.unexpected as Error | undefined)?.stack)}`).toBeUndefined();
-        expect(r.stderr).not.toMatch(STACK_LINE);
-        if (r.code === 0) {
-          tally.ok++;
-          return;
-        }
-        tally.refused++;
-        expect(r.stderr).toMatch(/^error: /m);
-        expect(r.stderr, r.stderr).toContain(file);
-      }),
+      fc.asyncProperty(
+        fc.array(corruption, { minLength: 1, maxLength: 3 }),
+        fc.constantFrom(...(Object.keys(COMMANDS) as Array<keyof typeof COMMANDS>)),
+        async (cs, command) => {
+          const file = join(root, `case-${n++}.csv`);
+          writeFileSync(file, corrupt(BASE, cs));
+          const r = await runCli(COMMANDS[command](file));
+          tally.cases++;
+          tally.byCommand[command]++;
+          expect(
+            r.unexpected,
+            `not a KeystrokeError: ${String((r.unexpected as Error | undefined)?.stack)}`,
+          ).toBeUndefined();
+          expect(r.stderr).not.toMatch(STACK_LINE);
+          if (r.code === 0) {
+            tally.ok++;
+            return;
+          }
+          tally.refused++;
+          expect(r.stderr).toMatch(/^error: /m);
+          expect(r.stderr, r.stderr).toContain(file);
+        },
+      ),
       { numRuns: RUNS, seed: SEED },
     );
-    console.log(`csv cli fuzz: ${tally.cases} corrupted files (features ${tally.byCommand.features}, train ${tally.byCommand.train}, evaluate ${tally.byCommand.evaluate}, enroll ${tally.byCommand.enroll}): ${tally.ok} accepted, ${tally.refused} refused with a message naming the file`);
+    console.log(
+      `csv cli fuzz: ${tally.cases} corrupted files (features ${tally.byCommand.features}, train ${tally.byCommand.train}, evaluate ${tally.byCommand.evaluate}, enroll ${tally.byCommand.enroll}): ${tally.ok} accepted, ${tally.refused} refused with a message naming the file`,
+    );
     expect(tally.refused).toBeGreaterThan(0);
     expect(tally.ok).toBeGreaterThan(0);
   }, 240_000);
 
   it("the real binary prints no stack trace for a handful of them", async () => {
-    const samples = fc.sample(fc.array(corruption, { minLength: 1, maxLength: 3 }), { numRuns: 6, seed: SEED + 1 });
+    const samples = fc.sample(fc.array(corruption, { minLength: 1, maxLength: 3 }), {
+      numRuns: 6,
+      seed: SEED + 1,
+    });
     const cmds = Object.values(COMMANDS);
     let refused = 0;
     for (const [i, cs] of samples.entries()) {
@@ -206,6 +278,8 @@ describe(`corrupted CSV through the CLI (${RUNS} cases, seed ${SEED})`, () => {
       expect(r.stderr).toContain(headerOnly);
       expect(r.stderr).not.toMatch(STACK_LINE);
     }
-    console.log(`csv cli fuzz (spawned): ${samples.length} corrupted files, ${refused} refused, plus a header-only file for train and enroll`);
+    console.log(
+      `csv cli fuzz (spawned): ${samples.length} corrupted files, ${refused} refused, plus a header-only file for train and enroll`,
+    );
   }, 120_000);
 });

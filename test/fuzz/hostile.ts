@@ -20,10 +20,12 @@ export type Node = null | boolean | number | string | Raw | Obj | Node[];
 /** The JSON text of a tree. */
 export function render(n: Node): string {
   if (n instanceof Raw) return n.text;
-  if (n instanceof Obj) return `{${n.entries.map(([k, v]) => `${JSON.stringify(k)}:${render(v)}`).join(",")}}`;
+  if (n instanceof Obj)
+    return `{${n.entries.map(([k, v]) => `${JSON.stringify(k)}:${render(v)}`).join(",")}}`;
   if (Array.isArray(n)) return `[${n.map(render).join(",")}]`;
   // JSON.stringify writes NaN and ±Infinity as null; keep them hostile instead
-  if (typeof n === "number" && !Number.isFinite(n)) return Number.isNaN(n) ? "NaN" : n > 0 ? "1e999" : "-1e999";
+  if (typeof n === "number" && !Number.isFinite(n))
+    return Number.isNaN(n) ? "NaN" : n > 0 ? "1e999" : "-1e999";
   return JSON.stringify(n);
 }
 
@@ -43,7 +45,7 @@ export const RAW_TOKENS = [
   "9007199254740993",
   '"\\ud800"',
   '"\\udfff\\ud800"',
-  "\"\ud800\"",
+  '"\ud800"',
   '"\\u0000"',
   '"\u202eRTL\u202c"',
   '"\uFEFF12"',
@@ -96,11 +98,36 @@ const HOSTILE_KEYS = [
   "\u202e",
 ];
 
-const HOSTILE_STRINGS = ["", "0", "12.5", " 7", "1e3", "NaN", "Infinity", "-1", "__proto__", "constructor", "prototype", "toString", "rf", "XGB", "svm ", "\u202eRTL", "a\u0000b", "\ud800", "\udc00x", "😀", "é", "\uFEFF1"];
+const HOSTILE_STRINGS = [
+  "",
+  "0",
+  "12.5",
+  " 7",
+  "1e3",
+  "NaN",
+  "Infinity",
+  "-1",
+  "__proto__",
+  "constructor",
+  "prototype",
+  "toString",
+  "rf",
+  "XGB",
+  "svm ",
+  "\u202eRTL",
+  "a\u0000b",
+  "\ud800",
+  "\udc00x",
+  "😀",
+  "é",
+  "\uFEFF1",
+];
 
 /** `[[[…]]]` or `{"a":{"a":…}}` this many levels deep. */
 export function deep(depth: number, kind: "array" | "object"): Raw {
-  return kind === "array" ? new Raw("[".repeat(depth) + "]".repeat(depth)) : new Raw('{"a":'.repeat(depth) + "1" + "}".repeat(depth));
+  return kind === "array"
+    ? new Raw("[".repeat(depth) + "]".repeat(depth))
+    : new Raw('{"a":'.repeat(depth) + "1" + "}".repeat(depth));
 }
 
 /** An array of `n` keys' worth of numbers (ascending, so only the count is wrong). */
@@ -118,16 +145,48 @@ export const hostileValue: fc.Arbitrary<Node> = fc.oneof(
   { arbitrary: fc.integer(), weight: 1 },
   { arbitrary: fc.string({ unit: "binary", maxLength: 24 }), weight: 1 },
   { arbitrary: fc.array(fc.double({ noNaN: true, min: -1e6, max: 1e6 }), { maxLength: 8 }), weight: 1 },
-  { arbitrary: fc.tuple(fc.constantFrom(2, 100, 513, 3000), fc.constantFrom<"array" | "object">("array", "object")).map(([d, k]) => deep(d, k)), weight: 1 },
+  {
+    arbitrary: fc
+      .tuple(fc.constantFrom(2, 100, 513, 3000), fc.constantFrom<"array" | "object">("array", "object"))
+      .map(([d, k]) => deep(d, k)),
+    weight: 1,
+  },
   { arbitrary: fc.constantFrom(10_000, 4097, 4096).map((n) => longArray(n)), weight: 1 },
 );
 
-export const hostileKey: fc.Arbitrary<string> = fc.oneof({ arbitrary: fc.constantFrom(...HOSTILE_KEYS), weight: 4 }, { arbitrary: fc.string({ unit: "binary", maxLength: 12 }), weight: 1 });
+export const hostileKey: fc.Arbitrary<string> = fc.oneof(
+  { arbitrary: fc.constantFrom(...HOSTILE_KEYS), weight: 4 },
+  { arbitrary: fc.string({ unit: "binary", maxLength: 12 }), weight: 1 },
+);
 
 /** A claimed user: mostly enrolled ones (1…4), else unknown, odd or hostile ids. */
 export const claim: fc.Arbitrary<Node> = fc.oneof(
   { arbitrary: fc.integer({ min: 1, max: 4 }), weight: 6 },
-  { arbitrary: fc.constantFrom<Node>("1", "2", " 1", "1.0", "01", 99, -1, 0, "__proto__", "constructor", "toString", "hasOwnProperty", "", "\ud800", new Raw("1e999"), new Raw("1e308"), new Raw("-0"), null, [], new Obj([])), weight: 3 },
+  {
+    arbitrary: fc.constantFrom<Node>(
+      "1",
+      "2",
+      " 1",
+      "1.0",
+      "01",
+      99,
+      -1,
+      0,
+      "__proto__",
+      "constructor",
+      "toString",
+      "hasOwnProperty",
+      "",
+      "\ud800",
+      new Raw("1e999"),
+      new Raw("1e308"),
+      new Raw("-0"),
+      null,
+      [],
+      new Obj([]),
+    ),
+    weight: 3,
+  },
   { arbitrary: fc.string({ unit: "binary", maxLength: 300 }), weight: 1 },
 );
 
@@ -139,7 +198,10 @@ export const validRequest: fc.Arbitrary<Obj> = fc
     form: fc.constantFrom("summary", "arrays", "keystrokes"),
     user: fc.integer({ min: 1, max: 4 }),
     seed: fc.integer({ min: 1, max: 1_000_000 }),
-    keys: fc.oneof({ arbitrary: fc.constant(KEYS), weight: 4 }, { arbitrary: fc.integer({ min: 2, max: 30 }), weight: 1 }),
+    keys: fc.oneof(
+      { arbitrary: fc.constant(KEYS), weight: 4 },
+      { arbitrary: fc.integer({ min: 2, max: 30 }), weight: 1 },
+    ),
     model: fc.option(fc.constantFrom(...MODELS), { nil: undefined }),
   })
   .map(({ form, user, seed, keys, model }) => {
@@ -151,17 +213,30 @@ export const validRequest: fc.Arbitrary<Obj> = fc
       return obj({ ...head, HT: part(0), PPT: part(1), RRT: part(2), RPT: part(3) });
     }
     if (form === "arrays") return obj({ ...head, press: s.press, release: s.release });
-    return obj({ ...head, keystrokes: s.press.map((p, i) => obj({ key: "abcdefghijklmnopqrstuvwxyz0123"[i % 30]!, press: p, release: s.release[i]! })) });
+    return obj({
+      ...head,
+      keystrokes: s.press.map((p, i) =>
+        obj({ key: "abcdefghijklmnopqrstuvwxyz0123"[i % 30]!, press: p, release: s.release[i]! }),
+      ),
+    });
   });
 
 /** A valid verification request: raw timings of KEYS keys plus a claim. */
 export const validVerify: fc.Arbitrary<Obj> = fc
-  .record({ user: fc.integer({ min: 1, max: 4 }), seed: fc.integer({ min: 1, max: 1_000_000 }), claim, asKeystrokes: fc.boolean() })
+  .record({
+    user: fc.integer({ min: 1, max: 4 }),
+    seed: fc.integer({ min: 1, max: 1_000_000 }),
+    claim,
+    asKeystrokes: fc.boolean(),
+  })
   .map(({ user, seed, claim, asKeystrokes }) => {
     const s = syntheticSample(user, createRng(seed));
     const body: Array<[string, Node]> = asKeystrokes
       ? [["keystrokes", s.press.map((p, i) => obj({ press: p, release: s.release[i]! }))]]
-      : [["press", s.press], ["release", s.release]];
+      : [
+          ["press", s.press],
+          ["release", s.release],
+        ];
     return new Obj([...body, ["UserID", claim]]);
   });
 
@@ -175,12 +250,33 @@ export type Mutation =
   | { op: "scale"; at: number; by: number };
 
 export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  { arbitrary: fc.record({ op: fc.constant("replace" as const), at: fc.nat(), value: hostileValue }), weight: 5 },
+  {
+    arbitrary: fc.record({ op: fc.constant("replace" as const), at: fc.nat(), value: hostileValue }),
+    weight: 5,
+  },
   { arbitrary: fc.record({ op: fc.constant("delete" as const), at: fc.nat() }), weight: 2 },
-  { arbitrary: fc.record({ op: fc.constant("add" as const), at: fc.nat(), key: hostileKey, value: hostileValue }), weight: 3 },
-  { arbitrary: fc.record({ op: fc.constant("wrap" as const), at: fc.nat(), inArray: fc.boolean() }), weight: 1 },
+  {
+    arbitrary: fc.record({
+      op: fc.constant("add" as const),
+      at: fc.nat(),
+      key: hostileKey,
+      value: hostileValue,
+    }),
+    weight: 3,
+  },
+  {
+    arbitrary: fc.record({ op: fc.constant("wrap" as const), at: fc.nat(), inArray: fc.boolean() }),
+    weight: 1,
+  },
   { arbitrary: fc.record({ op: fc.constant("numeric-string" as const), at: fc.nat() }), weight: 2 },
-  { arbitrary: fc.record({ op: fc.constant("scale" as const), at: fc.nat(), by: fc.constantFrom(1e300, -1, 1e15, 1e12, 1e9, 1e-300, 0.5, 2 ** 53, -1e308) }), weight: 2 },
+  {
+    arbitrary: fc.record({
+      op: fc.constant("scale" as const),
+      at: fc.nat(),
+      by: fc.constantFrom(1e300, -1, 1e15, 1e12, 1e9, 1e-300, 0.5, 2 ** 53, -1e308),
+    }),
+    weight: 2,
+  },
 );
 
 interface Slot {
@@ -196,18 +292,30 @@ function slots(root: { v: Node }): Slot[] {
     const n = get();
     if (n instanceof Obj) {
       n.entries.forEach((e) => {
-        walk(() => e[1], (x) => (e[1] = x), () => {
-          const i = n.entries.indexOf(e);
-          if (i >= 0) n.entries.splice(i, 1);
-        });
+        walk(
+          () => e[1],
+          (x) => (e[1] = x),
+          () => {
+            const i = n.entries.indexOf(e);
+            if (i >= 0) n.entries.splice(i, 1);
+          },
+        );
       });
     } else if (Array.isArray(n)) {
       n.forEach((_, i) => {
-        walk(() => n[i]!, (x) => (n[i] = x), () => n.splice(i, 1));
+        walk(
+          () => n[i]!,
+          (x) => (n[i] = x),
+          () => n.splice(i, 1),
+        );
       });
     }
   };
-  walk(() => root.v, (x) => (root.v = x), () => (root.v = null));
+  walk(
+    () => root.v,
+    (x) => (root.v = x),
+    () => (root.v = null),
+  );
   return out;
 }
 
@@ -252,11 +360,38 @@ export function mutate(tree: Node, mutations: readonly Mutation[]): Node {
 }
 
 /** Text damage: cut it short, drop, insert or swap characters, or splice in a raw token. */
-export type TextDamage = { op: "truncate"; at: number } | { op: "insert"; at: number; text: string } | { op: "drop"; at: number; n: number } | { op: "splice"; at: number; token: string };
+export type TextDamage =
+  | { op: "truncate"; at: number }
+  | { op: "insert"; at: number; text: string }
+  | { op: "drop"; at: number; n: number }
+  | { op: "splice"; at: number; token: string };
 
 export const textDamage: fc.Arbitrary<TextDamage> = fc.oneof(
   fc.record({ op: fc.constant("truncate" as const), at: fc.nat() }),
-  fc.record({ op: fc.constant("insert" as const), at: fc.nat(), text: fc.oneof(fc.constantFrom(",", "]", "}", "[", "{", '"', "\\", "\n", "\u0000", "\ud800", "\u2028", ":", "-", "e", "9".repeat(400)), fc.string({ unit: "binary", maxLength: 4 })) }),
+  fc.record({
+    op: fc.constant("insert" as const),
+    at: fc.nat(),
+    text: fc.oneof(
+      fc.constantFrom(
+        ",",
+        "]",
+        "}",
+        "[",
+        "{",
+        '"',
+        "\\",
+        "\n",
+        "\u0000",
+        "\ud800",
+        "\u2028",
+        ":",
+        "-",
+        "e",
+        "9".repeat(400),
+      ),
+      fc.string({ unit: "binary", maxLength: 4 }),
+    ),
+  }),
   fc.record({ op: fc.constant("drop" as const), at: fc.nat(), n: fc.integer({ min: 1, max: 5 }) }),
   fc.record({ op: fc.constant("splice" as const), at: fc.nat(), token: fc.constantFrom(...RAW_TOKENS) }),
 );
@@ -335,5 +470,8 @@ export const query: fc.Arbitrary<string> = fc.oneof(
     ),
     weight: 3,
   },
-  { arbitrary: fc.string({ unit: "grapheme-ascii", maxLength: 30 }).map((s) => "?" + encodeURIComponent(s)), weight: 1 },
+  {
+    arbitrary: fc.string({ unit: "grapheme-ascii", maxLength: 30 }).map((s) => "?" + encodeURIComponent(s)),
+    weight: 1,
+  },
 );

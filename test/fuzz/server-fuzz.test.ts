@@ -6,7 +6,22 @@ import { ALGORITHMS } from "../../src/models/types.js";
 import { createServer, type KeystrokeServer } from "../../src/server/app.js";
 import { createRng } from "../../src/util/random.js";
 import { syntheticSample, trainedDir } from "../server/trained.js";
-import { contentType, damage, deep, hostileValue, longArray, mutate, mutation, Obj, query, render, textDamage, validRequest, validVerify, type Node } from "./hostile.js";
+import {
+  contentType,
+  damage,
+  deep,
+  hostileValue,
+  longArray,
+  mutate,
+  mutation,
+  Obj,
+  query,
+  render,
+  textDamage,
+  validRequest,
+  validVerify,
+  type Node,
+} from "./hostile.js";
 
 // Property-based hostile input against the real app (in-process, app.inject) over models trained on
 // synthetic data: every answer is a 4xx with a message or a well-formed 200, never a 5xx, and the
@@ -14,7 +29,15 @@ import { contentType, damage, deep, hostileValue, longArray, mutate, mutation, O
 
 const TOTAL = Number(process.env.FUZZ_RUNS ?? 10_000);
 const SEED = Number(process.env.FUZZ_SEED ?? 7_2024);
-const SHARE = { predict: 0.28, verify: 0.22, batch: 0.12, ndjson: 0.08, text: 0.15, bytes: 0.1, huge: 0.05 } as const;
+const SHARE = {
+  predict: 0.28,
+  verify: 0.22,
+  batch: 0.12,
+  ndjson: 0.08,
+  text: 0.15,
+  bytes: 0.1,
+  huge: 0.05,
+} as const;
 type Kind = keyof typeof SHARE;
 const runs = (k: Kind) => Math.max(1, Math.round(TOTAL * SHARE[k]));
 
@@ -35,7 +58,9 @@ const protoBefore = snapshotPrototypes();
 
 function snapshotPrototypes(): string {
   const names = (o: object) => Object.getOwnPropertyNames(o).sort().join(",");
-  return [Object.prototype, Array.prototype, Function.prototype, String.prototype, Number.prototype].map(names).join("|");
+  return [Object.prototype, Array.prototype, Function.prototype, String.prototype, Number.prototype]
+    .map(names)
+    .join("|");
 }
 
 const sink = () =>
@@ -47,7 +72,12 @@ const sink = () =>
   });
 
 async function send(s: KeystrokeServer, c: Case) {
-  return s.app.inject({ method: c.method, url: c.url, payload: c.payload, headers: c.contentType === undefined ? {} : { "content-type": c.contentType } });
+  return s.app.inject({
+    method: c.method,
+    url: c.url,
+    payload: c.payload,
+    headers: c.contentType === undefined ? {} : { "content-type": c.contentType },
+  });
 }
 
 const STACK = /\n\s+at |\bat [\w.<>]+ \(|node:internal|\.[cm]?[jt]s:\d+:\d+/;
@@ -63,10 +93,16 @@ function checkPredict(a: Record<string, unknown>, where: string): void {
   expect(isLabel(a.UserID), `${where}: UserID`).toBe(true);
   expect(ALGORITHMS).toContain(a.Model);
   expect(["summary", "timings"]).toContain(a.features);
-  expect(isNum(a.confidence) && a.confidence >= 0 && a.confidence <= 1, `${where}: confidence ${a.confidence}`).toBe(true);
+  expect(
+    isNum(a.confidence) && a.confidence >= 0 && a.confidence <= 1,
+    `${where}: confidence ${a.confidence}`,
+  ).toBe(true);
   expect(Array.isArray(a.top) && a.top.length > 0, `${where}: top`).toBe(true);
   for (const c of a.top as Array<Record<string, unknown>>) {
-    expect(isLabel(c.UserID) && isNum(c.probability) && c.probability >= 0 && c.probability <= 1, `${where}: candidate ${JSON.stringify(c)}`).toBe(true);
+    expect(
+      isLabel(c.UserID) && isNum(c.probability) && c.probability >= 0 && c.probability <= 1,
+      `${where}: candidate ${JSON.stringify(c)}`,
+    ).toBe(true);
   }
   expect(typeof a.model_version).toBe("string");
   expect(isNum(a.inference_time_ms)).toBe(true);
@@ -75,7 +111,8 @@ function checkPredict(a: Record<string, unknown>, where: string): void {
 function checkVerify(a: Record<string, unknown>, where: string): void {
   expect(isLabel(a.UserID), `${where}: UserID`).toBe(true);
   expect(typeof a.accepted).toBe("boolean");
-  for (const k of ["anomaly_score", "confidence_score", "threshold"]) expect(isNum(a[k]), `${where}: ${k} ${a[k]}`).toBe(true);
+  for (const k of ["anomaly_score", "confidence_score", "threshold"])
+    expect(isNum(a[k]), `${where}: ${k} ${a[k]}`).toBe(true);
   expect(typeof a.replay).toBe("boolean");
   expect(typeof a.scripted).toBe("boolean");
 }
@@ -99,7 +136,14 @@ const corpus: string[] = [];
 /** The properties every answer must have, whatever was sent. */
 async function probe(kind: Kind, c: Case): Promise<void> {
   if (CORPUS && c.method === "POST" && c.url.split("?")[0] === "/predict") {
-    corpus.push(JSON.stringify({ kind, url: c.url, contentType: c.contentType ?? null, payload: Buffer.from(c.payload).toString("base64") }));
+    corpus.push(
+      JSON.stringify({
+        kind,
+        url: c.url,
+        contentType: c.contentType ?? null,
+        payload: Buffer.from(c.payload).toString("base64"),
+      }),
+    );
   }
   const r = await send(fuzzed, c);
   tally.cases++;
@@ -138,19 +182,35 @@ const REFERENCE: Array<{ url: string; body: string }> = [
     { url: "/predict?top=4", body: JSON.stringify({ Model, ...refSample }) },
     { url: "/predict", body: render(validSummary(3, Model)) },
   ]),
-  { url: "/predict", body: JSON.stringify([refSample, { keystrokes: refSample.press.map((p, i) => ({ key: "k", press: p, release: refSample.release[i] })) }]) },
+  {
+    url: "/predict",
+    body: JSON.stringify([
+      refSample,
+      { keystrokes: refSample.press.map((p, i) => ({ key: "k", press: p, release: refSample.release[i] })) },
+    ]),
+  },
 ];
 
 function validSummary(user: number, Model: string): Node {
-  return fc.sample(validRequest.filter((r) => r.entries.some(([k]) => k === "HT")), { seed: user, numRuns: 1 })[0]!.entries.reduce(
-    (o, e) => (e[0] === "Model" ? o : (o.entries.push(e), o)),
-    new Obj([["Model", Model]]),
-  );
+  return fc
+    .sample(
+      validRequest.filter((r) => r.entries.some(([k]) => k === "HT")),
+      { seed: user, numRuns: 1 },
+    )[0]!
+    .entries.reduce((o, e) => (e[0] === "Model" ? o : (o.entries.push(e), o)), new Obj([["Model", Model]]));
 }
 
-const withoutTime = (text: string) => text.replace(/"inference_time_ms":[0-9.e+-]+/g, '"inference_time_ms":0');
+const withoutTime = (text: string) =>
+  text.replace(/"inference_time_ms":[0-9.e+-]+/g, '"inference_time_ms":0');
 const reference = async (s: KeystrokeServer) =>
-  Promise.all(REFERENCE.map(async (q) => withoutTime((await send(s, { method: "POST", url: q.url, contentType: "application/json", payload: q.body })).body)));
+  Promise.all(
+    REFERENCE.map(async (q) =>
+      withoutTime(
+        (await send(s, { method: "POST", url: q.url, contentType: "application/json", payload: q.body }))
+          .body,
+      ),
+    ),
+  );
 let referenceBefore: string[] = [];
 let healthBefore: Record<string, unknown> = {};
 let modelsBefore = "";
@@ -166,54 +226,107 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // the tally is the evidence that CI ran the number of cases it claims
-  console.log(`server fuzz: ${tally.cases} cases (seed ${SEED}) by kind ${JSON.stringify(tally.byKind)}; by status ${JSON.stringify(tally.byStatus)}`);
+  console.log(
+    `server fuzz: ${tally.cases} cases (seed ${SEED}) by kind ${JSON.stringify(tally.byKind)}; by status ${JSON.stringify(tally.byStatus)}`,
+  );
   if (CORPUS) writeFileSync(CORPUS, corpus.join("\n") + "\n");
   await fuzzed?.close();
   await pristine?.close();
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
-const opts = (k: Kind) => ({ numRuns: runs(k), seed: SEED + Object.keys(SHARE).indexOf(k), endOnFailure: true });
-const json = (url: string, payload: string, ct: string | undefined = "application/json"): Case => ({ method: "POST", url, payload, ...(ct === undefined ? {} : { contentType: ct }) });
+const opts = (k: Kind) => ({
+  numRuns: runs(k),
+  seed: SEED + Object.keys(SHARE).indexOf(k),
+  endOnFailure: true,
+});
+const json = (url: string, payload: string, ct: string | undefined = "application/json"): Case => ({
+  method: "POST",
+  url,
+  payload,
+  ...(ct === undefined ? {} : { contentType: ct }),
+});
 
 describe(`server fuzz (${TOTAL} cases, seed ${SEED})`, () => {
   it("POST /predict: near-valid requests with mutated fields", async () => {
     await fc.assert(
-      fc.asyncProperty(validRequest, fc.array(mutation, { maxLength: 4 }), query, async (req, ms, q) => probe("predict", json(`/predict${q}`, render(mutate(req, ms))))),
+      fc.asyncProperty(validRequest, fc.array(mutation, { maxLength: 4 }), query, async (req, ms, q) =>
+        probe("predict", json(`/predict${q}`, render(mutate(req, ms)))),
+      ),
       opts("predict"),
     );
   });
 
   it("POST /verify: near-valid claims with mutated fields", async () => {
-    await fc.assert(fc.asyncProperty(validVerify, fc.array(mutation, { maxLength: 4 }), async (req, ms) => probe("verify", json("/verify", render(mutate(req, ms))))), opts("verify"));
+    await fc.assert(
+      fc.asyncProperty(validVerify, fc.array(mutation, { maxLength: 4 }), async (req, ms) =>
+        probe("verify", json("/verify", render(mutate(req, ms)))),
+      ),
+      opts("verify"),
+    );
   });
 
   it("JSON array batches of good and bad requests", async () => {
     const item = fc.oneof(
-      { arbitrary: fc.tuple(validRequest, fc.array(mutation, { maxLength: 2 })).map(([r, ms]) => mutate(r, ms)), weight: 4 },
-      { arbitrary: fc.tuple(validVerify, fc.array(mutation, { maxLength: 2 })).map(([r, ms]) => mutate(r, ms)), weight: 2 },
+      {
+        arbitrary: fc
+          .tuple(validRequest, fc.array(mutation, { maxLength: 2 }))
+          .map(([r, ms]) => mutate(r, ms)),
+        weight: 4,
+      },
+      {
+        arbitrary: fc
+          .tuple(validVerify, fc.array(mutation, { maxLength: 2 }))
+          .map(([r, ms]) => mutate(r, ms)),
+        weight: 2,
+      },
       { arbitrary: hostileValue, weight: 1 },
     );
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom("/predict", "/verify"), fc.array(item, { maxLength: 25 }), async (url, items) => {
-        const text = render(items);
-        // a raw token like NaN makes the whole array invalid JSON, which is a 400 like any other
-        return probe("batch", json(url, text));
-      }),
+      fc.asyncProperty(
+        fc.constantFrom("/predict", "/verify"),
+        fc.array(item, { maxLength: 25 }),
+        async (url, items) => {
+          const text = render(items);
+          // a raw token like NaN makes the whole array invalid JSON, which is a 400 like any other
+          return probe("batch", json(url, text));
+        },
+      ),
       opts("batch"),
     );
   });
 
   it("NDJSON streams with broken lines", async () => {
     const line = fc.oneof(
-      { arbitrary: fc.tuple(validRequest, fc.array(mutation, { maxLength: 2 })).map(([r, ms]) => render(mutate(r, ms))), weight: 4 },
-      { arbitrary: fc.tuple(validVerify, fc.array(mutation, { maxLength: 2 })).map(([r, ms]) => render(mutate(r, ms))), weight: 2 },
-      { arbitrary: fc.tuple(validRequest, fc.array(textDamage, { minLength: 1, maxLength: 2 })).map(([r, ds]) => damage(render(r), ds)), weight: 2 },
-      { arbitrary: fc.constantFrom("", " ", "\r", "[]", "null", "{}", "\u0000", "\ud800", "1e999"), weight: 1 },
+      {
+        arbitrary: fc
+          .tuple(validRequest, fc.array(mutation, { maxLength: 2 }))
+          .map(([r, ms]) => render(mutate(r, ms))),
+        weight: 4,
+      },
+      {
+        arbitrary: fc
+          .tuple(validVerify, fc.array(mutation, { maxLength: 2 }))
+          .map(([r, ms]) => render(mutate(r, ms))),
+        weight: 2,
+      },
+      {
+        arbitrary: fc
+          .tuple(validRequest, fc.array(textDamage, { minLength: 1, maxLength: 2 }))
+          .map(([r, ds]) => damage(render(r), ds)),
+        weight: 2,
+      },
+      {
+        arbitrary: fc.constantFrom("", " ", "\r", "[]", "null", "{}", "\u0000", "\ud800", "1e999"),
+        weight: 1,
+      },
     );
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom("/predict", "/verify"), fc.array(line, { maxLength: 25 }), fc.constantFrom("\n", "\r\n"), async (url, lines, eol) =>
-        probe("ndjson", json(url, lines.join(eol), "application/x-ndjson")),
+      fc.asyncProperty(
+        fc.constantFrom("/predict", "/verify"),
+        fc.array(line, { maxLength: 25 }),
+        fc.constantFrom("\n", "\r\n"),
+        async (url, lines, eol) => probe("ndjson", json(url, lines.join(eol), "application/x-ndjson")),
       ),
       opts("ndjson"),
     );
@@ -221,37 +334,105 @@ describe(`server fuzz (${TOTAL} cases, seed ${SEED})`, () => {
 
   it("damaged JSON text, odd content types and query strings", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(validRequest, validVerify), fc.array(textDamage, { minLength: 1, maxLength: 3 }), contentType, query, fc.constantFrom("/predict", "/verify"), async (req, ds, ct, q, url) =>
-        probe("text", json(url + (url === "/predict" ? q : ""), damage(render(req), ds), ct)),
+      fc.asyncProperty(
+        fc.oneof(validRequest, validVerify),
+        fc.array(textDamage, { minLength: 1, maxLength: 3 }),
+        contentType,
+        query,
+        fc.constantFrom("/predict", "/verify"),
+        async (req, ds, ct, q, url) =>
+          probe("text", json(url + (url === "/predict" ? q : ""), damage(render(req), ds), ct)),
       ),
       opts("text"),
     );
   });
 
   it("random bytes to any route with any method", async () => {
-    const method = fc.constantFrom<Case["method"]>("POST", "POST", "POST", "POST", "GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD");
-    const url = fc.constantFrom("/predict", "/verify", "/health", "/models", "/metrics", "/nope", "/predict/", "//predict", "/PREDICT", "/predict%00", "/%", "/verify?x=%");
-    const payload = fc.oneof(fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)), fc.string({ unit: "binary", maxLength: 200 }));
+    const method = fc.constantFrom<Case["method"]>(
+      "POST",
+      "POST",
+      "POST",
+      "POST",
+      "GET",
+      "PUT",
+      "DELETE",
+      "PATCH",
+      "OPTIONS",
+      "HEAD",
+    );
+    const url = fc.constantFrom(
+      "/predict",
+      "/verify",
+      "/health",
+      "/models",
+      "/metrics",
+      "/nope",
+      "/predict/",
+      "//predict",
+      "/PREDICT",
+      "/predict%00",
+      "/%",
+      "/verify?x=%",
+    );
+    const payload = fc.oneof(
+      fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
+      fc.string({ unit: "binary", maxLength: 200 }),
+    );
     await fc.assert(
-      fc.asyncProperty(method, url, payload, contentType, async (m, u, p, ct) => probe("bytes", { method: m, url: u, payload: m === "GET" || m === "HEAD" ? "" : p, ...(ct === undefined ? {} : { contentType: ct }) })),
+      fc.asyncProperty(method, url, payload, contentType, async (m, u, p, ct) =>
+        probe("bytes", {
+          method: m,
+          url: u,
+          payload: m === "GET" || m === "HEAD" ? "" : p,
+          ...(ct === undefined ? {} : { contentType: ct }),
+        }),
+      ),
       opts("bytes"),
     );
   });
 
   it("huge and deep bodies: thousands of levels, 10,000 keys, near-limit batches", async () => {
     const big = fc.oneof(
-      fc.tuple(fc.integer({ min: 1000, max: 30_000 }), fc.constantFrom<"array" | "object">("array", "object")).map(([d, k]) => deep(d, k).text),
-      fc.constantFrom(10_000, 4097, 4096, 5000).map((n) => `{"press":${longArray(n).text},"release":${longArray(n).text}}`),
-      fc.constantFrom(10_000, 4096).map((n) => `{"press":${longArray(n).text},"release":${longArray(n).text},"UserID":1}`),
-      fc.constantFrom(10_000, 4096).map((n) => `{"keystrokes":[${Array.from({ length: n }, (_, i) => `{"press":${i},"release":${i}}`).join(",")}]}`),
+      fc
+        .tuple(fc.integer({ min: 1000, max: 30_000 }), fc.constantFrom<"array" | "object">("array", "object"))
+        .map(([d, k]) => deep(d, k).text),
+      fc
+        .constantFrom(10_000, 4097, 4096, 5000)
+        .map((n) => `{"press":${longArray(n).text},"release":${longArray(n).text}}`),
+      fc
+        .constantFrom(10_000, 4096)
+        .map((n) => `{"press":${longArray(n).text},"release":${longArray(n).text},"UserID":1}`),
+      fc
+        .constantFrom(10_000, 4096)
+        .map(
+          (n) =>
+            `{"keystrokes":[${Array.from({ length: n }, (_, i) => `{"press":${i},"release":${i}}`).join(",")}]}`,
+        ),
       fc.constantFrom(1000, 1001, 3000).map((n) => `[${Array.from({ length: n }, () => "{}").join(",")}]`),
       fc.constantFrom(1000, 1001, 5000).map((n) => Array.from({ length: n }, () => "{}").join("\n")),
-      fc.constantFrom(1e15, 1e200, 1e307, 9007199254740991).map((x) => `{"press":[0,${x},${2 * x}],"release":[${x},${2 * x},${3 * x}]}`),
-      fc.constantFrom(1e200, 1e307).map((x) => `{"Model":"SVM","HT":{"Mean":${x},"STD":${x}},"PPT":{"Mean":${x},"STD":${x}},"RRT":{"Mean":-${x},"STD":${x}},"RPT":{"Mean":${x},"STD":${x}}}`),
-      fc.integer({ min: 10, max: 160 }).map((n) => `{"UserID":1,"press":${longArray(6, 10 ** (n / 10)).text},"release":${longArray(6, 10 ** (n / 10)).text}}`),
+      fc
+        .constantFrom(1e15, 1e200, 1e307, 9007199254740991)
+        .map((x) => `{"press":[0,${x},${2 * x}],"release":[${x},${2 * x},${3 * x}]}`),
+      fc
+        .constantFrom(1e200, 1e307)
+        .map(
+          (x) =>
+            `{"Model":"SVM","HT":{"Mean":${x},"STD":${x}},"PPT":{"Mean":${x},"STD":${x}},"RRT":{"Mean":-${x},"STD":${x}},"RPT":{"Mean":${x},"STD":${x}}}`,
+        ),
+      fc
+        .integer({ min: 10, max: 160 })
+        .map(
+          (n) =>
+            `{"UserID":1,"press":${longArray(6, 10 ** (n / 10)).text},"release":${longArray(6, 10 ** (n / 10)).text}}`,
+        ),
     );
     await fc.assert(
-      fc.asyncProperty(big, fc.constantFrom("/predict", "/verify"), fc.constantFrom("application/json", "application/x-ndjson"), async (text, url, ct) => probe("huge", json(url, text, ct))),
+      fc.asyncProperty(
+        big,
+        fc.constantFrom("/predict", "/verify"),
+        fc.constantFrom("application/json", "application/x-ndjson"),
+        async (text, url, ct) => probe("huge", json(url, text, ct)),
+      ),
       { ...opts("huge"), numRuns: runs("huge") },
     );
   });

@@ -13,7 +13,10 @@ export interface RunResult {
 }
 
 /** Spawns the built binary with FORCE_COLOR=0, optional stdin, and collects its output. */
-export function runCli(args: string[], options: { stdin?: string; cwd?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
+export function runCli(
+  args: string[],
+  options: { stdin?: string; cwd?: string; env?: Record<string, string> } = {},
+): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: options.cwd ?? ROOT,

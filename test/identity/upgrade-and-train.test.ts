@@ -17,7 +17,11 @@ describe("upgrading from templates in models/verification/", () => {
     // the file store an older keystroke-id wrote (src/verify/store.ts, kept as the legacy reader/writer)
     const samples = syntheticSamples(5, 8, 6, 3);
     const r = enrollSamples(samples);
-    await saveTemplates(models, r.templates, { detector: r.templates[0]!.detector, keys: r.keys, population: r.population });
+    await saveTemplates(models, r.templates, {
+      detector: r.templates[0]!.detector,
+      keys: r.keys,
+      population: r.population,
+    });
     const store = join(dir, "upgrade.db");
     const first = await openIdentities({ store, modelsDir: models });
     try {
@@ -63,17 +67,41 @@ describe("train and enrolled users", () => {
     const before = await versionOf("alice");
     const models = join(dir, "models");
     for (let i = 0; i < 2; i++) {
-      const t = await runCli(["train", "fixtures/wide-train.csv", "--model", "rf", "--features", "timings", "--out", models, "--workers", "0", "--holdout", "0", "--json"], { env });
+      const t = await runCli(
+        [
+          "train",
+          "fixtures/wide-train.csv",
+          "--model",
+          "rf",
+          "--features",
+          "timings",
+          "--out",
+          models,
+          "--workers",
+          "0",
+          "--holdout",
+          "0",
+          "--json",
+        ],
+        { env },
+      );
       expect(t.code, t.stderr).toBe(0);
       const report = JSON.parse(t.stdout);
-      expect(report.verification).toMatchObject({ users: 31, enrolled: i === 0 ? 30 : 0, kept: i === 0 ? 0 : 30 });
+      expect(report.verification).toMatchObject({
+        users: 31,
+        enrolled: i === 0 ? 30 : 0,
+        kept: i === 0 ? 0 : 30,
+      });
     }
     expect(await versionOf("alice")).toBe(before);
     const header = rows[0]!.split(",");
     const last = rows.at(-1)!.split(",").map(Number);
     const press = header.flatMap((h, i) => (h.startsWith("press") ? [last[i]!] : []));
     const release = header.flatMap((h, i) => (h.startsWith("release") ? [last[i]!] : []));
-    const v = await runCli(["predict", "--claim", "alice", "--models-dir", models], { env, stdin: JSON.stringify({ press, release }) });
+    const v = await runCli(["predict", "--claim", "alice", "--models-dir", models], {
+      env,
+      stdin: JSON.stringify({ press, release }),
+    });
     expect(v.code, v.stderr).toBe(0);
     expect(JSON.parse(v.stdout)).toMatchObject({ UserID: "alice", replay: false });
     // the models dir holds no verification files any more

@@ -8,7 +8,8 @@ const TRAIN = resolve(ROOT, "fixtures", "wide-train.csv");
 const dir = mkdtempSync(join(tmpdir(), "kid-users-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const store = join(dir, "a.db");
-const users = (args: string[], stdin?: string) => runCli(["users", ...args, "--store", store], stdin === undefined ? {} : { stdin });
+const users = (args: string[], stdin?: string) =>
+  runCli(["users", ...args, "--store", store], stdin === undefined ? {} : { stdin });
 
 describe("keystroke-id users (built binary)", () => {
   it("lists, shows, audits, exports, imports into another store and deletes, each with --json", async () => {
@@ -25,7 +26,10 @@ describe("keystroke-id users (built binary)", () => {
 
     const exported = await runCli(["users", "export", "--store", store]);
     expect(exported.code, exported.stderr).toBe(0);
-    const lines = exported.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = exported.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines[0]).toMatchObject({ format: "keystroke-id/identities", version: 1 });
     expect(lines.filter((l) => l.kind === "user")).toHaveLength(30);
     const file = join(dir, "export.ndjson");
@@ -36,7 +40,17 @@ describe("keystroke-id users (built binary)", () => {
     expect(JSON.parse(imp.stdout)).toMatchObject({ users: 30, replaced: 0 });
     const again = await runCli(["users", "export", "--store", other]);
     // the same users, templates and samples (the header's time aside)
-    expect(again.stdout.split("\n").slice(1).map((l) => l.replace(/"pid":\d+|"population":\d+/g, ""))).toEqual(exported.stdout.split("\n").slice(1).map((l) => l.replace(/"pid":\d+|"population":\d+/g, "")));
+    expect(
+      again.stdout
+        .split("\n")
+        .slice(1)
+        .map((l) => l.replace(/"pid":\d+|"population":\d+/g, "")),
+    ).toEqual(
+      exported.stdout
+        .split("\n")
+        .slice(1)
+        .map((l) => l.replace(/"pid":\d+|"population":\d+/g, "")),
+    );
 
     const del = await users(["delete", String(first), "--json"]);
     expect(JSON.parse(del.stdout)).toEqual({ UserID: first, deleted: true });

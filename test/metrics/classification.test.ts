@@ -45,7 +45,11 @@ describe("confusion matrix and scores on a 3×3 case", () => {
     expect(macroRecall(actual, predicted)).toBeCloseTo(23 / 36, 12);
     expect(macroF1(actual, predicted)).toBeCloseTo(9 / 14, 12);
     const s = classScores(confusionMatrix(actual, predicted));
-    expect(s.map((c) => c.f1)).toEqual([expect.closeTo(4 / 7, 12), expect.closeTo(1 / 2, 12), expect.closeTo(6 / 7, 12)]);
+    expect(s.map((c) => c.f1)).toEqual([
+      expect.closeTo(4 / 7, 12),
+      expect.closeTo(1 / 2, 12),
+      expect.closeTo(6 / 7, 12),
+    ]);
     expect(s.map((c) => c.support)).toEqual([3, 2, 4]);
   });
 
@@ -73,7 +77,7 @@ describe("confusion matrix and scores on a 3×3 case", () => {
     }
   });
 
-  it("matches labels by their text, so 73 and \"73\" are one user", () => {
+  it('matches labels by their text, so 73 and "73" are one user', () => {
     expect(accuracy([73, "a"], ["73", "a"])).toBe(1);
   });
 

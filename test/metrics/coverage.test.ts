@@ -20,7 +20,14 @@ describe("accuracy against coverage", () => {
 
 describe("reject option", () => {
   it("accepts samples whose top probability is at least p", () => {
-    expect(rejectAt(confidence, correct, 0.8)).toEqual({ threshold: 0.8, accepted: 3, rejected: 1, rejectedShare: 0.25, coverage: 0.75, accuracy: 2 / 3 });
+    expect(rejectAt(confidence, correct, 0.8)).toEqual({
+      threshold: 0.8,
+      accepted: 3,
+      rejected: 1,
+      rejectedShare: 0.25,
+      coverage: 0.75,
+      accuracy: 2 / 3,
+    });
     expect(rejectAt(confidence, correct, 0).accuracy).toBe(0.5);
   });
 

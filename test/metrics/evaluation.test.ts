@@ -77,7 +77,11 @@ describe("meanSd", () => {
 describe("crossValidate", () => {
   // two well-separated users and one in between, 6 samples each, 4 keys
   const samples: Sample[] = [];
-  for (const [label, hold] of [["a", 50], ["b", 150], ["c", 100]] as const) {
+  for (const [label, hold] of [
+    ["a", 50],
+    ["b", 150],
+    ["c", 100],
+  ] as const) {
     for (let r = 0; r < 6; r++) {
       const press = [0, 200, 400, 600].map((t) => t + r);
       samples.push({ label, press, release: press.map((p) => p + hold + r) });
@@ -86,25 +90,50 @@ describe("crossValidate", () => {
 
   it("fits every fold, reports mean ± sd and pools the held-out predictions", async () => {
     const events: number[] = [];
-    const [r] = await crossValidate(samples, { k: 3, seed: 5, algorithms: ["RF"], featureSets: ["summary"], onProgress: (p) => events.push(p.done) });
+    const [r] = await crossValidate(samples, {
+      k: 3,
+      seed: 5,
+      algorithms: ["RF"],
+      featureSets: ["summary"],
+      onProgress: (p) => events.push(p.done),
+    });
     expect(events).toEqual([1, 2, 3]);
     expect(r!.folds).toHaveLength(3);
     expect(r!.pooled.samples).toBe(18);
     expect(r!.mean.accuracy).toBeCloseTo(r!.folds.reduce((s, f) => s + f.accuracy, 0) / 3, 12);
     expect(r!.mean.accuracy).toBe(1);
     expect(r!.sd.accuracy).toBe(0);
-    expect(r!.importance?.slice(0, 3)).toEqual([{ name: "HT.Mean", value: 1 }, { name: "HT.STD", value: 0 }, { name: "PPT.Mean", value: 0 }]);
+    expect(r!.importance?.slice(0, 3)).toEqual([
+      { name: "HT.Mean", value: 1 },
+      { name: "HT.STD", value: 0 },
+      { name: "PPT.Mean", value: 0 },
+    ]);
   });
 
   it("repeats exactly with the same seed", async () => {
-    const opts = { k: 2, seed: 9, algorithms: ["RF", "SVM"] as const, featureSets: ["summary", "timings"] as const };
+    const opts = {
+      k: 2,
+      seed: 9,
+      algorithms: ["RF", "SVM"] as const,
+      featureSets: ["summary", "timings"] as const,
+    };
     const a = await crossValidate(samples, opts);
-    expect(a.map((r) => `${r.algorithm}/${r.featureSet}`)).toEqual(["RF/summary", "SVM/summary", "RF/timings", "SVM/timings"]);
+    expect(a.map((r) => `${r.algorithm}/${r.featureSet}`)).toEqual([
+      "RF/summary",
+      "SVM/summary",
+      "RF/timings",
+      "SVM/timings",
+    ]);
     expect(await crossValidate(samples, opts)).toEqual(a);
   });
 
   it("names the row of an unlabelled sample", async () => {
-    const bad = [...samples, { press: [0, 1, 2, 3], release: [1, 2, 3, 4], source: { file: "x.csv", line: 20 } }];
-    await expect(crossValidate(bad, { k: 2, seed: 1, algorithms: ["RF"], featureSets: ["summary"] })).rejects.toThrow(/x\.csv:20/);
+    const bad = [
+      ...samples,
+      { press: [0, 1, 2, 3], release: [1, 2, 3, 4], source: { file: "x.csv", line: 20 } },
+    ];
+    await expect(
+      crossValidate(bad, { k: 2, seed: 1, algorithms: ["RF"], featureSets: ["summary"] }),
+    ).rejects.toThrow(/x\.csv:20/);
   });
 });

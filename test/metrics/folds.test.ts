@@ -2,7 +2,9 @@ import { describe, expect, it } from "vitest";
 import { smallestClass, stratifiedKFold } from "../../src/metrics/index.js";
 
 // 3 users with 10, 7 and 4 rows, interleaved
-const labels = [...Array(10).fill("a"), ...Array(7).fill(2), ...Array(4).fill("c")].map((l, i, all) => all[(i * 5) % all.length]!);
+const labels = [...Array(10).fill("a"), ...Array(7).fill(2), ...Array(4).fill("c")].map(
+  (l, i, all) => all[(i * 5) % all.length]!,
+);
 
 describe("stratified k-fold", () => {
   it("partitions the rows: every row is tested exactly once and never trained on in its fold", () => {

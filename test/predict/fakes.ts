@@ -5,7 +5,12 @@ import type { Algorithm, Classifier } from "../../src/models/types.js";
 import type { ModelSource } from "../../src/predict/index.js";
 
 /** A classifier that answers fixed probabilities and remembers the rows it was given. */
-export function fakeClassifier(algorithm: Algorithm, classes: Label[], proba: number[], nFeatures: number): Classifier & { seen: number[][] } {
+export function fakeClassifier(
+  algorithm: Algorithm,
+  classes: Label[],
+  proba: number[],
+  nFeatures: number,
+): Classifier & { seen: number[][] } {
   const seen: number[][] = [];
   return {
     algorithm,
@@ -27,7 +32,13 @@ export function fakeClassifier(algorithm: Algorithm, classes: Label[], proba: nu
 }
 
 /** A loaded model around a fake classifier. */
-export function fakeModel(algorithm: Algorithm, featureSet: FeatureSetName, keys: number | null, proba: number[], classes: Label[] = [10, 20, 30]): LoadedModel & { classifier: ReturnType<typeof fakeClassifier> } {
+export function fakeModel(
+  algorithm: Algorithm,
+  featureSet: FeatureSetName,
+  keys: number | null,
+  proba: number[],
+  classes: Label[] = [10, 20, 30],
+): LoadedModel & { classifier: ReturnType<typeof fakeClassifier> } {
   const n = featureSet === "summary" ? 8 : keys! + 3 * (keys! - 1);
   return {
     algorithm,

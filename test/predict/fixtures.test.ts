@@ -9,7 +9,13 @@ const have = existsSync(resolve(dir, "requests.ndjson"));
 
 describe.skipIf(!have)("the request fixtures", () => {
   it("each single-request fixture is a valid request of the expected kind", () => {
-    const kinds: Record<string, string> = { "request-rf.json": "summary", "request-svm.json": "summary", "request-xgb.json": "summary", "request-timings.json": "timings", "request-keystrokes.json": "timings" };
+    const kinds: Record<string, string> = {
+      "request-rf.json": "summary",
+      "request-svm.json": "summary",
+      "request-xgb.json": "summary",
+      "request-timings.json": "timings",
+      "request-keystrokes.json": "timings",
+    };
     for (const [file, kind] of Object.entries(kinds)) {
       const input = readRequests(readFileSync(resolve(dir, file), "utf8"), file);
       expect(input.form, file).toBe("single");

@@ -12,7 +12,11 @@ describe("findJsonFault", () => {
 
   it("points at the first bad character, by line and column", () => {
     expect(findJsonFault('{"a":}')).toMatchObject({ offset: 5, line: 1, column: 6 });
-    expect(findJsonFault('{\n  "a": 1,\n  "b" 2\n}')).toMatchObject({ line: 3, column: 7, reason: expect.stringContaining("':'") });
+    expect(findJsonFault('{\n  "a": 1,\n  "b" 2\n}')).toMatchObject({
+      line: 3,
+      column: 7,
+      reason: expect.stringContaining("':'"),
+    });
     expect(findJsonFault('{"a":1')).toMatchObject({ reason: "unexpected end of input" });
     expect(findJsonFault("{'a':1}")).toMatchObject({ column: 2 });
     expect(findJsonFault("[1,]")).toMatchObject({ column: 4 });

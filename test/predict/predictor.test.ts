@@ -1,10 +1,24 @@
 import { describe, expect, it } from "vitest";
 import { KeystrokeError } from "../../src/errors.js";
 import { extractSummary, extractTimings, timingsNames } from "../../src/features/index.js";
-import { answerBatch, answerRequest, answerVerify, Predictor, readRequests, topK, type Verifier } from "../../src/predict/index.js";
+import {
+  answerBatch,
+  answerRequest,
+  answerVerify,
+  Predictor,
+  readRequests,
+  topK,
+  type Verifier,
+} from "../../src/predict/index.js";
 import { fakeModel, fakeSource } from "./fakes.js";
 
-const contract = { Model: "RF", HT: { Mean: 48, STD: 23 }, PPT: { Mean: 120, STD: 40 }, RRT: { Mean: 119, STD: 41 }, RPT: { Mean: 70, STD: 38 } };
+const contract = {
+  Model: "RF",
+  HT: { Mean: 48, STD: 23 },
+  PPT: { Mean: 120, STD: 40 },
+  RRT: { Mean: 119, STD: 41 },
+  RPT: { Mean: 70, STD: 38 },
+};
 const sample = { press: [0, 100, 250], release: [80, 190, 300] };
 
 function setup() {
@@ -29,7 +43,7 @@ describe("topK", () => {
 
   it("agrees with a full sort on random probabilities", () => {
     let s = 7;
-    const rnd = () => ((s = (s * 16807) % 2147483647) / 2147483647);
+    const rnd = () => (s = (s * 16807) % 2147483647) / 2147483647;
     for (let t = 0; t < 50; t++) {
       const p = Array.from({ length: 40 }, rnd);
       const classes = p.map((_, i) => i);
@@ -44,7 +58,13 @@ describe("Predictor", () => {
     const { predictor, rfSummary } = setup();
     const a = answerRequest(predictor, contract);
     expect(Object.keys(a)[0]).toBe("UserID");
-    expect(a).toMatchObject({ UserID: 20, Model: "RF", features: "summary", confidence: 0.5, model_version: "rf-summary-fake" });
+    expect(a).toMatchObject({
+      UserID: 20,
+      Model: "RF",
+      features: "summary",
+      confidence: 0.5,
+      model_version: "rf-summary-fake",
+    });
     expect(a.top).toEqual([
       { UserID: 20, probability: 0.5 },
       { UserID: 30, probability: 0.3 },
@@ -73,21 +93,30 @@ describe("Predictor", () => {
     }
     expect(err?.code).toBe("SAMPLE_MISMATCH");
     expect(err?.place.field).toBe("press");
-    expect(err?.message).toMatch(/has 4 keys but the RF timings model was trained on samples of 3 keys.*allowSummary/);
+    expect(err?.message).toMatch(
+      /has 4 keys but the RF timings model was trained on samples of 3 keys.*allowSummary/,
+    );
     expect(rfSummary.classifier.seen).toEqual([]);
     // the library option, and the request's own allow_summary, let the summary model answer; the answer says so
     expect(answerRequest(predictor, four, { allowSummary: true }).features).toBe("summary");
     expect(answerRequest(predictor, { ...four, allow_summary: true }).features).toBe("summary");
     expect(rfSummary.classifier.seen).toEqual([extractSummary(four), extractSummary(four)]);
-    expect(() => answerRequest(predictor, { ...four, allow_summary: "yes" })).toThrow(/field allow_summary: must be true or false/);
+    expect(() => answerRequest(predictor, { ...four, allow_summary: "yes" })).toThrow(
+      /field allow_summary: must be true or false/,
+    );
   });
 
   it("refuses a sample whose keys are not the text the timings model was trained on", () => {
     const { predictor, rfTimings } = setup();
     rfTimings.featureNames = timingsNames(3, ["t", "i", "e"]);
-    const ks = (keys: string) => ({ Model: "RF", keystrokes: [...keys].map((key, i) => ({ key, press: i * 100, release: i * 100 + 60 })) });
+    const ks = (keys: string) => ({
+      Model: "RF",
+      keystrokes: [...keys].map((key, i) => ({ key, press: i * 100, release: i * 100 + 60 })),
+    });
     expect(answerRequest(predictor, ks("tie")).features).toBe("timings");
-    expect(() => answerRequest(predictor, ks("tix"))).toThrow(/field keystrokes\[2\]\.key: key 2 is "x" but the RF timings model was trained on the text t i e/);
+    expect(() => answerRequest(predictor, ks("tix"))).toThrow(
+      /field keystrokes\[2\]\.key: key 2 is "x" but the RF timings model was trained on the text t i e/,
+    );
   });
 
   it("warns, without refusing, when the times look like seconds", () => {
@@ -106,14 +135,18 @@ describe("Predictor", () => {
 
   it("reports a model that is not loaded as UNKNOWN_MODEL", () => {
     const { predictor } = setup();
-    expect(() => answerRequest(predictor, { ...contract, Model: "XGB" })).toThrow(/no XGB summary model is loaded/);
+    expect(() => answerRequest(predictor, { ...contract, Model: "XGB" })).toThrow(
+      /no XGB summary model is loaded/,
+    );
     try {
       answerRequest(predictor, { ...contract, Model: "XGB" });
     } catch (e) {
       expect((e as KeystrokeError).code).toBe("UNKNOWN_MODEL");
     }
     // XGB has only a 3-key timings model and no summary model to fall back on
-    expect(() => answerRequest(predictor, { press: [0, 1], release: [1, 2], Model: "XGB" })).toThrow(/trained on samples of 3 keys, and there is no XGB summary model/);
+    expect(() => answerRequest(predictor, { press: [0, 1], release: [1, 2], Model: "XGB" })).toThrow(
+      /trained on samples of 3 keys, and there is no XGB summary model/,
+    );
   });
 });
 
@@ -140,7 +173,9 @@ describe("batches and streams", () => {
   });
 
   it("reports one broken document with its line and column", () => {
-    expect(() => readRequests('{\n  "Model": "RF",\n  "HT": {"Mean": 1 "STD": 2}\n}', "r.json")).toThrow(/^r\.json:3: invalid JSON at column 20/);
+    expect(() => readRequests('{\n  "Model": "RF",\n  "HT": {"Mean": 1 "STD": 2}\n}', "r.json")).toThrow(
+      /^r\.json:3: invalid JSON at column 20/,
+    );
     expect(() => readRequests("  \n")).toThrow(/no input/);
   });
 });
@@ -150,7 +185,16 @@ describe("verification", () => {
     calls: [],
     verify(user, vector) {
       this.calls.push([user, vector]);
-      return { UserID: user, accepted: true, anomaly_score: 0.1, confidence_score: 0.9, threshold: 0.5, detector: "manhattan-scaled", replay: false, scripted: false };
+      return {
+        UserID: user,
+        accepted: true,
+        anomaly_score: 0.1,
+        confidence_score: 0.9,
+        threshold: 0.5,
+        detector: "manhattan-scaled",
+        replay: false,
+        scripted: false,
+      };
     },
   };
 
@@ -162,6 +206,8 @@ describe("verification", () => {
   });
 
   it("refuses a summary-only request with a clear error", async () => {
-    await expect(answerVerify(verifier, { ...contract, UserID: 73 })).rejects.toThrow(/verification needs raw timings/);
+    await expect(answerVerify(verifier, { ...contract, UserID: 73 })).rejects.toThrow(
+      /verification needs raw timings/,
+    );
   });
 });

@@ -2,7 +2,13 @@ import { describe, expect, it } from "vitest";
 import { KeystrokeError } from "../../src/errors.js";
 import { parseAlgorithm, parseClaim, parseRequest, parseVerifyRequest } from "../../src/predict/index.js";
 
-const contract = { Model: "RF", HT: { Mean: 48.43, STD: 23.34 }, PPT: { Mean: 120.5, STD: 40 }, RRT: { Mean: 119, STD: 41.2 }, RPT: { Mean: 70.1, STD: 38.9 } };
+const contract = {
+  Model: "RF",
+  HT: { Mean: 48.43, STD: 23.34 },
+  PPT: { Mean: 120.5, STD: 40 },
+  RRT: { Mean: 119, STD: 41.2 },
+  RPT: { Mean: 70.1, STD: 38.9 },
+};
 
 function fieldOf(fn: () => unknown): string | undefined {
   try {
@@ -17,7 +23,11 @@ function fieldOf(fn: () => unknown): string | undefined {
 describe("parseRequest: the original contract", () => {
   it("reads the 8 summary numbers in contract order and the model in any case", () => {
     const r = parseRequest({ ...contract, Model: "rf" });
-    expect(r).toEqual({ kind: "summary", model: "RF", summary: [48.43, 23.34, 120.5, 40, 119, 41.2, 70.1, 38.9] });
+    expect(r).toEqual({
+      kind: "summary",
+      model: "RF",
+      summary: [48.43, 23.34, 120.5, 40, 119, 41.2, 70.1, 38.9],
+    });
   });
 
   it("leaves the model out when the request names none", () => {
@@ -68,7 +78,12 @@ describe("parseRequest: raw timings", () => {
       { key: "a", press: 0, release: 95 },
       { key: "b", press: 120, release: 200 },
     ];
-    expect(parseRequest({ keystrokes: ks })).toEqual({ kind: "timings", press: [0, 120], release: [95, 200], keys: ["a", "b"] });
+    expect(parseRequest({ keystrokes: ks })).toEqual({
+      kind: "timings",
+      press: [0, 120],
+      release: [95, 200],
+      keys: ["a", "b"],
+    });
     expect(parseRequest({ keystrokes: [{ press: 0, release: 1 }, ks[1]] })).not.toHaveProperty("keys");
   });
 
@@ -85,8 +100,19 @@ describe("parseRequest: raw timings", () => {
     expect(fieldOf(() => parseRequest({ press: [0, 5, 9], release: [1, 6] }))).toBe("release");
     expect(fieldOf(() => parseRequest({ press: [0, 5] }))).toBe("release");
     expect(fieldOf(() => parseRequest({ press: [0], release: [1] }))).toBe("press");
-    expect(fieldOf(() => parseRequest({ keystrokes: [{ press: 0, release: 1 }, { press: 2 }] }))).toBe("keystrokes[1].release");
-    expect(fieldOf(() => parseRequest({ keystrokes: [{ press: 0, release: 1 }, { key: 5, press: 2, release: 3 }] }))).toBe("keystrokes[1].key");
+    expect(fieldOf(() => parseRequest({ keystrokes: [{ press: 0, release: 1 }, { press: 2 }] }))).toBe(
+      "keystrokes[1].release",
+    );
+    expect(
+      fieldOf(() =>
+        parseRequest({
+          keystrokes: [
+            { press: 0, release: 1 },
+            { key: 5, press: 2, release: 3 },
+          ],
+        }),
+      ),
+    ).toBe("keystrokes[1].key");
     expect(fieldOf(() => parseRequest({ keystrokes: [{ press: 0, release: 1 }, 7] }))).toBe("keystrokes[1]");
     expect(fieldOf(() => parseRequest({ keystrokes: {} }))).toBe("keystrokes");
   });

@@ -7,18 +7,25 @@ async function* from(samples: Sample[]): AsyncGenerator<Sample> {
   yield* samples;
 }
 
-const sample = (line: number, label?: number): Sample => ({ press: [0, 100], release: [50, 160], source: { file: "x.csv", line }, ...(label !== undefined ? { label } : {}) });
+const sample = (line: number, label?: number): Sample => ({
+  press: [0, 100],
+  release: [50, 160],
+  source: { file: "x.csv", line },
+  ...(label !== undefined ? { label } : {}),
+});
 
 describe("answerSamples", () => {
   it("answers in order with the line and label first, and gives a failing sample an error row instead of stopping", async () => {
     const answer = (v: unknown) => {
       const press = (v as { press: number[] }).press;
-      if (press[1] === 999) throw new KeystrokeError("BAD_REQUEST", "a time cannot be that", { field: "press[1]" });
+      if (press[1] === 999)
+        throw new KeystrokeError("BAD_REQUEST", "a time cannot be that", { field: "press[1]" });
       return { UserID: 7 };
     };
     const bad: Sample = { ...sample(3, 2), press: [0, 999] };
     const rows = [];
-    for await (const r of answerSamples(from([sample(2, 1), bad, sample(4, 3)]), answer, () => true)) rows.push(r);
+    for await (const r of answerSamples(from([sample(2, 1), bad, sample(4, 3)]), answer, () => true))
+      rows.push(r);
     expect(rows.map((r) => r.failed)).toEqual([false, true, false]);
     expect(Object.keys(rows[0]!.row)).toEqual(["line", "label", "UserID"]);
     expect(rows[0]!.row).toEqual({ line: 2, label: 1, UserID: 7 });
@@ -29,7 +36,12 @@ describe("answerSamples", () => {
 
   it("leaves the label out when the file has none", async () => {
     const rows = [];
-    for await (const r of answerSamples(from([sample(2)]), () => ({ UserID: 1 }), () => false)) rows.push(r.row);
+    for await (const r of answerSamples(
+      from([sample(2)]),
+      () => ({ UserID: 1 }),
+      () => false,
+    ))
+      rows.push(r.row);
     expect(rows).toEqual([{ line: 2, UserID: 1 }]);
   });
 });
@@ -48,7 +60,15 @@ describe("answerColumns", () => {
 
 describe("requestShapes / requestAlgorithms", () => {
   it("read what a set of requests needs, so only those models are loaded", () => {
-    const input = { form: "batch" as const, values: [{ press: [0, 1, 2], release: [1, 2, 3] }, { HT: {}, Model: "xgb" }, { keystrokes: [{}, {}] }, 42] };
+    const input = {
+      form: "batch" as const,
+      values: [
+        { press: [0, 1, 2], release: [1, 2, 3] },
+        { HT: {}, Model: "xgb" },
+        { keystrokes: [{}, {}] },
+        42,
+      ],
+    };
     expect(requestShapes(input)?.sort()).toEqual([2, 3, "summary"].sort());
     expect(requestAlgorithms(input).sort()).toEqual(["XGB", "best"].sort());
     // a request of no known shape: everything is loaded and validation names the problem

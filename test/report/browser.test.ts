@@ -11,12 +11,24 @@ import { syntheticReport } from "./fixture.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = resolve(ROOT, "test-artifacts");
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"];
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-sync",
+];
 
 /** Installs Debian's chromium when missing; false when that is impossible here (no root, no network). */
 function ensureChromium(): boolean {
   try {
-    execFileSync("bash", [resolve(ROOT, "scripts/ensure-chromium.sh")], { stdio: ["ignore", "ignore", "pipe"], timeout: 900_000 });
+    execFileSync("bash", [resolve(ROOT, "scripts/ensure-chromium.sh")], {
+      stdio: ["ignore", "ignore", "pipe"],
+      timeout: 900_000,
+    });
   } catch (e) {
     process.stderr.write(`ensure-chromium failed: ${String((e as { stderr?: Buffer }).stderr ?? e)}\n`);
   }
@@ -51,14 +63,18 @@ async function inspect(context: BrowserContext, file: string, screenshot: string
     })),
   );
   await page.hover('svg[data-chart^="confusion-"] .mark');
-  const tip = await page.$eval("#tip", (t) => ({ hidden: t.hasAttribute("hidden"), text: t.textContent ?? "" }));
+  const tip = await page.$eval("#tip", (t) => ({
+    hidden: t.hasAttribute("hidden"),
+    text: t.textContent ?? "",
+  }));
   await page.screenshot({ path: screenshot, fullPage: true });
   await page.close();
   return { errors, requests, charts, tip };
 }
 
 const available = ensureChromium();
-if (!available && process.env.CI) throw new Error(`${CHROMIUM} is missing in CI: run scripts/ensure-chromium.sh first`);
+if (!available && process.env.CI)
+  throw new Error(`${CHROMIUM} is missing in CI: run scripts/ensure-chromium.sh first`);
 
 describe.skipIf(!available)("the HTML report in headless Chromium", () => {
   let context: BrowserContext;
@@ -67,7 +83,11 @@ describe.skipIf(!available)("the HTML report in headless Chromium", () => {
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     profile = mkdtempSync(join(tmpdir(), "kid-chromium-"));
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ARGS,
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -82,14 +102,25 @@ describe.skipIf(!available)("the HTML report in headless Chromium", () => {
     expect(r.errors).toEqual([]);
     expect(r.requests.filter((u) => !u.startsWith("file:") && !u.startsWith("data:"))).toEqual([]);
     const names = r.charts.map((c) => c.name);
-    expect(names).toEqual(expect.arrayContaining(["accuracy", "coverage", "per-user", "roc", "det", "importance-RF-timings", "importance-RF-summary"]));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        "accuracy",
+        "coverage",
+        "per-user",
+        "roc",
+        "det",
+        "importance-RF-timings",
+        "importance-RF-summary",
+      ]),
+    );
     expect(names.filter((n) => n.startsWith("confusion-"))).toHaveLength(6);
     for (const c of r.charts) expect(c.marks, c.name).toBeGreaterThan(0);
     // one bar per model and one per user
     expect(r.charts.find((c) => c.name === "accuracy")!.marks).toBe(6);
     expect(r.charts.find((c) => c.name === "per-user")!.marks).toBe(12);
     // every chart outside the collapsed <details> (zero width there) is laid out at a readable size
-    for (const c of r.charts.filter((c) => !c.name.startsWith("confusion-") || c.width > 0)) expect(c.width, c.name).toBeGreaterThan(300);
+    for (const c of r.charts.filter((c) => !c.name.startsWith("confusion-") || c.width > 0))
+      expect(c.width, c.name).toBeGreaterThan(300);
     expect(r.tip.hidden).toBe(false);
     expect(r.tip.text).toMatch(/user .+ (recognised|taken for)/);
   });
@@ -98,7 +129,20 @@ describe.skipIf(!available)("the HTML report in headless Chromium", () => {
     "renders the report `evaluate --cv --verification --report` writes for the real data",
     async () => {
       const file = join(ARTIFACTS, "report.html");
-      const run = await runCli(["evaluate", SHARED_DATA, "--cv", "3", "--model", "rf", "--verification", "--reject-below", "0.3", "--report", file, "--json"]);
+      const run = await runCli([
+        "evaluate",
+        SHARED_DATA,
+        "--cv",
+        "3",
+        "--model",
+        "rf",
+        "--verification",
+        "--reject-below",
+        "0.3",
+        "--report",
+        file,
+        "--json",
+      ]);
       expect(run.code, run.stderr).toBe(0);
       const doc = JSON.parse(run.stdout);
       const r = await inspect(context, file, join(ARTIFACTS, "report.png"));

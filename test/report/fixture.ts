@@ -14,7 +14,12 @@ export function syntheticReport(options: { users?: number; withVerification?: bo
         for (let r = 0; r < 6; r++) {
           const right = rng() < skill;
           const predicted = right ? u : users[(ui + 1 + Math.floor(rng() * 3)) % users.length]!;
-          preds.push({ actual: u, predicted, confidence: right ? 0.4 + 0.6 * rng() : 0.2 + 0.5 * rng(), rank: right ? 0 : 1 + Math.floor(rng() * 4) });
+          preds.push({
+            actual: u,
+            predicted,
+            confidence: right ? 0.4 + 0.6 * rng() : 0.2 + 0.5 * rng(),
+            rank: right ? 0 : 1 + Math.floor(rng() * 4),
+          });
         }
       });
       const evaluation = summarizePredictions(preds, { rejectBelow: 0.5 });
@@ -22,7 +27,14 @@ export function syntheticReport(options: { users?: number; withVerification?: bo
         algorithm,
         featureSet,
         evaluation,
-        ...(algorithm === "RF" ? { importance: Array.from({ length: featureSet === "summary" ? 8 : 20 }, (_, j) => ({ name: `F.${j}`, value: (j + 1) / 210 })) } : {}),
+        ...(algorithm === "RF"
+          ? {
+              importance: Array.from({ length: featureSet === "summary" ? 8 : 20 }, (_, j) => ({
+                name: `F.${j}`,
+                value: (j + 1) / 210,
+              })),
+            }
+          : {}),
       };
     }),
   );
@@ -34,7 +46,12 @@ export function syntheticReport(options: { users?: number; withVerification?: bo
   const detector = (shift: number, sd: number, zeroMissFar: number) => {
     const curve = roc(shift);
     const eer = curve.reduce((a, b) => (Math.abs(b.far - b.frr) < Math.abs(a.far - a.frr) ? b : a));
-    return { eer: { mean: (eer.far + eer.frr) / 2, sd }, zeroMissFar, roc: curve, eerPoint: { far: eer.far, frr: eer.frr } };
+    return {
+      eer: { mean: (eer.far + eer.frr) / 2, sd },
+      zeroMissFar,
+      roc: curve,
+      eerPoint: { far: eer.far, frr: eer.frr },
+    };
   };
   return {
     source: "synthetic.csv",

@@ -16,7 +16,10 @@ describe("report svg helpers", () => {
 
   it("picks round ticks and thins long series keeping both ends", () => {
     expect(niceTicks(0, 1, 5)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
-    const t = thin(Array.from({ length: 1000 }, (_, i) => i), 10);
+    const t = thin(
+      Array.from({ length: 1000 }, (_, i) => i),
+      10,
+    );
     expect(t).toHaveLength(10);
     expect([t[0], t.at(-1)]).toEqual([0, 999]);
   });
@@ -80,7 +83,10 @@ describe("writeReport", () => {
 
   it("names the file (not a CLI flag) when the target cannot be written", async () => {
     const dir = await mkdtemp(join(tmpdir(), "kid-report-"));
-    await expect(writeReport(dir, syntheticReport())).rejects.toMatchObject({ code: "IO", place: { file: dir } });
+    await expect(writeReport(dir, syntheticReport())).rejects.toMatchObject({
+      code: "IO",
+      place: { file: dir },
+    });
     expect(await readdir(dir)).toEqual([]);
   });
 });

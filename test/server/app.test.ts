@@ -10,19 +10,39 @@ import type { KeystrokeServer } from "../../src/server/app.js";
 import { fakeModel } from "../predict/fakes.js";
 import { fakeModelDir, serverHarness } from "./harness.js";
 
-const contract = { Model: "RF", HT: { Mean: 48.43, STD: 23.34 }, PPT: { Mean: 120, STD: 40 }, RRT: { Mean: 119, STD: 41 }, RPT: { Mean: 70, STD: 38 } };
+const contract = {
+  Model: "RF",
+  HT: { Mean: 48.43, STD: 23.34 },
+  PPT: { Mean: 120, STD: 40 },
+  RRT: { Mean: 119, STD: 41 },
+  RPT: { Mean: 70, STD: 38 },
+};
 const sample = { press: [0, 100, 250], release: [80, 190, 300] };
 
 function fakeDir(version = "v1", best: "RF" | "SVM" = "RF"): ModelDir {
-  const models = [fakeModel("RF", "summary", null, [0.2, 0.5, 0.3]), fakeModel("RF", "timings", 3, [0.1, 0.1, 0.8]), fakeModel("SVM", "summary", null, [0.6, 0.3, 0.1])];
+  const models = [
+    fakeModel("RF", "summary", null, [0.2, 0.5, 0.3]),
+    fakeModel("RF", "timings", 3, [0.1, 0.1, 0.8]),
+    fakeModel("SVM", "summary", null, [0.6, 0.3, 0.1]),
+  ];
   for (const m of models) m.version += `-${version}`;
   return fakeModelDir(models, best);
 }
 
 const verifier: Verifier = {
   verify(user, vector) {
-    if (user === 999) throw new KeystrokeError("UNKNOWN_USER", `no template for user ${user}`, { field: "UserID" });
-    return { UserID: user, accepted: vector[0]! < 100, anomaly_score: 0.2, confidence_score: 0.8, threshold: 0.5, detector: "manhattan-scaled", replay: user === 7, scripted: false };
+    if (user === 999)
+      throw new KeystrokeError("UNKNOWN_USER", `no template for user ${user}`, { field: "UserID" });
+    return {
+      UserID: user,
+      accepted: vector[0]! < 100,
+      anomaly_score: 0.2,
+      confidence_score: 0.8,
+      threshold: 0.5,
+      detector: "manhattan-scaled",
+      replay: user === 7,
+      scripted: false,
+    };
   },
 };
 
@@ -35,7 +55,12 @@ afterEach(async () => {
 });
 
 const post = (s: KeystrokeServer, url: string, body: unknown, headers: Record<string, string> = {}) =>
-  s.app.inject({ method: "POST", url, payload: typeof body === "string" ? body : JSON.stringify(body), headers: { "content-type": "application/json", ...headers } });
+  s.app.inject({
+    method: "POST",
+    url,
+    payload: typeof body === "string" ? body : JSON.stringify(body),
+    headers: { "content-type": "application/json", ...headers },
+  });
 
 describe("POST /predict", () => {
   it("answers the original contract with its answer keys, UserID first", async () => {
@@ -45,24 +70,39 @@ describe("POST /predict", () => {
     expect(r.headers["content-type"]).toMatch(/application\/json/);
     const a = r.json();
     expect(Object.keys(a)[0]).toBe("UserID");
-    expect(a).toMatchObject({ UserID: 20, Model: "RF", features: "summary", confidence: 0.5, model_version: "rf-summary-fake-v1" });
+    expect(a).toMatchObject({
+      UserID: 20,
+      Model: "RF",
+      features: "summary",
+      confidence: 0.5,
+      model_version: "rf-summary-fake-v1",
+    });
     expect(a.top).toHaveLength(3);
   });
 
   it("answers raw timings, keystrokes, a batch, NDJSON and ?top", async () => {
     const s = await make();
     expect((await post(s, "/predict", sample)).json()).toMatchObject({ UserID: 30, features: "timings" });
-    const ks = { keystrokes: sample.press.map((p, i) => ({ key: "abc"[i], press: p, release: sample.release[i] })) };
+    const ks = {
+      keystrokes: sample.press.map((p, i) => ({ key: "abc"[i], press: p, release: sample.release[i] })),
+    };
     expect((await post(s, "/predict", ks)).json()).toMatchObject({ UserID: 30, features: "timings" });
-    const batch = (await post(s, "/predict", [contract, { ...contract, HT: {} }, { ...sample, Model: "svm" }])).json();
+    const batch = (
+      await post(s, "/predict", [contract, { ...contract, HT: {} }, { ...sample, Model: "svm" }])
+    ).json();
     expect(batch).toHaveLength(3);
     expect(batch[0]).toMatchObject({ UserID: 20 });
     expect(batch[1]).toMatchObject({ field: "HT.Mean", index: 1, code: "BAD_REQUEST" });
     expect(batch[2]).toMatchObject({ UserID: 10, Model: "SVM", features: "summary" });
-    const nd = await post(s, "/predict", `${JSON.stringify(contract)}\n{bad\n${JSON.stringify(sample)}\n`, { "content-type": "application/x-ndjson" });
+    const nd = await post(s, "/predict", `${JSON.stringify(contract)}\n{bad\n${JSON.stringify(sample)}\n`, {
+      "content-type": "application/x-ndjson",
+    });
     expect(nd.statusCode).toBe(200);
     expect(nd.headers["content-type"]).toMatch(/x-ndjson/);
-    const lines = nd.body.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = nd.body
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(3);
     expect(lines[1]).toMatchObject({ code: "BAD_JSON", line: 2 });
     expect(lines[2]).toMatchObject({ UserID: 30 });
@@ -140,12 +180,23 @@ describe("GET routes", () => {
     const s = await make();
     await post(s, "/predict", contract);
     await post(s, "/predict", { ...contract, HT: {} });
-    expect((await s.app.inject({ method: "GET", url: "/health" })).json()).toEqual({ status: "ok", ready: true });
+    expect((await s.app.inject({ method: "GET", url: "/health" })).json()).toEqual({
+      status: "ok",
+      ready: true,
+    });
     const h = (await s.app.inject({ method: "GET", url: "/status" })).json();
     expect(h).toMatchObject({ status: "ok", best: "RF" });
-    expect(h.models).toContainEqual({ Model: "RF", features: "timings", version: "rf-timings-fake-v1", keys: 3 });
+    expect(h.models).toContainEqual({
+      Model: "RF",
+      features: "timings",
+      version: "rf-timings-fake-v1",
+      keys: 3,
+    });
     expect(h.uptime_s).toBeGreaterThanOrEqual(0);
-    expect((await s.app.inject({ method: "GET", url: "/models" })).json()).toMatchObject({ formatVersion: 1, best: "RF" });
+    expect((await s.app.inject({ method: "GET", url: "/models" })).json()).toMatchObject({
+      formatVersion: 1,
+      best: "RF",
+    });
     const m = await s.app.inject({ method: "GET", url: "/metrics" });
     expect(m.headers["content-type"]).toMatch(/text\/plain/);
     expect(m.body).toMatch(/keystroke_id_http_requests_total\{route="\/predict",status="200"\} 1/);
@@ -161,8 +212,12 @@ describe("auth", () => {
   it("needs the bearer token on every route but /health", async () => {
     const s = await make({ token: "s3cret" });
     expect((await s.app.inject({ method: "GET", url: "/health" })).statusCode).toBe(200);
-    expect((await s.app.inject({ method: "GET", url: "/health" })).json()).toEqual({ status: "ok", ready: true });
-    for (const url of ["/models", "/metrics", "/status"]) expect((await s.app.inject({ method: "GET", url })).statusCode).toBe(401);
+    expect((await s.app.inject({ method: "GET", url: "/health" })).json()).toEqual({
+      status: "ok",
+      ready: true,
+    });
+    for (const url of ["/models", "/metrics", "/status"])
+      expect((await s.app.inject({ method: "GET", url })).statusCode).toBe(401);
     expect((await post(s, "/predict", contract)).statusCode).toBe(401);
     expect((await post(s, "/predict", contract, { authorization: "Bearer wrong" })).statusCode).toBe(401);
     expect((await post(s, "/predict", contract, { authorization: "s3cret" })).statusCode).toBe(401);
@@ -175,10 +230,18 @@ describe("reload", () => {
     let version = "v1";
     let fail = false;
     const logs: string[] = [];
-    const s = await make({ loadModels: async () => {
-      if (fail) throw new KeystrokeError("BAD_MODEL_FILE", "checksum does not match", { file: "rf-summary.json" });
-      return fakeDir(version);
-    } }, logs);
+    const s = await make(
+      {
+        loadModels: async () => {
+          if (fail)
+            throw new KeystrokeError("BAD_MODEL_FILE", "checksum does not match", {
+              file: "rf-summary.json",
+            });
+          return fakeDir(version);
+        },
+      },
+      logs,
+    );
     version = "v2";
     expect(await s.reload()).toBe(true);
     expect((await post(s, "/predict", contract)).json().model_version).toBe("rf-summary-fake-v2");
@@ -186,7 +249,9 @@ describe("reload", () => {
     expect(await s.reload("test")).toBe(false);
     expect((await post(s, "/predict", contract)).json().model_version).toBe("rf-summary-fake-v2");
     expect(logs.join("")).toMatch(/reload failed.*still serving|checksum does not match/);
-    expect((await s.app.inject({ method: "GET", url: "/metrics" })).body).toMatch(/keystroke_id_model_reloads_total\{outcome="failed"\} 1/);
+    expect((await s.app.inject({ method: "GET", url: "/metrics" })).body).toMatch(
+      /keystroke_id_model_reloads_total\{outcome="failed"\} 1/,
+    );
   });
 
   it("does not miss a change made while a reload runs; a burst queues one more reload, not many", async () => {
@@ -194,12 +259,14 @@ describe("reload", () => {
     let loads = 0;
     let release: () => void = () => undefined;
     let gate: Promise<void> | null = null;
-    const s = await make({ loadModels: async () => {
-      loads++;
-      const seen = version; // the directory as this load read it
-      if (gate) await gate;
-      return fakeDir(seen);
-    } });
+    const s = await make({
+      loadModels: async () => {
+        loads++;
+        const seen = version; // the directory as this load read it
+        if (gate) await gate;
+        return fakeDir(seen);
+      },
+    });
     loads = 0;
     gate = new Promise((r) => (release = r));
     version = "v2";
@@ -225,7 +292,8 @@ describe("reload", () => {
     const later = new Date(Date.now() + 5000);
     utimesSync(join(dir, "manifest.json"), later, later);
     const deadline = Date.now() + 5000;
-    while (Date.now() < deadline && s.state().predictor.source.models[0]!.version.endsWith("v1")) await new Promise((r) => setTimeout(r, 100));
+    while (Date.now() < deadline && s.state().predictor.source.models[0]!.version.endsWith("v1"))
+      await new Promise((r) => setTimeout(r, 100));
     expect(s.state().predictor.source.models[0]!.version).toBe("rf-summary-fake-v2");
   });
 });
@@ -237,11 +305,20 @@ describe("close", () => {
     const { port } = await s.listen("127.0.0.1", 0);
     const body = JSON.stringify(contract);
     const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = request({ host: "127.0.0.1", port, path: "/predict", method: "POST", headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
-        let text = "";
-        res.on("data", (d) => (text += d));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-      });
+      const req = request(
+        {
+          host: "127.0.0.1",
+          port,
+          path: "/predict",
+          method: "POST",
+          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+        },
+        (res) => {
+          let text = "";
+          res.on("data", (d) => (text += d));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
       req.on("error", reject);
       req.write(body.slice(0, 10));
       setTimeout(() => req.end(body.slice(10)), 300);

@@ -6,7 +6,8 @@ describe("serve --workers helpers", () => {
   it("parses a worker count or auto, naming the flag otherwise", () => {
     expect(parseWorkers("2")).toBe(2);
     expect(parseWorkers("auto")).toBe(availableParallelism());
-    for (const bad of ["0", "65", "-1", "two", "1.5", ""]) expect(() => parseWorkers(bad)).toThrow(/flag --workers/);
+    for (const bad of ["0", "65", "-1", "two", "1.5", ""])
+      expect(() => parseWorkers(bad)).toThrow(/flag --workers/);
   });
 
   it("counts requests per key in fixed windows, like the plugin's local store, and sweeps expired windows", () => {

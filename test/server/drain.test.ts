@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { Agent, createServer, request, type IncomingHttpHeaders, type RequestListener, type Server } from "node:http";
+import {
+  Agent,
+  createServer,
+  request,
+  type IncomingHttpHeaders,
+  type RequestListener,
+  type Server,
+} from "node:http";
 import type { AddressInfo } from "node:net";
 import { trackConnections, type Drainer } from "../../src/server/drain.js";
 
@@ -16,7 +23,9 @@ afterEach(() => {
   for (const s of servers.splice(0)) s.closeAllConnections();
 });
 
-async function serve(handler: RequestListener): Promise<{ server: Server; drainer: Drainer; port: number; close: () => Promise<void> }> {
+async function serve(
+  handler: RequestListener,
+): Promise<{ server: Server; drainer: Drainer; port: number; close: () => Promise<void> }> {
   const server = createServer(handler);
   const drainer = trackConnections(server);
   servers.push(server);

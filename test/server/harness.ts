@@ -4,8 +4,17 @@ import { createServer, type KeystrokeServer, type ServerOptions } from "../../sr
 
 /** A models dir held in memory, for servers that need no files. */
 export function fakeModelDir(models: LoadedModel[], best: "RF" | "SVM" = "RF"): ModelDir {
-  const manifest = { formatVersion: 1, best, models: models.map((m) => ({ algorithm: m.algorithm, featureSet: m.featureSet, version: m.version })) } as unknown as Manifest;
-  return { dir: "fake", manifest, models, find: (a, s) => models.find((m) => m.algorithm === a && m.featureSet === s) };
+  const manifest = {
+    formatVersion: 1,
+    best,
+    models: models.map((m) => ({ algorithm: m.algorithm, featureSet: m.featureSet, version: m.version })),
+  } as unknown as Manifest;
+  return {
+    dir: "fake",
+    manifest,
+    models,
+    find: (a, s) => models.find((m) => m.algorithm === a && m.featureSet === s),
+  };
 }
 
 /**
@@ -23,7 +32,13 @@ export function serverHarness(defaults: Partial<ServerOptions>) {
           cb();
         },
       });
-      const s = await createServer({ modelsDir: "fake", logStream, processMetrics: false, ...defaults, ...extra });
+      const s = await createServer({
+        modelsDir: "fake",
+        logStream,
+        processMetrics: false,
+        ...defaults,
+        ...extra,
+      });
       servers.push(s);
       return s;
     },

@@ -21,7 +21,10 @@ afterEach(async () => {
   }
 });
 
-async function serverOn(path: string, extra: Parameters<typeof harness.make>[0] = {}): Promise<KeystrokeServer> {
+async function serverOn(
+  path: string,
+  extra: Parameters<typeof harness.make>[0] = {},
+): Promise<KeystrokeServer> {
   const store = await openStore(path);
   const ids = new IdentityService(store, { autoSamples: 4 });
   opened.push({ store, ids });
@@ -29,9 +32,22 @@ async function serverOn(path: string, extra: Parameters<typeof harness.make>[0] 
 }
 
 const ADMIN = { authorization: "Bearer adm1n" };
-const send = (s: KeystrokeServer, method: "GET" | "POST" | "DELETE", url: string, body?: unknown, headers: Record<string, string> = {}) =>
-  s.app.inject({ method, url, ...(body !== undefined ? { payload: JSON.stringify(body), headers: { "content-type": "application/json", ...headers } } : { headers }) });
-const samples = (user: number, n: number, seed = 1) => Array.from({ length: n }, (_, i) => rawSample(user, seed * 100 + i));
+const send = (
+  s: KeystrokeServer,
+  method: "GET" | "POST" | "DELETE",
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) =>
+  s.app.inject({
+    method,
+    url,
+    ...(body !== undefined
+      ? { payload: JSON.stringify(body), headers: { "content-type": "application/json", ...headers } }
+      : { headers }),
+  });
+const samples = (user: number, n: number, seed = 1) =>
+  Array.from({ length: n }, (_, i) => rawSample(user, seed * 100 + i));
 
 describe("identity routes over a real SQLite store", () => {
   it("enrols, shows, appends, verifies and deletes over HTTP; admin routes need the admin token", async () => {
@@ -47,25 +63,53 @@ describe("identity routes over a real SQLite store", () => {
     expect(shown.json()).toMatchObject({ UserID: "alice", samples: 6, keys: 6 });
     expect(shown.body).not.toMatch(/press|release|\[\d/);
     expect((await send(s, "GET", "/users/alice", undefined, VERIFY)).statusCode).toBe(401);
-    expect((await send(s, "POST", "/enroll", { ...enrol, samples: samples(1, 2, 2), mode: "append" }, ADMIN)).json()).toMatchObject({ samples: 8, replaced: true });
+    expect(
+      (
+        await send(s, "POST", "/enroll", { ...enrol, samples: samples(1, 2, 2), mode: "append" }, ADMIN)
+      ).json(),
+    ).toMatchObject({ samples: 8, replaced: true });
     // the admin token opens verify routes too; the verify token verifies
     const v = await send(s, "POST", "/verify", { ...rawSample(1, 999), UserID: "alice" }, VERIFY);
     expect(v.statusCode).toBe(200);
     expect(v.json()).toMatchObject({ UserID: "alice", replay: false });
-    expect((await send(s, "POST", "/verify", { ...rawSample(1, 999), UserID: "alice" }, ADMIN)).json()).toMatchObject({ replay: true, accepted: false });
+    expect(
+      (await send(s, "POST", "/verify", { ...rawSample(1, 999), UserID: "alice" }, ADMIN)).json(),
+    ).toMatchObject({ replay: true, accepted: false });
     const audit = (await send(s, "GET", "/users/alice/audit", undefined, ADMIN)).json();
-    expect(audit.entries.map((e: { action: string }) => e.action)).toEqual(["verify", "verify", "append", "enrol"]);
-    expect((await send(s, "DELETE", "/users/alice", undefined, ADMIN)).json()).toEqual({ UserID: "alice", deleted: true });
+    expect(audit.entries.map((e: { action: string }) => e.action)).toEqual([
+      "verify",
+      "verify",
+      "append",
+      "enrol",
+    ]);
+    expect((await send(s, "DELETE", "/users/alice", undefined, ADMIN)).json()).toEqual({
+      UserID: "alice",
+      deleted: true,
+    });
     expect((await send(s, "DELETE", "/users/alice", undefined, ADMIN)).statusCode).toBe(404);
     expect((await send(s, "GET", "/users/alice", undefined, ADMIN)).statusCode).toBe(404);
-    expect((await send(s, "POST", "/verify", { ...rawSample(1, 998), UserID: "alice" }, VERIFY)).statusCode).toBe(404);
+    expect(
+      (await send(s, "POST", "/verify", { ...rawSample(1, 998), UserID: "alice" }, VERIFY)).statusCode,
+    ).toBe(404);
   });
 
   it("refuses admin routes with only a verify token configured (403), opens them on an open server", async () => {
     const only = await serverOn(tempStorePath(), { token: "ver1fy" });
-    expect((await send(only, "POST", "/enroll", { UserID: "x", samples: samples(1, 3) }, { authorization: "Bearer ver1fy" })).statusCode).toBe(403);
+    expect(
+      (
+        await send(
+          only,
+          "POST",
+          "/enroll",
+          { UserID: "x", samples: samples(1, 3) },
+          { authorization: "Bearer ver1fy" },
+        )
+      ).statusCode,
+    ).toBe(403);
     const open = await serverOn(tempStorePath());
-    expect((await send(open, "POST", "/enroll", { UserID: "x", samples: samples(1, 3) })).statusCode).toBe(200);
+    expect((await send(open, "POST", "/enroll", { UserID: "x", samples: samples(1, 3) })).statusCode).toBe(
+      200,
+    );
   });
 
   it("takes odd user ids in bodies and URLs, refuses empty and too long ones, and names bad fields", async () => {
@@ -77,13 +121,22 @@ describe("identity routes over a real SQLite store", () => {
       expect(shown.statusCode, String(id)).toBe(200);
       expect(shown.json().UserID).toBe(id);
     }
-    expect((await send(s, "POST", "/enroll", { UserID: "", samples: samples(1, 3) })).json()).toMatchObject({ field: "UserID" });
-    expect((await send(s, "POST", "/enroll", { UserID: "u".repeat(257), samples: samples(1, 3) })).statusCode).toBe(400);
+    expect((await send(s, "POST", "/enroll", { UserID: "", samples: samples(1, 3) })).json()).toMatchObject({
+      field: "UserID",
+    });
+    expect(
+      (await send(s, "POST", "/enroll", { UserID: "u".repeat(257), samples: samples(1, 3) })).statusCode,
+    ).toBe(400);
     expect((await send(s, "GET", `/users/${"u".repeat(257)}`)).statusCode).toBe(400);
-    const bad = await send(s, "POST", "/enroll", { UserID: "z", samples: [samples(1, 1)[0], { press: [0, 5], release: [1] }] });
+    const bad = await send(s, "POST", "/enroll", {
+      UserID: "z",
+      samples: [samples(1, 1)[0], { press: [0, 5], release: [1] }],
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().field).toBe("samples[1].release");
-    expect((await send(s, "POST", "/enroll", { UserID: "z", samples: samples(1, 3), mode: "merge" })).json()).toMatchObject({ field: "mode" });
+    expect(
+      (await send(s, "POST", "/enroll", { UserID: "z", samples: samples(1, 3), mode: "merge" })).json(),
+    ).toMatchObject({ field: "mode" });
     expect((await send(s, "POST", "/enroll", { UserID: "z", samples: samples(1, 2) })).statusCode).toBe(400);
     expect(Object.prototype.hasOwnProperty.call(Object.prototype, "samples")).toBe(false);
   });
@@ -108,7 +161,10 @@ describe("identity routes over a real SQLite store", () => {
     expect((await send(a, "POST", "/enroll", { UserID: 7, samples: samples(3, 6) })).statusCode).toBe(200);
     const sample = { ...rawSample(3, 4242), UserID: 7 };
     expect((await send(b, "POST", "/verify", sample)).json()).toMatchObject({ UserID: 7, replay: false });
-    expect((await send(a, "POST", "/verify", sample)).json()).toMatchObject({ replay: true, accepted: false });
+    expect((await send(a, "POST", "/verify", sample)).json()).toMatchObject({
+      replay: true,
+      accepted: false,
+    });
     // a re-enrolment through b is seen by a at once (version check, not a stale cache)
     expect((await send(b, "POST", "/enroll", { UserID: 7, samples: samples(3, 3, 9) })).statusCode).toBe(200);
     expect((await send(a, "GET", "/users/7")).json()).toMatchObject({ samples: 3 });

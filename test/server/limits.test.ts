@@ -10,19 +10,37 @@ import { fakeModelDir, serverHarness } from "./harness.js";
 // The server's limits (batch size, keys per sample, time range, claim length), rate limiting, the token
 // check and what the logs leave out, on fake models so that each case is quick and exact.
 
-const contract = { HT: { Mean: 48.43, STD: 23.34 }, PPT: { Mean: 120, STD: 40 }, RRT: { Mean: 119, STD: 41 }, RPT: { Mean: 70, STD: 38 } };
+const contract = {
+  HT: { Mean: 48.43, STD: 23.34 },
+  PPT: { Mean: 120, STD: 40 },
+  RRT: { Mean: 119, STD: 41 },
+  RPT: { Mean: 70, STD: 38 },
+};
 const sample = { press: [0, 100, 250], release: [80, 190, 300] };
 
 function fakeDir(): ModelDir {
-  return fakeModelDir([fakeModel("RF", "summary", null, [0.2, 0.5, 0.3]), fakeModel("RF", "timings", 3, [0.1, 0.1, 0.8])]);
+  return fakeModelDir([
+    fakeModel("RF", "summary", null, [0.2, 0.5, 0.3]),
+    fakeModel("RF", "timings", 3, [0.1, 0.1, 0.8]),
+  ]);
 }
 
 const verifier: Verifier = {
   verify(user, vector) {
-    if (user === 999) throw new KeystrokeError("UNKNOWN_USER", `no template for user ${user}`, { field: "UserID" });
+    if (user === 999)
+      throw new KeystrokeError("UNKNOWN_USER", `no template for user ${user}`, { field: "UserID" });
     // a bug in a detector: the server must answer 500 without a stack and log nothing of the sample
     if (user === 666) throw new TypeError("detector state is broken");
-    return { UserID: user, accepted: vector[0]! < 100, anomaly_score: 0.2, confidence_score: 0.8, threshold: 0.5, detector: "manhattan-scaled", replay: false, scripted: false };
+    return {
+      UserID: user,
+      accepted: vector[0]! < 100,
+      anomaly_score: 0.2,
+      confidence_score: 0.8,
+      threshold: 0.5,
+      detector: "manhattan-scaled",
+      replay: false,
+      scripted: false,
+    };
   },
 };
 
@@ -30,7 +48,13 @@ const harness = serverHarness({ loadModels: async () => fakeDir(), verifier });
 const { make } = harness;
 afterEach(() => harness.closeAll());
 
-const post = (s: KeystrokeServer, url: string, body: unknown, headers: Record<string, string> = {}, remoteAddress?: string) =>
+const post = (
+  s: KeystrokeServer,
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+  remoteAddress?: string,
+) =>
   s.app.inject({
     method: "POST",
     url,
@@ -38,18 +62,30 @@ const post = (s: KeystrokeServer, url: string, body: unknown, headers: Record<st
     headers: { "content-type": "application/json", ...headers },
     ...(remoteAddress ? { remoteAddress } : {}),
   });
-const ndjson = (n: number, line = JSON.stringify(sample)) => Array.from({ length: n }, () => line).join("\n") + "\n";
-const timings = (n: number, step = 10) => ({ press: Array.from({ length: n }, (_, i) => i * step), release: Array.from({ length: n }, (_, i) => i * step + 5) });
+const ndjson = (n: number, line = JSON.stringify(sample)) =>
+  Array.from({ length: n }, () => line).join("\n") + "\n";
+const timings = (n: number, step = 10) => ({
+  press: Array.from({ length: n }, (_, i) => i * step),
+  release: Array.from({ length: n }, (_, i) => i * step + 5),
+});
 
 describe("batch size (--max-batch)", () => {
   it("refuses a JSON array or an NDJSON body over the limit whole, with one clear message", async () => {
     const s = await make({ maxBatch: 4 });
     for (const url of ["/predict", "/verify"]) {
       const item = url === "/verify" ? { ...sample, UserID: 1 } : sample;
-      const ok = await post(s, url, Array.from({ length: 4 }, () => item));
+      const ok = await post(
+        s,
+        url,
+        Array.from({ length: 4 }, () => item),
+      );
       expect(ok.statusCode).toBe(200);
       expect(ok.json()).toHaveLength(4);
-      const over = await post(s, url, Array.from({ length: 5 }, () => item));
+      const over = await post(
+        s,
+        url,
+        Array.from({ length: 5 }, () => item),
+      );
       expect(over.statusCode).toBe(400);
       expect(over.json()).toMatchObject({ code: "BAD_REQUEST", field: "body" });
       expect(over.json().error).toMatch(/at most 4 requests.*this one has 5/);
@@ -59,7 +95,9 @@ describe("batch size (--max-batch)", () => {
       expect(okNd.statusCode).toBe(200);
       expect(okNd.body.trim().split("\n")).toHaveLength(4);
       // blank lines are not requests, so they do not count
-      expect((await post(s, url, "\n\n" + ndjson(4, JSON.stringify(item)) + "\n \n", nd)).statusCode).toBe(200);
+      expect((await post(s, url, "\n\n" + ndjson(4, JSON.stringify(item)) + "\n \n", nd)).statusCode).toBe(
+        200,
+      );
       const overNd = await post(s, url, ndjson(5, JSON.stringify(item)), nd);
       expect(overNd.statusCode).toBe(400);
       expect(overNd.headers["content-type"]).toMatch(/^application\/json/);
@@ -69,9 +107,22 @@ describe("batch size (--max-batch)", () => {
 
   it("defaults to 1000", async () => {
     const s = await make();
-    expect((await post(s, "/predict", ndjson(1000, "{}"), { "content-type": "application/x-ndjson" })).statusCode).toBe(200);
-    expect((await post(s, "/predict", ndjson(1001, "{}"), { "content-type": "application/x-ndjson" })).json().error).toMatch(/at most 1000 requests/);
-    expect((await post(s, "/predict", Array.from({ length: 1001 }, () => ({})))).statusCode).toBe(400);
+    expect(
+      (await post(s, "/predict", ndjson(1000, "{}"), { "content-type": "application/x-ndjson" })).statusCode,
+    ).toBe(200);
+    expect(
+      (await post(s, "/predict", ndjson(1001, "{}"), { "content-type": "application/x-ndjson" })).json()
+        .error,
+    ).toMatch(/at most 1000 requests/);
+    expect(
+      (
+        await post(
+          s,
+          "/predict",
+          Array.from({ length: 1001 }, () => ({})),
+        )
+      ).statusCode,
+    ).toBe(400);
   });
 });
 
@@ -82,7 +133,11 @@ describe("keys per sample (--max-keys)", () => {
     expect((await post(s, "/predict", { ...timings(10), allow_summary: true })).statusCode).toBe(200);
     const cases: Array<[string, unknown, string]> = [
       ["/predict", timings(11), "press"],
-      ["/predict", { keystrokes: timings(11).press.map((p) => ({ press: p, release: p + 5 })) }, "keystrokes"],
+      [
+        "/predict",
+        { keystrokes: timings(11).press.map((p) => ({ press: p, release: p + 5 })) },
+        "keystrokes",
+      ],
       ["/verify", { ...timings(11), UserID: 1 }, "press"],
     ];
     for (const [url, body, field] of cases) {
@@ -111,8 +166,14 @@ describe("numbers at the border", () => {
       ['{"press":[0,1e300],"release":[1,2e300]}', "press[1]"],
       ['{"press":[0,1],"release":[1,1e999]}', "release[1]"],
       ['{"press":[0,1],"release":[1,9007199254740993]}', "release[1]"],
-      ['{"HT":{"Mean":1e308,"STD":1},"PPT":{"Mean":1,"STD":1},"RRT":{"Mean":1,"STD":1},"RPT":{"Mean":1,"STD":1}}', "HT.Mean"],
-      ['{"HT":{"Mean":1,"STD":1},"PPT":{"Mean":1,"STD":1},"RRT":{"Mean":-1e300,"STD":1},"RPT":{"Mean":1,"STD":1}}', "RRT.Mean"],
+      [
+        '{"HT":{"Mean":1e308,"STD":1},"PPT":{"Mean":1,"STD":1},"RRT":{"Mean":1,"STD":1},"RPT":{"Mean":1,"STD":1}}',
+        "HT.Mean",
+      ],
+      [
+        '{"HT":{"Mean":1,"STD":1},"PPT":{"Mean":1,"STD":1},"RRT":{"Mean":-1e300,"STD":1},"RPT":{"Mean":1,"STD":1}}',
+        "RRT.Mean",
+      ],
       ['{"keystrokes":[{"press":0,"release":1},{"press":1e20,"release":1e20}]}', "keystrokes[1].press"],
     ];
     for (const [body, field] of cases) {
@@ -140,7 +201,8 @@ describe("numbers at the border", () => {
 describe("rate limiting (--rate-limit)", () => {
   it("answers 429 with Retry-After and {error} over the budget, per client address; /health is exempt", async () => {
     const s = await make({ rateLimit: { max: 3, windowMs: 60_000 } });
-    for (let i = 0; i < 3; i++) expect((await post(s, "/predict", sample, {}, "10.0.0.1")).statusCode).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect((await post(s, "/predict", sample, {}, "10.0.0.1")).statusCode).toBe(200);
     const limited = await post(s, "/predict", sample, {}, "10.0.0.1");
     expect(limited.statusCode).toBe(429);
     expect(Number(limited.headers["retry-after"])).toBeGreaterThan(0);
@@ -149,30 +211,47 @@ describe("rate limiting (--rate-limit)", () => {
     expect(limited.json()).toMatchObject({ code: "RATE_LIMITED" });
     expect(limited.json().error).toMatch(/at most 3 per 1m/);
     // every route but /health shares the budget, unknown ones included
-    expect((await s.app.inject({ method: "GET", url: "/models", remoteAddress: "10.0.0.1" })).statusCode).toBe(429);
-    expect((await s.app.inject({ method: "GET", url: "/nope", remoteAddress: "10.0.0.1" })).statusCode).toBe(429);
-    for (let i = 0; i < 10; i++) expect((await s.app.inject({ method: "GET", url: "/health", remoteAddress: "10.0.0.1" })).statusCode).toBe(200);
+    expect(
+      (await s.app.inject({ method: "GET", url: "/models", remoteAddress: "10.0.0.1" })).statusCode,
+    ).toBe(429);
+    expect((await s.app.inject({ method: "GET", url: "/nope", remoteAddress: "10.0.0.1" })).statusCode).toBe(
+      429,
+    );
+    for (let i = 0; i < 10; i++)
+      expect(
+        (await s.app.inject({ method: "GET", url: "/health", remoteAddress: "10.0.0.1" })).statusCode,
+      ).toBe(200);
     expect((await post(s, "/predict", sample, {}, "10.0.0.2")).statusCode).toBe(200);
-    expect((await s.app.inject({ method: "GET", url: "/metrics", remoteAddress: "10.0.0.3" })).body).toMatch(/keystroke_id_rejected_inputs_total\{reason="RATE_LIMITED"\} 3/);
+    expect((await s.app.inject({ method: "GET", url: "/metrics", remoteAddress: "10.0.0.3" })).body).toMatch(
+      /keystroke_id_rejected_inputs_total\{reason="RATE_LIMITED"\} 3/,
+    );
   });
 
   it("counts requests with a wrong token too, so tokens cannot be guessed at full speed", async () => {
     const s = await make({ rateLimit: { max: 2, windowMs: 1000 }, token: "s3cret" });
-    expect((await post(s, "/predict", sample, { authorization: "Bearer guess1" }, "10.0.0.9")).statusCode).toBe(401);
-    expect((await post(s, "/predict", sample, { authorization: "Bearer guess2" }, "10.0.0.9")).statusCode).toBe(401);
-    expect((await post(s, "/predict", sample, { authorization: "Bearer s3cret" }, "10.0.0.9")).statusCode).toBe(429);
+    expect(
+      (await post(s, "/predict", sample, { authorization: "Bearer guess1" }, "10.0.0.9")).statusCode,
+    ).toBe(401);
+    expect(
+      (await post(s, "/predict", sample, { authorization: "Bearer guess2" }, "10.0.0.9")).statusCode,
+    ).toBe(401);
+    expect(
+      (await post(s, "/predict", sample, { authorization: "Bearer s3cret" }, "10.0.0.9")).statusCode,
+    ).toBe(429);
   });
 
   it("behind a proxy (--trust-proxy), counts each forwarded client, not the proxy; without it, the proxy", async () => {
     const proxied = await make({ rateLimit: { max: 2, windowMs: 60_000 }, trustProxy: 1 });
-    const via = (client: string) => post(proxied, "/predict", sample, { "x-forwarded-for": client }, "10.0.0.254");
+    const via = (client: string) =>
+      post(proxied, "/predict", sample, { "x-forwarded-for": client }, "10.0.0.254");
     expect((await via("203.0.113.1")).statusCode).toBe(200);
     expect((await via("203.0.113.1")).statusCode).toBe(200);
     expect((await via("203.0.113.1")).statusCode).toBe(429);
     expect((await via("203.0.113.2")).statusCode).toBe(200);
     // not trusted: the header is ignored and every client behind the proxy shares its budget
     const direct = await make({ rateLimit: { max: 2, windowMs: 60_000 } });
-    const viaUntrusted = (client: string) => post(direct, "/predict", sample, { "x-forwarded-for": client }, "10.0.0.254");
+    const viaUntrusted = (client: string) =>
+      post(direct, "/predict", sample, { "x-forwarded-for": client }, "10.0.0.254");
     expect((await viaUntrusted("203.0.113.1")).statusCode).toBe(200);
     expect((await viaUntrusted("203.0.113.2")).statusCode).toBe(200);
     expect((await viaUntrusted("203.0.113.3")).statusCode).toBe(429);
@@ -188,7 +267,8 @@ describe("rate limiting (--rate-limit)", () => {
 
   it("is off unless asked for", async () => {
     const s = await make();
-    for (let i = 0; i < 50; i++) expect((await post(s, "/predict", sample, {}, "10.0.0.1")).statusCode).toBe(200);
+    for (let i = 0; i < 50; i++)
+      expect((await post(s, "/predict", sample, {}, "10.0.0.1")).statusCode).toBe(200);
   });
 
   it("parses n[/window] and refuses anything else, naming the flag", () => {
@@ -201,14 +281,32 @@ describe("rate limiting (--rate-limit)", () => {
     for (const bad of ["", "0", "-1", "1.5", "10/", "10/1d", "10/0s", "10/25h", "x/1m", "10/1m/2", "1e3"]) {
       expect(() => parseRateLimit(bad), bad).toThrow(/flag --rate-limit: .*not a rate limit/);
     }
-    expect([60_000, 30_000, 3_600_000, 1500, 7].map(formatWindow)).toEqual(["1m", "30s", "1h", "1500ms", "7ms"]);
+    expect([60_000, 30_000, 3_600_000, 1500, 7].map(formatWindow)).toEqual([
+      "1m",
+      "30s",
+      "1h",
+      "1500ms",
+      "7ms",
+    ]);
   });
 });
 
 describe("bearer token", () => {
   it("refuses a missing, wrong or differently-schemed token with 401 {error} and WWW-Authenticate", async () => {
     const s = await make({ token: "s3cret" });
-    const refused = [{}, { authorization: "" }, { authorization: "Bearer" }, { authorization: "Bearer " }, { authorization: "Bearer wrong" }, { authorization: "Bearer s3cret2" }, { authorization: "Bearer s3cre" }, { authorization: "Basic czNjcmV0" }, { authorization: "s3cret" }, { authorization: "Token s3cret" }, { authorization: "Bearer  s3cret" }];
+    const refused = [
+      {},
+      { authorization: "" },
+      { authorization: "Bearer" },
+      { authorization: "Bearer " },
+      { authorization: "Bearer wrong" },
+      { authorization: "Bearer s3cret2" },
+      { authorization: "Bearer s3cre" },
+      { authorization: "Basic czNjcmV0" },
+      { authorization: "s3cret" },
+      { authorization: "Token s3cret" },
+      { authorization: "Bearer  s3cret" },
+    ];
     for (const h of refused) {
       const r = await post(s, "/predict", sample, h as Record<string, string>);
       expect(r.statusCode, JSON.stringify(h)).toBe(401);
@@ -233,7 +331,11 @@ describe("logs at trace", () => {
       (await post(s, "/predict", t)).statusCode,
       (await post(s, "/predict", { ...contract, HT: { Mean: v[0], STD: v[1] } })).statusCode,
       (await post(s, "/predict", [t, { press: [v[2], v[0]], release: [v[3], v[1]] }])).statusCode,
-      (await post(s, "/predict", `${JSON.stringify(t)}\n{"press":[${v[0]}`, { "content-type": "application/x-ndjson" })).statusCode,
+      (
+        await post(s, "/predict", `${JSON.stringify(t)}\n{"press":[${v[0]}`, {
+          "content-type": "application/x-ndjson",
+        })
+      ).statusCode,
       (await post(s, "/predict", `{"press":[${v[0]},${v[1]}],"release":[${v[2]}, oops]}`)).statusCode,
       (await post(s, "/predict", { press: [v[0], v[1]], release: [v[2], "x"] })).statusCode,
       (await post(s, "/verify", { ...t, UserID: 1 })).statusCode,
@@ -268,7 +370,11 @@ describe("logs at trace", () => {
 
 describe("slow clients (timeouts)", () => {
   /** Opens a raw connection, writes `first` and then nothing; resolves with what the server sent and when the connection closed. */
-  async function slowClient(port: number, first: string, holdMs: number): Promise<{ text: string; closedAfterMs: number }> {
+  async function slowClient(
+    port: number,
+    first: string,
+    holdMs: number,
+  ): Promise<{ text: string; closedAfterMs: number }> {
     const { connect } = await import("node:net");
     return new Promise((resolve, reject) => {
       const t0 = performance.now();
@@ -285,14 +391,26 @@ describe("slow clients (timeouts)", () => {
   it("answers 408 and hangs up on a client that sends its headers, or its body, too slowly", async () => {
     const s = await make({ timeouts: { headersMs: 300, requestMs: 600, checkMs: 50 } });
     const { port } = await s.listen("127.0.0.1", 0);
-    const headers = await slowClient(port, "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n", 5000);
+    const headers = await slowClient(
+      port,
+      "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n",
+      5000,
+    );
     expect(headers.text).toMatch(/^HTTP\/1\.1 408/);
     expect(headers.closedAfterMs).toBeLessThan(2000);
-    const body = await slowClient(port, "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"press\":", 5000);
+    const body = await slowClient(
+      port,
+      'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"press":',
+      5000,
+    );
     expect(body.text).toMatch(/^HTTP\/1\.1 408/);
     expect(body.closedAfterMs).toBeLessThan(2500);
     // a client that sends in time is answered as usual
-    const ok = await fetch(`http://127.0.0.1:${port}/predict`, { method: "POST", body: JSON.stringify(sample), headers: { "content-type": "application/json" } });
+    const ok = await fetch(`http://127.0.0.1:${port}/predict`, {
+      method: "POST",
+      body: JSON.stringify(sample),
+      headers: { "content-type": "application/json" },
+    });
     expect(ok.status).toBe(200);
   });
 });

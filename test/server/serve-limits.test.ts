@@ -26,7 +26,13 @@ describe("serve limit flags", () => {
   });
 
   it("refuse a bad value with exit 2 and a message naming the flag", async () => {
-    for (const [flag, value] of [["--max-batch", "0"], ["--max-keys", "1"], ["--max-keys", "lots"], ["--rate-limit", "100/1d"], ["--rate-limit", "fast"]] as const) {
+    for (const [flag, value] of [
+      ["--max-batch", "0"],
+      ["--max-keys", "1"],
+      ["--max-keys", "lots"],
+      ["--rate-limit", "100/1d"],
+      ["--rate-limit", "fast"],
+    ] as const) {
       const r = await runCli(["serve", "--models-dir", dir, "--port", "0", flag, value]);
       expect(r.code, `${flag} ${value}`).toBe(2);
       expect(r.stderr).toContain(`flag ${flag}`);
@@ -35,10 +41,27 @@ describe("serve limit flags", () => {
   });
 
   it("reach the running server: batch and key limits, and 429 with Retry-After over the rate", async () => {
-    const child = spawn(process.execPath, [BIN, "serve", "--port", "0", "--models-dir", dir, "--max-batch", "2", "--max-keys", "8", "--rate-limit", "5/1m"], {
-      cwd: ROOT,
-      env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", CI: "1" },
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        "serve",
+        "--port",
+        "0",
+        "--models-dir",
+        dir,
+        "--max-batch",
+        "2",
+        "--max-keys",
+        "8",
+        "--rate-limit",
+        "5/1m",
+      ],
+      {
+        cwd: ROOT,
+        env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", CI: "1" },
+      },
+    );
     try {
       const url = await new Promise<string>((resolve, reject) => {
         let err = "";
@@ -49,7 +72,12 @@ describe("serve limit flags", () => {
         });
         child.on("close", (code) => reject(new Error(`serve exited ${code}: ${err}`)));
       });
-      const post = (body: unknown) => fetch(`${url}/predict`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      const post = (body: unknown) =>
+        fetch(`${url}/predict`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
       const s = syntheticSample(1, createRng(3));
       expect((await post([s, s])).status).toBe(200);
       const batch = await post([s, s, s]);

@@ -7,7 +7,11 @@ import { runCli } from "../helpers/cli.js";
 export const KEYS = 6;
 
 /** A press/release sample typed the way `user` types (hold and gap times set per user), with seeded noise. */
-export function syntheticSample(user: number, rng: () => number, keys = KEYS): { press: number[]; release: number[] } {
+export function syntheticSample(
+  user: number,
+  rng: () => number,
+  keys = KEYS,
+): { press: number[]; release: number[] } {
   const press: number[] = [];
   const release: number[] = [];
   let t = 0;
@@ -25,7 +29,10 @@ export function syntheticSample(user: number, rng: () => number, keys = KEYS): {
 /** A wide-layout CSV of `perUser` synthetic samples for each of `users` users (labels 1…users). */
 export function syntheticCsv(users = 4, perUser = 14, seed = 5): string {
   const rng = createRng(seed);
-  const head = [...Array.from({ length: KEYS }, (_, i) => [`press-${i}`, `release-${i}`]).flat(), "UserID"].join(",");
+  const head = [
+    ...Array.from({ length: KEYS }, (_, i) => [`press-${i}`, `release-${i}`]).flat(),
+    "UserID",
+  ].join(",");
   const rows: string[] = [head];
   for (let u = 1; u <= users; u++) {
     for (let s = 0; s < perUser; s++) {
@@ -42,7 +49,19 @@ export async function trainedDir(models = "rf,svm"): Promise<{ dir: string; csv:
   const csv = join(root, "train.csv");
   writeFileSync(csv, syntheticCsv());
   const dir = join(root, "models");
-  const r = await runCli(["train", csv, "--model", models, "--out", dir, "--holdout", "0", "--workers", "0", "--json"]);
+  const r = await runCli([
+    "train",
+    csv,
+    "--model",
+    models,
+    "--out",
+    dir,
+    "--holdout",
+    "0",
+    "--workers",
+    "0",
+    "--json",
+  ]);
   if (r.code !== 0) throw new Error(`train failed (${r.code}): ${r.stderr}`);
   // train enrolled the users in the test file's identity store (KEYSTROKE_ID_STORE, see test/store-env.ts)
   return { dir, csv, root };

@@ -7,7 +7,10 @@ import { ODD_IDS, userVectors } from "./helpers.js";
  * The identity store's contract, run against every backend (sqlite-contract.test.ts, postgres-contract.test.ts):
  * `fresh()` gives an empty store, `reopen(store)` another connection to the same one (a second instance).
  */
-export function storeContract(name: string, backend: { fresh(): Promise<Store>; reopen(s: Store): Promise<Store> }): void {
+export function storeContract(
+  name: string,
+  backend: { fresh(): Promise<Store>; reopen(s: Store): Promise<Store> },
+): void {
   const opened: Store[] = [];
   const services: IdentityService[] = [];
   const fresh = async () => {
@@ -82,7 +85,9 @@ export function storeContract(name: string, backend: { fresh(): Promise<Store>; 
     it("a change made through one instance reaches the other's cached template (version check)", async () => {
       const store = await fresh();
       const a = service(store);
-      await a.enrollSamples([1, 2, 3, 4, 5, 6].flatMap((u) => userVectors(u, 8).map((v) => vectorSample(v, u))));
+      await a.enrollSamples(
+        [1, 2, 3, 4, 5, 6].flatMap((u) => userVectors(u, 8).map((v) => vectorSample(v, u))),
+      );
       const b = service(await reopen(store));
       const accepted = async (user: number, seed: number) => {
         let n = 0;
@@ -104,11 +109,17 @@ export function storeContract(name: string, backend: { fresh(): Promise<Store>; 
       const store = await fresh();
       const ids = service(store);
       expect(await ids.enroll("bob", userVectors(2, 4))).toMatchObject({ samples: 4, replaced: false });
-      expect(await ids.enroll("bob", userVectors(2, 3, 9), { mode: "append" })).toMatchObject({ samples: 7, replaced: true });
+      expect(await ids.enroll("bob", userVectors(2, 3, 9), { mode: "append" })).toMatchObject({
+        samples: 7,
+        replaced: true,
+      });
       expect((await store.identities.samples("bob")).length).toBe(7);
       expect(await ids.enroll("bob", userVectors(2, 5, 10))).toMatchObject({ samples: 5, replaced: true });
       const v = await store.identities.version("bob");
-      const r = await ids.enrollSamples(userVectors(3, 6).map((x) => vectorSample(x, "bob")), { onlyNew: true });
+      const r = await ids.enrollSamples(
+        userVectors(3, 6).map((x) => vectorSample(x, "bob")),
+        { onlyNew: true },
+      );
       expect(r.kept).toEqual(["bob"]);
       expect(await store.identities.version("bob")).toBe(v);
       expect((await ids.show("bob")).samples).toBe(5);
@@ -157,7 +168,9 @@ export function storeContract(name: string, backend: { fresh(): Promise<Store>; 
       expect((await ids.list()).map((u) => u.id).sort()).toEqual(ODD_IDS.map(String).sort());
       expect(Object.prototype.hasOwnProperty.call(Object.prototype, "samples")).toBe(false);
       await expect(ids.enroll("", userVectors(1, 4))).rejects.toMatchObject({ code: "BAD_REQUEST" });
-      await expect(ids.enroll("y".repeat(257), userVectors(1, 4))).rejects.toMatchObject({ code: "BAD_REQUEST" });
+      await expect(ids.enroll("y".repeat(257), userVectors(1, 4))).rejects.toMatchObject({
+        code: "BAD_REQUEST",
+      });
       // a digits-only id with leading zeros stays a string; a plain number is the number label
       await ids.enroll(42, userVectors(2, 4));
       expect((await ids.show("42")).UserID).toBe(42);
@@ -173,7 +186,12 @@ export function storeContract(name: string, backend: { fresh(): Promise<Store>; 
       expect(await ids.auto("erin", v[1]!)).toMatchObject({ enrolled: false, needed: 2 });
       expect(await ids.auto("erin", v[2]!)).toMatchObject({ enrolled: false, needed: 1 });
       expect(await ids.auto("erin", v[3]!)).toMatchObject({ enrolled: true, enrolled_now: true, samples: 4 });
-      expect(await ids.auto("erin", v[4]!)).toMatchObject({ enrolled: true, enrolled_now: false, UserID: "erin", replay: false });
+      expect(await ids.auto("erin", v[4]!)).toMatchObject({
+        enrolled: true,
+        enrolled_now: false,
+        UserID: "erin",
+        replay: false,
+      });
     });
   });
 }

@@ -30,7 +30,9 @@ for (let i = 0; ; i++) await ids.enroll("u" + (i % 4), vectors.slice(0, 3 + (i %
     );
     const vectors = userVectors(1, 12);
     for (let round = 0; round < 6; round++) {
-      const child = spawn(process.execPath, [script, JSON.stringify(vectors)], { stdio: ["ignore", "pipe", "inherit"] });
+      const child = spawn(process.execPath, [script, JSON.stringify(vectors)], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
       await once(child.stdout, "data");
       await new Promise((r) => setTimeout(r, 150 + 97 * round));
       child.kill("SIGKILL");
@@ -64,11 +66,19 @@ describe("PostgreSQL unreachable", () => {
   it("/health says not ready and /verify answers 503, never 500 and never an accept; both recover", async () => {
     const store = await openStore(await pg.database(), { connectTimeoutMs: 1000 });
     const ids = new IdentityService(store);
-    const harness = serverHarness({ loadModels: async (): Promise<ModelDir> => fakeModelDir([fakeModel("RF", "summary", null, [1])]) });
+    const harness = serverHarness({
+      loadModels: async (): Promise<ModelDir> => fakeModelDir([fakeModel("RF", "summary", null, [1])]),
+    });
     try {
       await ids.enroll("alice", userVectors(1, 6));
       const s = await harness.make({ identities: ids });
-      const verify = () => s.app.inject({ method: "POST", url: "/verify", payload: JSON.stringify({ ...rawSample(1, Math.random() * 1e6), UserID: "alice" }), headers: { "content-type": "application/json" } });
+      const verify = () =>
+        s.app.inject({
+          method: "POST",
+          url: "/verify",
+          payload: JSON.stringify({ ...rawSample(1, Math.random() * 1e6), UserID: "alice" }),
+          headers: { "content-type": "application/json" },
+        });
       expect((await verify()).statusCode).toBe(200);
       await pg.pause();
       const health = await s.app.inject({ method: "GET", url: "/health" });
@@ -80,7 +90,15 @@ describe("PostgreSQL unreachable", () => {
         expect(r.json()).toMatchObject({ code: "STORE_UNAVAILABLE" });
         expect(r.body).not.toMatch(/accepted/);
       }
-      const enrol = await s.app.inject({ method: "POST", url: "/enroll", payload: JSON.stringify({ UserID: "bob", samples: [rawSample(2, 1), rawSample(2, 2), rawSample(2, 3)] }), headers: { "content-type": "application/json" } });
+      const enrol = await s.app.inject({
+        method: "POST",
+        url: "/enroll",
+        payload: JSON.stringify({
+          UserID: "bob",
+          samples: [rawSample(2, 1), rawSample(2, 2), rawSample(2, 3)],
+        }),
+        headers: { "content-type": "application/json" },
+      });
       expect(enrol.statusCode).toBe(503);
       await pg.start();
       let ok = 0;

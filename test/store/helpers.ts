@@ -31,4 +31,14 @@ export function rawSample(user: number, seed: number, keys = 6): { press: number
   return { press, release };
 }
 
-export const ODD_IDS: Label[] = ["__proto__", "constructor", "prototype", "toString", "ünïcødé-用户-🙂", "007", "x".repeat(256), "a b", "'; DROP TABLE identities; --"];
+export const ODD_IDS: Label[] = [
+  "__proto__",
+  "constructor",
+  "prototype",
+  "toString",
+  "ünïcødé-用户-🙂",
+  "007",
+  "x".repeat(256),
+  "a b",
+  "'; DROP TABLE identities; --",
+];

@@ -23,6 +23,11 @@ describe("training-row fingerprint", () => {
     const split = splitByTraining(evaluated, fp);
     expect(split.counts).toEqual({ total: 3, training: 2, held_out: 1, fingerprint: true });
     expect(split.heldOut).toEqual([evaluated[1]]);
-    expect(splitByTraining(evaluated, undefined).counts).toEqual({ total: 3, training: 0, held_out: 0, fingerprint: false });
+    expect(splitByTraining(evaluated, undefined).counts).toEqual({
+      total: 3,
+      training: 0,
+      held_out: 0,
+      fingerprint: false,
+    });
   });
 });

@@ -23,9 +23,21 @@ describe("progress for a log", () => {
   });
 
   it("keeps each model's own clock", () => {
-    let list = applyTrainEvent([], { algorithm: "RF", featureSet: "timings", phase: "trees", done: 1, total: 4 }, 0);
-    list = applyTrainEvent(list, { algorithm: "XGB", featureSet: "timings", phase: "rounds", done: 1, total: 2 }, 1000);
-    list = applyTrainEvent(list, { algorithm: "RF", featureSet: "timings", phase: "trees", done: 2, total: 4 }, 1000);
+    let list = applyTrainEvent(
+      [],
+      { algorithm: "RF", featureSet: "timings", phase: "trees", done: 1, total: 4 },
+      0,
+    );
+    list = applyTrainEvent(
+      list,
+      { algorithm: "XGB", featureSet: "timings", phase: "rounds", done: 1, total: 2 },
+      1000,
+    );
+    list = applyTrainEvent(
+      list,
+      { algorithm: "RF", featureSet: "timings", phase: "trees", done: 2, total: 4 },
+      1000,
+    );
     // 1 tree in the 1 s since the first event, 2 to go
     expect(list.find((m) => m.key === "RF/timings")).toMatchObject({ elapsedS: 1, etaS: 2 });
     expect(list.find((m) => m.key === "XGB/timings")).toMatchObject({ elapsedS: 0, etaS: null });
@@ -39,13 +51,18 @@ describe("tables fit the terminal", () => {
     const rows = [["RF", "85.1%", "a (10.0%), b (20.0%), c (30.0%)"]];
     expect(fitColumns(head, rows, 200, [2])).toEqual([0, 1, 2]);
     expect(fitColumns(head, rows, 30, [2])).toEqual([0, 1]);
-    const text = renderTable(head, rows, { isTTY: false } as NodeJS.WriteStream, { maxWidth: 30, dropOrder: [2] });
+    const text = renderTable(head, rows, { isTTY: false } as NodeJS.WriteStream, {
+      maxWidth: 30,
+      dropOrder: [2],
+    });
     for (const line of text.split("\n").slice(0, -1)) expect(line.length).toBeLessThanOrEqual(30);
     expect(text).toContain("not shown: most wrong users");
   });
 
   it("rounds numbers for people", () => {
-    expect(renderTable(["x"], [[0.123456789], [12.3456]], { isTTY: false } as NodeJS.WriteStream)).toMatch(/0\.123[\s\S]*12\.35/);
+    expect(renderTable(["x"], [[0.123456789], [12.3456]], { isTTY: false } as NodeJS.WriteStream)).toMatch(
+      /0\.123[\s\S]*12\.35/,
+    );
   });
 });
 

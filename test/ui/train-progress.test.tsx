@@ -5,9 +5,27 @@ import { applyTrainEvent, TrainProgressView, type ModelProgress } from "../../sr
 describe("training progress view", () => {
   it("folds events per model and draws a bar for each", () => {
     let models: ModelProgress[] = [];
-    models = applyTrainEvent(models, { algorithm: "RF", featureSet: "timings", phase: "trees", done: 50, total: 100 });
-    models = applyTrainEvent(models, { algorithm: "XGB", featureSet: "summary", phase: "rounds", done: 1, total: 4 });
-    models = applyTrainEvent(models, { algorithm: "RF", featureSet: "timings", phase: "trees", done: 100, total: 100 });
+    models = applyTrainEvent(models, {
+      algorithm: "RF",
+      featureSet: "timings",
+      phase: "trees",
+      done: 50,
+      total: 100,
+    });
+    models = applyTrainEvent(models, {
+      algorithm: "XGB",
+      featureSet: "summary",
+      phase: "rounds",
+      done: 1,
+      total: 4,
+    });
+    models = applyTrainEvent(models, {
+      algorithm: "RF",
+      featureSet: "timings",
+      phase: "trees",
+      done: 100,
+      total: 100,
+    });
     expect(models).toHaveLength(2);
     const { lastFrame } = render(<TrainProgressView models={models} title="training" />);
     const frame = lastFrame() ?? "";

@@ -8,7 +8,13 @@ const E = [
   [2, 12],
 ];
 // means [2, 12]; mean absolute deviations [2/3, 4/3]; standard deviations (n − 1) [1, 2]
-const score = (name: keyof typeof DETECTOR_IMPLS, x: number[], vectors = E, population?: PopulationStats, exclude?: string) => {
+const score = (
+  name: keyof typeof DETECTOR_IMPLS,
+  x: number[],
+  vectors = E,
+  population?: PopulationStats,
+  exclude?: string,
+) => {
   const impl = DETECTOR_IMPLS[name];
   return impl.compile(impl.fit(vectors, population, "u"), population)(x, exclude);
 };
@@ -42,7 +48,8 @@ describe("Killourhy & Maxion's detectors on hand-checked numbers", () => {
     const a = 4 / 3 + r;
     const b = -2 / 3;
     const det = a * a - b * b;
-    const maha = (v: number[]) => Math.sqrt((a * v[0]! * v[0]! - 2 * b * v[0]! * v[1]! + a * v[1]! * v[1]!) / det);
+    const maha = (v: number[]) =>
+      Math.sqrt((a * v[0]! * v[0]! - 2 * b * v[0]! * v[1]! + a * v[1]! * v[1]!) / det);
     const x = [1.5, 0.4];
     const expected = Math.min(...V.map((e) => maha([x[0]! - e[0]!, x[1]! - e[1]!])));
     expect(score("mahalanobis-nn", x, V)).toBeCloseTo(expected, 9);
@@ -64,10 +71,20 @@ describe("our detectors", () => {
     const x = [4, 12];
     const own = [0, 1].reduce((s, j) => s + Math.log1p(Math.abs(Math.log1p(x[j]!) - mean[j]!) / mad[j]!), 0);
     expect(score("manhattan-robust", x)).toBeCloseTo(own, 12);
-    const pop = { logSpread: [0.5, 0.1], cohort: [], background: [], featureSet: "timings", nFeatures: 2, users: 1 } as PopulationStats;
+    const pop = {
+      logSpread: [0.5, 0.1],
+      cohort: [],
+      background: [],
+      featureSet: "timings",
+      nFeatures: 2,
+      users: 1,
+    } as PopulationStats;
     // three own samples and one pseudo-sample of the population spread
     const shrunk = [0, 1].map((j) => (3 * mad[j]! + pop.logSpread[j]!) / 4);
-    const expected = [0, 1].reduce((s, j) => s + Math.log1p(Math.abs(Math.log1p(x[j]!) - mean[j]!) / shrunk[j]!), 0);
+    const expected = [0, 1].reduce(
+      (s, j) => s + Math.log1p(Math.abs(Math.log1p(x[j]!) - mean[j]!) / shrunk[j]!),
+      0,
+    );
     expect(score("manhattan-robust", x, E, pop)).toBeCloseTo(expected, 12);
   });
 
@@ -77,10 +94,18 @@ describe("our detectors", () => {
       { user: "b", mean: [2, 3], spread: [0.2, 0.4] },
       { user: "c", mean: [0.5, 2.5], spread: [1, 1] },
     ];
-    const pop: PopulationStats = { featureSet: "timings", nFeatures: 2, users: 4, logSpread: [0.3, 0.3], cohort: members, background: [] };
+    const pop: PopulationStats = {
+      featureSet: "timings",
+      nFeatures: 2,
+      users: 4,
+      logSpread: [0.3, 0.3],
+      cohort: members,
+      background: [],
+    };
     const x = [4, 12];
     const lx = x.map(Math.log1p);
-    const dist = (m: number[], a: number[]) => [0, 1].reduce((s, j) => s + Math.log1p(Math.abs(lx[j]! - m[j]!) / a[j]!), 0);
+    const dist = (m: number[], a: number[]) =>
+      [0, 1].reduce((s, j) => s + Math.log1p(Math.abs(lx[j]! - m[j]!) / a[j]!), 0);
     const shrunk = [0, 1].map((j) => (3 * mad[j]! + 0.3) / 4);
     const own = dist(mean, shrunk);
     const tnorm = (cs: number[]) => {

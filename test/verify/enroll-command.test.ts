@@ -46,9 +46,21 @@ describe("keystroke-id enroll (built binary)", () => {
     const refused = await runCli(["enroll", UNLABELLED, "--user", "newcomer", "--store", store, "--json"]);
     expect(refused.code).toBe(3);
     expect(refused.stderr).toMatch(/enrolment of user newcomer refused: .*two people/);
-    const r = await runCli(["enroll", UNLABELLED, "--user", "newcomer", "--store", store, "--json", "--force"]);
+    const r = await runCli([
+      "enroll",
+      UNLABELLED,
+      "--user",
+      "newcomer",
+      "--store",
+      store,
+      "--json",
+      "--force",
+    ]);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ users: 31, enrolled: [{ UserID: "newcomer", replaced: false, forced: ["two_people"] }] });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      users: 31,
+      enrolled: [{ UserID: "newcomer", replaced: false, forced: ["two_people"] }],
+    });
     const after = await versions(store);
     expect(after.size).toBe(31);
     for (const [id, v] of before) expect(after.get(id)).toBe(v);
@@ -62,7 +74,16 @@ describe("keystroke-id enroll (built binary)", () => {
     const small = join(dir, "two.csv");
     const lines = (await readFile(UNLABELLED, "utf8")).trim().split("\n");
     await writeFile(small, lines.slice(0, 3).join("\n") + "\n");
-    const r2 = await runCli(["enroll", small, "--user", "x", "--store", join(models, "b.db"), "--detector", "manhattan-scaled"]);
+    const r2 = await runCli([
+      "enroll",
+      small,
+      "--user",
+      "x",
+      "--store",
+      join(models, "b.db"),
+      "--detector",
+      "manhattan-scaled",
+    ]);
     expect(r2.code).toBe(3);
     expect(r2.stderr).toMatch(/2 samples; enrolling needs at least 3/);
     expect(r2.stdout).toBe("");

@@ -17,8 +17,14 @@ describe("assessEnrolment", () => {
     const s = syntheticSamples(2, 6);
     const v = vectorsOf(s, 1);
     expect(assessEnrolment(v.slice(0, 2)).problems.map((p) => p.code)).toEqual(["too_few_samples"]);
-    expect(assessEnrolment([...v.slice(0, 3), v[3]!.slice(0, 10)]).problems.map((p) => p.code)).toEqual(["different_lengths"]);
-    expect(assessEnrolment(v, undefined, { texts: ["abc", "abc", "abd", "abc", "abc", "abc"] }).problems.map((p) => p.code)).toEqual(["different_texts"]);
+    expect(assessEnrolment([...v.slice(0, 3), v[3]!.slice(0, 10)]).problems.map((p) => p.code)).toEqual([
+      "different_lengths",
+    ]);
+    expect(
+      assessEnrolment(v, undefined, { texts: ["abc", "abc", "abd", "abc", "abc", "abc"] }).problems.map(
+        (p) => p.code,
+      ),
+    ).toEqual(["different_texts"]);
   });
 
   it("flags an exact repeat and a sample far from the others as outliers, and they lower the quality", () => {
@@ -43,7 +49,10 @@ describe("assessEnrolment", () => {
     const s = syntheticSamples(12, 12, 6, 11);
     const others = Array.from({ length: 10 }, (_, i) => ({ user: i + 3, vectors: vectorsOf(s, i + 3) }));
     const population = buildPopulation(others);
-    const mixed: Sample[] = [...s.filter((x) => x.label === 1).slice(0, 5), ...s.filter((x) => x.label === 2).slice(0, 5)].map((x) => ({ ...x, label: "mix" }));
+    const mixed: Sample[] = [
+      ...s.filter((x) => x.label === 1).slice(0, 5),
+      ...s.filter((x) => x.label === 2).slice(0, 5),
+    ].map((x) => ({ ...x, label: "mix" }));
     expect(assessEnrolment(vectorsOf(s, 1).slice(0, 10), population).problems).toEqual([]);
     try {
       enrollSamples(mixed, { population, onInconsistent: "refuse" });
@@ -63,9 +72,14 @@ describe.skipIf(!existsSync(IIITBH_BIG))("enrolment quality on real data (iiitbh
     const ds = await readDataset(IIITBH_BIG, { requireLabel: true });
     const of = (u: string) => ds.samples.filter((x) => x.label === u);
     const population = buildPopulation(
-      [...new Set(ds.samples.map((x) => String(x.label)))].filter((u) => u !== "subject0" && u !== "subject1").map((u) => ({ user: u, vectors: of(u).map((x) => extractTimings(x)) })),
+      [...new Set(ds.samples.map((x) => String(x.label)))]
+        .filter((u) => u !== "subject0" && u !== "subject1")
+        .map((u) => ({ user: u, vectors: of(u).map((x) => extractTimings(x)) })),
     );
-    const mixed = [...of("subject0").slice(0, 5), ...of("subject1").slice(0, 5)].map((x) => ({ ...x, label: "new" }));
+    const mixed = [...of("subject0").slice(0, 5), ...of("subject1").slice(0, 5)].map((x) => ({
+      ...x,
+      label: "new",
+    }));
     expect(() => enrollSamples(mixed, { population, onInconsistent: "refuse" })).toThrow(/two people/);
     for (const u of ["subject0", "subject1"]) {
       const r = enrollSamples(of(u).slice(0, 10), { population, onInconsistent: "refuse" });

@@ -14,12 +14,16 @@ import {
 import { syntheticSamples, vectorsOf } from "./helpers.js";
 
 const samples = syntheticSamples(8, 8);
-const population = buildPopulation([1, 2, 3, 4, 5, 6, 7, 8].map((u) => ({ user: u, vectors: vectorsOf(samples, u).slice(0, 4) })));
+const population = buildPopulation(
+  [1, 2, 3, 4, 5, 6, 7, 8].map((u) => ({ user: u, vectors: vectorsOf(samples, u).slice(0, 4) })),
+);
 
 describe("enrollUser", () => {
   it("needs at least 3 samples", () => {
     const v = vectorsOf(samples, 1);
-    expect(() => enrollUser(1, v.slice(0, 2), { population })).toThrow(expect.objectContaining({ code: "TOO_FEW_SAMPLES" }));
+    expect(() => enrollUser(1, v.slice(0, 2), { population })).toThrow(
+      expect.objectContaining({ code: "TOO_FEW_SAMPLES" }),
+    );
     expect(() => enrollUser(1, v.slice(0, 3), { population })).not.toThrow();
   });
 
@@ -33,7 +37,16 @@ describe("enrollUser", () => {
     const v = vectorsOf(samples, 3).slice(0, 4);
     const t = enrollUser(3, v, { population, detector: "manhattan-scaled" });
     expect(t.thresholdRule).toBe(THRESHOLD_RULE);
-    const loo = v.map((x, i) => scoreRaw(enrollUser(3, v.filter((_, k) => k !== i), { population, detector: "manhattan-scaled", minSamples: 3 }), x));
+    const loo = v.map((x, i) =>
+      scoreRaw(
+        enrollUser(
+          3,
+          v.filter((_, k) => k !== i),
+          { population, detector: "manhattan-scaled", minSamples: 3 },
+        ),
+        x,
+      ),
+    );
     const bg = population.background.filter((b) => b.user !== 3).map((b) => scoreRaw(t, b.vector));
     expect(t.threshold).toBeCloseTo(toAnomaly(computeEer(loo, bg).threshold, t.calibration), 9);
   });
@@ -53,7 +66,9 @@ describe("verifySample", () => {
     const theirs = other.map((x) => verifySample(t1, x, { population }));
     expect(mine.filter((r) => r.accepted).length).toBeGreaterThanOrEqual(3);
     expect(theirs.filter((r) => r.accepted).length).toBeLessThanOrEqual(1);
-    expect(Math.max(...mine.map((r) => r.anomaly_score))).toBeLessThan(Math.min(...theirs.map((r) => r.anomaly_score)));
+    expect(Math.max(...mine.map((r) => r.anomaly_score))).toBeLessThan(
+      Math.min(...theirs.map((r) => r.anomaly_score)),
+    );
     for (const r of [...mine, ...theirs]) {
       expect(r.UserID).toBe(1);
       expect(r.detector).toBe("manhattan-robust-cohort");
@@ -88,7 +103,9 @@ describe("verifySample", () => {
     const many = syntheticSamples(12, 4, 6, 3);
     const built = enrollSamples(many, {}).population;
     const { metric: _m2, negatives: _n2, ubm: _u2, ...olderMany } = built;
-    expect(enrollSamples(many, { population: olderMany }).templates[0]!.detector).toBe("manhattan-robust-cohort");
+    expect(enrollSamples(many, { population: olderMany }).templates[0]!.detector).toBe(
+      "manhattan-robust-cohort",
+    );
     // two users are too few for background models to mean anything
     expect(enrollSamples(syntheticSamples(2, 5), {}).templates[0]!.detector).toBe("manhattan-robust");
   });
@@ -106,7 +123,12 @@ describe("verifySample", () => {
   it("flags near-constant intervals as scripted and rejects them", () => {
     const keys = 6;
     // a script pressing every 120 ms and holding each key 80 ms
-    const v = [...Array(keys).fill(80), ...Array(keys - 1).fill(120), ...Array(keys - 1).fill(120), ...Array(keys - 1).fill(40)];
+    const v = [
+      ...Array(keys).fill(80),
+      ...Array(keys - 1).fill(120),
+      ...Array(keys - 1).fill(120),
+      ...Array(keys - 1).fill(40),
+    ];
     expect(isScripted(v)).toBe(true);
     const r = verifySample(t1, v, { population });
     expect(r).toMatchObject({ scripted: true, accepted: false });
@@ -114,6 +136,8 @@ describe("verifySample", () => {
   });
 
   it("names the problem when a sample has the wrong number of keys", () => {
-    expect(() => verifySample(t1, [1, 2, 3], { population })).toThrow(expect.objectContaining({ code: "BAD_REQUEST" }));
+    expect(() => verifySample(t1, [1, 2, 3], { population })).toThrow(
+      expect.objectContaining({ code: "BAD_REQUEST" }),
+    );
   });
 });

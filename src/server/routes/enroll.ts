@@ -10,12 +10,23 @@ export default async function enrollRoutes(app: FastifyInstance): Promise<void> 
   const { ks } = app;
   app.post("/enroll", { config: admin, schema: { body: { type: "object" } } }, async (req) => {
     const r = parseEnrollRequest(req.body, ks.limits);
-    return requireIdentities(ks).enroll(r.user, r.vectors, { mode: r.mode, ...(r.detector ? { detector: r.detector } : {}) });
+    return requireIdentities(ks).enroll(r.user, r.vectors, {
+      mode: r.mode,
+      ...(r.detector ? { detector: r.detector } : {}),
+    });
   });
 
-  app.post<{ Params: { id: string } }>("/auto/:id", { config: admin, schema: { params, body: { type: "object" } } }, async (req) => {
-    const out = await requireIdentities(ks).auto(userParam(req.params.id), parseAutoRequest(req.body, ks.limits));
-    if (out.enrolled && !out.enrolled_now && out.accepted !== undefined) countVerify(ks.metrics, out as Parameters<typeof countVerify>[1]);
-    return out;
-  });
+  app.post<{ Params: { id: string } }>(
+    "/auto/:id",
+    { config: admin, schema: { params, body: { type: "object" } } },
+    async (req) => {
+      const out = await requireIdentities(ks).auto(
+        userParam(req.params.id),
+        parseAutoRequest(req.body, ks.limits),
+      );
+      if (out.enrolled && !out.enrolled_now && out.accepted !== undefined)
+        countVerify(ks.metrics, out as Parameters<typeof countVerify>[1]);
+      return out;
+    },
+  );
 }

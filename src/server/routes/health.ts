@@ -8,7 +8,10 @@ export default async function healthRoutes(app: FastifyInstance): Promise<void> 
     if (!ks.identities) return { status: "ok", ready: true };
     const store = await storeStatus(ks.identities.store);
     if (store.ready) return { status: "ok", ready: true, store: "ok" };
-    return reply.code(503).header("retry-after", "1").send({ status: "ok", ready: false, store: "unavailable" });
+    return reply
+      .code(503)
+      .header("retry-after", "1")
+      .send({ status: "ok", ready: false, store: "unavailable" });
   });
 
   app.get("/status", async () => {
@@ -18,8 +21,17 @@ export default async function healthRoutes(app: FastifyInstance): Promise<void> 
       uptime_s: Math.round((Date.now() - ks.started) / 100) / 10,
       loaded_at: s.loadedAt.toISOString(),
       best: s.manifest.best,
-      models: s.predictor.source.models.map((m) => ({ Model: m.algorithm, features: m.featureSet, version: m.version, keys: m.keys })),
-      verification: ks.identities ? await storeStatus(ks.identities.store, { count: true }) : s.verifier ? { store: "in memory" } : null,
+      models: s.predictor.source.models.map((m) => ({
+        Model: m.algorithm,
+        features: m.featureSet,
+        version: m.version,
+        keys: m.keys,
+      })),
+      verification: ks.identities
+        ? await storeStatus(ks.identities.store, { count: true })
+        : s.verifier
+          ? { store: "in memory" }
+          : null,
     };
   });
 }

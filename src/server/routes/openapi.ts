@@ -29,14 +29,22 @@ interface RouteDoc {
   response: Record<string, unknown>;
 }
 
-const text = (type: string, description: string) => ({ description, content: { [type]: { schema: { type: "string" } } } });
-const batchOf = (item: TSchema) => Type.Array(Type.Union([item, ErrorSchema]), { description: "a JSON array batch: an answer or an error object (with index) per request" });
+const text = (type: string, description: string) => ({
+  description,
+  content: { [type]: { schema: { type: "string" } } },
+});
+const batchOf = (item: TSchema) =>
+  Type.Array(Type.Union([item, ErrorSchema]), {
+    description: "a JSON array batch: an answer or an error object (with index) per request",
+  });
 /** A 200 that is JSON (one answer or a batch) or, for an NDJSON body, NDJSON. */
 const jsonOrNdjson = (item: TSchema) => ({
   description: "one answer, a batch of them, or NDJSON",
   content: {
     "application/json": { schema: Type.Union([item, batchOf(item)]) },
-    "application/x-ndjson": { schema: { type: "string", description: "one answer or error object (with line) per line" } },
+    "application/x-ndjson": {
+      schema: { type: "string", description: "one answer or error object (with line) per line" },
+    },
   },
 });
 
@@ -45,7 +53,10 @@ const COMMON_ERRORS = { 401: ErrorSchema, 429: ErrorSchema, 500: ErrorSchema, 50
 /** Errors of routes that read a JSON body. */
 const BODY_ERRORS = { 400: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema };
 
-const DemoRhythm = Type.Object({ hold: Type.Array(Type.Number()), gap: Type.Array(Type.Number()) }, { title: "Rhythm", description: "mean hold time per key and press-to-press gap per pair, ms" });
+const DemoRhythm = Type.Object(
+  { hold: Type.Array(Type.Number()), gap: Type.Array(Type.Number()) },
+  { title: "Rhythm", description: "mean hold time per key and press-to-press gap per pair, ms" },
+);
 
 /** The document of every route, by `METHOD url`. */
 export const ROUTE_DOCS: Record<string, RouteDoc> = {
@@ -62,15 +73,26 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     response: { 200: jsonOrNdjson(VerificationSchema), ...BODY_ERRORS, 404: ErrorSchema, ...COMMON_ERRORS },
   },
   "GET /health": {
-    summary: "Up and ready (no token; not rate limited); 503 with ready: false when the identity store does not answer.",
+    summary:
+      "Up and ready (no token; not rate limited); 503 with ready: false when the identity store does not answer.",
     tags: ["operations"],
     response: { 200: HealthSchema, 500: ErrorSchema, 503: Type.Union([HealthSchema, ErrorSchema]) },
   },
-  "GET /status": { summary: "The models and verification templates being served.", tags: ["operations"], response: { 200: StatusSchema, ...COMMON_ERRORS } },
+  "GET /status": {
+    summary: "The models and verification templates being served.",
+    tags: ["operations"],
+    response: { 200: StatusSchema, ...COMMON_ERRORS },
+  },
   "GET /models": {
     summary: "The manifest of the models being served.",
     tags: ["operations"],
-    response: { 200: Type.Object({ best: Type.String(), models: Type.Array(Type.Object({}, { additionalProperties: true })) }, { title: "Manifest", additionalProperties: true }), ...COMMON_ERRORS },
+    response: {
+      200: Type.Object(
+        { best: Type.String(), models: Type.Array(Type.Object({}, { additionalProperties: true })) },
+        { title: "Manifest", additionalProperties: true },
+      ),
+      ...COMMON_ERRORS,
+    },
   },
   "POST /enroll": {
     summary: "Enrols a user (admin token): replaces the template, or adds samples with mode: append.",
@@ -79,42 +101,113 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     response: { 200: EnrolmentSchema, ...BODY_ERRORS, 403: ErrorSchema, ...COMMON_ERRORS },
   },
   "POST /auto/{id}": {
-    summary: "Enrol-or-verify in one call (admin token): collects samples until the user can be enrolled, then verifies.",
+    summary:
+      "Enrol-or-verify in one call (admin token): collects samples until the user can be enrolled, then verifies.",
     tags: ["identities"],
     body: Type.Union([KeystrokesSampleSchema, ArraysSampleSchema]),
     response: { 200: AutoSchema, ...BODY_ERRORS, 403: ErrorSchema, ...COMMON_ERRORS },
   },
-  "GET /users": { summary: "Lists enrolled users, a page at a time (admin token).", tags: ["identities"], response: { 200: UserListSchema, 400: ErrorSchema, 403: ErrorSchema, ...COMMON_ERRORS } },
-  "GET /users/{id}": { summary: "One enrolled user: dates, sample count, detector, threshold, quality; never timings (admin token).", tags: ["identities"], response: { 200: UserViewSchema, 400: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, ...COMMON_ERRORS } },
-  "GET /users/{id}/audit": { summary: "A user's audit log: enrolments, deletions and decisions (admin token).", tags: ["identities"], response: { 200: AuditSchema, 400: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, ...COMMON_ERRORS } },
-  "DELETE /users/{id}": { summary: "Erases a user's template, enrolment samples and replay hashes (admin token).", tags: ["identities"], response: { 200: DeletedSchema, 400: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, ...COMMON_ERRORS } },
-  "GET /metrics": { summary: "Prometheus metrics.", tags: ["operations"], response: { 200: text("text/plain", "Prometheus text format"), ...COMMON_ERRORS } },
-  "GET /recorder.js": {
-    summary: "The keystroke recorder as one <script> file, defining KeystrokeRecorder.createRecorder (no token).",
-    tags: ["browser"],
-    response: { 200: text("text/javascript", "the recorder script"), 429: ErrorSchema, 500: ErrorSchema, 503: ErrorSchema },
+  "GET /users": {
+    summary: "Lists enrolled users, a page at a time (admin token).",
+    tags: ["identities"],
+    response: { 200: UserListSchema, 400: ErrorSchema, 403: ErrorSchema, ...COMMON_ERRORS },
   },
-  "GET /demo": { summary: "The demo page (serve --demo; on by default on loopback only).", tags: ["demo"], response: { 200: text("text/html", "the demo page"), 429: ErrorSchema, 500: ErrorSchema, 503: ErrorSchema } },
+  "GET /users/{id}": {
+    summary:
+      "One enrolled user: dates, sample count, detector, threshold, quality; never timings (admin token).",
+    tags: ["identities"],
+    response: { 200: UserViewSchema, 400: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, ...COMMON_ERRORS },
+  },
+  "GET /users/{id}/audit": {
+    summary: "A user's audit log: enrolments, deletions and decisions (admin token).",
+    tags: ["identities"],
+    response: { 200: AuditSchema, 400: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, ...COMMON_ERRORS },
+  },
+  "DELETE /users/{id}": {
+    summary: "Erases a user's template, enrolment samples and replay hashes (admin token).",
+    tags: ["identities"],
+    response: { 200: DeletedSchema, 400: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, ...COMMON_ERRORS },
+  },
+  "GET /metrics": {
+    summary: "Prometheus metrics.",
+    tags: ["operations"],
+    response: { 200: text("text/plain", "Prometheus text format"), ...COMMON_ERRORS },
+  },
+  "GET /recorder.js": {
+    summary:
+      "The keystroke recorder as one <script> file, defining KeystrokeRecorder.createRecorder (no token).",
+    tags: ["browser"],
+    response: {
+      200: text("text/javascript", "the recorder script"),
+      429: ErrorSchema,
+      500: ErrorSchema,
+      503: ErrorSchema,
+    },
+  },
+  "GET /demo": {
+    summary: "The demo page (serve --demo; on by default on loopback only).",
+    tags: ["demo"],
+    response: {
+      200: text("text/html", "the demo page"),
+      429: ErrorSchema,
+      500: ErrorSchema,
+      503: ErrorSchema,
+    },
+  },
   "GET /demo/config": {
     summary: "The demo's phrase and how many samples it enrols with.",
     tags: ["demo"],
-    response: { 200: Type.Object({ phrase: Type.String(), keys: Type.Union([Type.Integer(), Type.Null()]), samples: Type.Integer(), enroll: Type.String(), verify: Type.String() }, { title: "DemoConfig", additionalProperties: true }), 429: ErrorSchema, 500: ErrorSchema, 503: ErrorSchema },
+    response: {
+      200: Type.Object(
+        {
+          phrase: Type.String(),
+          keys: Type.Union([Type.Integer(), Type.Null()]),
+          samples: Type.Integer(),
+          enroll: Type.String(),
+          verify: Type.String(),
+        },
+        { title: "DemoConfig", additionalProperties: true },
+      ),
+      429: ErrorSchema,
+      500: ErrorSchema,
+      503: ErrorSchema,
+    },
   },
   "POST /demo/enroll": {
     summary: "Enrols a demo user (in this process's memory only) from typed samples.",
     tags: ["demo"],
-    body: Type.Object({ UserID: UserIdSchema, samples: Type.Array(KeystrokesSampleSchema, { minItems: 5, maxItems: 50 }) }),
+    body: Type.Object({
+      UserID: UserIdSchema,
+      samples: Type.Array(KeystrokesSampleSchema, { minItems: 5, maxItems: 50 }),
+    }),
     response: {
-      200: Type.Object({ UserID: UserIdSchema, samples: Type.Integer(), detector: Type.String(), threshold: Type.Number(), rhythm: DemoRhythm }, { title: "DemoEnrolment" }),
+      200: Type.Object(
+        {
+          UserID: UserIdSchema,
+          samples: Type.Integer(),
+          detector: Type.String(),
+          threshold: Type.Number(),
+          rhythm: DemoRhythm,
+        },
+        { title: "DemoEnrolment" },
+      ),
       ...BODY_ERRORS,
       ...COMMON_ERRORS,
     },
   },
   "POST /demo/verify": {
-    summary: "Verifies a demo user's sample; answers the decision with this attempt's rhythm and the template's.",
+    summary:
+      "Verifies a demo user's sample; answers the decision with this attempt's rhythm and the template's.",
     tags: ["demo"],
     body: Type.Intersect([KeystrokesSampleSchema, Type.Object({ UserID: UserIdSchema })]),
-    response: { 200: Type.Intersect([VerificationSchema, Type.Object({ rhythm: DemoRhythm, template: DemoRhythm })], { title: "DemoVerification" }), ...BODY_ERRORS, 404: ErrorSchema, ...COMMON_ERRORS },
+    response: {
+      200: Type.Intersect([VerificationSchema, Type.Object({ rhythm: DemoRhythm, template: DemoRhythm })], {
+        title: "DemoVerification",
+      }),
+      ...BODY_ERRORS,
+      404: ErrorSchema,
+      ...COMMON_ERRORS,
+    },
   },
 };
 
@@ -132,7 +225,12 @@ const docPath = (url: string) => url.replace(/:(\w+)/g, "{$1}");
  */
 async function openapiPlugin(app: FastifyInstance): Promise<void> {
   app.addHook("onRoute", (route: RouteOptions) => {
-    if (SELF.test(route.url) || route.method === "HEAD" || (Array.isArray(route.method) && route.method.includes("HEAD"))) return;
+    if (
+      SELF.test(route.url) ||
+      route.method === "HEAD" ||
+      (Array.isArray(route.method) && route.method.includes("HEAD"))
+    )
+      return;
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) {
       const doc = ROUTE_DOCS[`${method} ${docPath(route.url)}`];
@@ -149,7 +247,11 @@ async function openapiPlugin(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: "3.1.0",
-      info: { title: "keystroke-id", version: process.env.npm_package_version ?? "0.1.0", description: "Identify and verify people from keystroke timings." },
+      info: {
+        title: "keystroke-id",
+        version: process.env.npm_package_version ?? "0.1.0",
+        description: "Identify and verify people from keystroke timings.",
+      },
       components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
       security: [{ bearer: [] }],
     },
@@ -163,7 +265,9 @@ async function openapiPlugin(app: FastifyInstance): Promise<void> {
     },
   });
   await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { docExpansion: "list" }, uiHooks: {} });
-  app.get("/openapi.json", { config: { access: "public" }, schema: { hide: true } }, async () => app.swagger());
+  app.get("/openapi.json", { config: { access: "public" }, schema: { hide: true } }, async () =>
+    app.swagger(),
+  );
 }
 
 // registered into the parent scope (what fastify-plugin does), so that its onRoute hook sees every route

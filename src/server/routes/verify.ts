@@ -12,9 +12,19 @@ export default async function verifyRoutes(app: FastifyInstance): Promise<void> 
     const { verifier } = ks.state();
     if (!verifier) {
       ks.metrics.rejected.inc({ reason: "NO_TEMPLATES" });
-      return reply.code(404).send(errorBody(new KeystrokeError("NO_TEMPLATES", "this models dir has no verification templates (run keystroke-id enroll)")));
+      return reply
+        .code(404)
+        .send(
+          errorBody(
+            new KeystrokeError(
+              "NO_TEMPLATES",
+              "this models dir has no verification templates (run keystroke-id enroll)",
+            ),
+          ),
+        );
     }
-    const one = async (v: unknown) => countVerify(ks.metrics, await verifyRequest(verifier, parseVerifyRequest(v, undefined, ks.limits)));
+    const one = async (v: unknown) =>
+      countVerify(ks.metrics, await verifyRequest(verifier, parseVerifyRequest(v, undefined, ks.limits)));
     if (req.body instanceof NdjsonBody) {
       const rows = ks.batchOf(ndjsonRows(req.body.text));
       reply.type("application/x-ndjson");
