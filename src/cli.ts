@@ -45,9 +45,16 @@ export function buildProgram(): Command {
     usersCommand,
     modelsCommand,
   ]) {
-    program.addCommand(make().exitOverride());
+    program.addCommand(exitOverrideAll(make()));
   }
   return program;
+}
+
+/** Commander errors are thrown, not exited on, down to every subcommand (`users show` without an id too). */
+function exitOverrideAll(cmd: Command): Command {
+  cmd.exitOverride();
+  for (const sub of cmd.commands) exitOverrideAll(sub);
+  return cmd;
 }
 
 let running: string | undefined;

@@ -212,7 +212,8 @@ export interface ErrorContext {
 export function toKeystrokeError(e: unknown, context: ErrorContext = {}): KeystrokeError {
   if (isKeystrokeError(e)) return e;
   const f = (typeof e === "object" && e !== null ? e : {}) as FrameworkError;
-  if (Array.isArray(f.validation)) {
+  // Not Array.isArray: it narrows a ReadonlyArray to any[].
+  if (f.validation !== undefined && typeof f.validation.length === "number") {
     const v = f.validation[0];
     const missing = (v?.params as { missingProperty?: string } | undefined)?.missingProperty;
     const path = (v?.instancePath ?? "").split("/").filter(Boolean).join(".");

@@ -135,7 +135,7 @@ export const StatusSchema = Type.Object(
       Type.Object({
         Model: Type.String(),
         features: Type.String(),
-        version: Type.String(),
+        model_version: Type.String(),
         keys: Type.Union([Type.Integer(), Type.Null()]),
       }),
     ),

@@ -135,7 +135,7 @@ export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: 
       try {
         if (opened.legacy?.imported)
           io.stderr.write(`imported ${opened.legacy.imported} user(s) from ${opened.legacy.dir}\n`);
-        const detector = opts.detector as DetectorName | undefined;
+        const detector = opts.detector;
         const enrolled =
           opts.mode === "append"
             ? await appendEach(opened.service, ds.samples, user, detector)

@@ -217,7 +217,7 @@ export function resolveOutput(
   piped: OutputFormat = "json",
   stdout: { isTTY?: boolean } = process.stdout,
 ): OutputFormat {
-  if (o.output !== undefined) return parseChoice(o.output, formats, "--output") as OutputFormat;
+  if (o.output !== undefined) return parseChoice<OutputFormat>(o.output, formats, "--output");
   if (o.json === true) return "json";
   return stdout.isTTY && formats.includes("table") ? "table" : piped;
 }
@@ -329,12 +329,12 @@ export async function loadConfig(cwd = process.cwd()): Promise<LoadedConfig | nu
 
 /** The nearest keystroke-id.config.json or package.json from `cwd` up (the file lilconfig would read first). */
 async function firstConfigFile(cwd: string): Promise<string | undefined> {
-  const { existsSync } = await import("node:fs");
-  const { dirname, join } = await import("node:path");
-  for (let dir = cwd; ; dir = dirname(dir)) {
+  const fs = await import("node:fs");
+  const path = await import("node:path");
+  for (let dir = cwd; ; dir = path.dirname(dir)) {
     for (const name of ["keystroke-id.config.json", "package.json"])
-      if (existsSync(join(dir, name))) return join(dir, name);
-    if (dirname(dir) === dir) return undefined;
+      if (fs.existsSync(path.join(dir, name))) return path.join(dir, name);
+    if (path.dirname(dir) === dir) return undefined;
   }
 }
 
@@ -354,9 +354,9 @@ export function addOptions(cmd: Command, specs: readonly OptionSpec[]): Command 
     const fromConfig = spec.config === false || spec.aliasOf ? undefined : configValue(cmd.name(), spec.key);
     const def =
       fromConfig !== undefined
-        ? typeof fromConfig === "boolean"
+        ? typeof fromConfig === "boolean" || typeof fromConfig === "string"
           ? fromConfig
-          : String(fromConfig)
+          : JSON.stringify(fromConfig)
         : spec.default;
     if (def !== undefined && !(spec.flags.includes("--no-") && def === true)) opt.default(def);
     if (spec.hidden || spec.aliasOf) opt.hideHelp();

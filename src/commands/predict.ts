@@ -176,7 +176,7 @@ unless --allow-summary (or "allow_summary": true in the request); every answer n
         // validate before opening anything, so a bad request is reported as such even without a store
         if (input.form === "single") core.parseVerifyRequest(input.value, claim);
         const opened = await core.openVerifier({ store: flags.store, modelsDir: flags.modelsDir });
-        close = opened.close;
+        close = () => opened.close();
         answer = (v) => core.answerVerify(opened.verifier, v, claim);
       } else {
         if (input.form === "single") core.parseRequest(input.value);
@@ -393,7 +393,7 @@ function cell(v: unknown): string | number {
   if (v === undefined || v === null) return "";
   if (Array.isArray(v))
     return v.map((x) => (typeof x === "object" ? JSON.stringify(x) : String(x))).join("; ");
-  return typeof v === "number" ? v : String(v);
+  return typeof v === "number" ? v : typeof v === "string" ? v : JSON.stringify(v);
 }
 
 function writeJson(value: unknown): void {

@@ -21,7 +21,6 @@ export async function* csvRecords(source: Readable, file: string): AsyncGenerato
   let rest = "";
   let line = 0;
   let first = true;
-  let quoted = false;
   for (;;) {
     const next = await it.next();
     let text = next.done ? rest + decoder.end() : rest + decode(next.value);
@@ -30,7 +29,7 @@ export async function* csvRecords(source: Readable, file: string): AsyncGenerato
       first = false;
     }
     if (text.includes('"')) {
-      quoted = true;
+      // a quoted field: the rest goes through csv-parse
       rest = text;
       break;
     }
@@ -52,7 +51,6 @@ export async function* csvRecords(source: Readable, file: string): AsyncGenerato
       return;
     }
   }
-  if (!quoted) return;
 
   // csv-parse counts lines from where it starts; `line` lines were already read above.
   const offset = line;

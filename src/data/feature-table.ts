@@ -99,7 +99,7 @@ async function writeChunk(out: NodeJS.WritableStream, text: string): Promise<voi
     throw new KeystrokeError("IO", "output closed before all rows were written");
   if (out.write(text)) return;
   await new Promise<void>((resolve, reject) => {
-    const done = (e?: unknown): void => {
+    const done = (e?: Error): void => {
       out.removeListener("drain", onDrain);
       out.removeListener("error", onError);
       out.removeListener("close", onClose);
@@ -107,7 +107,7 @@ async function writeChunk(out: NodeJS.WritableStream, text: string): Promise<voi
       else resolve();
     };
     const onDrain = (): void => done();
-    const onError = (e: unknown): void => done(e);
+    const onError = (e: Error): void => done(e);
     const onClose = (): void => done(new KeystrokeError("IO", "output closed before all rows were written"));
     out.on("drain", onDrain);
     out.on("error", onError);

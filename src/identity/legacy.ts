@@ -2,7 +2,6 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import type { Manifest } from "../models/store.js";
 import { join, resolve } from "node:path";
 import type { Store } from "../store/index.js";
-import type { PopulationStats } from "../verify/types.js";
 import { sampleHash } from "./service.js";
 
 /** What importing a models dir's old `verification/` store did. */
@@ -49,8 +48,7 @@ export async function importLegacyVerification(
   if ((await store.policy.getSetting(key)) === stamp) return null;
   const templates = await verify.loadTemplates(modelsDir, { manifest });
   let pid: number | null = null;
-  if (index.population)
-    pid = await store.policy.addPopulation(index.population as PopulationStats, Date.now());
+  if (index.population) pid = await store.policy.addPopulation(index.population, Date.now());
   if (!(await store.policy.getSetting("detector"))) await store.policy.setSetting("detector", index.detector);
   let imported = 0;
   let kept = 0;

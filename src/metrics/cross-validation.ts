@@ -112,7 +112,7 @@ async function crossValidateOne(
   featureSet: FeatureSetName,
 ): Promise<CrossValidationResult> {
   const scores: FoldScores[] = [];
-  const pooled: Prediction[] = new Array(labels.length);
+  const pooled = new Array<Prediction>(labels.length);
   let importanceSum: Float64Array | undefined;
   for (let f = 0; f < folds.length; f++) {
     const { train, test } = folds[f]!;

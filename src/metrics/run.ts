@@ -137,8 +137,8 @@ export function evaluationJson(
   const doc: Record<string, unknown> = { dataset, models: byAlgorithm };
   if (verification !== undefined) doc.verification = verification;
   return JSON.parse(
-    JSON.stringify(doc, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v)),
-  );
+    JSON.stringify(doc, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v)),
+  ) as Record<string, unknown>;
 }
 
 /** The (true, predicted) pairs confused most often, for a terminal summary of a large confusion matrix. */

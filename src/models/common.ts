@@ -90,7 +90,7 @@ export function checkEnvelope(model: SerializedModel, algorithm: Algorithm): Rec
     seen.add(c);
   }
   if (model.params === null || typeof model.params !== "object" || Array.isArray(model.params)) badModel("params", "must be an object");
-  const state = model.state as unknown;
+  const state = model.state;
   if (state === null || typeof state !== "object" || Array.isArray(state)) badModel("state", "must be an object");
   return state as Record<string, unknown>;
 }

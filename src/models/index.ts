@@ -8,7 +8,7 @@ export * from "./types.js";
 export async function fitClassifier<A extends Algorithm>(algorithm: A, X: number[][], y: Label[], options: FitOptions<ParamsOf<A>>): Promise<Classifier> {
   // each fit checks its params at run time: they may come from JSON
   const loose = options as FitOptions<object>;
-  switch (algorithm as Algorithm) {
+  switch (algorithm) {
     case "RF":
       return (await import("./random-forest.js")).fitRandomForest(X, y, loose);
     case "SVM":

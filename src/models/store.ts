@@ -637,7 +637,7 @@ async function loadModelFile(dir: string, entry: ManifestModel): Promise<LoadedM
   const text = bytes.toString("utf8");
   let parsed: { formatVersion?: unknown; featureSet?: unknown; featureNames?: unknown; model?: SerializedModel };
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(text) as typeof parsed;
   } catch (e) {
     throw new KeystrokeError("BAD_MODEL_FILE", `is not valid JSON (${(e as Error).message})`, { file: path });
   }

@@ -78,7 +78,7 @@ export function solvePair(data: SolverData, ra: { start: number; count: number }
   const kernel = opts.kernel;
   // Q rows (Q_ts = y_t y_s K_ts), computed when first needed and kept while the budget allows
   const maxRows = Math.max(2, Math.floor(CACHE_BYTES / (8 * m)));
-  const cache: (Float64Array | undefined)[] = new Array(m);
+  const cache = new Array<Float64Array | undefined>(m);
   const order: number[] = [];
   const rowCache = (t: number): Float64Array => {
     const hit = cache[t];

@@ -1,6 +1,5 @@
 // Helpers of the tree models (our forest and the XGBoost reader): compact number text, typed arrays as
 // base64 and structure checks of a loaded model file; the checks all three models share are in common.ts.
-import { KeystrokeError } from "../errors.js";
 import { badModel } from "./common.js";
 
 export { argmax, badModel, checkEnvelope, checkRow, checkTrainingData, compareLabels, encodeLabels, requireTwoClasses } from "./common.js";

@@ -127,6 +127,16 @@ interface XgbWasm {
   heapF32(): Float32Array;
 }
 
+/** What ml-xgboost's emscripten module exports (the part used here). */
+interface EmscriptenModule {
+  isReady: Promise<unknown>;
+  cwrap(name: string, ret: string | null, args: string[]): unknown;
+  _malloc(bytes: number): number;
+  _free(ptr: number): void;
+  HEAPU8: Uint8Array;
+  HEAPF32: Float32Array;
+}
+
 let wasmPromise: Promise<XgbWasm> | undefined;
 
 /** Loads ml-xgboost's wasm once, without its stderr chatter or its process-wide uncaughtException hook. */
@@ -139,22 +149,28 @@ export function loadXgbWasm(): Promise<XgbWasm> {
     // Node's fetch cannot read a file path, so emscripten would print "wasm streaming compile failed"
     // before falling back to the ArrayBuffer path it uses anyway.
     wasm.instantiateStreaming = undefined;
-    let M: Record<string, any>;
+    let M: EmscriptenModule;
     try {
-      M = require("ml-xgboost/dist/wasm/xgboost.js");
+      M = require("ml-xgboost/dist/wasm/xgboost.js") as EmscriptenModule;
       await M.isReady;
     } finally {
       wasm.instantiateStreaming = streaming;
       for (const l of process.listeners("uncaughtException")) if (!listeners.has(l)) process.off("uncaughtException", l);
     }
-    const cw = (name: string, ret: string | null, args: string[]) => M.cwrap(name, ret, args);
-    const create = cw("create_model", "number", ["number", "number", "number", "number"]);
-    const setParam = cw("set_param", null, ["number", "string", "string"]);
-    const train = cw("train_full_model", null, ["number", "number"]);
-    const save = cw("save_model", "number", ["number"]);
-    const fileContent = cw("get_file_content", null, ["number", "number"]);
-    const predictOne = cw("predict_one", "number", ["number", "number", "number", "number"]);
-    const free = cw("free_memory_model", null, ["number"]);
+    // emscripten's cwrap: a typed JS function over an exported C function
+    const cw = <F>(name: string, ret: string | null, args: string[]) => M.cwrap(name, ret, args) as F;
+    const create = cw<XgbWasm["create"]>("create_model", "number", ["number", "number", "number", "number"]);
+    const setParam = cw<XgbWasm["setParam"]>("set_param", null, ["number", "string", "string"]);
+    const train = cw<XgbWasm["train"]>("train_full_model", null, ["number", "number"]);
+    const save = cw<XgbWasm["save"]>("save_model", "number", ["number"]);
+    const fileContent = cw<XgbWasm["fileContent"]>("get_file_content", null, ["number", "number"]);
+    const predictOne = cw<XgbWasm["predictOne"]>("predict_one", "number", [
+      "number",
+      "number",
+      "number",
+      "number",
+    ]);
+    const free = cw<XgbWasm["free"]>("free_memory_model", null, ["number"]);
     return {
       create,
       setParam,
@@ -163,11 +179,11 @@ export function loadXgbWasm(): Promise<XgbWasm> {
       fileContent,
       predictOne,
       free,
-      malloc: (bytes: number) => M._malloc(bytes) as number,
+      malloc: (bytes: number) => M._malloc(bytes),
       freePtr: (ptr: number) => M._free(ptr),
       // the heap views change when the wasm memory grows, so read them fresh each time
-      heapU8: () => M.HEAPU8 as Uint8Array,
-      heapF32: () => M.HEAPF32 as Float32Array,
+      heapU8: () => M.HEAPU8,
+      heapF32: () => M.HEAPF32,
     };
   })();
   return wasmPromise;
@@ -208,7 +224,7 @@ const CHUNK_TREES = 10;
 /** Trees per chunk of a fit (one chunk unless forest mode with more than CHUNK_TREES trees). */
 export function xgbChunks(params: object | undefined, nFeatures: number): number[] {
   const p = resolveXgbParams(params, nFeatures);
-  const trees = p.num_parallel_tree!;
+  const trees = p.num_parallel_tree;
   if (p.rounds !== 1 || trees <= CHUNK_TREES) return [trees];
   const n = Math.ceil(trees / CHUNK_TREES);
   return Array.from({ length: n }, (_, c) => Math.floor(((c + 1) * trees) / n) - Math.floor((c * trees) / n));
@@ -275,7 +291,7 @@ async function trainXgboost(X: number[][], y: Label[], options: FitOptions<objec
   const n = X.length;
   const dataPtr = xgb.malloc(n * d * 4);
   const labelPtr = xgb.malloc(n * 4);
-  let model = 0;
+  let model: number;
   try {
     const heap = xgb.heapF32();
     for (let i = 0; i < n; i++) {
@@ -302,9 +318,9 @@ async function trainXgboost(X: number[][], y: Label[], options: FitOptions<objec
     for (const [k, v] of Object.entries(booster)) xgb.setParam(model, k, v);
     const pause = makeYielder();
     // One round per call gives the same booster as one call for all rounds (checked in the tests) and lets us report progress.
-    for (let r = 0; r < params.rounds!; r++) {
+    for (let r = 0; r < params.rounds; r++) {
       xgb.train(model, 1);
-      options.onProgress?.({ algorithm: "XGB", phase: "rounds", done: r + 1, total: params.rounds! });
+      options.onProgress?.({ algorithm: "XGB", phase: "rounds", done: r + 1, total: params.rounds });
       await pause();
     }
     const size = xgb.save(model);

@@ -136,9 +136,11 @@ export function findJsonFault(text: string): JsonFault | null {
   }
 }
 
-class FaultAt {
+class FaultAt extends Error {
   constructor(
     readonly offset: number,
     readonly reason: string,
-  ) {}
+  ) {
+    super(reason);
+  }
 }

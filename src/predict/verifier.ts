@@ -15,5 +15,5 @@ export interface OpenVerifier {
 export async function openVerifier(options: OpenIdentitiesOptions = {}): Promise<OpenVerifier> {
   const { openIdentities } = await import("../identity/open.js");
   const opened = await openIdentities(options);
-  return { verifier: opened.service, close: opened.close };
+  return { verifier: opened.service, close: () => opened.close() };
 }

@@ -240,8 +240,8 @@ export function lineChart(
   const clampY = (v: number) => Math.min(Math.max(v, ya.domain[0]), ya.domain[1]);
   const px = (v: number) => xs(tx(clampX(v)));
   const py = (v: number) => ys(ty(clampY(v)));
-  const axisScale = (s: Scale, t: (v: number) => number) =>
-    Object.assign((v: number) => s(t(v)), { domain: s.domain, range: s.range }) as Scale;
+  const axisScale = (s: Scale, t: (v: number) => number): Scale =>
+    Object.assign((v: number) => s(t(v)), { domain: s.domain, range: s.range });
   const out = [svgOpen(f, name, label)];
   out.push(yAxis(f, axisScale(ys, ty), ya.ticks, ya.format, ya.title));
   out.push(xAxis(f, axisScale(xs, tx), xa.ticks, xa.format, xa.title, true));

@@ -58,7 +58,7 @@ export function parseEnrollRequest(body: unknown, limits: RequestLimits): Enroll
     user,
     vectors,
     mode,
-    ...(o.detector !== undefined ? { detector: o.detector as DetectorName } : {}),
+    ...(o.detector !== undefined ? { detector: o.detector } : {}),
   };
 }
 

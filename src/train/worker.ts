@@ -5,7 +5,9 @@ import type { FitJob, PairJob, WorkerMessage } from "./jobs.js";
 
 // One fit per message: the parent sends a FitJob, we answer with progress events and the fitted model
 // (or, for a job that is one part of a forest, the part's trees: the parent joins the parts).
-parentPort?.on("message", async (job: FitJob | PairJob) => {
+parentPort?.on("message", (job: FitJob | PairJob) => void onJob(job));
+
+async function onJob(job: FitJob | PairJob): Promise<void> {
   const post = (m: WorkerMessage) => parentPort!.postMessage(m);
   try {
     if ("pairs" in job) {
@@ -44,4 +46,4 @@ parentPort?.on("message", async (job: FitJob | PairJob) => {
       e instanceof Error ? (e as Error & { code?: string }) : { message: String(e), code: undefined };
     post({ type: "error", id: job.id, message: err.message, ...(err.code ? { code: err.code } : {}) });
   }
-});
+}

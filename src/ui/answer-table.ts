@@ -19,7 +19,8 @@ function renderTable(
 
 const pct = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : "");
 const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(3) : "");
-const text = (v: unknown) => (v === undefined || v === null ? "" : String(v));
+const text = (v: unknown) =>
+  v === undefined || v === null ? "" : typeof v === "string" ? v : JSON.stringify(v);
 
 /** Answers (identification or verification) as a table for a person: rounded, and fitted to the terminal. */
 export function formatAnswerTable(

@@ -38,7 +38,7 @@ function need<K extends "ubm" | "metric" | "negatives">(
       },
     );
   }
-  return v as NonNullable<PopulationStats[K]>;
+  return v;
 }
 
 /**

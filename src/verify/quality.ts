@@ -202,7 +202,7 @@ const limits = new WeakMap<PopulationStats, Map<number, number | undefined>>();
 /** The two-people limit for n samples, from the population's negatives (cached per population and n). */
 function twoPeopleLimit(population: PopulationStats, inv: Float64Array, n: number): number | undefined {
   let byN = limits.get(population);
-  if (!byN) limits.set(population, (byN = new Map()));
+  if (!byN) limits.set(population, (byN = new Map<number, number | undefined>()));
   if (byN.has(n)) return byN.get(n);
   const groups = new Map<string, Float64Array[]>();
   for (const neg of population.negatives ?? []) {

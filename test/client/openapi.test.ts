@@ -61,9 +61,9 @@ describe("/openapi.json describes every route, and real answers (errors included
     });
     const r = await open.app.inject({ method: "GET", url: "/openapi.json" });
     expect(r.statusCode).toBe(200);
-    doc = r.json() as Doc;
+    doc = r.json<Doc>();
     ajv = new Ajv2020({ strict: false, allErrors: true });
-    ajv.addSchema(doc as object, "doc");
+    ajv.addSchema(doc, "doc");
   }, 180_000);
   afterAll(async () => {
     await open?.close();
@@ -210,7 +210,7 @@ describe("/openapi.json describes every route, and real answers (errors included
     ).toBe(200);
     const v = await check(open, "POST", "/verify", { body: { UserID: 1, ...one } });
     expect(v.statusCode, v.body).toBe(200);
-    expect(Object.keys(v.json() as object)).toEqual(
+    expect(Object.keys(v.json<object>())).toEqual(
       expect.arrayContaining(["UserID", "accepted", "anomaly_score", "threshold", "replay", "scripted"]),
     );
     await check(open, "POST", "/verify", {

@@ -81,9 +81,7 @@ describe("keystroke-id/client against keystroke-id serve", () => {
     const results = await Promise.allSettled(
       Array.from({ length: 5 }, () => client.predict(sampleOf(csv, 1))),
     );
-    const refused = results
-      .filter((r) => r.status === "rejected")
-      .map((r) => (r as PromiseRejectedResult).reason as KeystrokeApiError);
+    const refused = results.filter((r) => r.status === "rejected").map((r) => r.reason as KeystrokeApiError);
     expect(refused.length).toBeGreaterThanOrEqual(2);
     expect(refused[0]).toBeInstanceOf(KeystrokeApiError);
     expect(refused[0]!.status).toBe(429);

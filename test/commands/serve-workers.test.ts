@@ -95,9 +95,10 @@ const stable = (r: { status: number; text: string }) => ({
 const health = async (url: string) =>
   JSON.parse((await request(`${url}/status`)).text) as {
     loaded_at: string;
-    models: Array<{ version: string }>;
+    models: Array<{ model_version: string }>;
   };
-const healthVersions = async (url: string) => (await health(url)).models.map((m) => m.version).join(",");
+const healthVersions = async (url: string) =>
+  (await health(url)).models.map((m) => m.model_version).join(",");
 /** The distinct processes that answered n consecutive /status requests (told apart by when each loaded its models). */
 const processesAnswering = async (url: string, n = 6) =>
   new Set(await Promise.all(Array.from({ length: n }, async () => (await health(url)).loaded_at))).size;

@@ -227,8 +227,8 @@ describe("keystroke-id serve", () => {
     cpSync(dir, live, { recursive: true });
     const s = await startServe(["--models-dir", live, "--log-level", "warn"]);
     const versionOf = async () =>
-      ((await (await fetch(`${s.url}/status`)).json()) as { models: Array<{ version: string }> }).models
-        .map((m) => m.version)
+      ((await (await fetch(`${s.url}/status`)).json()) as { models: Array<{ model_version: string }> }).models
+        .map((m) => m.model_version)
         .join(",");
     const first = await versionOf();
     let done = false;

@@ -144,6 +144,6 @@ describe("validateSample", () => {
     [[0, 10], [5, 8], /key 1 is released \(8\) before it is pressed \(10\)/],
     [[10, 5], [20, 30], /key 1 is pressed \(5\) before the previous key \(10\)/],
   ])("rejects %j / %j", (press, release, message) => {
-    expect(validateSample(press as number[], release as number[])).toMatch(message);
+    expect(validateSample(press, release)).toMatch(message);
   });
 });

@@ -113,7 +113,16 @@ function serveExample(command: string): Promise<{ code: number | null; stderr: s
 
 function helpTexts(): Example[] {
   const out: Example[] = [];
-  for (const args of [[], ["features"], ["train"], ["evaluate"], ["predict"], ["serve"], ["enroll"]]) {
+  for (const args of [
+    [],
+    ["features"],
+    ["train"],
+    ["evaluate"],
+    ["predict"],
+    ["serve"],
+    ["enroll"],
+    ["users"],
+  ]) {
     const r = spawnSync(process.execPath, [BIN, ...args, "--help"], {
       encoding: "utf8",
       env: { ...process.env, NO_COLOR: "1" },

@@ -72,7 +72,7 @@ vi.mock("node:fs/promises", async (importOriginal) => {
     if (writing) step();
     const handle = await real.open(path, flags, mode);
     if (writing) {
-      handle.writeFile = guard(handle.writeFile.bind(handle)) as typeof handle.writeFile;
+      handle.writeFile = guard<Parameters<typeof handle.writeFile>, void>(handle.writeFile.bind(handle));
       handle.sync = guard(handle.sync.bind(handle));
     }
     return handle;

@@ -53,7 +53,7 @@ function bumpFirstNumber(v: unknown): boolean {
     const o = v as Record<string, unknown>;
     for (const k of Object.keys(o)) {
       if (typeof o[k] === "number") {
-        o[k] = (o[k] as number) + 1;
+        o[k] = o[k] + 1;
         return true;
       }
       if (bumpFirstNumber(o[k])) return true;

@@ -175,7 +175,7 @@ async function runCli(argv: string[]): Promise<{ code: number; stderr: string; u
     stderr += String(chunk);
     return true;
   });
-  let code = 0;
+  let code: number;
   let unexpected: unknown;
   try {
     await buildProgram().parseAsync(["node", "keystroke-id", ...argv]);

@@ -86,7 +86,7 @@ const isLabel = (v: unknown) => isNum(v) || (typeof v === "string" && v.length >
 
 function checkError(a: Record<string, unknown>, where: string): void {
   expect(typeof a.error === "string" && a.error.length > 0, `${where}: error message`).toBe(true);
-  expect(STACK.test(a.error as string), `${where}: stack trace in ${a.error}`).toBe(false);
+  expect(STACK.test(a.error as string), `${where}: stack trace in ${String(a.error)}`).toBe(false);
 }
 
 function checkPredict(a: Record<string, unknown>, where: string): void {
@@ -95,7 +95,7 @@ function checkPredict(a: Record<string, unknown>, where: string): void {
   expect(["summary", "timings"]).toContain(a.features);
   expect(
     isNum(a.confidence) && a.confidence >= 0 && a.confidence <= 1,
-    `${where}: confidence ${a.confidence}`,
+    `${where}: confidence ${String(a.confidence)}`,
   ).toBe(true);
   expect(Array.isArray(a.top) && a.top.length > 0, `${where}: top`).toBe(true);
   for (const c of a.top as Array<Record<string, unknown>>) {
@@ -112,7 +112,7 @@ function checkVerify(a: Record<string, unknown>, where: string): void {
   expect(isLabel(a.UserID), `${where}: UserID`).toBe(true);
   expect(typeof a.accepted).toBe("boolean");
   for (const k of ["anomaly_score", "confidence_score", "threshold"])
-    expect(isNum(a[k]), `${where}: ${k} ${a[k]}`).toBe(true);
+    expect(isNum(a[k]), `${where}: ${k} ${String(a[k])}`).toBe(true);
   expect(typeof a.replay).toBe("boolean");
   expect(typeof a.scripted).toBe("boolean");
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -21,8 +21,15 @@ describe("keystroke-id users (built binary)", () => {
     const show = await users(["show", String(first), "--json"]);
     expect(show.code, show.stderr).toBe(0);
     expect(JSON.parse(show.stdout)).toMatchObject({ UserID: first, samples: 10, keys: expect.any(Number) });
-    const text = await users(["show", String(first)]);
-    expect(text.stdout).toMatch(/enrolled_at: 20/);
+    const text = await users(["show", String(first), "--output", "table"]);
+    expect(text.stdout).toMatch(/enrolled_at\s*│\s*20/);
+    // piped, a list is JSON; csv and ndjson on request
+    expect(JSON.parse((await users(["list", "--limit", "2"])).stdout).users).toHaveLength(2);
+    const csv = (await users(["list", "--limit", "2", "--output", "csv"])).stdout.trim().split("\n");
+    expect(csv[0]).toBe("UserID,samples,detector,threshold,updated_at");
+    expect(csv).toHaveLength(3);
+    const nd = (await users(["audit", String(first), "--output", "ndjson"])).stdout.trim().split("\n");
+    expect(JSON.parse(nd[0]!)).toMatchObject({ action: "enrol", outcome: expect.any(String) });
 
     const exported = await runCli(["users", "export", "--store", store]);
     expect(exported.code, exported.stderr).toBe(0);
@@ -72,6 +79,15 @@ describe("keystroke-id users (built binary)", () => {
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/bad\.ndjson:2/);
     expect((await users(["delete", "nobody"])).code).toBe(3);
+    // a missing id is a usage error (exit 2), not a crash; a missing import file is named
+    const noId = await users(["show"]);
+    expect(noId.code).toBe(2);
+    expect(noId.stderr).toMatch(/missing required argument 'id'/);
+    const missing = await runCli(["users", "import", join(dir, "nope.ndjson"), "--store", join(dir, "d.db")]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/nope\.ndjson: no such file/);
+    expect(missing.stderr).not.toMatch(/ENOENT|at .*\.js/);
+    expect(existsSync(join(dir, "d.db"))).toBe(false);
     expect(readFileSync(bad, "utf8")).toContain("keystroke-id");
   });
 });

@@ -2,7 +2,7 @@
 // kind of answer (a fitted model that round-trips through its file, or the same error code).
 import { describe, expect, it } from "vitest";
 import { fitClassifier, loadClassifier } from "../../src/models/index.js";
-import type { Algorithm, Classifier, FitOptions, ParamsOf, SerializedModel } from "../../src/models/types.js";
+import type { Algorithm, Classifier, ParamsOf, SerializedModel } from "../../src/models/types.js";
 import { createRng, normal } from "../../src/util/random.js";
 
 // small settings so 1,000 classes stay quick; the behaviour under test does not depend on them
@@ -28,7 +28,7 @@ function blobs(k: number, per: number, d: number, seed: number): { X: number[][]
   return { X, y };
 }
 
-const fit = (a: Algorithm, X: number[][], y: (string | number)[]) => fitClassifier(a, X, y, { seed: 1, params: QUICK[a] } as FitOptions<ParamsOf<typeof a>>);
+const fit = (a: Algorithm, X: number[][], y: (string | number)[]) => fitClassifier(a, X, y, { seed: 1, params: QUICK[a] });
 const codeOf = async (p: Promise<unknown> | (() => unknown)) => {
   try {
     await (typeof p === "function" ? p() : p);

@@ -94,6 +94,7 @@ describe("parseRequest: raw timings", () => {
   it("names the offending element of a bad sample", () => {
     expect(fieldOf(() => parseRequest({ press: [0, -5], release: [1, 2] }))).toBe("press[1]");
     expect(fieldOf(() => parseRequest({ press: [0, 5], release: [1, "2"] }))).toBe("release[1]");
+    // eslint-disable-next-line no-loss-of-precision -- 1e999 is Infinity on purpose
     expect(fieldOf(() => parseRequest({ press: [0, 5], release: [1, 1e999] }))).toBe("release[1]");
     expect(fieldOf(() => parseRequest({ press: [0, 5], release: [1, 4] }))).toBe("release[1]");
     expect(fieldOf(() => parseRequest({ press: [10, 5], release: [11, 9] }))).toBe("press[1]");

@@ -189,7 +189,7 @@ describe("GET routes", () => {
     expect(h.models).toContainEqual({
       Model: "RF",
       features: "timings",
-      version: "rf-timings-fake-v1",
+      model_version: "rf-timings-fake-v1",
       keys: 3,
     });
     expect(h.uptime_s).toBeGreaterThanOrEqual(0);

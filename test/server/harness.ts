@@ -25,7 +25,7 @@ export function serverHarness(defaults: Partial<ServerOptions>) {
   const servers: KeystrokeServer[] = [];
   return {
     servers,
-    async make(extra: Partial<ServerOptions> = {}, logs?: string[]): Promise<KeystrokeServer> {
+    make: async (extra: Partial<ServerOptions> = {}, logs?: string[]): Promise<KeystrokeServer> => {
       const logStream = new Writable({
         write(chunk, _enc, cb) {
           logs?.push(String(chunk));
@@ -42,7 +42,7 @@ export function serverHarness(defaults: Partial<ServerOptions>) {
       servers.push(s);
       return s;
     },
-    async closeAll(): Promise<void> {
+    closeAll: async (): Promise<void> => {
       for (const s of servers.splice(0)) await s.close();
     },
   };

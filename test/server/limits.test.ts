@@ -380,7 +380,7 @@ describe("slow clients (timeouts)", () => {
       const t0 = performance.now();
       const socket = connect(port, "127.0.0.1", () => socket.write(first));
       let text = "";
-      socket.on("data", (d) => (text += d));
+      socket.on("data", (d: Buffer) => (text += d.toString()));
       socket.on("error", reject);
       socket.on("close", () => resolve({ text, closedAfterMs: performance.now() - t0 }));
       // a client that never finishes; the server must not wait for it forever

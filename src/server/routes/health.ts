@@ -24,7 +24,7 @@ export default async function healthRoutes(app: FastifyInstance): Promise<void> 
       models: s.predictor.source.models.map((m) => ({
         Model: m.algorithm,
         features: m.featureSet,
-        version: m.version,
+        model_version: m.version,
         keys: m.keys,
       })),
       verification: ks.identities
