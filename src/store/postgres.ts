@@ -64,6 +64,7 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     ping: async () => {
       await db.all("SELECT 1");
     },
+    bulk: (fn) => fn(),
     close: async () => {
       await pool.end().catch(() => undefined);
     },
