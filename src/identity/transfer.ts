@@ -54,12 +54,21 @@ export async function* exportStore(store: Store, options: { user?: string } = {}
   }
   let after: string | undefined;
   for (;;) {
-    const page = await store.identities.list({ ...(after !== undefined ? { after } : {}), limit: 500 });
+    // a page of 500 users in two queries (templates, then their samples), not two queries per user
+    const page = await store.identities.dump({ ...(after !== undefined ? { after } : {}), limit: 500 });
     if (page.length === 0) break;
-    for (const u of page) {
-      const line = await one(u.id);
-      if (line) yield line;
-    }
+    for (const u of page)
+      yield (
+        JSON.stringify({
+          kind: "user",
+          id: u.id,
+          template: u.template,
+          samples: u.samples,
+          population: u.populationId,
+          enrolled_at: u.enrolledAt,
+          updated_at: u.updatedAt,
+        }) + "\n"
+      );
     after = page.at(-1)!.id;
   }
 }

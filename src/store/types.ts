@@ -65,6 +65,8 @@ export interface IdentityStore {
   addSample(id: string, vector: number[], audit: AuditEntry): Promise<void>;
   /** Erases the user's template, samples and replay hashes (audit entry in the same transaction); false when unknown. */
   delete(id: string, audit: AuditEntry): Promise<boolean>;
+  /** A page of users in id order, after `after`, with their templates and enrolment samples (export: two queries a page). */
+  dump(options: { after?: string; limit: number }): Promise<Array<StoredIdentity & { samples: number[][] }>>;
   /** A page of users in id order, after `after`. */
   list(options: { after?: string; limit: number }): Promise<IdentityInfo[]>;
   count(): Promise<number>;
