@@ -397,7 +397,7 @@ export class SqlAuditStore implements AuditStore {
       outcome: String(r.outcome),
       score: numOrNull(r.score),
       instance: String(r.instance),
-      detail: r.detail === null || r.detail === undefined ? null : String(r.detail),
+      detail: r.detail === null || r.detail === undefined ? null : String(r.detail as string),
     }));
   }
 

@@ -49,9 +49,11 @@ export function openSqliteStore(path: string, options: SqliteOptions = {}): Stor
     replay: new SqlReplayStore(db),
     audit: new SqlAuditStore(db),
     policy: new SqlPolicyStore(db),
-    ping: async () => {
-      db.guard(() => conn.prepare("SELECT 1").get());
-    },
+    ping: () =>
+      new Promise<void>((done) => {
+        db.guard(() => conn.prepare("SELECT 1").get());
+        done();
+      }),
     bulk: async <T>(fn: () => Promise<T>): Promise<T> => {
       db.guard(() => conn.pragma(`wal_autocheckpoint = ${BULK_CHECKPOINT_PAGES}`));
       try {
