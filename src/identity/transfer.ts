@@ -54,12 +54,21 @@ export async function* exportStore(store: Store, options: { user?: string } = {}
   }
   let after: string | undefined;
   for (;;) {
-    const page = await store.identities.list({ ...(after !== undefined ? { after } : {}), limit: 500 });
+    // a page of 500 users in two queries (templates, then their samples), not two queries per user
+    const page = await store.identities.dump({ ...(after !== undefined ? { after } : {}), limit: 500 });
     if (page.length === 0) break;
-    for (const u of page) {
-      const line = await one(u.id);
-      if (line) yield line;
-    }
+    for (const u of page)
+      yield (
+        JSON.stringify({
+          kind: "user",
+          id: u.id,
+          template: u.template,
+          samples: u.samples,
+          population: u.populationId,
+          enrolled_at: u.enrolledAt,
+          updated_at: u.updatedAt,
+        }) + "\n"
+      );
     after = page.at(-1)!.id;
   }
 }
@@ -72,110 +81,163 @@ export interface ImportReport {
   replaced: number;
 }
 
+/** Users written per transaction by an import. */
+export const IMPORT_BATCH = 2000;
+
 /**
- * Imports NDJSON lines of an export into a store (SQLite or PostgreSQL alike), 500 users per transaction.
- * A user already in the store is replaced (the export is the truth being restored). Every line is checked
- * first as far as it goes: a bad line is BAD_ROW naming the file and line, and the batch it is in is not written.
+ * Imports NDJSON lines of an export into a store (SQLite or PostgreSQL alike), IMPORT_BATCH users per
+ * transaction (a handful of multi-row statements each, see putMany), inside `store.bulk`. A user already in
+ * the store is replaced (the export is the truth being restored), so importing a file again is safe.
+ * Every line of a batch is checked before the batch is written, and a batch is written whole or not at
+ * all: an import that stops (a bad line is BAD_ROW naming the file and line; a store error keeps its
+ * code) wrote every user before the batch it stopped in and nothing after, and its error says how many
+ * users and up to which line. The populations are written with the first batch.
  */
 export async function importStore(
   store: Store,
   lines: AsyncIterable<string>,
-  options: { file?: string; instance?: string } = {},
+  options: { file?: string; instance?: string; batch?: number } = {},
 ): Promise<ImportReport> {
   const file = options.file ?? "<stdin>";
+  const batchSize = options.batch ?? IMPORT_BATCH;
   const pids = new Map<number, number>();
+  const pendingPopulations: Array<Extract<ExportLine, { kind: "population" }>> = [];
   const report: ImportReport = { users: 0, populations: 0, replaced: 0 };
   let batch: IdentityWrite[] = [];
-  const flush = async () => {
-    if (!batch.length) return;
-    const written = await store.identities.putMany(batch);
-    report.users += written.length;
-    report.replaced += written.filter((w) => w && !w.created).length;
-    batch = [];
-  };
+  let lastWrittenLine = 0;
   let n = 0;
-  let headerSeen = false;
-  for await (const raw of lines) {
-    n++;
-    if (raw.trim() === "") continue;
-    let line: ExportLine;
-    try {
-      line = JSON.parse(raw) as ExportLine;
-    } catch (e) {
-      throw new KeystrokeError(
-        "BAD_ROW",
-        `not JSON (${(e as Error).message})`,
-        { file, line: n },
-        { cause: e },
-      );
-    }
-    if (!headerSeen) {
-      if (!line || (line as { format?: unknown }).format !== EXPORT_FORMAT)
-        throw new KeystrokeError(
-          "BAD_ROW",
-          `not a keystroke-id export (the first line must be {"format":"${EXPORT_FORMAT}",…})`,
-          { file, line: n },
-        );
-      if ((line as { version?: unknown }).version !== 1)
-        throw new KeystrokeError(
-          "BAD_ROW",
-          `export version ${String((line as { version?: unknown }).version)} is newer than this keystroke-id reads (1)`,
-          { file, line: n },
-        );
-      headerSeen = true;
-      continue;
-    }
-    const kind = (line as { kind?: unknown }).kind;
-    if (kind === "population") {
-      const p = line as Extract<ExportLine, { kind: "population" }>;
-      if (!p.stats || typeof p.stats.nFeatures !== "number")
-        throw new KeystrokeError("BAD_ROW", "population without stats", { file, line: n });
+  const flush = async () => {
+    if (!batch.length && !pendingPopulations.length) return;
+    // populations (bounded: a few lines at the top) land with the first batch, not before it is checked
+    for (const p of pendingPopulations.splice(0)) {
       pids.set(p.pid, await store.policy.addPopulation(p.stats, Date.now(), Boolean(p.current)));
       report.populations++;
-    } else if (kind === "user") {
-      const u = line as Extract<ExportLine, { kind: "user" }>;
-      const t = u.template;
-      if (
-        typeof u.id !== "string" ||
-        !t ||
-        typeof t.threshold !== "number" ||
-        typeof t.nFeatures !== "number" ||
-        !Array.isArray(u.samples)
-      ) {
-        throw new KeystrokeError("BAD_ROW", "user line needs id, template and samples", { file, line: n });
-      }
-      const id = userKey(u.id, { field: `line ${n}: id` });
-      if (u.population !== null && !pids.has(u.population))
-        throw new KeystrokeError("BAD_ROW", `names population ${u.population}, which no earlier line gives`, {
-          file,
-          line: n,
-        });
-      const now = Date.now();
-      batch.push({
-        id,
-        template: t,
-        populationId: u.population === null ? null : pids.get(u.population)!,
-        samples: u.samples,
-        sampleHashes: u.samples.map(sampleHash),
-        audit: {
-          id,
-          at: now,
-          action: "import",
-          outcome: "ok",
-          score: t.threshold,
-          instance: options.instance ?? "import",
-          detail: file,
-        },
-        now,
-        enrolledAt: Number(u.enrolled_at) || now,
-        updatedAt: Number(u.updated_at) || now,
-      });
-      if (batch.length >= 500) await flush();
-    } else {
-      throw new KeystrokeError("BAD_ROW", `unknown line kind ${JSON.stringify(kind)}`, { file, line: n });
     }
+    for (const w of batch) w.populationId = w.populationId === null ? null : pids.get(w.populationId)!;
+    const written = batch.length ? await store.identities.putMany(batch) : [];
+    report.users += written.length;
+    report.replaced += written.filter((w) => w && !w.created).length;
+    lastWrittenLine = n;
+    batch = [];
+  };
+  const seen = new Set<number>();
+  try {
+    await store.bulk(async () => {
+      let headerSeen = false;
+      for await (const raw of lines) {
+        n++;
+        if (raw.trim() === "") continue;
+        let line: ExportLine;
+        try {
+          line = JSON.parse(raw) as ExportLine;
+        } catch (e) {
+          throw new KeystrokeError(
+            "BAD_ROW",
+            `not JSON (${(e as Error).message})`,
+            { file, line: n },
+            { cause: e },
+          );
+        }
+        if (!headerSeen) {
+          if (!line || (line as { format?: unknown }).format !== EXPORT_FORMAT)
+            throw new KeystrokeError(
+              "BAD_ROW",
+              `not a keystroke-id export (the first line must be {"format":"${EXPORT_FORMAT}",…})`,
+              { file, line: n },
+            );
+          if ((line as { version?: unknown }).version !== 1)
+            throw new KeystrokeError(
+              "BAD_ROW",
+              `export version ${String((line as { version?: unknown }).version)} is newer than this keystroke-id reads (1)`,
+              { file, line: n },
+            );
+          headerSeen = true;
+          continue;
+        }
+        const kind = (line as { kind?: unknown } | null)?.kind;
+        if (kind === "population") {
+          const p = line as Extract<ExportLine, { kind: "population" }>;
+          if (!p.stats || typeof p.stats.nFeatures !== "number" || typeof p.pid !== "number")
+            throw new KeystrokeError("BAD_ROW", "population without pid or stats", { file, line: n });
+          if (report.users > 0 || batch.length > 0)
+            throw new KeystrokeError("BAD_ROW", "a population after users: populations come first", {
+              file,
+              line: n,
+            });
+          pendingPopulations.push(p);
+          seen.add(p.pid);
+        } else if (kind === "user") {
+          const u = line as Extract<ExportLine, { kind: "user" }>;
+          const t = u.template;
+          if (
+            typeof u.id !== "string" ||
+            !t ||
+            typeof t.threshold !== "number" ||
+            typeof t.nFeatures !== "number" ||
+            !Array.isArray(u.samples) ||
+            !u.samples.every((v) => Array.isArray(v) && v.length === t.nFeatures)
+          ) {
+            throw new KeystrokeError(
+              "BAD_ROW",
+              "user line needs id, template and samples (each of the template's nFeatures timings)",
+              { file, line: n },
+            );
+          }
+          const id = userKey(u.id, { field: `line ${n}: id` });
+          if (u.population !== null && !seen.has(u.population))
+            throw new KeystrokeError(
+              "BAD_ROW",
+              `names population ${u.population}, which no earlier line gives`,
+              { file, line: n },
+            );
+          const now = Date.now();
+          batch.push({
+            id,
+            template: t,
+            // the export's population id, mapped to the store's at flush
+            populationId: u.population,
+            samples: u.samples,
+            sampleHashes: u.samples.map(sampleHash),
+            audit: {
+              id,
+              at: now,
+              action: "import",
+              outcome: "ok",
+              score: t.threshold,
+              instance: options.instance ?? "import",
+              detail: file,
+            },
+            now,
+            enrolledAt: Number(u.enrolled_at) || now,
+            updatedAt: Number(u.updated_at) || now,
+          });
+          if (batch.length >= batchSize) await flush();
+        } else {
+          throw new KeystrokeError("BAD_ROW", `unknown line kind ${JSON.stringify(kind)}`, { file, line: n });
+        }
+      }
+      if (!headerSeen) throw new KeystrokeError("BAD_ROW", "is empty: not a keystroke-id export", { file });
+      await flush();
+    });
+  } catch (e) {
+    throw stopped(e, report, lastWrittenLine, file);
   }
-  if (!headerSeen) throw new KeystrokeError("BAD_ROW", "is empty: not a keystroke-id export", { file });
-  await flush();
   return report;
+}
+
+/** The error of an import that stopped, saying what landed (the same code, so the same exit status). */
+function stopped(e: unknown, report: ImportReport, lastLine: number, file: string): unknown {
+  const landed =
+    report.users === 0 && report.populations === 0
+      ? "nothing was imported"
+      : `the ${report.users} user(s) and ${report.populations} population(s) on lines 1–${lastLine} of ${file} were imported (each user whole), nothing after`;
+  if (e instanceof KeystrokeError)
+    return new KeystrokeError(e.code, `${e.detail}; ${landed}`, e.place, {
+      cause: e,
+      suggestion:
+        report.users > 0
+          ? "fix the input and import the file again: users already imported are replaced, so a re-run is safe"
+          : (e.suggestion ?? "fix the input and import it again"),
+    });
+  return e;
 }

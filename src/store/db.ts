@@ -9,7 +9,8 @@ export type Row = Record<string, unknown>;
  */
 export interface Db {
   readonly kind: StoreKind;
-  all(sql: string, params?: readonly unknown[]): Promise<Row[]>;
+  /** `prepare`: a statement of the hot path, prepared once per connection (PostgreSQL; SQLite prepares every one). */
+  all(sql: string, params?: readonly unknown[], options?: { prepare?: boolean }): Promise<Row[]>;
   /** Runs a statement; resolves to the number of rows it changed. */
   run(sql: string, params?: readonly unknown[]): Promise<number>;
   /** Runs `fn` in one transaction (committed when it resolves, rolled back when it throws). */

@@ -64,6 +64,7 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     ping: async () => {
       await db.all("SELECT 1");
     },
+    bulk: (fn) => fn(),
     close: async () => {
       await pool.end().catch(() => undefined);
     },
@@ -100,6 +101,14 @@ function number(sql: string): string {
   return out;
 }
 
+const names = new Map<string, string>();
+/** A stable name for a prepared statement (one per distinct SQL text; only fixed hot-path statements are named). */
+function statementName(text: string): string {
+  let name = names.get(text);
+  if (name === undefined) names.set(text, (name = `kid_${names.size + 1}`));
+  return name;
+}
+
 class PgDb implements Db {
   readonly kind = "postgres" as const;
   constructor(
@@ -107,9 +116,14 @@ class PgDb implements Db {
     private readonly location: string,
   ) {}
 
-  async all(sql: string, params: readonly unknown[] = []): Promise<Row[]> {
+  async all(sql: string, params: readonly unknown[] = [], options?: { prepare?: boolean }): Promise<Row[]> {
     try {
-      return (await this.pool.query(number(sql), params as unknown[])).rows as Row[];
+      const text = number(sql);
+      // a named statement is parsed and planned once per connection, then only bound and executed
+      const query = options?.prepare
+        ? this.pool.query({ name: statementName(text), text, values: params as unknown[] })
+        : this.pool.query(text, params as unknown[]);
+      return (await query).rows as Row[];
     } catch (e) {
       throw pgError(e, this.location);
     }

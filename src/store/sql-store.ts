@@ -68,6 +68,7 @@ export class SqlIdentityStore implements IdentityStore {
     const rows = await this.db.all(
       "SELECT id, template, version, population_id, enrolled_at, updated_at FROM identities WHERE id = ?",
       [id],
+      { prepare: true },
     );
     const r = rows[0];
     if (!r) return null;
@@ -212,6 +213,43 @@ export class SqlIdentityStore implements IdentityStore {
     return rows.map(toInfo);
   }
 
+  async dump(options: {
+    after?: string;
+    limit: number;
+  }): Promise<Array<StoredIdentity & { samples: number[][] }>> {
+    const cols = "id, template, version, population_id, enrolled_at, updated_at";
+    const rows =
+      options.after === undefined
+        ? await this.db.all(`SELECT ${cols} FROM identities ORDER BY id LIMIT ?`, [options.limit])
+        : await this.db.all(`SELECT ${cols} FROM identities WHERE id > ? ORDER BY id LIMIT ?`, [
+            options.after,
+            options.limit,
+          ]);
+    const samples = new Map<string, number[][]>();
+    const ids = rows.map((r) => String(r.id));
+    for (let i = 0; i < ids.length; i += 500) {
+      const part = ids.slice(i, i + 500);
+      for (const r of await this.db.all(
+        `SELECT id, vector FROM enrol_samples WHERE id IN (${part.map(() => "?").join(", ")}) ORDER BY id, seq`,
+        part,
+      )) {
+        const id = String(r.id);
+        let list = samples.get(id);
+        if (!list) samples.set(id, (list = []));
+        list.push(JSON.parse(String(r.vector)) as number[]);
+      }
+    }
+    return rows.map((r) => ({
+      id: String(r.id),
+      template: parseTemplate(r),
+      version: num(r.version),
+      populationId: numOrNull(r.population_id),
+      enrolledAt: num(r.enrolled_at),
+      updatedAt: num(r.updated_at),
+      samples: samples.get(String(r.id)) ?? [],
+    }));
+  }
+
   async count(): Promise<number> {
     return num((await this.db.all("SELECT count(*) AS n FROM identities"))[0]!.n);
   }
@@ -316,6 +354,7 @@ export class SqlReplayStore implements ReplayStore {
              ON CONFLICT (id, hash) DO UPDATE SET seen_at = excluded.seen_at WHERE replay.kind = 'verify' AND replay.seen_at < CAST(? AS BIGINT) RETURNING 1)
            SELECT (SELECT version FROM u) AS version, (SELECT count(*) FROM ins) AS fresh`,
           [id, id, hash, now, cutoff],
+          { prepare: true },
         )
       )[0]!;
       const version = numOrNull(r.version);

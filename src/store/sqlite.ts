@@ -15,6 +15,9 @@ export interface SqliteOptions {
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
+// WAL pages between automatic checkpoints during a bulk load (16384 pages of 4 KB: 64 MB; SQLite's default is 1000)
+const BULK_CHECKPOINT_PAGES = 16384;
+
 /**
  * Opens (creating when absent) a SQLite identity store and migrates its schema. WAL journal: readers never
  * wait for the writer, and a killed process leaves the last committed transaction whole. A file that is
@@ -46,8 +49,27 @@ export function openSqliteStore(path: string, options: SqliteOptions = {}): Stor
     replay: new SqlReplayStore(db),
     audit: new SqlAuditStore(db),
     policy: new SqlPolicyStore(db),
-    ping: async () => {
-      db.guard(() => conn.prepare("SELECT 1").get());
+    ping: () =>
+      new Promise<void>((done) => {
+        db.guard(() => conn.prepare("SELECT 1").get());
+        done();
+      }),
+    bulk: async <T>(fn: () => Promise<T>): Promise<T> => {
+      db.guard(() => conn.pragma(`wal_autocheckpoint = ${BULK_CHECKPOINT_PAGES}`));
+      try {
+        return await fn();
+      } finally {
+        await db.idle();
+        if (conn.open) {
+          conn.pragma("wal_autocheckpoint = 1000");
+          // the WAL back to its usual size; busy (a reader) is no error: the next checkpoint does it
+          try {
+            conn.pragma("wal_checkpoint(TRUNCATE)");
+          } catch {
+            // left to the next automatic checkpoint
+          }
+        }
+      }
     },
     close: async () => {
       await db.idle();

