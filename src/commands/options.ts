@@ -2,6 +2,7 @@ import { Command, Option } from "commander";
 import { EXIT_CODE_HELP, isKeystrokeError, KeystrokeError } from "../errors.js";
 import type { FeatureSetName } from "../features/index.js";
 import { ALGORITHMS, type Algorithm } from "../models/types.js";
+import { parsePolicy } from "../verify/policy.js";
 
 // Options as data: every flag of every command is one entry of a typed list. The same list builds the
 // commander options (and so the help), gives the config file its keys and checks its values with the very
@@ -167,6 +168,15 @@ export const STORE: OptionSpec = {
   flags: "--store <path|url>",
   description:
     "identity store: a SQLite file, sqlite:PATH or postgres://… shared by several instances (default: KEYSTROKE_ID_STORE, else ./keystroke-id.db)",
+};
+/** The store-wide operating point of verification (enroll, train, serve). */
+export const TARGET_FAR: OptionSpec = {
+  key: "targetFar",
+  flags: "--target-far <rate>",
+  description:
+    "store-wide operating point: each user's threshold accepts at most this share of background impostors (e.g. 0.01); eer: each user's equal-error point (the default until set)",
+  check: (v, f) => void parsePolicy(v, { flag: f }),
+  option: "policy",
 };
 /** A kept model version instead of the active one. */
 export const MODEL_VERSION: OptionSpec = {

@@ -34,6 +34,7 @@ interface PredictFlags {
   modelsDir: string;
   top: string;
   claim?: string;
+  explain?: boolean;
   skipInvalid?: boolean;
   store?: string;
   modelVersion?: string;
@@ -84,6 +85,12 @@ export const PREDICT_OPTIONS: readonly OptionSpec[] = [
     flags: "--claim <UserID>",
     description: "verify the sample(s) as this user instead of identifying (raw timings only)",
     config: false,
+  },
+  {
+    key: "explain",
+    flags: "--explain",
+    description:
+      "with --claim: add the intervals that deviated most from the user's template (explanation, in spreads)",
   },
   {
     key: "allowSummary",
@@ -153,6 +160,10 @@ unless --allow-summary (or "allow_summary": true in the request); every answer n
         flags.csv !== undefined ? "csv" : "json",
       );
       const claim = flags.claim === undefined ? undefined : core.parseClaim(flags.claim, { flag: "--claim" });
+      if (flags.explain && claim === undefined)
+        throw new KeystrokeError("BAD_FLAG", "explains a verification: give --claim ID too", {
+          flag: "--explain",
+        });
       if (flags.json !== undefined && flags.csv !== undefined)
         throw new KeystrokeError("BAD_FLAG", "give --json or --csv, not both", { flag: "--csv" });
       const popts: PredictOptions = {
@@ -177,7 +188,7 @@ unless --allow-summary (or "allow_summary": true in the request); every answer n
         if (input.form === "single") core.parseVerifyRequest(input.value, claim);
         const opened = await core.openVerifier({ store: flags.store, modelsDir: flags.modelsDir });
         close = opened.close;
-        answer = (v) => core.answerVerify(opened.verifier, v, claim);
+        answer = (v) => core.answerVerify(opened.verifier, v, claim, {}, { explain: Boolean(flags.explain) });
       } else {
         if (input.form === "single") core.parseRequest(input.value);
         const predictor = await core.loadPredictor(flags.modelsDir, {
@@ -282,6 +293,7 @@ async function predictCsv(
     skipInvalid?: boolean;
     onInvalid?: string;
     claim?: Label;
+    explain?: boolean;
     popts: PredictOptions;
     model?: Algorithm;
     store?: string;
@@ -294,7 +306,7 @@ async function predictCsv(
   if (o.claim !== undefined) {
     const opened = await core.openVerifier({ store: o.store, modelsDir: o.modelsDir });
     const claim = o.claim;
-    answer = (v) => core.answerVerify(opened.verifier, v, claim);
+    answer = (v) => core.answerVerify(opened.verifier, v, claim, {}, { explain: Boolean(o.explain) });
     try {
       await answerCsv(file, o, answer);
     } finally {
