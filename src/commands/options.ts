@@ -178,6 +178,43 @@ export const TARGET_FAR: OptionSpec = {
   check: (v, f) => void parsePolicy(v, { flag: f }),
   option: "policy",
 };
+/** Template adaptation (serve, predict --claim): opt-in, with its margin and window. */
+export const ADAPT_OPTIONS: readonly OptionSpec[] = [
+  {
+    key: "adapt",
+    flags: "--adapt",
+    description:
+      "template adaptation: an accepted sample scoring at least --adapt-margin under the threshold updates the user's template (never a replay or scripted input); audited",
+  },
+  {
+    key: "adaptMargin",
+    flags: "--adapt-margin <m>",
+    description: "with --adapt: how far under the threshold (anomaly scale) a sample must score to adapt",
+    default: "0.1",
+    check: numberCheck({ min: 0, max: 1 }),
+  },
+  {
+    key: "adaptWindow",
+    flags: "--adapt-window <n>",
+    description: "with --adapt: accepted samples kept beside the enrolment samples (the last n)",
+    default: "10",
+    check: numberCheck({ integer: true, min: 1, max: 1000 }),
+  },
+];
+
+/** The adaptation settings of `--adapt` (false without it), from the flags. */
+export function adaptationFrom(o: {
+  adapt?: boolean;
+  adaptMargin?: string;
+  adaptWindow?: string;
+}): { window: number; margin: number } | false {
+  if (!o.adapt) return false;
+  return {
+    margin: parseNumber(o.adaptMargin ?? "0.1", "--adapt-margin", { min: 0, max: 1 }),
+    window: parseNumber(o.adaptWindow ?? "10", "--adapt-window", { integer: true, min: 1, max: 1000 }),
+  };
+}
+
 /** A kept model version instead of the active one. */
 export const MODEL_VERSION: OptionSpec = {
   key: "modelVersion",

@@ -19,6 +19,8 @@ import {
   STORE,
   type OptionSpec,
   type OutputFormat,
+  ADAPT_OPTIONS,
+  adaptationFrom,
 } from "./options.js";
 import { invalidRowPolicy } from "./invalid-rows.js";
 
@@ -35,6 +37,9 @@ interface PredictFlags {
   top: string;
   claim?: string;
   explain?: boolean;
+  adapt?: boolean;
+  adaptMargin?: string;
+  adaptWindow?: string;
   skipInvalid?: boolean;
   store?: string;
   modelVersion?: string;
@@ -86,6 +91,7 @@ export const PREDICT_OPTIONS: readonly OptionSpec[] = [
     description: "verify the sample(s) as this user instead of identifying (raw timings only)",
     config: false,
   },
+  ...ADAPT_OPTIONS,
   {
     key: "explain",
     flags: "--explain",
@@ -160,6 +166,10 @@ unless --allow-summary (or "allow_summary": true in the request); every answer n
         flags.csv !== undefined ? "csv" : "json",
       );
       const claim = flags.claim === undefined ? undefined : core.parseClaim(flags.claim, { flag: "--claim" });
+      if (flags.adapt && claim === undefined)
+        throw new KeystrokeError("BAD_FLAG", "adapts a verified user's template: give --claim ID too", {
+          flag: "--adapt",
+        });
       if (flags.explain && claim === undefined)
         throw new KeystrokeError("BAD_FLAG", "explains a verification: give --claim ID too", {
           flag: "--explain",
@@ -186,7 +196,11 @@ unless --allow-summary (or "allow_summary": true in the request); every answer n
       if (claim !== undefined) {
         // validate before opening anything, so a bad request is reported as such even without a store
         if (input.form === "single") core.parseVerifyRequest(input.value, claim);
-        const opened = await core.openVerifier({ store: flags.store, modelsDir: flags.modelsDir });
+        const opened = await core.openVerifier({
+          store: flags.store,
+          modelsDir: flags.modelsDir,
+          adapt: adaptationFrom(flags),
+        });
         close = opened.close;
         answer = (v) => core.answerVerify(opened.verifier, v, claim, {}, { explain: Boolean(flags.explain) });
       } else {
@@ -294,6 +308,9 @@ async function predictCsv(
     onInvalid?: string;
     claim?: Label;
     explain?: boolean;
+    adapt?: boolean;
+    adaptMargin?: string;
+    adaptWindow?: string;
     popts: PredictOptions;
     model?: Algorithm;
     store?: string;
@@ -304,7 +321,11 @@ async function predictCsv(
   const core = await import("../predict/index.js");
   let answer: (v: unknown) => object | Promise<object>;
   if (o.claim !== undefined) {
-    const opened = await core.openVerifier({ store: o.store, modelsDir: o.modelsDir });
+    const opened = await core.openVerifier({
+      store: o.store,
+      modelsDir: o.modelsDir,
+      adapt: adaptationFrom(o),
+    });
     const claim = o.claim;
     answer = (v) => core.answerVerify(opened.verifier, v, claim, {}, { explain: Boolean(o.explain) });
     try {

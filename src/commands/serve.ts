@@ -13,12 +13,17 @@ import {
   STORE,
   TARGET_FAR,
   type OptionSpec,
+  ADAPT_OPTIONS,
+  adaptationFrom,
 } from "./options.js";
 import { formatWindow, parseRateLimit, parseTrustProxy } from "../server/rate-limit.js";
 import { announceListening, isServeWorker, parseWorkers } from "../server/cluster.js";
 
 interface ServeFlags {
   targetFar?: string;
+  adapt?: boolean;
+  adaptMargin?: string;
+  adaptWindow?: string;
   host: string;
   port: string;
   modelsDir: string;
@@ -117,6 +122,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     check: (v) => void parseTrustProxy(v),
   },
   STORE,
+  ...ADAPT_OPTIONS,
   {
     ...TARGET_FAR,
     description: `${TARGET_FAR.description}; set when the server starts, used by POST /enroll and /auto/:id`,
@@ -247,6 +253,7 @@ export function serveCommand(): Command {
         replayWindowMs,
         auditRetentionMs,
         maintenanceMs: 10 * 60_000,
+        adapt: adaptationFrom(flags),
       });
       if (flags.targetFar !== undefined) {
         try {

@@ -7,6 +7,7 @@ import { extractTimings } from "../features/index.js";
 import type { AuditEntry, IdentityInfo, Store } from "../store/index.js";
 import { buildPopulation } from "../verify/population.js";
 import { defaultDetectorFor, enrollSamples, type EnrollSamplesResult } from "../verify/enroll-samples.js";
+import { adaptTemplate, mayAdapt, type AdaptationSettings } from "../verify/adapt.js";
 import { DEFAULT_POLICY, parsePolicy, policyOf } from "../verify/policy.js";
 import { enrollUser, isDetectorName, MIN_ENROL_SAMPLES, verifySample } from "../verify/template.js";
 import type {
@@ -34,6 +35,8 @@ export interface IdentityServiceOptions {
   autoSamples?: number;
   /** Prune replay hashes and old audit entries this often (ms); 0: only when `maintain()` is called. */
   maintenanceMs?: number;
+  /** Template adaptation (opt-in): accepted samples with a margin update the template (src/verify/adapt.ts). */
+  adapt?: AdaptationSettings | false;
 }
 
 export const DEFAULT_IDENTITY_OPTIONS = {
@@ -42,6 +45,7 @@ export const DEFAULT_IDENTITY_OPTIONS = {
   auditRetentionMs: 365 * 24 * 3600_000,
   autoSamples: 5,
   maintenanceMs: 0,
+  adapt: false,
 } as const;
 
 /** What one enrolment did. */
@@ -98,6 +102,7 @@ interface CacheEntry {
   version: number;
   template: Template;
   population: PopulationStats | undefined;
+  populationId: number | null;
 }
 
 /** A user id as stored: its string form. Checks the length (1..256) and says where the bad one came from. */
@@ -207,7 +212,46 @@ export class IdentityService {
       score: result.anomaly_score,
       instance: this.options.instance,
     });
+    const adapt = this.options.adapt;
+    if (adapt && mayAdapt(result, adapt)) await this.adapt(id, entry, vector, result, adapt);
     return result;
+  }
+
+  /**
+   * Re-fits a user's template with an accepted sample (see src/verify/adapt.ts), in one transaction that
+   * only succeeds if nobody changed the user meanwhile (else the sample is simply not used); audited as `adapt`.
+   */
+  private async adapt(
+    id: string,
+    entry: CacheEntry,
+    vector: number[],
+    result: VerificationResult,
+    settings: AdaptationSettings,
+  ): Promise<void> {
+    const enrolment = await this.store.identities.samples(id);
+    if (enrolment.length === 0) return;
+    const template = adaptTemplate(entry.template, enrolment, vector, entry.population, settings);
+    await this.flushAudit();
+    const now = Date.now();
+    await this.store.identities.put({
+      id,
+      template,
+      populationId: entry.populationId,
+      samples: enrolment,
+      sampleHashes: enrolment.map(sampleHash),
+      expectVersion: entry.version,
+      audit: {
+        id,
+        at: now,
+        action: "adapt",
+        outcome: "ok",
+        score: result.anomaly_score,
+        instance: this.options.instance,
+        detail: `${enrolment.length} enrolment + ${template.adapted?.length ?? 0} adapted samples; threshold ${template.threshold}`,
+      },
+      now,
+    });
+    this.cache.delete(id);
   }
 
   private async entry(id: string, version: number): Promise<CacheEntry | null> {
@@ -217,7 +261,12 @@ export class IdentityService {
     if (!stored) return null;
     const population =
       stored.populationId === null ? undefined : ((await this.population(stored.populationId)) ?? undefined);
-    const entry = { version: stored.version, template: stored.template, population };
+    const entry = {
+      version: stored.version,
+      template: stored.template,
+      population,
+      populationId: stored.populationId,
+    };
     this.cache.set(id, entry);
     return entry;
   }

@@ -85,3 +85,4 @@ export {
   type VerificationIndex,
   type VerifyCounters,
 } from "./store.js";
+export { adaptTemplate, mayAdapt, DEFAULT_ADAPTATION, type AdaptationSettings } from "./adapt.js";

@@ -89,6 +89,8 @@ export interface Template {
   outliers?: Array<{ index: number; reason: string }>;
   /** Problems that would have refused this enrolment, enrolled anyway (`force`). */
   forced?: { problems: string[] };
+  /** Accepted samples that adapted the template (the last `window`, oldest first; see adapt.ts). */
+  adapted?: number[][];
   /** The user's robust log-space profile (means, spreads) that explanations measure deviations against. */
   profile?: { mean: number[]; spread: number[] };
   /** The store-wide operating point this template's threshold was set for (see OperatingPolicy). */
