@@ -5,7 +5,10 @@ import { KeystrokeError } from "../../errors.js";
 
 // the key names of a keystrokes body (already checked by parseAutoRequest), for explanations
 function keyNames(keystrokes: unknown[]): string[] {
-  return keystrokes.map((k) => String((k as { key?: unknown }).key ?? ""));
+  return keystrokes.map((k) => {
+    const key = (k as { key?: unknown }).key;
+    return typeof key === "string" ? key : "";
+  });
 }
 
 const params = { type: "object", required: ["id"], properties: { id: { type: "string" } } };
