@@ -5,6 +5,7 @@
 // Imports the built library: run `npx tsc -p tsconfig.build.json` first.
 //
 //   node bench/verify.mjs [--quick] [--json out.json]     (--quick: enrolment "half" only)
+//   node bench/verify.mjs --only adapt [--detector NAME] [--window W] [--margin M]   (template adaptation: bench/verify-adapt.mjs)
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -33,6 +34,10 @@ export default async function verifyBench(argv = process.argv.slice(2)) {
   if (!existsSync(dist)) {
     console.log("(skipped: dist/ is not built; run npx tsc -p tsconfig.build.json)");
     return undefined;
+  }
+  if (argv.includes("--only") && argv[argv.indexOf("--only") + 1] === "adapt") {
+    const { default: adaptBench } = await import("./verify-adapt.mjs");
+    return { adapt: await adaptBench(argv) };
   }
   const quick = argv.includes("--quick");
   const jsonOut = argv.includes("--json") ? argv[argv.indexOf("--json") + 1] : undefined;

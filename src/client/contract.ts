@@ -99,13 +99,56 @@ export const VerificationSchema = Type.Object(
   {
     UserID: UserIdSchema,
     accepted: Type.Boolean(),
-    anomaly_score: Type.Number({ description: "0 = typical of the user, 1 = typical of others" }),
-    confidence_score: Type.Number({ description: "0 (on the threshold) to 100" }),
-    threshold: Type.Number({ description: "accepted when anomaly_score <= threshold" }),
+    anomaly_score: Type.Number({
+      minimum: 0,
+      maximum: 1,
+      description:
+        "in [0, 1], increasing with the distance from the template: 0.1 = typical of the user, 0.9 = typical of others",
+    }),
+    confidence_score: Type.Number({
+      minimum: 0,
+      maximum: 100,
+      description: "confidence in the decision returned: 0 on the threshold, towards 100 far from it",
+    }),
+    threshold: Type.Number({
+      minimum: 0,
+      maximum: 1,
+      description: "accepted when anomaly_score <= threshold",
+    }),
     detector: Type.String(),
+    policy: Type.Union(
+      [
+        Type.Object({ kind: Type.Literal("eer") }),
+        Type.Object({
+          kind: Type.Literal("target_far"),
+          target_far: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }),
+        }),
+      ],
+      { description: "the operating point the user's threshold was set for" },
+    ),
     replay: Type.Boolean(),
     scripted: Type.Boolean(),
     reason: Type.Optional(Type.String()),
+    explanation: Type.Optional(
+      Type.Array(
+        Type.Object({
+          key_pair: Type.String({
+            description: "a→b (or a key for a hold time); key indexes when the keys are not known",
+          }),
+          kind: Type.Union([
+            Type.Literal("HT"),
+            Type.Literal("PPT"),
+            Type.Literal("RRT"),
+            Type.Literal("RPT"),
+          ]),
+          spreads: Type.Number({
+            description: "distance from the user's template in the user's spreads (log time)",
+          }),
+          direction: Type.Union([Type.Literal("slower"), Type.Literal("faster")]),
+        }),
+        { description: "with explain=true: the intervals that deviated most from the template, most first" },
+      ),
+    ),
   },
   { title: "Verification" },
 );

@@ -14,6 +14,7 @@ import {
   resolveOutput,
   SKIP_INVALID,
   STORE,
+  TARGET_FAR,
   type OptionSpec,
 } from "./options.js";
 
@@ -33,6 +34,7 @@ interface EnrollFlags {
   output?: string;
   json?: boolean;
   force?: boolean;
+  targetFar?: string;
   onInvalid?: string;
   skipInvalid?: boolean;
   quiet?: boolean;
@@ -78,6 +80,7 @@ export const ENROLL_OPTIONS: readonly OptionSpec[] = [
       "enrol even when the samples look inconsistent (two people, different texts); recorded in the template",
     config: false,
   },
+  TARGET_FAR,
   ON_INVALID,
   SKIP_INVALID,
   outputOption(["table", "json"]),
@@ -113,6 +116,10 @@ export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: 
         throw new KeystrokeError("BAD_FLAG", `"${opts.mode}" is not a mode (replace or append)`, {
           flag: "--mode",
         });
+      const policy =
+        opts.targetFar === undefined
+          ? undefined
+          : verify.parsePolicy(opts.targetFar, { flag: "--target-far" });
       if (opts.user !== undefined && opts.user.trim() === "")
         throw new KeystrokeError("BAD_FLAG", "empty user id", { flag: "--user" });
       const { readDataset, parseLabel } = await import("../data/index.js");
@@ -138,7 +145,7 @@ export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: 
         const detector = opts.detector;
         const enrolled =
           opts.mode === "append"
-            ? await appendEach(opened.service, ds.samples, user, detector)
+            ? await appendEach(opened.service, ds.samples, user, detector, policy)
             : (
                 await inFile(file, () =>
                   opened.service.enrollSamples(ds.samples, {
@@ -147,6 +154,7 @@ export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: 
                     filterOutliers: Boolean(opts.filterOutliers),
                     onInconsistent: "refuse",
                     force: Boolean(opts.force),
+                    ...(policy ? { policy } : {}),
                   }),
                 )
               ).enrolled;
@@ -158,7 +166,7 @@ export function enrollCommand(io: CommandIO = { stdout: process.stdout, stderr: 
         } else {
           for (const e of enrolled) {
             io.stdout.write(
-              `${e.replaced ? "updated" : "enrolled"} ${String(e.UserID)}: ${e.samples} samples, threshold ${e.threshold.toFixed(3)} (${e.detector})\n`,
+              `${e.replaced ? "updated" : "enrolled"} ${String(e.UserID)}: ${e.samples} samples, threshold ${e.threshold.toFixed(3)} (${e.detector}, ${e.policy.kind === "eer" ? "eer" : `target FAR ${e.policy.target_far}`})\n`,
             );
           }
         }
@@ -175,6 +183,7 @@ async function appendEach(
   samples: import("../data/types.js").Sample[],
   user: import("../data/types.js").Label | undefined,
   detector: DetectorName | undefined,
+  policy: import("../verify/types.js").OperatingPolicy | undefined,
 ) {
   const { extractTimings } = await import("../features/index.js");
   const groups = new Map<string, { user: import("../data/types.js").Label; vectors: number[][] }>();
@@ -197,7 +206,13 @@ async function appendEach(
     );
   const out = [];
   for (const g of groups.values())
-    out.push(await service.enroll(g.user, g.vectors, { mode: "append", ...(detector ? { detector } : {}) }));
+    out.push(
+      await service.enroll(g.user, g.vectors, {
+        mode: "append",
+        ...(detector ? { detector } : {}),
+        ...(policy ? { policy } : {}),
+      }),
+    );
   return out;
 }
 

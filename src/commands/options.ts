@@ -2,6 +2,7 @@ import { Command, Option } from "commander";
 import { EXIT_CODE_HELP, isKeystrokeError, KeystrokeError } from "../errors.js";
 import type { FeatureSetName } from "../features/index.js";
 import { ALGORITHMS, type Algorithm } from "../models/types.js";
+import { parsePolicy } from "../verify/policy.js";
 
 // Options as data: every flag of every command is one entry of a typed list. The same list builds the
 // commander options (and so the help), gives the config file its keys and checks its values with the very
@@ -168,6 +169,52 @@ export const STORE: OptionSpec = {
   description:
     "identity store: a SQLite file, sqlite:PATH or postgres://… shared by several instances (default: KEYSTROKE_ID_STORE, else ./keystroke-id.db)",
 };
+/** The store-wide operating point of verification (enroll, train, serve). */
+export const TARGET_FAR: OptionSpec = {
+  key: "targetFar",
+  flags: "--target-far <rate>",
+  description:
+    "store-wide operating point: each user's threshold accepts at most this share of background impostors (e.g. 0.01); eer: each user's equal-error point (the default until set)",
+  check: (v, f) => void parsePolicy(v, { flag: f }),
+  option: "policy",
+};
+/** Template adaptation (serve, predict --claim): opt-in, with its margin and window. */
+export const ADAPT_OPTIONS: readonly OptionSpec[] = [
+  {
+    key: "adapt",
+    flags: "--adapt",
+    description:
+      "template adaptation: an accepted sample scoring at least --adapt-margin under the threshold updates the user's template (never a replay or scripted input); audited",
+  },
+  {
+    key: "adaptMargin",
+    flags: "--adapt-margin <m>",
+    description: "with --adapt: how far under the threshold (anomaly scale) a sample must score to adapt",
+    default: "0.1",
+    check: numberCheck({ min: 0, max: 1 }),
+  },
+  {
+    key: "adaptWindow",
+    flags: "--adapt-window <n>",
+    description: "with --adapt: accepted samples kept beside the enrolment samples (the last n)",
+    default: "10",
+    check: numberCheck({ integer: true, min: 1, max: 1000 }),
+  },
+];
+
+/** The adaptation settings of `--adapt` (false without it), from the flags. */
+export function adaptationFrom(o: {
+  adapt?: boolean;
+  adaptMargin?: string;
+  adaptWindow?: string;
+}): { window: number; margin: number } | false {
+  if (!o.adapt) return false;
+  return {
+    margin: parseNumber(o.adaptMargin ?? "0.1", "--adapt-margin", { min: 0, max: 1 }),
+    window: parseNumber(o.adaptWindow ?? "10", "--adapt-window", { integer: true, min: 1, max: 1000 }),
+  };
+}
+
 /** A kept model version instead of the active one. */
 export const MODEL_VERSION: OptionSpec = {
   key: "modelVersion",

@@ -19,6 +19,8 @@ import {
   STORE,
   type OptionSpec,
   type OutputFormat,
+  ADAPT_OPTIONS,
+  adaptationFrom,
 } from "./options.js";
 import { invalidRowPolicy } from "./invalid-rows.js";
 
@@ -34,6 +36,10 @@ interface PredictFlags {
   modelsDir: string;
   top: string;
   claim?: string;
+  explain?: boolean;
+  adapt?: boolean;
+  adaptMargin?: string;
+  adaptWindow?: string;
   skipInvalid?: boolean;
   store?: string;
   modelVersion?: string;
@@ -84,6 +90,13 @@ export const PREDICT_OPTIONS: readonly OptionSpec[] = [
     flags: "--claim <UserID>",
     description: "verify the sample(s) as this user instead of identifying (raw timings only)",
     config: false,
+  },
+  ...ADAPT_OPTIONS,
+  {
+    key: "explain",
+    flags: "--explain",
+    description:
+      "with --claim: add the intervals that deviated most from the user's template (explanation, in spreads)",
   },
   {
     key: "allowSummary",
@@ -153,6 +166,14 @@ unless --allow-summary (or "allow_summary": true in the request); every answer n
         flags.csv !== undefined ? "csv" : "json",
       );
       const claim = flags.claim === undefined ? undefined : core.parseClaim(flags.claim, { flag: "--claim" });
+      if (flags.adapt && claim === undefined)
+        throw new KeystrokeError("BAD_FLAG", "adapts a verified user's template: give --claim ID too", {
+          flag: "--adapt",
+        });
+      if (flags.explain && claim === undefined)
+        throw new KeystrokeError("BAD_FLAG", "explains a verification: give --claim ID too", {
+          flag: "--explain",
+        });
       if (flags.json !== undefined && flags.csv !== undefined)
         throw new KeystrokeError("BAD_FLAG", "give --json or --csv, not both", { flag: "--csv" });
       const popts: PredictOptions = {
@@ -175,9 +196,13 @@ unless --allow-summary (or "allow_summary": true in the request); every answer n
       if (claim !== undefined) {
         // validate before opening anything, so a bad request is reported as such even without a store
         if (input.form === "single") core.parseVerifyRequest(input.value, claim);
-        const opened = await core.openVerifier({ store: flags.store, modelsDir: flags.modelsDir });
+        const opened = await core.openVerifier({
+          store: flags.store,
+          modelsDir: flags.modelsDir,
+          adapt: adaptationFrom(flags),
+        });
         close = () => opened.close();
-        answer = (v) => core.answerVerify(opened.verifier, v, claim);
+        answer = (v) => core.answerVerify(opened.verifier, v, claim, {}, { explain: Boolean(flags.explain) });
       } else {
         if (input.form === "single") core.parseRequest(input.value);
         const predictor = await core.loadPredictor(flags.modelsDir, {
@@ -282,6 +307,10 @@ async function predictCsv(
     skipInvalid?: boolean;
     onInvalid?: string;
     claim?: Label;
+    explain?: boolean;
+    adapt?: boolean;
+    adaptMargin?: string;
+    adaptWindow?: string;
     popts: PredictOptions;
     model?: Algorithm;
     store?: string;
@@ -292,9 +321,13 @@ async function predictCsv(
   const core = await import("../predict/index.js");
   let answer: (v: unknown) => object | Promise<object>;
   if (o.claim !== undefined) {
-    const opened = await core.openVerifier({ store: o.store, modelsDir: o.modelsDir });
+    const opened = await core.openVerifier({
+      store: o.store,
+      modelsDir: o.modelsDir,
+      adapt: adaptationFrom(o),
+    });
     const claim = o.claim;
-    answer = (v) => core.answerVerify(opened.verifier, v, claim);
+    answer = (v) => core.answerVerify(opened.verifier, v, claim, {}, { explain: Boolean(o.explain) });
     try {
       await answerCsv(file, o, answer);
     } finally {

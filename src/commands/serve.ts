@@ -1,3 +1,4 @@
+import { parsePolicy } from "../verify/policy.js";
 import { Command } from "commander";
 import { ExitCodes, KeystrokeError } from "../errors.js";
 import { say } from "../ui/terminal.js";
@@ -10,12 +11,19 @@ import {
   parseDuration,
   parseNumber,
   STORE,
+  TARGET_FAR,
   type OptionSpec,
+  ADAPT_OPTIONS,
+  adaptationFrom,
 } from "./options.js";
 import { formatWindow, parseRateLimit, parseTrustProxy } from "../server/rate-limit.js";
 import { announceListening, isServeWorker, parseWorkers } from "../server/cluster.js";
 
 interface ServeFlags {
+  targetFar?: string;
+  adapt?: boolean;
+  adaptMargin?: string;
+  adaptWindow?: string;
   host: string;
   port: string;
   modelsDir: string;
@@ -114,6 +122,11 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     check: (v) => void parseTrustProxy(v),
   },
   STORE,
+  ...ADAPT_OPTIONS,
+  {
+    ...TARGET_FAR,
+    description: `${TARGET_FAR.description}; set when the server starts, used by POST /enroll and /auto/:id`,
+  },
   // a secret, like --token: from KEYSTROKE_ID_ADMIN_TOKEN rather than a config file
   {
     key: "adminToken",
@@ -240,7 +253,16 @@ export function serveCommand(): Command {
         replayWindowMs,
         auditRetentionMs,
         maintenanceMs: 10 * 60_000,
+        adapt: adaptationFrom(flags),
       });
+      if (flags.targetFar !== undefined) {
+        try {
+          await identities.service.setOperatingPolicy(parsePolicy(flags.targetFar, { flag: "--target-far" }));
+        } catch (e) {
+          await identities.close();
+          throw e;
+        }
+      }
       if (identities.legacy?.imported)
         say(
           `imported ${identities.legacy.imported} user(s) from ${identities.legacy.dir} into the identity store ${identities.store.location}`,

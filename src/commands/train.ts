@@ -16,10 +16,12 @@ import {
   SEED,
   SKIP_INVALID,
   STORE,
+  TARGET_FAR,
   type OptionSpec,
 } from "./options.js";
 import { isInteractive, say } from "../ui/terminal.js";
 import { invalidRowPolicy } from "./invalid-rows.js";
+import { parsePolicy } from "../verify/policy.js";
 
 /** The flags of `train`, as data: they build the command, its help and the config file's keys. */
 export const TRAIN_OPTIONS: readonly OptionSpec[] = [
@@ -73,6 +75,7 @@ export const TRAIN_OPTIONS: readonly OptionSpec[] = [
     description:
       "identity store the training users are enrolled in (never replacing an enrolled user): a SQLite file, sqlite:PATH or postgres://… (default: KEYSTROKE_ID_STORE, else ./keystroke-id.db)",
   },
+  TARGET_FAR,
   outputOption(["table", "json"]),
   JSON_ALIAS,
   QUIET,
@@ -115,6 +118,9 @@ export function trainCommand(): Command {
           skipInvalid: invalidRowPolicy(opts) === "skip",
           verification: opts.verification !== false,
           ...(opts.store !== undefined ? { store: opts.store } : {}),
+          ...(opts.targetFar !== undefined
+            ? { policy: parsePolicy(opts.targetFar, { flag: "--target-far" }) }
+            : {}),
           ...options,
           onProgress: view.update,
           onNote: opts.quiet ? () => {} : say,
@@ -160,4 +166,5 @@ interface TrainFlags {
   output?: string;
   json?: boolean;
   quiet?: boolean;
+  targetFar?: string;
 }

@@ -7,8 +7,16 @@ import { extractTimings } from "../features/index.js";
 import type { AuditEntry, IdentityInfo, Store } from "../store/index.js";
 import { buildPopulation } from "../verify/population.js";
 import { defaultDetectorFor, enrollSamples, type EnrollSamplesResult } from "../verify/enroll-samples.js";
+import { adaptTemplate, mayAdapt, type AdaptationSettings } from "../verify/adapt.js";
+import { DEFAULT_POLICY, parsePolicy, policyOf } from "../verify/policy.js";
 import { enrollUser, isDetectorName, MIN_ENROL_SAMPLES, verifySample } from "../verify/template.js";
-import type { DetectorName, PopulationStats, Template, VerificationResult } from "../verify/types.js";
+import type {
+  DetectorName,
+  OperatingPolicy,
+  PopulationStats,
+  Template,
+  VerificationResult,
+} from "../verify/types.js";
 
 /** Longest user id (characters); the same bound as a claim. */
 export const MAX_USER_ID_LENGTH = 256;
@@ -27,6 +35,8 @@ export interface IdentityServiceOptions {
   autoSamples?: number;
   /** Prune replay hashes and old audit entries this often (ms); 0: only when `maintain()` is called. */
   maintenanceMs?: number;
+  /** Template adaptation (opt-in): accepted samples with a margin update the template (src/verify/adapt.ts). */
+  adapt?: AdaptationSettings | false;
 }
 
 export const DEFAULT_IDENTITY_OPTIONS = {
@@ -35,6 +45,7 @@ export const DEFAULT_IDENTITY_OPTIONS = {
   auditRetentionMs: 365 * 24 * 3600_000,
   autoSamples: 5,
   maintenanceMs: 0,
+  adapt: false,
 } as const;
 
 /** What one enrolment did. */
@@ -50,11 +61,14 @@ export interface EnrolOutcome {
   outliers?: Template["outliers"];
   /** The problems an enrolment was forced through (`force`), recorded in the template. */
   forced?: string[];
+  /** The operating point the threshold was set for. */
+  policy: OperatingPolicy;
 }
 
 /** The quality fields of an enrolment outcome, from its template. */
-function qualityOf(t: Template): Pick<EnrolOutcome, "quality" | "outliers" | "forced"> {
+function qualityOf(t: Template): Pick<EnrolOutcome, "quality" | "outliers" | "forced" | "policy"> {
   return {
+    policy: policyOf(t),
     ...(t.quality !== undefined ? { quality: t.quality } : {}),
     ...(t.outliers ? { outliers: t.outliers } : {}),
     ...(t.forced ? { forced: t.forced.problems } : {}),
@@ -75,6 +89,8 @@ export interface UserView {
   keys: number;
   /** How far apart the user's own samples and other people's lie on the anomaly scale (null: no background to tell). */
   quality: number | null;
+  /** The operating point the user's threshold was set for. */
+  policy: OperatingPolicy;
 }
 
 /** The answer of `auto`: still enrolling (with how many samples are missing), or a verification. */
@@ -86,6 +102,7 @@ interface CacheEntry {
   version: number;
   template: Template;
   population: PopulationStats | undefined;
+  populationId: number | null;
 }
 
 /** A user id as stored: its string form. Checks the length (1..256) and says where the bad one came from. */
@@ -149,7 +166,11 @@ export class IdentityService {
    * and reads the user's template version; the template itself comes from the LRU cache unless its
    * version changed (another process re-enrolled or deleted the user), then from the store.
    */
-  async verify(user: Label, vector: number[]): Promise<VerificationResult> {
+  async verify(
+    user: Label,
+    vector: number[],
+    options: { explain?: { keys?: readonly string[] } } = {},
+  ): Promise<VerificationResult> {
     const id = userKey(user);
     const now = Date.now();
     const { version, replay } = await this.store.replay.check(
@@ -175,6 +196,7 @@ export class IdentityService {
     const result = verifySample(template, vector, {
       population,
       recent: { has: () => replay, add: () => undefined },
+      ...(options.explain ? { explain: options.explain } : {}),
     });
     this.queueAudit({
       id,
@@ -190,7 +212,46 @@ export class IdentityService {
       score: result.anomaly_score,
       instance: this.options.instance,
     });
+    const adapt = this.options.adapt;
+    if (adapt && mayAdapt(result, adapt)) await this.adapt(id, entry, vector, result, adapt);
     return result;
+  }
+
+  /**
+   * Re-fits a user's template with an accepted sample (see src/verify/adapt.ts), in one transaction that
+   * only succeeds if nobody changed the user meanwhile (else the sample is simply not used); audited as `adapt`.
+   */
+  private async adapt(
+    id: string,
+    entry: CacheEntry,
+    vector: number[],
+    result: VerificationResult,
+    settings: AdaptationSettings,
+  ): Promise<void> {
+    const enrolment = await this.store.identities.samples(id);
+    if (enrolment.length === 0) return;
+    const template = adaptTemplate(entry.template, enrolment, vector, entry.population, settings);
+    await this.flushAudit();
+    const now = Date.now();
+    await this.store.identities.put({
+      id,
+      template,
+      populationId: entry.populationId,
+      samples: enrolment,
+      sampleHashes: enrolment.map(sampleHash),
+      expectVersion: entry.version,
+      audit: {
+        id,
+        at: now,
+        action: "adapt",
+        outcome: "ok",
+        score: result.anomaly_score,
+        instance: this.options.instance,
+        detail: `${enrolment.length} enrolment + ${template.adapted?.length ?? 0} adapted samples; threshold ${template.threshold}`,
+      },
+      now,
+    });
+    this.cache.delete(id);
   }
 
   private async entry(id: string, version: number): Promise<CacheEntry | null> {
@@ -200,7 +261,12 @@ export class IdentityService {
     if (!stored) return null;
     const population =
       stored.populationId === null ? undefined : ((await this.population(stored.populationId)) ?? undefined);
-    const entry = { version: stored.version, template: stored.template, population };
+    const entry = {
+      version: stored.version,
+      template: stored.template,
+      population,
+      populationId: stored.populationId,
+    };
     this.cache.set(id, entry);
     return entry;
   }
@@ -220,7 +286,13 @@ export class IdentityService {
   async enroll(
     user: Label,
     vectors: number[][],
-    options: { mode?: EnrolMode; detector?: DetectorName; filterOutliers?: boolean } = {},
+    options: {
+      mode?: EnrolMode;
+      detector?: DetectorName;
+      filterOutliers?: boolean;
+      /** Sets the store-wide operating policy first (see setOperatingPolicy). */
+      policy?: OperatingPolicy;
+    } = {},
   ): Promise<EnrolOutcome> {
     const id = userKey(user);
     if (options.detector !== undefined && !isDetectorName(options.detector))
@@ -231,6 +303,8 @@ export class IdentityService {
       throw new KeystrokeError("TOO_FEW_SAMPLES", `no samples to enrol user ${id}`, { field: "samples" });
     // queued verification entries go first, so the audit keeps the order of events
     await this.flushAudit();
+    if (options.policy) await this.setOperatingPolicy(options.policy);
+    const policy = options.policy ?? (await this.operatingPolicy());
     for (let attempt = 1; ; attempt++) {
       const before = options.mode === "append" ? await this.store.identities.version(id) : undefined;
       const all =
@@ -250,6 +324,7 @@ export class IdentityService {
         population: stats,
         filterOutliers: Boolean(options.filterOutliers),
         keepSamples: false,
+        policy,
       });
       const now = Date.now();
       const written = await this.store.identities.put({
@@ -266,7 +341,7 @@ export class IdentityService {
           outcome: "ok",
           score: template.threshold,
           instance: this.options.instance,
-          detail: `${all.length} samples`,
+          detail: `${all.length} samples; ${policyText(policy)}`,
         },
         now,
       });
@@ -301,10 +376,14 @@ export class IdentityService {
       skipTooFew?: boolean;
       onInconsistent?: "refuse" | "record";
       force?: boolean;
+      /** Sets the store-wide operating policy first (see setOperatingPolicy). */
+      policy?: OperatingPolicy;
     } = {},
   ): Promise<{ result: EnrollSamplesResult; enrolled: EnrolOutcome[]; kept: Label[]; users: number }> {
     if (options.user !== undefined) userKey(options.user, { flag: "--user" });
     await this.flushAudit();
+    if (options.policy) await this.setOperatingPolicy(options.policy);
+    const policy = options.policy ?? (await this.operatingPolicy());
     const keys = samples[0]?.press.length ?? 0;
     const nFeatures = keys > 0 ? 4 * keys - 3 : 0;
     const current =
@@ -322,6 +401,7 @@ export class IdentityService {
       skipTooFew: Boolean(options.skipTooFew),
       ...(options.onInconsistent ? { onInconsistent: options.onInconsistent } : {}),
       force: Boolean(options.force),
+      policy,
     });
     for (const t of result.templates) userKey(t.user, { field: "UserID" });
     const now = Date.now();
@@ -363,7 +443,7 @@ export class IdentityService {
           outcome: "ok",
           score: t.threshold,
           instance: this.options.instance,
-          detail: `${all.length} samples`,
+          detail: `${all.length} samples; ${policyText(policy)}`,
         },
         now,
       });
@@ -391,6 +471,30 @@ export class IdentityService {
     // a new store (or a new sample length): the population starts from this user, as `enroll` always did
     const stats = buildPopulation(users);
     return { pid: await this.store.policy.addPopulation(stats, Date.now()), stats };
+  }
+
+  /**
+   * The store-wide operating policy (stored as the setting "policy"; default: the EER point). Each template
+   * records the policy its threshold was set for; a changed policy re-thresholds a user at their next enrolment.
+   */
+  async operatingPolicy(): Promise<OperatingPolicy> {
+    const text = await this.store.policy.getSetting("policy");
+    if (text === null) return DEFAULT_POLICY;
+    try {
+      return parsePolicy(JSON.parse(text), { field: "policy" });
+    } catch (e) {
+      throw new KeystrokeError(
+        "BAD_STORE",
+        `the store's operating policy setting is damaged (${(e as Error).message})`,
+        {},
+        { cause: e, suggestion: "set it again with --target-far" },
+      );
+    }
+  }
+
+  /** Sets the store-wide operating policy (every later enrolment sets thresholds for it). */
+  async setOperatingPolicy(policy: OperatingPolicy): Promise<void> {
+    await this.store.policy.setSetting("policy", JSON.stringify(policy));
   }
 
   private async defaultDetector(population: PopulationStats | undefined): Promise<DetectorName> {
@@ -440,12 +544,16 @@ export class IdentityService {
    * Enrol-or-verify in one call (TypingDNA's auto): until the user has `autoSamples` samples, the sample is
    * added to their enrolment (and the answer says how many more are needed); then it is verified.
    */
-  async auto(user: Label, vector: number[]): Promise<AutoOutcome> {
+  async auto(
+    user: Label,
+    vector: number[],
+    options: { explain?: { keys?: readonly string[] } } = {},
+  ): Promise<AutoOutcome> {
     const id = userKey(user);
     const needed = this.options.autoSamples;
     const info = await this.store.identities.info(id);
     if (info && info.samples >= needed)
-      return { enrolled: true, enrolled_now: false, ...(await this.verify(user, vector)) };
+      return { enrolled: true, enrolled_now: false, ...(await this.verify(user, vector, options)) };
     const pending = await this.store.identities.samples(id);
     if (pending.some((v) => sampleHash(v) === sampleHash(vector))) {
       throw new KeystrokeError(
@@ -527,6 +635,10 @@ export class IdentityService {
   }
 }
 
+function policyText(p: OperatingPolicy): string {
+  return p.kind === "eer" ? "policy eer" : `policy target_far ${p.target_far}`;
+}
+
 function view(t: Template, enrolledAt: number, updatedAt: number): UserView {
   return {
     UserID: t.user,
@@ -538,6 +650,7 @@ function view(t: Template, enrolledAt: number, updatedAt: number): UserView {
     keys: (t.nFeatures + 3) / 4,
     // no measure of a template's quality exists yet (issue 16's recorder may add one per sample)
     quality: null,
+    policy: policyOf(t),
   };
 }
 

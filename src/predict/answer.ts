@@ -115,7 +115,11 @@ export function isErrorAnswer(a: unknown): a is ErrorAnswer {
 export interface Verifier {
   /** Keys per sample the templates were enrolled with, when one number holds for all (checked here to name the field). */
   readonly keys?: number;
-  verify(user: Label, vector: number[]): VerificationResult | Promise<VerificationResult>;
+  verify(
+    user: Label,
+    vector: number[],
+    options?: { explain?: { keys?: readonly string[] } },
+  ): VerificationResult | Promise<VerificationResult>;
 }
 
 /** Validates a verification request (`UserID` is the claim unless `claim` is given) and answers it. */
@@ -124,8 +128,10 @@ export async function answerVerify(
   value: unknown,
   claim?: Label,
   limits: RequestLimits = {},
+  options: { explain?: boolean } = {},
 ): Promise<VerificationAnswer> {
-  return verifyRequest(verifier, parseVerifyRequest(value, claim, limits));
+  const req = parseVerifyRequest(value, claim, limits);
+  return verifyRequest(verifier, options.explain ? { ...req, explain: true } : req);
 }
 
 /** A verification answer: the detector's result, the feature set that answered (always the per-key timings), and warnings. */
@@ -151,7 +157,11 @@ export async function verifyRequest(verifier: Verifier, req: VerifyRequest): Pro
   }
   const warning = unitWarning(req);
   return {
-    ...(await verifier.verify(req.claim, finiteFeatures(extractTimings(req)))),
+    ...(await verifier.verify(
+      req.claim,
+      finiteFeatures(extractTimings(req)),
+      req.explain ? { explain: req.keys ? { keys: req.keys } : {} } : undefined,
+    )),
     features: "timings",
     ...(warning !== undefined ? { warnings: [warning] } : {}),
   };

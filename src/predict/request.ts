@@ -26,7 +26,7 @@ export interface TimingsRequest {
 export type PredictRequest = SummaryRequest | TimingsRequest;
 
 /** A verification request: a sample plus the user it claims to be. */
-export type VerifyRequest = PredictRequest & { claim: Label };
+export type VerifyRequest = PredictRequest & { claim: Label; explain?: boolean };
 
 /** More keys than any typing sample has; the default bound on the work one request can ask for. */
 export const MAX_KEYS = 4096;
@@ -102,7 +102,11 @@ export function parseVerifyRequest(value: unknown, claim?: Label, limits: Reques
   const req = parseRequest(value, limits);
   const body = value as Record<string, unknown>;
   const claimed = claim ?? parseClaim(body.UserID, { field: "UserID" });
-  return { ...req, claim: claimed };
+  if (body.explain !== undefined && typeof body.explain !== "boolean")
+    throw new KeystrokeError("BAD_REQUEST", `must be true or false, got ${kindOf(body.explain)}`, {
+      field: "explain",
+    });
+  return { ...req, claim: claimed, ...(body.explain === true ? { explain: true } : {}) };
 }
 
 /** A claimed user id: a number or a non-empty string; a string holding a plain number becomes that number. */

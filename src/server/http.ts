@@ -71,3 +71,13 @@ export function countVerify(metrics: ServerMetrics, r: VerificationResult): Veri
   if (r.scripted) metrics.flagged.inc({ kind: "scripted" });
   return r;
 }
+
+/** `?explain=true` (or 1): add explanations to verification answers; BAD_REQUEST naming `explain` for another value. */
+export function explainQuery(query: unknown): boolean {
+  const v = (query as Record<string, unknown> | undefined)?.explain;
+  if (v === undefined || v === "false" || v === "0") return false;
+  if (v === "true" || v === "1" || v === "") return true;
+  throw new KeystrokeError("BAD_REQUEST", `must be true or false, got ${JSON.stringify(v)}`, {
+    field: "explain",
+  });
+}

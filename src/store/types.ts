@@ -94,7 +94,7 @@ export interface ReplayStore {
 export interface AuditEntry {
   id: string;
   at: number;
-  action: "enrol" | "replace" | "append" | "delete" | "verify" | "import";
+  action: "enrol" | "replace" | "append" | "delete" | "verify" | "import" | "adapt";
   outcome: string;
   score?: number | null;
   instance: string;

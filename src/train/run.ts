@@ -1,3 +1,4 @@
+import type { OperatingPolicy } from "../verify/types.js";
 import { Readable } from "node:stream";
 import { readDataset, type Dataset } from "../data/index.js";
 import { KeystrokeError } from "../errors.js";
@@ -28,6 +29,8 @@ export interface TrainRunOptions {
   verification?: boolean;
   /** The identity store (--store; default KEYSTROKE_ID_STORE, else ./keystroke-id.db). */
   store?: string;
+  /** Sets the store-wide operating policy before enrolling the training users (default: the store's). */
+  policy?: OperatingPolicy;
   onProgress?: (e: TrainEvent) => void;
   /** Messages for a person (skipped rows, …); the caller decides where they go. */
   onNote?: (message: string) => void;
@@ -112,7 +115,8 @@ export async function runTraining(options: TrainRunOptions): Promise<TrainReport
       trainingRows: fingerprintRows(run.fittedRows.map((i) => dataset.samples[i]!)),
       ...(options.keep !== undefined ? { keep: options.keep } : {}),
     });
-    if (identities) verification = await enrolTrainingUsers(identities.service, dataset, options.onNote);
+    if (identities)
+      verification = await enrolTrainingUsers(identities.service, dataset, options.onNote, options.policy);
   } finally {
     await identities?.close();
   }
@@ -162,6 +166,7 @@ async function enrolTrainingUsers(
   service: IdentityService,
   dataset: Dataset,
   onNote?: (m: string) => void,
+  policy?: OperatingPolicy,
 ): Promise<TrainReport["verification"]> {
   const keys = dataset.samples[0]!.press.length;
   if (dataset.samples.some((s) => s.press.length !== keys)) {
@@ -174,6 +179,7 @@ async function enrolTrainingUsers(
       onlyNew: true,
       refreshPopulation: true,
       skipTooFew: true,
+      ...(policy ? { policy } : {}),
     });
   } catch (e) {
     if (!(e instanceof KeystrokeError) || e.code !== "TOO_FEW_SAMPLES") throw e;

@@ -4,7 +4,7 @@ import { extractTimings } from "../features/index.js";
 import { buildPopulation } from "./population.js";
 import { assessEnrolment, refuseInconsistent } from "./quality.js";
 import { DEFAULT_DETECTOR, MIN_ENROL_SAMPLES, enrollUser } from "./template.js";
-import type { DetectorName, PopulationStats, Template } from "./types.js";
+import type { DetectorName, OperatingPolicy, PopulationStats, Template } from "./types.js";
 
 /** Options of `enrollSamples`. */
 export interface EnrollSamplesOptions {
@@ -25,6 +25,8 @@ export interface EnrollSamplesOptions {
   onInconsistent?: "refuse" | "record";
   /** Enrol despite the problems; they are recorded in the template's `forced`. */
   force?: boolean;
+  /** The operating point thresholds are set for (default: the EER point). */
+  policy?: OperatingPolicy;
 }
 
 /** Templates for the users of a sample set, and the population they were enrolled against. */
@@ -124,6 +126,7 @@ export function enrollSamples(samples: Sample[], options: EnrollSamplesOptions =
       population,
       minSamples,
       filterOutliers: options.filterOutliers,
+      ...(options.policy ? { policy: options.policy } : {}),
     });
     const q = assessed[i]!;
     t.quality = q.quality;

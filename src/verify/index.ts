@@ -1,6 +1,8 @@
 /** Verification: "is this really user X?" — per-user templates, EER evaluation, enrolment store, replay checks. */
 export type {
   Calibration,
+  ExplanationItem,
+  OperatingPolicy,
   CohortMember,
   DetectorName,
   PopulationStats,
@@ -13,6 +15,9 @@ export {
   DEFAULT_DETECTOR,
   MIN_ENROL_SAMPLES,
   THRESHOLD_RULE,
+  TARGET_FAR_RULE,
+  policyThreshold,
+  publicThreshold,
   enrollUser,
   verifySample,
   scoreRaw,
@@ -25,6 +30,16 @@ export { computeEer, zeroMissFalseAlarmRate, ratesAt, type EerResult } from "./e
 export { buildPopulation, POPULATION_LIMITS, type UserVectors } from "./population.js";
 export { isScripted, sameTimings, RecentSampleCache, SCRIPTED_MAX_CV } from "./replay.js";
 export { logTiming } from "./detectors.js";
+export { anomalyScore, calibrated, confidenceScore, roundScore } from "./scores.js";
+export {
+  DEFAULT_POLICY,
+  parsePolicy,
+  policyOf,
+  samePolicy,
+  backgroundImpostors,
+  targetFarThreshold,
+} from "./policy.js";
+export { explainSample, intervalName, EXPLANATION_SIZE } from "./explain.js";
 export { DISCRIMINATIVE_SETTINGS } from "./population-detectors.js";
 export {
   assessEnrolment,
@@ -70,3 +85,4 @@ export {
   type VerificationIndex,
   type VerifyCounters,
 } from "./store.js";
+export { adaptTemplate, mayAdapt, DEFAULT_ADAPTATION, type AdaptationSettings } from "./adapt.js";

@@ -2,10 +2,15 @@ import type { Label } from "../data/types.js";
 import { KeystrokeError } from "../errors.js";
 import { DETECTOR_IMPLS, type Scorer } from "./detectors.js";
 import { computeEer } from "./eer.js";
+import { robustTemplate } from "./detectors.js";
+import { explainSample } from "./explain.js";
+import { backgroundImpostors, DEFAULT_POLICY, policyOf, targetFarThreshold } from "./policy.js";
 import { isScripted, sameTimings } from "./replay.js";
+import { anomalyScore, calibrated, confidenceScore } from "./scores.js";
 import type {
   Calibration,
   DetectorName,
+  OperatingPolicy,
   PopulationStats,
   RecentSamples,
   Template,
@@ -40,6 +45,11 @@ export const THRESHOLD_RULE =
   "equal-error point between the user's leave-one-out enrolment scores and the population background samples' scores " +
   "(other users, never the user); without a background, the largest leave-one-out score";
 
+/** The threshold rule of the target_far policy, stored in the templates enrolled under it. */
+export const TARGET_FAR_RULE =
+  "highest threshold accepting at most the target share of the population's background and negative samples " +
+  "of users other than the user; without a background, the largest leave-one-out score";
+
 /** True when the name is a detector. */
 export function isDetectorName(name: string): name is DetectorName {
   return (DETECTORS as readonly string[]).includes(name);
@@ -54,6 +64,8 @@ export interface EnrollOptions {
   filterOutliers?: boolean;
   /** Keep the enrolment vectors in the template for replay detection (default true). */
   keepSamples?: boolean;
+  /** The operating point the threshold is set for (default: the EER point). */
+  policy?: OperatingPolicy;
 }
 
 /** Learns a user's verification template from their genuine timing vectors; throws TOO_FEW_SAMPLES. */
@@ -94,7 +106,7 @@ export function enrollUser(user: Label, vectors: number[][], options: EnrollOpti
   let impostor = bg.length ? median(bg) : genuine + 1;
   if (!(impostor > genuine)) impostor = genuine + Math.max(Math.abs(genuine), 1);
   const calibration: Calibration = { genuine, impostor };
-  const rawThreshold = bg.length ? computeEer(loo, bg).threshold : Math.max(...loo);
+  const policy = options.policy ?? DEFAULT_POLICY;
   const template: Template = {
     user,
     detector,
@@ -103,12 +115,41 @@ export function enrollUser(user: Label, vectors: number[][], options: EnrollOpti
     nFeatures: d,
     state,
     calibration,
-    threshold: toAnomaly(rawThreshold, calibration),
-    thresholdRule: THRESHOLD_RULE,
+    threshold: policyThreshold(policy, loo, bg, calibration, () =>
+      backgroundImpostors(population, user, true).map((b) => scorer(b.vector, b.user)),
+    ),
+    scale: "bounded",
+    thresholdRule: policy.kind === "eer" ? THRESHOLD_RULE : TARGET_FAR_RULE,
+    policy,
+    profile: robustTemplate(used, population?.logSpread),
   };
   if (options.keepSamples !== false) template.samples = vectors.map((v) => [...v]);
   compiled.set(template, { population, scorer });
   return template;
+}
+
+/**
+ * A user's threshold on the published anomaly scale for a policy, from raw scores: the user's leave-one-out
+ * ones, the background ones (EER point) and, for a target FAR, the wider set of other users' samples.
+ */
+export function policyThreshold(
+  policy: OperatingPolicy,
+  loo: readonly number[],
+  background: readonly number[],
+  calibration: Calibration,
+  wideBackground: () => number[],
+): number {
+  const toPublic = (raw: number) => anomalyScore(calibrated(raw, calibration));
+  if (policy.kind === "target_far") {
+    const imp = wideBackground();
+    if (imp.length) return targetFarThreshold(imp.map(toPublic), policy.target_far);
+  }
+  return toPublic(background.length ? computeEer(loo, background).threshold : Math.max(...loo));
+}
+
+/** A template's threshold on the published anomaly scale (older templates kept it on the calibrated scale). */
+export function publicThreshold(t: Pick<Template, "threshold" | "scale">): number {
+  return t.scale === "bounded" ? t.threshold : anomalyScore(t.threshold);
 }
 
 /** Context of one verification: recently verified samples (replay check) and the replay tolerance in ms. */
@@ -116,6 +157,8 @@ export interface VerifyContext {
   population?: PopulationStats;
   recent?: RecentSamples;
   replayTolerance?: number;
+  /** Add the intervals that deviate most from the template (`true`, or with the sample's key names). */
+  explain?: boolean | { keys?: readonly string[] };
 }
 
 /** Answers the claim "this timing vector was typed by the template's user". */
@@ -130,23 +173,31 @@ export function verifySample(
     (template.samples?.some((s) => sameTimings(s, vector, tolerance)) ?? false) ||
     (context.recent?.has(template.user, vector) ?? false);
   const scripted = isScripted(vector);
-  const anomaly = toAnomaly(scoreRaw(template, vector, undefined, context.population), template.calibration);
+  const anomaly = anomalyScore(
+    calibrated(scoreRaw(template, vector, undefined, context.population), template.calibration),
+  );
   context.recent?.add(template.user, vector);
-  const below = anomaly <= template.threshold;
+  const threshold = publicThreshold(template);
+  const below = anomaly <= threshold;
   const accepted = below && !replay && !scripted;
   const result: VerificationResult = {
     UserID: template.user,
     accepted,
-    anomaly_score: round(anomaly),
-    confidence_score: replay || scripted ? 100 : confidence(anomaly, template.threshold),
-    threshold: round(template.threshold),
+    anomaly_score: anomaly,
+    confidence_score: confidenceScore(accepted, anomaly, threshold),
+    threshold,
     detector: template.detector,
+    policy: policyOf(template),
     replay,
     scripted,
   };
   if (replay) result.reason = "replay: the timings repeat an enrolled or recently verified sample exactly";
   else if (scripted) result.reason = "scripted: near-constant key intervals";
   else if (!below) result.reason = "timings unlike the user's";
+  if (context.explain) {
+    const keys = typeof context.explain === "object" ? context.explain.keys : undefined;
+    result.explanation = explainSample(template, vector, context.population, keys);
+  }
   return result;
 }
 
@@ -174,21 +225,12 @@ export function scoreRaw(
   return entry.scorer(vector, exclude);
 }
 
-/** Raw detector score → anomaly scale (0 = the user's typical leave-one-out score, 1 = a typical other person's). */
+/** Raw detector score → the user's calibrated scale (see scores.ts; `anomalyScore` maps it to the public one). */
 export function toAnomaly(raw: number, c: Calibration): number {
-  return (raw - c.genuine) / (c.impostor - c.genuine);
+  return calibrated(raw, c);
 }
 
 const compiled = new WeakMap<Template, { population: PopulationStats | undefined; scorer: Scorer }>();
-
-/** 0 on the threshold, towards 100 with distance from it (half the genuine–impostor gap gives 76). */
-function confidence(anomaly: number, threshold: number): number {
-  return Math.round(100 * Math.tanh(2 * Math.abs(anomaly - threshold)));
-}
-
-function round(x: number): number {
-  return Math.round(x * 1e6) / 1e6;
-}
 
 function checkVector(v: unknown, d: number, what: string): void {
   if (!Array.isArray(v) || v.length !== d) {

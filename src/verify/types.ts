@@ -53,7 +53,7 @@ export interface PopulationStats {
   source?: string;
 }
 
-/** Maps a detector's raw score to the public anomaly scale: 0 = typical of the user, 1 = typical of others. */
+/** Maps a detector's raw score to the user's calibrated scale: 0 = typical of the user, 1 = typical of others (see scores.ts). */
 export interface Calibration {
   /** Median leave-one-out score of the user's own enrolment samples. */
   genuine: number;
@@ -72,8 +72,14 @@ export interface Template {
   /** Detector state (means, spreads, whitened samples, cohort, …); plain JSON. */
   state: Record<string, unknown>;
   calibration: Calibration;
-  /** Decision threshold on the anomaly scale: accept when anomaly_score ≤ threshold. */
+  /**
+   * Decision threshold: accept when anomaly_score ≤ threshold. On the published anomaly scale (0–1, see
+   * scores.ts) when `scale` is "bounded"; on the calibrated scale in templates written before it (converted
+   * when read).
+   */
   threshold: number;
+  /** "bounded": `threshold` is on the published anomaly scale (absent in older templates). */
+  scale?: "bounded";
   /** How the threshold was chosen (see THRESHOLD_RULE). */
   thresholdRule: string;
   /** The enrolment samples' raw timing vectors, for replay detection. */
@@ -83,32 +89,51 @@ export interface Template {
   outliers?: Array<{ index: number; reason: string }>;
   /** Problems that would have refused this enrolment, enrolled anyway (`force`). */
   forced?: { problems: string[] };
+  /** Accepted samples that adapted the template (the last `window`, oldest first; see adapt.ts). */
+  adapted?: number[][];
+  /** The user's robust log-space profile (means, spreads) that explanations measure deviations against. */
+  profile?: { mean: number[]; spread: number[] };
   /** The store-wide operating point this template's threshold was set for (see OperatingPolicy). */
   policy?: OperatingPolicy;
 }
 
 /**
  * The store-wide operating point: "eer" puts each user's threshold where their leave-one-out genuine scores
- * and the background impostor scores cross; { targetFar } puts it where at most that share of background
- * impostors would be accepted.
+ * and the background impostor scores cross; "target_far" puts it where at most that share of background
+ * impostors (population users other than the user) would be accepted. Written as it is shown in answers.
  */
-export type OperatingPolicy = { kind: "eer" } | { kind: "target_far"; targetFar: number };
+export type OperatingPolicy = { kind: "eer" } | { kind: "target_far"; target_far: number };
+
+/** One interval of a sample that deviates from the user's template (an explanation). */
+export interface ExplanationItem {
+  /** `a→b` for a pair (or `a` for a hold) when the keys are known, else key indexes (`3→4`, `3`). */
+  key_pair: string;
+  /** HT (hold), PPT (press–press), RRT (release–release) or RPT (release–press). */
+  kind: "HT" | "PPT" | "RRT" | "RPT";
+  /** How many of the user's spreads the interval lies from the template, in log time. */
+  spreads: number;
+  direction: "slower" | "faster";
+}
 
 /** The answer to a claim "this sample was typed by user X". */
 export interface VerificationResult {
   UserID: Label;
   accepted: boolean;
-  /** 0 = as typical as the user's own samples, 1 = as typical as someone else's; larger is stranger. */
+  /** In (0, 1); 0.1 = as typical as the user's own samples, 0.9 = as typical as someone else's (scores.ts). */
   anomaly_score: number;
-  /** How sure the decision is, 0 (on the threshold) to 100 (far from it). */
+  /** Confidence in the decision returned: 0 on the threshold, towards 100 far from it (scores.ts). */
   confidence_score: number;
   threshold: number;
   detector: DetectorName;
+  /** The operating point the user's threshold was set for. */
+  policy: OperatingPolicy;
   /** The timings repeat an enrolled or recently verified sample exactly: rejected. */
   replay: boolean;
   /** Near-constant hold or press–press intervals (scripted input): rejected. */
   scripted: boolean;
   reason?: string;
+  /** With `explain`: the intervals deviating most from the template, most deviating first. */
+  explanation?: ExplanationItem[];
 }
 
 /** Recently verified samples per user, so that a replayed pattern is caught. */

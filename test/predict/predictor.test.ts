@@ -192,6 +192,7 @@ describe("verification", () => {
         confidence_score: 0.9,
         threshold: 0.5,
         detector: "manhattan-scaled",
+        policy: { kind: "eer" },
         replay: false,
         scripted: false,
       };

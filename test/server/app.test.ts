@@ -40,6 +40,7 @@ const verifier: Verifier = {
       confidence_score: 0.8,
       threshold: 0.5,
       detector: "manhattan-scaled",
+      policy: { kind: "eer" },
       replay: user === 7,
       scripted: false,
     };

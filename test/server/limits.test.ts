@@ -38,6 +38,7 @@ const verifier: Verifier = {
       confidence_score: 0.8,
       threshold: 0.5,
       detector: "manhattan-scaled",
+      policy: { kind: "eer" },
       replay: false,
       scripted: false,
     };

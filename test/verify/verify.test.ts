@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   RecentSampleCache,
+  anomalyScore,
   THRESHOLD_RULE,
   buildPopulation,
   computeEer,
@@ -48,7 +49,7 @@ describe("enrollUser", () => {
       ),
     );
     const bg = population.background.filter((b) => b.user !== 3).map((b) => scoreRaw(t, b.vector));
-    expect(t.threshold).toBeCloseTo(toAnomaly(computeEer(loo, bg).threshold, t.calibration), 9);
+    expect(t.threshold).toBeCloseTo(anomalyScore(toAnomaly(computeEer(loo, bg).threshold, t.calibration)), 9);
   });
 });
 

@@ -1,7 +1,7 @@
 import { errorBody, KeystrokeError } from "../../errors.js";
 import type { FastifyInstance } from "fastify";
 import { errorAnswer, parseVerifyRequest, verifyRequest } from "../../predict/index.js";
-import { countError, countVerify, ndjson, ndjsonRows, NdjsonBody } from "../http.js";
+import { countError, countVerify, explainQuery, ndjson, ndjsonRows, NdjsonBody } from "../http.js";
 
 const body = { type: ["object", "array"] };
 
@@ -23,8 +23,14 @@ export default async function verifyRoutes(app: FastifyInstance): Promise<void> 
           ),
         );
     }
-    const one = async (v: unknown) =>
-      countVerify(ks.metrics, await verifyRequest(verifier, parseVerifyRequest(v, undefined, ks.limits)));
+    const explain = explainQuery(req.query);
+    const one = async (v: unknown) => {
+      const parsed = parseVerifyRequest(v, undefined, ks.limits);
+      return countVerify(
+        ks.metrics,
+        await verifyRequest(verifier, explain ? { ...parsed, explain } : parsed),
+      );
+    };
     if (req.body instanceof NdjsonBody) {
       const rows = ks.batchOf(ndjsonRows(req.body.text));
       reply.type("application/x-ndjson");
