@@ -11,9 +11,11 @@
 // of each of their rows to the nearest template of the OTHER users is a stranger distance. The threshold
 // is the FIR-quantile of those distances. The share of known users' rows it would reject is estimated
 // with leave-one-out templates (each row's own template computed without it).
-import type { Label } from "../data/types.js";
+import type { Label, Sample } from "../data/types.js";
 import { KeystrokeError } from "../errors.js";
-import { compareLabels } from "./common.js";
+import { extractFeatures, type FeatureSetName } from "../features/index.js";
+import { argmax, compareLabels } from "./common.js";
+import type { Algorithm, Classifier } from "./types.js";
 
 /** The rule's name, recorded with it so that a later rule cannot be mistaken for this one. */
 export const OPEN_SET_RULE = "template-distance";
@@ -228,5 +230,42 @@ export function summariseOpenSet(
     known_rejected: share(knownRejected, known),
     known_accuracy: share(correct, known),
     known_accuracy_kept: share(kept, known),
+  };
+}
+
+/** What `evaluate` reports of a model's open-set rule on a labelled file. */
+export interface OpenSetEvaluation extends OpenSetSummary {
+  algorithm: Algorithm;
+  featureSet: FeatureSetName;
+  threshold: number;
+  target_fir: number;
+  /** Users of the file the model was not trained on (strangers). */
+  stranger_users: number;
+}
+
+/**
+ * Runs a model with its open-set rule over labelled samples: users the model was not trained on are the
+ * strangers. Undefined when the model has no rule (written before it existed, or on fewer than 3 users).
+ */
+export function evaluateOpenSet(
+  samples: readonly Sample[],
+  model: { algorithm: Algorithm; featureSet: FeatureSetName; classifier: Classifier; openSet?: OpenSetModel },
+): OpenSetEvaluation | undefined {
+  const rule = model.openSet;
+  if (!rule) return undefined;
+  const known = new Set<Label>(model.classifier.classes);
+  const rows = samples.map((s) => {
+    const vector = extractFeatures(s, model.featureSet);
+    const named = model.classifier.classes[argmax(model.classifier.predictProba(vector))]!;
+    return { label: s.label!, named, unknown: openSetDecision(rule, vector, named).unknown };
+  });
+  const strangerUsers = new Set(samples.map((s) => s.label!).filter((l) => !known.has(l))).size;
+  return {
+    algorithm: model.algorithm,
+    featureSet: model.featureSet,
+    threshold: rule.threshold,
+    target_fir: rule.target_fir,
+    stranger_users: strangerUsers,
+    ...summariseOpenSet(rows, (l) => known.has(l)),
   };
 }

@@ -115,6 +115,62 @@ describe("predict --reject-unknown (built binary)", () => {
     }
   }, 120_000);
 
+  it("evaluate reports the threshold, the strangers rejected and the accuracy kept on known users", async () => {
+    const r2 = createRng(21);
+    const head = [
+      ...Array.from({ length: 6 }, (_, i) => [`press-${i}`, `release-${i}`]).flat(),
+      "UserID",
+    ].join(",");
+    const rows = [head];
+    for (const user of [1, 2, 3, 4, 8, 9])
+      for (let i = 0; i < 5; i++) {
+        const s = syntheticSample(user, r2);
+        rows.push([...s.press.flatMap((p, j) => [p, s.release[j]]), user].join(","));
+      }
+    const file = join(root, "with-strangers.csv");
+    writeFileSync(file, rows.join("\n") + "\n");
+    const r = await runCli([
+      "evaluate",
+      file,
+      "--models-dir",
+      dir,
+      "--model",
+      "rf",
+      "--features",
+      "timings",
+      "--output",
+      "json",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const [o] = JSON.parse(r.stdout).open_set;
+    expect(o).toMatchObject({
+      Model: "RF",
+      features: "timings",
+      target_fir: 0.05,
+      known: 20,
+      strangers: 10,
+      stranger_users: 2,
+    });
+    expect(o.threshold).toBeGreaterThan(0);
+    // users 8 and 9 type far slower than anyone trained on; the known users are answered as before
+    expect(o.strangers_rejected).toBe(1);
+    expect(o.known_accuracy_kept).toBeGreaterThanOrEqual(0.9);
+    const t = await runCli([
+      "evaluate",
+      file,
+      "--models-dir",
+      dir,
+      "--model",
+      "rf",
+      "--features",
+      "timings",
+      "--output",
+      "table",
+    ]);
+    expect(t.stdout).toMatch(/strangers rejected/);
+    expect(t.stdout).toMatch(/100\.0% of 10 \(2 users\)/);
+  }, 60_000);
+
   it("train --target-fir is checked and recorded", async () => {
     const bad = await runCli([
       "train",
