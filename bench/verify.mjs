@@ -6,6 +6,7 @@
 //
 //   node bench/verify.mjs [--quick] [--json out.json]     (--quick: enrolment "half" only)
 //   node bench/verify.mjs --only adapt [--detector NAME] [--window W] [--margin M]   (template adaptation: bench/verify-adapt.mjs)
+//   node bench/verify.mjs --only openset [--fir 0.05,0.1] [--models rf,svm,xgb]   (open-set identification)
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -61,6 +62,12 @@ export default async function verifyBench(argv = process.argv.slice(2)) {
     loaded.push({ ...d, samples: ds.samples });
   }
   if (loaded.length === 0) return undefined;
+  if (argv.includes("--only") && argv[argv.indexOf("--only") + 1] === "openset") {
+    const openset = (await import("./openset.mjs")).default;
+    const doc = { openset: await openset(lib, loaded, argv) };
+    if (jsonOut) writeFileSync(jsonOut, JSON.stringify(doc, null, 2) + "\n");
+    return doc;
+  }
 
   const all = [];
   const qualityOnly = argv.includes("--quality-only");

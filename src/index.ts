@@ -27,6 +27,7 @@ export {
 } from "./models/store.js";
 export { fingerprintRows, splitByTraining } from "./train/fingerprint.js";
 export { fitClassifier, loadClassifier } from "./models/index.js";
+export * from "./models/open-set.js";
 export * from "./models/types.js";
 export { trainModels, type TrainOptions, type TrainRun, type TrainEvent } from "./train/train-models.js";
 export { runTraining, type TrainReport, type TrainRunOptions } from "./train/run.js";

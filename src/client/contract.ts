@@ -94,6 +94,41 @@ export const PredictAnswerSchema = Type.Object(
 );
 export type PredictAnswer = Static<typeof PredictAnswerSchema>;
 
+/**
+ * What POST /predict answers: the original answer, or with reject_unknown (open-set identification) the
+ * same answer where `UserID` is null and `unknown` true for a sample too far from every known user.
+ * One object schema (not a union), so serialising the original answer costs what it did.
+ */
+export const IdentifyAnswerSchema = Type.Object(
+  {
+    ...PredictAnswerSchema.properties,
+    UserID: Type.Union([UserIdSchema, Type.Null()], {
+      description: "the user named; null only with reject_unknown, when the sample is unknown",
+    }),
+    unknown: Type.Optional(
+      Type.Boolean({
+        description: "with reject_unknown: true when the sample is not close enough to any known user",
+      }),
+    ),
+    open_set: Type.Optional(
+      Type.Object(
+        {
+          distance: Type.Number({
+            description: "distance to the named user's template (capped scaled Manhattan)",
+          }),
+          threshold: Type.Number({ description: "unknown when distance >= threshold" }),
+          target_fir: Type.Number({
+            description: "false-identification rate the threshold was calibrated for",
+          }),
+        },
+        { description: "with reject_unknown: the open-set decision's figures" },
+      ),
+    ),
+  },
+  { title: "PredictAnswer" },
+);
+export type IdentifyAnswer = Static<typeof IdentifyAnswerSchema>;
+
 /** A verification decision. */
 export const VerificationSchema = Type.Object(
   {

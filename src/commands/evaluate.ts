@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { KeystrokeError } from "../errors.js";
 import type { FeatureSetName } from "../features/index.js";
 import type { CrossValidationProgress, ModelEvaluation } from "../metrics/index.js";
+import type { OpenSetEvaluation } from "../models/open-set.js";
 import type { Algorithm } from "../models/types.js";
 import type { EnrolSize, SuiteRun, VerificationEvaluation } from "../verify/index.js";
 import { renderTable } from "../ui/table.js";
@@ -176,6 +177,8 @@ export function evaluateCommand(): Command {
       const summary = { file: p.file, ...metrics.datasetSummary(dataset.samples) };
 
       let models: ModelEvaluation[] = [];
+      // the open-set rule of each model (predict --reject-unknown) on the scored rows
+      let openSet: OpenSetEvaluation[] = [];
       let trainingModels: ModelEvaluation[] | undefined;
       let rowsInfo: RowsInfo | undefined;
       let scoredOn: ScoredOn | undefined;
@@ -222,6 +225,8 @@ export function evaluateCommand(): Command {
         scoredOn =
           split.heldOut.length > 0 ? "held_out_rows" : split.training.length > 0 ? "training_rows" : "rows";
         models = metrics.evaluateModels(scored, chosen, { rejectBelow: p.rejectBelow });
+        const { evaluateOpenSet } = await import("../models/open-set.js");
+        openSet = chosen.flatMap((m) => evaluateOpenSet(scored, m) ?? []);
         if (split.heldOut.length > 0 && split.training.length > 0)
           trainingModels = metrics.evaluateModels(split.training, chosen, { rejectBelow: p.rejectBelow });
         if (split.training.length > 0) {
@@ -286,6 +291,7 @@ export function evaluateCommand(): Command {
             }
           : undefined;
         const doc = metrics.evaluationJson(summary, models, v);
+        if (openSet.length > 0) doc.open_set = openSet;
         if (rowsInfo && scoredOn) {
           doc.rows = rowsInfo;
           doc.scored_on = scoredOn;
@@ -321,8 +327,38 @@ export function evaluateCommand(): Command {
         );
         lines.push(renderTable(["model", "features", "accuracy", "macro F1"], rows));
       }
+      if (openSet.length > 0) lines.push(formatOpenSet(openSet));
       emit(lines.join("\n"));
     });
+}
+
+/** The open-set rule's figures per model: its threshold, and on a file with strangers what it rejects and keeps. */
+function formatOpenSet(rows: readonly OpenSetEvaluation[]): string {
+  const strangers = rows.some((r) => r.strangers > 0);
+  const head = strangers
+    ? [
+        "model",
+        "features",
+        "threshold",
+        "target FIR",
+        "strangers rejected",
+        "known accuracy kept",
+        "known rejected",
+      ]
+    : ["model", "features", "threshold", "target FIR", "known accuracy kept", "known rejected"];
+  const body = rows.map((r) => [
+    r.algorithm,
+    r.featureSet,
+    r.threshold.toFixed(3),
+    pct(r.target_fir),
+    ...(strangers ? [`${pct(r.strangers_rejected)} of ${r.strangers} (${r.stranger_users} users)`] : []),
+    pct(r.known_accuracy_kept),
+    pct(r.known_rejected),
+  ]);
+  const title = strangers
+    ? "open set (predict --reject-unknown): users of this file the models never saw are strangers"
+    : "open set (predict --reject-unknown): every user of this file is known to the models";
+  return `${title}\n${renderTable(head, body)}`;
 }
 
 /** Progress of a cross-validation on stderr: rewritten in place for a person, one line per fit otherwise; with an ETA. */

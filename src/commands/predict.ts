@@ -45,6 +45,7 @@ interface PredictFlags {
   modelVersion?: string;
   onInvalid?: string;
   allowSummary?: boolean;
+  rejectUnknown?: boolean;
   quiet?: boolean;
 }
 
@@ -103,6 +104,12 @@ export const PREDICT_OPTIONS: readonly OptionSpec[] = [
     flags: "--allow-summary",
     description:
       "let the summary model answer a sample the timings model cannot take (other length or keys) instead of an error",
+  },
+  {
+    key: "rejectUnknown",
+    flags: "--reject-unknown",
+    description:
+      'open-set identification: answer "UserID": null, "unknown": true for a sample too far from every known user (threshold set by train --target-fir)',
   },
   {
     ...ON_INVALID,
@@ -180,6 +187,7 @@ unless --allow-summary (or "allow_summary": true in the request); every answer n
         top,
         ...(model ? { model } : {}),
         ...(flags.allowSummary ? { allowSummary: true } : {}),
+        ...(flags.rejectUnknown ? { rejectUnknown: true } : {}),
       };
       const warn = warner(Boolean(flags.quiet));
 

@@ -62,6 +62,14 @@ export const TRAIN_OPTIONS: readonly OptionSpec[] = [
     description: "worker threads (0: fit in-process); default one per core",
     check: numberCheck({ integer: true, min: 0, max: 64 }),
   },
+  {
+    key: "targetFir",
+    flags: "--target-fir <rate>",
+    description:
+      "false-identification rate the open-set threshold (predict --reject-unknown) is calibrated for: the share of strangers still named",
+    default: "0.05",
+    check: numberCheck({ min: 0.001, max: 0.5 }),
+  },
   ON_INVALID,
   SKIP_INVALID,
   {
@@ -105,6 +113,7 @@ export function trainCommand(): Command {
           ? { keep: parseNumber(opts.keep, "--keep", { integer: true, min: 1, max: 1000 }) }
           : {}),
         keepHoldout: Boolean(opts.keepHoldout),
+        targetFir: parseNumber(opts.targetFir, "--target-fir", { min: 0.001, max: 0.5 }),
         ...(opts.workers !== undefined
           ? { workers: parseNumber(opts.workers, "--workers", { integer: true, min: 0, max: 64 }) }
           : {}),
@@ -159,6 +168,7 @@ interface TrainFlags {
   workers?: string;
   keep?: string;
   keepHoldout?: boolean;
+  targetFir: string;
   skipInvalid?: boolean;
   onInvalid?: string;
   verification?: boolean;

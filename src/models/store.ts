@@ -6,6 +6,7 @@ import { KeystrokeError } from "../errors.js";
 import { FEATURE_SETS, type FeatureSetName } from "../features/index.js";
 import { removeStaleTempFiles, sha256, syncDir, withFileLock, writeError, writeFileAtomic } from "../util/fs.js";
 import { loadClassifier } from "./index.js";
+import { checkOpenSet, type OpenSetModel } from "./open-set.js";
 import { ALGORITHMS, type Algorithm, type Classifier, type SerializedModel } from "./types.js";
 
 /** The model-directory format this version writes and reads. */
@@ -143,6 +144,8 @@ export interface LoadedModel {
   keys: number | null;
   version: string;
   metrics?: HoldoutMetrics;
+  /** The open-set rule calibrated at train time; absent in model files written before it existed. */
+  openSet?: OpenSetModel;
 }
 
 /** A loaded models directory. */
@@ -162,6 +165,8 @@ export interface ModelToWrite {
   keyNames?: string[];
   metrics?: HoldoutMetrics;
   fitSeconds: number;
+  /** The open-set rule, written into the model file (`open_set`). */
+  openSet?: OpenSetModel;
 }
 
 /** The file name of a model, `rf-timings.<12 hex of its sha256>.json`: a new file never replaces one an older manifest names. */
@@ -170,8 +175,8 @@ export function modelFileName(algorithm: Algorithm, featureSet: FeatureSetName, 
 }
 
 /** Serialises a model deterministically: same model → same bytes. */
-export function modelFileText(serialized: SerializedModel, featureSet: FeatureSetName, featureNames: string[]): string {
-  return JSON.stringify({ formatVersion: MODEL_FORMAT_VERSION, featureSet, featureNames, model: serialized }) + "\n";
+export function modelFileText(serialized: SerializedModel, featureSet: FeatureSetName, featureNames: string[], openSet?: OpenSetModel): string {
+  return JSON.stringify({ formatVersion: MODEL_FORMAT_VERSION, featureSet, featureNames, model: serialized, ...(openSet ? { open_set: openSet } : {}) }) + "\n";
 }
 
 /** What `writeModelDir` records beside the models. */
@@ -222,7 +227,7 @@ export async function writeModelDir(dir: string, models: ModelToWrite[], info: W
     const manifest = await uncommittedOnFailure(dir, previousReadable ? (previous ?? NO_MODELS_MANIFEST) : undefined, async () => {
       for (const m of models) {
         const { algorithm } = m.serialized;
-        const text = modelFileText(m.serialized, m.featureSet, m.featureNames);
+        const text = modelFileText(m.serialized, m.featureSet, m.featureNames, m.openSet);
         const hash = sha256(text);
         const file = modelFileName(algorithm, m.featureSet, hash);
         await writeFileAtomic(join(dir, file), text);
@@ -635,7 +640,7 @@ async function loadModelFile(dir: string, entry: ManifestModel): Promise<LoadedM
     });
   }
   const text = bytes.toString("utf8");
-  let parsed: { formatVersion?: unknown; featureSet?: unknown; featureNames?: unknown; model?: SerializedModel };
+  let parsed: { formatVersion?: unknown; featureSet?: unknown; featureNames?: unknown; model?: SerializedModel; open_set?: unknown };
   try {
     parsed = JSON.parse(text) as typeof parsed;
   } catch (e) {
@@ -654,6 +659,13 @@ async function loadModelFile(dir: string, entry: ManifestModel): Promise<LoadedM
     if (e instanceof KeystrokeError) throw new KeystrokeError("BAD_MODEL_FILE", e.message, { file: path }, { cause: e });
     throw new KeystrokeError("BAD_MODEL_FILE", `cannot be loaded: ${(e as Error).message}`, { file: path }, { cause: e });
   }
+  let openSet: OpenSetModel | undefined;
+  try {
+    openSet = parsed.open_set === undefined ? undefined : checkOpenSet(parsed.open_set, entry.featureNames.length);
+  } catch (e) {
+    if (e instanceof KeystrokeError) throw new KeystrokeError("BAD_MODEL_FILE", e.detail, { file: path, ...(e.place.field ? { field: e.place.field } : {}) }, { cause: e });
+    throw e;
+  }
   return {
     algorithm: entry.algorithm,
     featureSet: entry.featureSet,
@@ -662,6 +674,7 @@ async function loadModelFile(dir: string, entry: ManifestModel): Promise<LoadedM
     keys: entry.keys,
     version: entry.version,
     ...(entry.metrics ? { metrics: entry.metrics } : {}),
+    ...(openSet ? { openSet } : {}),
   };
 }
 

@@ -2,7 +2,13 @@ import type { Label } from "../data/types.js";
 import { errorBody, isKeystrokeError, KeystrokeError, type ErrorCode } from "../errors.js";
 import { extractTimings } from "../features/index.js";
 import { parseJson, findJsonFault } from "./json.js";
-import { finiteFeatures, type PredictAnswer, type PredictOptions, type Predictor } from "./predictor.js";
+import {
+  finiteFeatures,
+  type OpenSetAnswer,
+  type PredictAnswer,
+  type PredictOptions,
+  type Predictor,
+} from "./predictor.js";
 import { parseRequest, parseVerifyRequest, type RequestLimits, type VerifyRequest } from "./request.js";
 import type { VerificationResult } from "../verify/types.js";
 import { unitWarning } from "./units.js";
@@ -84,7 +90,7 @@ export function answerRequest(
   value: unknown,
   options: PredictOptions = {},
   limits: RequestLimits = {},
-): PredictAnswer {
+): PredictAnswer | OpenSetAnswer {
   return predictor.predict(parseRequest(value, limits), options);
 }
 
@@ -94,8 +100,8 @@ export function answerBatch(
   values: readonly unknown[],
   options: PredictOptions = {},
   limits: RequestLimits = {},
-): Array<PredictAnswer | ErrorAnswer> {
-  const out = new Array<PredictAnswer | ErrorAnswer>(values.length);
+): Array<PredictAnswer | OpenSetAnswer | ErrorAnswer> {
+  const out = new Array<PredictAnswer | OpenSetAnswer | ErrorAnswer>(values.length);
   for (let i = 0; i < values.length; i++) {
     try {
       out[i] = answerRequest(predictor, values[i], options, limits);

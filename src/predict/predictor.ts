@@ -2,6 +2,7 @@ import { performance } from "node:perf_hooks";
 import type { Label } from "../data/types.js";
 import { KeystrokeError } from "../errors.js";
 import { extractSummary, extractTimings, type FeatureSetName } from "../features/index.js";
+import { openSetDecision } from "../models/open-set.js";
 import type { LoadedModel, ModelDir } from "../models/store.js";
 import type { Algorithm } from "../models/types.js";
 import type { PredictRequest, TimingsRequest } from "./request.js";
@@ -26,6 +27,17 @@ export interface PredictAnswer {
   warnings?: string[];
 }
 
+/**
+ * The answer when open-set identification was asked for (`rejectUnknown`): `UserID` is null and `unknown`
+ * true when the sample is not close enough to the template of the user the model names.
+ */
+export interface OpenSetAnswer extends Omit<PredictAnswer, "UserID"> {
+  UserID: Label | null;
+  unknown: boolean;
+  /** The sample's distance to the named user's template and the threshold it is compared with (unknown when distance ≥ threshold). */
+  open_set: { distance: number; threshold: number; target_fir: number };
+}
+
 /** Per-call choices: a model forced by the caller (beats the request's `Model`), and how many candidates. */
 export interface PredictOptions {
   model?: Algorithm;
@@ -35,6 +47,11 @@ export interface PredictOptions {
    * keys). Off by default: such a sample is a SAMPLE_MISMATCH error saying why, never a silent downgrade.
    */
   allowSummary?: boolean;
+  /**
+   * Open-set identification: answer `"UserID": null, "unknown": true` when the sample is too far from the
+   * template of the user the model names (the threshold calibrated by `train`). Off: the original answer.
+   */
+  rejectUnknown?: boolean;
 }
 
 /** The models a predictor answers from: a loaded models directory, or anything shaped like one. */
@@ -95,15 +112,18 @@ export class Predictor {
   }
 
   /** Identifies the user who typed one validated request. */
-  predict(req: PredictRequest, options: PredictOptions = {}): PredictAnswer {
+  predict(req: PredictRequest, options: PredictOptions & { rejectUnknown: true }): OpenSetAnswer;
+  predict(req: PredictRequest, options?: PredictOptions): PredictAnswer | OpenSetAnswer;
+  predict(req: PredictRequest, options: PredictOptions = {}): PredictAnswer | OpenSetAnswer {
     const t0 = performance.now();
     const { model, vector } = this.route(req, options);
     const proba = model.classifier.predictProba(vector);
-    const elapsed = performance.now() - t0;
     const classes = model.classifier.classes;
     const top = topK(proba, classes, options.top ?? DEFAULT_TOP);
     // top[0] exists whenever the model has a class; a model with none could not have been trained
     const best = top[0]!;
+    if (options.rejectUnknown || req.rejectUnknown) return this.openSet(req, model, vector, top, t0);
+    const elapsed = performance.now() - t0;
     const warning = req.kind === "timings" ? unitWarning(req) : undefined;
     return {
       UserID: best.UserID,
@@ -113,6 +133,41 @@ export class Predictor {
       top,
       model_version: model.version,
       inference_time_ms: Math.round(elapsed * 1e4) / 1e4,
+      ...(warning !== undefined ? { warnings: [warning] } : {}),
+    };
+  }
+
+  // kept out of predict() so that the original answer's path does no more work than before
+  private openSet(
+    req: PredictRequest,
+    model: LoadedModel,
+    vector: number[],
+    top: Candidate[],
+    t0: number,
+  ): OpenSetAnswer {
+    const rule = model.openSet;
+    if (!rule) {
+      throw new KeystrokeError(
+        "UNKNOWN_MODEL",
+        `the ${model.algorithm} ${model.featureSet} model (${model.version}) has no open-set threshold: it was trained by an older keystroke-id, or on fewer than 3 users`,
+        { field: "reject_unknown" },
+        { suggestion: "retrain the models with this version (keystroke-id train) to use reject_unknown" },
+      );
+    }
+    const best = top[0]!;
+    const decision = openSetDecision(rule, vector, best.UserID);
+    const elapsed = performance.now() - t0;
+    const warning = req.kind === "timings" ? unitWarning(req) : undefined;
+    return {
+      UserID: decision.unknown ? null : best.UserID,
+      unknown: decision.unknown,
+      Model: model.algorithm,
+      features: model.featureSet,
+      confidence: best.probability,
+      top,
+      model_version: model.version,
+      inference_time_ms: Math.round(elapsed * 1e4) / 1e4,
+      open_set: { distance: decision.distance, threshold: decision.threshold, target_fir: rule.target_fir },
       ...(warning !== undefined ? { warnings: [warning] } : {}),
     };
   }

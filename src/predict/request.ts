@@ -9,6 +9,8 @@ export interface SummaryRequest {
   kind: "summary";
   model?: Algorithm;
   summary: number[];
+  /** `"reject_unknown": true` in the body: open-set identification (see PredictOptions.rejectUnknown). */
+  rejectUnknown?: boolean;
 }
 
 /** Raw timings of one typed sample: press and release times per key, in typing order. */
@@ -20,6 +22,8 @@ export interface TimingsRequest {
   keys?: string[];
   /** `"allow_summary": true` in the body: the summary model may answer when the timings model cannot take the sample. */
   allowSummary?: boolean;
+  /** `"reject_unknown": true` in the body: open-set identification (see PredictOptions.rejectUnknown). */
+  rejectUnknown?: boolean;
 }
 
 /** One validated request; everything below the border trusts it. */
@@ -78,16 +82,23 @@ export function parseRequest(value: unknown, limits: RequestLimits = {}): Predic
       field: "allow_summary",
     });
   }
+  if (body.reject_unknown !== undefined && typeof body.reject_unknown !== "boolean") {
+    throw new KeystrokeError("BAD_REQUEST", `must be true or false, got ${kindOf(body.reject_unknown)}`, {
+      field: "reject_unknown",
+    });
+  }
+  const reject = body.reject_unknown === true ? { rejectUnknown: true } : {};
   const extra = {
     ...(model ? { model } : {}),
     ...(body.allow_summary === true ? { allowSummary: true } : {}),
+    ...reject,
   };
   if (body.press !== undefined || body.release !== undefined)
     return { kind: "timings", ...parseArrays(body, maxKeys), ...extra };
   if (body.keystrokes !== undefined)
     return { kind: "timings", ...parseKeystrokes(body.keystrokes, maxKeys), ...extra };
   if (TIMING_KINDS.some((k) => body[k] !== undefined))
-    return { kind: "summary", summary: parseSummary(body), ...(model ? { model } : {}) };
+    return { kind: "summary", summary: parseSummary(body), ...(model ? { model } : {}), ...reject };
   throw new KeystrokeError(
     "BAD_REQUEST",
     "no timings: expected HT, PPT, RRT, RPT (each with Mean and STD), press and release, or keystrokes",

@@ -4,6 +4,7 @@ import {
   isErrorAnswer,
   parseJson,
   type ErrorAnswer,
+  type OpenSetAnswer,
   type PredictAnswer,
 } from "../predict/index.js";
 import type { VerificationResult } from "../verify/types.js";
@@ -52,7 +53,10 @@ export function checkBatch(n: number, max: number): void {
 }
 
 /** Counts an identification answer (or the error in its place) in the metrics. */
-export function count(metrics: ServerMetrics, a: PredictAnswer | ErrorAnswer): PredictAnswer | ErrorAnswer {
+export function count<A extends PredictAnswer | OpenSetAnswer | ErrorAnswer>(
+  metrics: ServerMetrics,
+  a: A,
+): A {
   if (isErrorAnswer(a)) countError(metrics, a);
   else metrics.predictions.inc({ model: a.Model, features: a.features });
   return a;

@@ -25,6 +25,8 @@ export interface TrainRunOptions {
   keep?: number;
   /** Write the models fitted on the training share (scored exactly) instead of refitting them on every row. */
   keepHoldout?: boolean;
+  /** The false-identification rate the open-set threshold is calibrated for (default DEFAULT_TARGET_FIR). */
+  targetFir?: number;
   /** Also enrol the training users in the identity store (those not enrolled yet) and refresh its population. */
   verification?: boolean;
   /** The identity store (--store; default KEYSTROKE_ID_STORE, else ./keystroke-id.db). */
@@ -62,6 +64,14 @@ export interface TrainReport {
   versions: string[];
   models: TrainedModelReport[];
   best: Algorithm;
+  /** The open-set rule per feature set (predict --reject-unknown), or null when it could not be calibrated. */
+  openSet: Array<{
+    features: FeatureSetName;
+    targetFir: number;
+    threshold: number;
+    strangersRejected: number;
+    knownRejected: number;
+  }> | null;
   verification: { users: number; detector: string; enrolled: number; kept: number; store: string } | null;
   wallSeconds: number;
 }
@@ -87,6 +97,8 @@ export async function runTraining(options: TrainRunOptions): Promise<TrainReport
   // a models dir that cannot be written fails now, not after the training it would have thrown away
   await checkWritableDir(options.out, { option: "out" });
   const run = await trainModels(dataset, { ...options, refit: !options.keepHoldout });
+  if (run.openSetSkipped !== undefined)
+    options.onNote?.(`no open-set threshold (predict --reject-unknown): ${run.openSetSkipped}`);
   const data = {
     name,
     sha256: sha256(bytes),
@@ -144,6 +156,7 @@ export async function runTraining(options: TrainRunOptions): Promise<TrainReport
       version: m.version,
     })),
     best: manifest.best,
+    openSet: openSetReport(run),
     verification,
     wallSeconds: Math.round(performance.now() - t0) / 1000,
   };
@@ -206,6 +219,22 @@ async function enrolTrainingUsers(
     kept: kept.length,
     store: service.store.location,
   };
+}
+
+function openSetReport(run: Awaited<ReturnType<typeof trainModels>>): TrainReport["openSet"] {
+  const seen = new Map<FeatureSetName, NonNullable<TrainReport["openSet"]>[number]>();
+  for (const m of run.models) {
+    if (!m.openSet || seen.has(m.featureSet)) continue;
+    const o = m.openSet;
+    seen.set(m.featureSet, {
+      features: m.featureSet,
+      targetFir: o.target_fir,
+      threshold: o.threshold,
+      strangersRejected: o.calibration.strangers_rejected,
+      knownRejected: o.calibration.known_rejected,
+    });
+  }
+  return seen.size ? [...seen.values()] : null;
 }
 
 function shareOf(part: number, whole: number): number {

@@ -2,6 +2,7 @@ import type { Sample } from "../data/types.js";
 import { KeystrokeError } from "../errors.js";
 import { extractFeatures, featureNames, type FeatureSetName } from "../features/index.js";
 import { accuracy, macroF1 } from "../metrics/classification.js";
+import { fitOpenSet, type OpenSetModel } from "../models/open-set.js";
 import type { ModelToWrite } from "../models/store.js";
 import type { Algorithm, TrainProgress } from "../models/types.js";
 import { defaultWorkers, runFitJobs, type FitJob } from "./jobs.js";
@@ -30,6 +31,11 @@ export interface TrainOptions {
   refit?: boolean;
   /** Progress of every model, as data: the CLI draws it, tests read it. */
   onProgress?: (event: TrainEvent) => void;
+  /**
+   * The false-identification rate the open-set threshold is calibrated for (default DEFAULT_TARGET_FIR).
+   * Every model file gets the rule (`open_set`), so `predict --reject-unknown` can answer "unknown".
+   */
+  targetFir?: number;
 }
 
 /** A progress event of one model of the run. */
@@ -49,6 +55,8 @@ export interface TrainRun {
   refitOnAll: boolean;
   /** The row indices the returned models were fitted on. */
   fittedRows: number[];
+  /** Why the models carry no open-set rule (too few users or samples), when they do not. */
+  openSetSkipped?: string;
 }
 
 /**
@@ -128,6 +136,25 @@ export async function trainModels(data: TrainingData, options: TrainOptions): Pr
     });
   }
 
+  const fittedRows = refit ? labels.map((_, i) => i) : train;
+  // the open-set rule is fitted on the rows the written models saw, once per feature set
+  let openSetSkipped: string | undefined;
+  const openSets = new Map<FeatureSetName, OpenSetModel>();
+  for (const featureSet of options.featureSets) {
+    try {
+      openSets.set(
+        featureSet,
+        fitOpenSet(
+          fittedRows.map((i) => extractFeatures(samples[i]!, featureSet)),
+          fittedRows.map((i) => labels[i]!),
+          options.targetFir,
+        ),
+      );
+    } catch (e) {
+      if (!(e instanceof KeystrokeError) || e.code !== "TOO_FEW_SAMPLES") throw e;
+      openSetSkipped = e.detail;
+    }
+  }
   const models = results.map((r, i) => {
     const job = jobs[i]!;
     const featureSet = meta[i]!.featureSet;
@@ -150,9 +177,9 @@ export async function trainModels(data: TrainingData, options: TrainOptions): Pr
           }
         : {}),
       fitSeconds: written.fitSeconds,
+      ...(openSets.has(featureSet) ? { openSet: openSets.get(featureSet)! } : {}),
     };
   });
-  const fittedRows = refit ? labels.map((_, i) => i) : train;
   return {
     models,
     trainRows: train.length,
@@ -160,6 +187,7 @@ export async function trainModels(data: TrainingData, options: TrainOptions): Pr
     users,
     refitOnAll: refit || test.length === 0,
     fittedRows,
+    ...(openSetSkipped !== undefined ? { openSetSkipped } : {}),
   };
 }
 

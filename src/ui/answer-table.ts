@@ -71,7 +71,7 @@ export function formatAnswerTable(
   const head = [...leadHead, "UserID", "Model", "features", "confidence", "top", "warnings", "error"];
   const body = rows.map((r) => [
     ...lead(r),
-    text(r.UserID),
+    r.unknown === true ? "unknown" : text(r.UserID),
     text(r.Model),
     text(r.features),
     pct(r.confidence),

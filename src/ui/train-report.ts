@@ -27,6 +27,10 @@ export function formatTrainReport(r: TrainReport, stream: NodeJS.WriteStream = p
       (r.verification
         ? `; ${r.verification.enrolled} user(s) enrolled for verification (${r.verification.detector}; ${r.verification.kept} already enrolled, kept) in ${r.verification.store}`
         : ""),
+    ...(r.openSet ?? []).map(
+      (o) =>
+        `open set (${o.features}): threshold ${o.threshold.toFixed(3)} for a target FIR of ${pct(o.targetFir)}; on the training rows it rejects ${pct(o.strangersRejected)} of leave-one-user-out strangers and ${pct(o.knownRejected)} of known users' samples`,
+    ),
   ];
   return lines.join("\n") + "\n";
 }

@@ -173,6 +173,32 @@ describe("/openapi.json describes every route, and real answers (errors included
     const p = await check(open, "POST", "/predict", { body: one });
     expect(p.json()).toMatchObject({ Model: "RF", top: expect.any(Array) }); // serialised by the response schema, nothing lost
     await check(open, "POST", "/predict?top=2", { body: [one, { press: [1] }] });
+    // open-set identification: a stranger (user 9 types like none of users 1–4) is unknown; the plain answer has no such field
+    expect(p.json()).not.toHaveProperty("unknown");
+    const stranger = { keystrokes: keystrokes(9) };
+    const os = await check(open, "POST", "/predict?reject_unknown=true", { body: [one, stranger] });
+    expect(os.json()).toMatchObject([
+      { UserID: 2, unknown: false, open_set: { target_fir: 0.05 } },
+      { UserID: null, unknown: true },
+    ]);
+    const inBody = await check(open, "POST", "/predict", { body: { ...stranger, reject_unknown: true } });
+    expect(inBody.json()).toMatchObject({
+      UserID: null,
+      unknown: true,
+      open_set: { threshold: expect.any(Number) },
+    });
+    const nd = await check(open, "POST", "/predict?reject_unknown=true", {
+      raw: JSON.stringify(stranger) + "\n" + JSON.stringify(one) + "\n",
+      type: "application/x-ndjson",
+    });
+    expect(
+      nd.body
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { unknown: boolean })
+        .map((a) => a.unknown),
+    ).toEqual([true, false]);
+    expect((await check(open, "POST", "/predict?reject_unknown=maybe", { body: one })).statusCode).toBe(400);
     await check(open, "POST", "/predict", {
       raw: JSON.stringify(one) + "\n" + JSON.stringify(one) + "\n",
       type: "application/x-ndjson",

@@ -90,3 +90,44 @@ describe("writeReport", () => {
     expect(await readdir(dir)).toEqual([]);
   });
 });
+
+describe("DET curves of evaluate --verification", () => {
+  it("draws one monotone curve per detector from the evaluation's pooled scores, on normal-deviate axes", async () => {
+    const { evaluateVerification } = await import("../../src/verify/evaluate.js");
+    const { syntheticSample } = await import("../server/trained.js");
+    const { createRng } = await import("../../src/util/random.js");
+    const rng = createRng(9);
+    const samples = [1, 2, 3, 4, 5].flatMap((user) =>
+      Array.from({ length: 14 }, () => ({ ...syntheticSample(user, rng), label: user })),
+    );
+    const verification = evaluateVerification(samples);
+    const detectors = Object.keys(verification.detectors);
+    expect(detectors.length).toBeGreaterThan(1);
+    const html = renderReport({
+      source: "synthetic.csv",
+      dataset: { rows: samples.length, users: 5 },
+      models: [],
+      verification,
+    });
+    const svg = /<svg class="chart" data-chart="det"[\s\S]*?<\/svg>/.exec(html)?.[0];
+    expect(svg).toBeDefined();
+    const curves = [...svg!.matchAll(/<path class="mark line" data-tip="([^"]+)" d="([^"]+)"/g)];
+    expect(curves.map((c) => c[1]).sort()).toEqual([...detectors].sort());
+    for (const [, name, d] of curves) {
+      const pts = [...d!.matchAll(/[ML](-?[\d.]+) (-?[\d.]+)/g)].map((m) => [Number(m[1]), Number(m[2])]);
+      expect(pts.length, name).toBeGreaterThan(2);
+      // FAR never falls as the curve goes right, and FRR never rises (SVG y grows downwards)
+      for (let i = 1; i < pts.length; i++) {
+        expect(pts[i]![0], `${name} point ${i}`).toBeGreaterThanOrEqual(pts[i - 1]![0]!);
+        expect(pts[i]![1], `${name} point ${i}`).toBeGreaterThanOrEqual(pts[i - 1]![1]!);
+      }
+    }
+    // normal-deviate axis: the 1%→10% step is drawn wider than the 10%→40% one (on a linear axis it is 3x narrower)
+    const xAxis = /<g class="axis x">[\s\S]*?<\/g>/.exec(svg!)![0];
+    const tick = (label: string) => {
+      const m = new RegExp(`<text[^>]*x="(-?[\\d.]+)"[^>]*>${label.replace(".", "\\.")}</text>`).exec(xAxis);
+      return Number(m?.[1]);
+    };
+    expect(tick("10%") - tick("1%")).toBeGreaterThan(tick("40%") - tick("10%"));
+  });
+});

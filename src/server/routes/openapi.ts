@@ -12,7 +12,7 @@ import {
   ErrorSchema,
   HealthSchema,
   KeystrokesSampleSchema,
-  PredictAnswerSchema,
+  IdentifyAnswerSchema,
   SampleSchema,
   StatusSchema,
   UserIdSchema,
@@ -64,7 +64,7 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     summary: "Who typed this sample? One request, a JSON array of them, or NDJSON (application/x-ndjson).",
     tags: ["identify"],
     body: Type.Union([SampleSchema, Type.Array(SampleSchema)]),
-    response: { 200: jsonOrNdjson(PredictAnswerSchema), ...BODY_ERRORS, 404: ErrorSchema, ...COMMON_ERRORS },
+    response: { 200: jsonOrNdjson(IdentifyAnswerSchema), ...BODY_ERRORS, 404: ErrorSchema, ...COMMON_ERRORS },
   },
   "POST /verify": {
     summary: "Is this sample from the user it claims (UserID)? One request, a JSON array of them, or NDJSON.",
