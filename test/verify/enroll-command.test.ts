@@ -33,7 +33,7 @@ describe("keystroke-id enroll (built binary)", () => {
     const out = JSON.parse(r.stdout);
     expect(out).toMatchObject({ store, users: 30 });
     expect(out.enrolled).toHaveLength(30);
-    expect(out.enrolled[0]).toMatchObject({ samples: 10, detector: "discriminative", replaced: false });
+    expect(out.enrolled[0]).toMatchObject({ samples: 10, detector: "fusion", replaced: false });
     expect(out.enrolled[0].quality).toBeGreaterThan(0);
     expect(r.stderr).toMatch(/identity store .*a\.db: 30 user/);
     expect((await versions(store)).size).toBe(30);
