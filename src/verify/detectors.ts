@@ -2,6 +2,7 @@ import type { Label } from "../data/types.js";
 import { KeystrokeError } from "../errors.js";
 import type { CohortMember, DetectorName, PopulationStats } from "./types.js";
 import { POPULATION_DETECTOR_IMPLS } from "./population-detectors.js";
+import { fusionDetector } from "./fusion-detector.js";
 
 /** A compiled scorer: anomaly score of one raw timing vector; `exclude` drops that user from the cohort. */
 export type Scorer = (x: ArrayLike<number>, exclude?: Label) => number;
@@ -302,6 +303,10 @@ export const DETECTOR_IMPLS: Record<DetectorName, DetectorImpl> = {
   "manhattan-robust": manhattanRobust,
   "manhattan-robust-cohort": manhattanRobustCohort,
   ...POPULATION_DETECTOR_IMPLS,
+  // a getter: fusion-detector.ts looks its parts up in this table, so either module may be loaded first
+  get fusion() {
+    return fusionDetector;
+  },
 };
 
 /** A stable 32-bit hash of a string (FNV-1a), so a user's cohort choice repeats across runs. */

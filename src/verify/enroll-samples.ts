@@ -43,13 +43,13 @@ export interface EnrollSamplesResult {
 export const MIN_COHORT = 10;
 
 /**
- * The default detector for a population: discriminative when the population has its models (a learnt metric
- * and background samples of at least 3 users), manhattan-robust-cohort with more than MIN_COHORT cohort users
+ * The default detector for a population: fusion when the population has its models (a learnt metric, a UBM
+ * and background samples of at least 3 users; discriminative without the UBM), manhattan-robust-cohort with more than MIN_COHORT cohort users
  * (a store built before those models), else manhattan-robust.
  */
 export function defaultDetectorFor(population: PopulationStats | undefined): DetectorName {
   if (population?.metric && (population.negatives?.length ?? 0) > 0 && population.users >= 3)
-    return DEFAULT_DETECTOR;
+    return population.ubm || DEFAULT_DETECTOR !== "fusion" ? DEFAULT_DETECTOR : "discriminative";
   return (population?.cohort.length ?? 0) > MIN_COHORT ? "manhattan-robust-cohort" : "manhattan-robust";
 }
 

@@ -29,12 +29,13 @@ export const DETECTORS: readonly DetectorName[] = [
   "metric-learned",
   "metric-learned-cohort",
   "discriminative",
+  "fusion",
 ];
 /**
  * The detector chosen by the best mean rank over every shared dataset × protocol (published, disjoint) ×
  * enrolment size (5, 10, 20, 50, half) in `npm run bench:verify` (README "Verification accuracy").
  */
-export const DEFAULT_DETECTOR: DetectorName = "discriminative";
+export const DEFAULT_DETECTOR: DetectorName = "fusion";
 /** Fewest enrolment samples accepted. */
 export const MIN_ENROL_SAMPLES = 3;
 /** Leave-one-out scores computed at most for this many enrolment samples (evenly spaced), to bound enrolment time. */

@@ -11,7 +11,8 @@ export type DetectorName =
   | "gmm-ubm"
   | "metric-learned"
   | "metric-learned-cohort"
-  | "discriminative";
+  | "discriminative"
+  | "fusion";
 
 /** Per-feature statistics of one enrolled user, in the space the detector works in. */
 export interface CohortMember {

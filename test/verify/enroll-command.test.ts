@@ -33,11 +33,12 @@ describe("keystroke-id enroll (built binary)", () => {
     const out = JSON.parse(r.stdout);
     expect(out).toMatchObject({ store, users: 30 });
     expect(out.enrolled).toHaveLength(30);
-    expect(out.enrolled[0]).toMatchObject({ samples: 10, detector: "discriminative", replaced: false });
+    expect(out.enrolled[0]).toMatchObject({ samples: 10, detector: "fusion", replaced: false });
     expect(out.enrolled[0].quality).toBeGreaterThan(0);
     expect(r.stderr).toMatch(/identity store .*a\.db: 30 user/);
     expect((await versions(store)).size).toBe(30);
-  });
+    // 30 users, each fitted by the three parts of the default fusion detector: give a shared 2-core machine time
+  }, 180_000);
 
   it("adds an unlabelled file as a new user without touching the others", async () => {
     const store = join(dir, "a.db");

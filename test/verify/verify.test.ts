@@ -97,8 +97,8 @@ describe("verifySample", () => {
     expect(again).toMatchObject({ replay: true, accepted: false });
   });
 
-  it("defaults to discriminative with population models; an older store without them falls back as before", () => {
-    expect(enrollSamples(samples, { population }).templates[0]!.detector).toBe("discriminative");
+  it("defaults to fusion with population models; an older store without them falls back as before", () => {
+    expect(enrollSamples(samples, { population }).templates[0]!.detector).toBe("fusion");
     const { metric: _m, negatives: _n, ubm: _u, ...older } = population;
     expect(enrollSamples(samples, { population: older }).templates[0]!.detector).toBe("manhattan-robust");
     const many = syntheticSamples(12, 4, 6, 3);
