@@ -162,9 +162,11 @@ async function run(data, tmp, python, ceilingsOnly = false) {
     const h = wrk(`${hello.url}/predict`, bodies.RF, hello.child.pid);
     return { h, o: wrk(url, body, pid, script) };
   };
-  const server = await startOurs(ours, ["--no-watch", "--log-level", "warn", "--store", store]);
-  const py = python ? await startPython(theirs) : null;
+  let server = null;
+  let py = null;
   try {
+    server = await startOurs(ours, ["--no-watch", "--log-level", "warn", "--store", store]);
+    py = python ? await startPython(theirs) : null;
     ceilings.figures = ceilings.map((c) => wrk(`${c.url}/predict`, bodies.RF, c.child.pid));
     for (const model of MODELS) {
       const pair = trained.includes(model)
@@ -191,7 +193,7 @@ async function run(data, tmp, python, ceilingsOnly = false) {
     const v = paired(`${server.url}/verify`, verifyBody, server.child.pid, VERIFY_SCRIPT);
     routes.push(["/verify (SQLite, warm)", "verify", v.o, v.h]);
   } finally {
-    await stop(server.child);
+    if (server) await stop(server.child);
     if (py) await stop(py.child);
     for (const c of ceilings) await stop(c.child);
   }

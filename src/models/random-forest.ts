@@ -143,9 +143,9 @@ export function resolveForestParams(input: object = {}): ForestParams {
   return {
     nTrees: posInt("nTrees", 1),
     splitter,
-    maxFeatures: mf as ForestParams["maxFeatures"],
+    maxFeatures: mf,
     bootstrap,
-    maxDepth: maxDepth as number | null,
+    maxDepth,
     minSamplesSplit: posInt("minSamplesSplit", 2),
     minSamplesLeaf: posInt("minSamplesLeaf", 1),
     criterion,

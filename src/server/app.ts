@@ -8,7 +8,7 @@ import Fastify, {
   type FastifyPluginAsync,
 } from "fastify";
 import { errorBody, KeystrokeError } from "../errors.js";
-import { loadModelDir, MANIFEST_FILE, type Manifest, type ModelDir } from "../models/store.js";
+import { loadModelDir, MANIFEST_FILE, type ModelDir } from "../models/store.js";
 import type { IdentityService } from "../identity/service.js";
 import { MAX_KEYS, parseJson, Predictor, type Verifier } from "../predict/index.js";
 import { accessOf, installAuth } from "./auth.js";
