@@ -145,7 +145,7 @@ export function resolveForestParams(input: object = {}): ForestParams {
     splitter,
     maxFeatures: mf,
     bootstrap,
-    maxDepth: maxDepth,
+    maxDepth,
     minSamplesSplit: posInt("minSamplesSplit", 2),
     minSamplesLeaf: posInt("minSamplesLeaf", 1),
     criterion,
@@ -802,7 +802,8 @@ class Forest implements Classifier {
   predictProba(input: ArrayLike<number>): Float64Array {
     checkRow(input, this.nFeatures, "RF");
     const { augment, roots, thr, meta, leafClass, leafProb } = this.walk;
-    const row = augment === "none" ? input : augmentInto(augment, input, this.wide);
+    // always the reused Float64Array (also without augmentation): one element kind in the hot loop
+    const row = augmentInto(augment, input, this.wide);
     const nClasses = this.classes.length;
     const out = new Float64Array(nClasses);
     let sum = 0;
