@@ -143,15 +143,14 @@ describe("an unwritable directory", () => {
         },
       ];
       for (const w of cases) {
-        const t0 = Date.now();
         const r = await runBin(w.args, { wrap });
         expect(r.code, `${w.name}: ${r.stderr}`).not.toBe(0);
         expect(r.stderr).toMatch(
           new RegExp(`${escape(w.file)}[^\\n]*: cannot be (written|created): permission denied \\(EACCES\\)`),
         );
         expect(r.stderr).not.toMatch(STACK_LINE);
-        // train refuses before it trains, not after
-        if (w.name.startsWith("train")) expect(Date.now() - t0).toBeLessThan(2500);
+        // train refuses before it trains, not after: no model was fitted (no progress line of a fit)
+        if (w.name.startsWith("train")) expect(r.stderr).not.toMatch(/\d+\/\d+ trees|done in/);
       }
       expect(sameFiles(snapshot(dir), before)).toBe(true);
       expect(existsSync(join(dir, "new"))).toBe(false);
