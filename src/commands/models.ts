@@ -2,11 +2,23 @@ import { Command } from "commander";
 import type { Manifest, ManifestVersionEntry } from "../models/store.js";
 import { renderTable } from "../ui/table.js";
 import { emit, emitJson, say } from "../ui/terminal.js";
+import {
+  addOptions,
+  helpEpilog,
+  JSON_ALIAS,
+  MODELS_DIR,
+  outputOption,
+  resolveOutput,
+  type OutputFormat,
+} from "./options.js";
 
 interface ModelsFlags {
   modelsDir: string;
+  output?: string;
   json?: boolean;
 }
+
+const FORMATS: readonly OutputFormat[] = ["table", "json"];
 
 /** One version as `models list --json` prints it (snake_case, like every added JSON field). */
 export interface VersionJson {
@@ -75,10 +87,8 @@ export function modelsCommand(): Command {
   const cmd = new Command("models").description(
     "list the model versions a models directory keeps, roll back to one, or remove one",
   );
-  const dirOption = (c: Command) =>
-    c
-      .option("--models-dir <dir>", "the models directory", "models")
-      .option("--json", "print one JSON document on stdout instead of a table");
+  const dirOption = (c: Command) => addOptions(c, [MODELS_DIR, outputOption(FORMATS), JSON_ALIAS]);
+  const json = (flags: ModelsFlags) => resolveOutput(flags, FORMATS) === "json";
 
   cmd.addCommand(
     dirOption(
@@ -87,7 +97,7 @@ export function modelsCommand(): Command {
       const { activeVersionId, listVersions, readManifest } = await import("../models/store.js");
       const manifest = await readManifest(flags.modelsDir);
       const list = versionsJson(manifest, activeVersionId(manifest), listVersions(manifest));
-      if (flags.json) emitJson({ models_dir: flags.modelsDir, ...list });
+      if (json(flags)) emitJson({ models_dir: flags.modelsDir, ...list });
       else emit(versionsTable(list));
     }),
   );
@@ -109,7 +119,7 @@ export function modelsCommand(): Command {
             ? `${active} is already the active version`
             : `active version: ${active} (was ${before})`,
         );
-        if (flags.json)
+        if (json(flags))
           emitJson({
             models_dir: flags.modelsDir,
             previous: before,
@@ -125,7 +135,7 @@ export function modelsCommand(): Command {
           await import("../models/store.js");
         const manifest = await removeVersion(flags.modelsDir, version);
         say(`removed ${normaliseVersionId(version)}`);
-        if (flags.json)
+        if (json(flags))
           emitJson({
             models_dir: flags.modelsDir,
             removed: normaliseVersionId(version),
@@ -135,11 +145,14 @@ export function modelsCommand(): Command {
   );
   cmd.addHelpText(
     "after",
-    `
-Examples:
-  keystroke-id models list
-  keystroke-id models use v2          # roll back; serve --watch (or SIGHUP) follows
-  keystroke-id models remove v1 --json`,
+    helpEpilog(
+      [
+        "keystroke-id models list",
+        "keystroke-id models use v2          # roll back; serve --watch (or SIGHUP) follows",
+        "keystroke-id models remove v1 --output json",
+      ],
+      "The version commands print a table at a terminal and JSON when piped (--output table|json).",
+    ),
   );
   return cmd;
 }

@@ -124,8 +124,10 @@ describe("model versions on the command line", () => {
     ]);
     expect(doc.versions[0].models[0]).toMatchObject({ model: "RF", features: "timings" });
     expect(doc.versions[0].models[0].accuracy).toBeGreaterThan(0.5);
-    const table = await runCli(["models", "list", "--models-dir", out]);
+    const table = await runCli(["models", "list", "--models-dir", out, "--output", "table"]);
     expect(table.stdout).toMatch(/v2 \(active\)/);
+    // piped without a flag: JSON, as every command
+    expect(JSON.parse((await runCli(["models", "list", "--models-dir", out])).stdout).active).toBe("v2");
 
     const refused = await runCli(["models", "remove", "v2", "--models-dir", out]);
     expect(refused.code).toBe(3);
