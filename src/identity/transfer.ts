@@ -175,7 +175,9 @@ export async function importStore(
             typeof t.threshold !== "number" ||
             typeof t.nFeatures !== "number" ||
             !Array.isArray(u.samples) ||
-            !u.samples.every((v) => Array.isArray(v) && v.length === t.nFeatures)
+            !u.samples.every(
+              (v) => Array.isArray(v) && v.length === t.nFeatures && v.every((x) => Number.isFinite(x)),
+            )
           ) {
             throw new KeystrokeError(
               "BAD_ROW",

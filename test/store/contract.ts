@@ -134,7 +134,10 @@ export function storeContract(
 
       // a bad line in the second batch (line 7): the first batch landed whole, nothing of the second
       const bad = [...lines];
-      bad[6] = bad[6]!.replace('"samples":[[', '"samples":[["x",');
+      // (the user's samples, not the template's: some detectors keep samples in the template too)
+      const record = JSON.parse(bad[6]!) as { samples: unknown[][] };
+      record.samples[0]!.unshift("x");
+      bad[6] = JSON.stringify(record);
       const partial = await fresh();
       const err = await importStore(partial, feed(bad), { file: "bad.ndjson", batch: 3 }).catch(
         (e: unknown) => e,
