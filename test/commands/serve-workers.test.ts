@@ -230,39 +230,50 @@ describe("keystroke-id serve --workers", () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 8 });
     const { hostname, port } = new URL(s.url);
     const body = JSON.stringify(contractOf(2));
-    const once = () =>
-      new Promise<number | string>((resolve) => {
+    // After the signal the servers stop accepting. Two kinds of reset are then the kernel's or the client's
+    // doing, not a lost answer: a new connection no server takes any more (still in the listening socket's
+    // backlog, or handed back by a closing worker) is closed unread, so the client sees a reset that is a
+    // refusal; and a
+    // keep-alive socket the server closes while idle can meet a request already on its way (ECONNRESET on a
+    // reused socket), which Node's docs say to retry: the client here retries once on a new connection,
+    // and that answer is what counts. Each answer records which happened; before the signal, neither may.
+    type Outcome = { outcome: number | string; retried: boolean; fresh: boolean };
+    const once = (retried = false): Promise<Outcome> =>
+      new Promise<Outcome>((resolve) => {
         const req = request(
           {
             host: hostname,
             port,
             path: "/predict",
             method: "POST",
-            agent,
+            agent: retried ? false : agent,
             headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
           },
           (res) => {
             res.resume();
-            res.on("end", () => resolve(res.statusCode ?? 0));
+            res.on("end", () => resolve({ outcome: res.statusCode ?? 0, retried, fresh: !req.reusedSocket }));
           },
         );
-        req.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+        req.on("error", (e: NodeJS.ErrnoException) => {
+          if (e.code === "ECONNRESET" && req.reusedSocket && !retried) resolve(once(true));
+          else resolve({ outcome: e.code ?? e.message, retried, fresh: !req.reusedSocket });
+        });
         req.end(body);
       });
     let exited = false;
     void s.exit.then(() => (exited = true));
     let signalledAt = Infinity;
-    const sent: Array<{ startedAt: number; outcome: number | string }> = [];
+    const sent: Array<{ startedAt: number } & Outcome> = [];
     const loop = async () => {
       while (!exited) {
         const startedAt = performance.now();
-        const outcome = await once();
-        sent.push({ startedAt, outcome });
+        const answer = await once();
+        sent.push({ startedAt, ...answer });
         if (signalledAt === Infinity && sent.length >= 300) {
           signalledAt = performance.now();
           s.child.kill("SIGTERM");
         }
-        if (typeof outcome !== "number") await new Promise((r) => setTimeout(r, 10));
+        if (typeof answer.outcome !== "number") await new Promise((r) => setTimeout(r, 10));
       }
     };
     await Promise.all(Array.from({ length: 8 }, loop));
@@ -270,9 +281,15 @@ describe("keystroke-id serve --workers", () => {
     expect(await s.exit).toBe(0);
     const before = sent.filter((r) => r.startedAt < signalledAt);
     expect(before.length).toBeGreaterThanOrEqual(300);
-    expect(before.filter((r) => r.outcome !== 200)).toEqual([]);
+    expect(before.filter((r) => r.outcome !== 200 || r.retried)).toEqual([]);
     expect(
-      sent.filter((r) => r.startedAt >= signalledAt && r.outcome !== 200 && r.outcome !== "ECONNREFUSED"),
+      sent.filter(
+        (r) =>
+          r.startedAt >= signalledAt &&
+          r.outcome !== 200 &&
+          r.outcome !== "ECONNREFUSED" &&
+          !(r.outcome === "ECONNRESET" && r.fresh),
+      ),
     ).toEqual([]);
     expect(s.stderr().match(/SIGTERM: \d+ request\(s\) in flight, all answered/g)).toHaveLength(2);
   }, 120_000);
