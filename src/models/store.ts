@@ -480,15 +480,28 @@ export async function readVersionRecord(dir: string, manifest: Manifest, id: str
 }
 
 /**
+ * Runs `change` under the directory's lock with the manifest as it is then and the named version's entry
+ * (a clear error if the directory has no manifest or no such version; the first read fails before locking).
+ */
+async function withVersion(
+  dir: string,
+  id: string,
+  change: (manifest: Manifest, entry: ReturnType<typeof findVersion>) => Promise<Manifest>,
+): Promise<Manifest> {
+  await readManifest(dir);
+  return withFileLock(join(dir, LOCK_FILE), async () => {
+    const manifest = await readManifest(dir);
+    return change(manifest, findVersion(dir, manifest, id));
+  });
+}
+
+/**
  * Makes a kept version the active one (a rollback, or forward again): manifest.json, the commit point,
  * is rewritten to that version's models; the versions list and the verification store stay as they are.
  * A running `serve` that watches the manifest follows.
  */
 export async function activateVersion(dir: string, id: string): Promise<Manifest> {
-  await readManifest(dir);
-  return withFileLock(join(dir, LOCK_FILE), async () => {
-    const manifest = await readManifest(dir);
-    const entry = findVersion(dir, manifest, id);
+  return withVersion(dir, id, async (manifest, entry) => {
     if (entry.id === activeVersionId(manifest)) return manifest;
     const record = await readVersionRecord(dir, manifest, entry.id);
     // every model file must be there and whole before the manifest points at them
@@ -508,10 +521,7 @@ export async function activateVersion(dir: string, id: string): Promise<Manifest
 
 /** Removes a kept version that is not the active one (its record, and model files no other version names). */
 export async function removeVersion(dir: string, id: string): Promise<Manifest> {
-  await readManifest(dir);
-  return withFileLock(join(dir, LOCK_FILE), async () => {
-    const manifest = await readManifest(dir);
-    const entry = findVersion(dir, manifest, id);
+  return withVersion(dir, id, async (manifest, entry) => {
     if (entry.id === activeVersionId(manifest)) {
       const others = listVersions(manifest).filter((v) => v.id !== entry.id).map((v) => v.id);
       throw new KeystrokeError("BAD_REQUEST", `${entry.id} is the active model version of ${resolve(dir)} and cannot be removed`, {}, {

@@ -116,19 +116,7 @@ export function evaluateVerification(
   const all = [...byUser.values()];
   if ((options.protocol ?? "published") === "disjoint")
     return evaluateDisjoint(all, options, impostorsPer, detectors);
-  const skipped: Array<{ user: Label; reason: string }> = [];
-  const evaluated: Array<{ user: Label; enrol: number[][]; genuine: number[][] }> = [];
-  for (const u of all) {
-    const n = options.enrol ?? Math.floor(u.vectors.length / 2);
-    if (n < MIN_ENROL_SAMPLES)
-      skipped.push({
-        user: u.user,
-        reason: `${u.vectors.length} samples: fewer than ${MIN_ENROL_SAMPLES} to enrol`,
-      });
-    else if (u.vectors.length <= n)
-      skipped.push({ user: u.user, reason: `${u.vectors.length} samples: none left as genuine tests` });
-    else evaluated.push({ user: u.user, enrol: u.vectors.slice(0, n), genuine: u.vectors.slice(n) });
-  }
+  const { skipped, usable: evaluated } = splitEnrolment(all, options);
   if (evaluated.length < 2)
     throw new KeystrokeError(
       "TOO_FEW_SAMPLES",
@@ -174,6 +162,33 @@ export function evaluateVerification(
   };
 }
 
+/**
+ * Each user's enrolment samples (`options.enrol`, or the first half) and genuine tests (the rest); users with
+ * too few samples to enrol, or none left to test, are skipped with the reason.
+ */
+function splitEnrolment(
+  all: Array<{ user: Label; vectors: number[][] }>,
+  options: EvaluateVerificationOptions,
+): {
+  skipped: Array<{ user: Label; reason: string }>;
+  usable: Array<{ user: Label; vectors: number[][]; enrol: number[][]; genuine: number[][] }>;
+} {
+  const skipped: Array<{ user: Label; reason: string }> = [];
+  const usable: Array<{ user: Label; vectors: number[][]; enrol: number[][]; genuine: number[][] }> = [];
+  for (const u of all) {
+    const n = options.enrol ?? Math.floor(u.vectors.length / 2);
+    if (n < MIN_ENROL_SAMPLES)
+      skipped.push({
+        user: u.user,
+        reason: `${u.vectors.length} samples: fewer than ${MIN_ENROL_SAMPLES} to enrol`,
+      });
+    else if (u.vectors.length <= n)
+      skipped.push({ user: u.user, reason: `${u.vectors.length} samples: none left as genuine tests` });
+    else usable.push({ ...u, enrol: u.vectors.slice(0, n), genuine: u.vectors.slice(n) });
+  }
+  return { skipped, usable };
+}
+
 function frrNote(minImpostors: number): string {
   return `FRR at FAR 1% and 0.1% are per-user (then averaged); with ${minImpostors} impostor scores per user (fewest), a target below 1/${minImpostors} means no impostor accepted`;
 }
@@ -198,19 +213,7 @@ function evaluateDisjoint(
   impostorsPer: number,
   detectors: DetectorName[],
 ): VerificationEvaluation {
-  const skipped: Array<{ user: Label; reason: string }> = [];
-  const usable: typeof all = [];
-  for (const u of all) {
-    const n = options.enrol ?? Math.floor(u.vectors.length / 2);
-    if (n < MIN_ENROL_SAMPLES)
-      skipped.push({
-        user: u.user,
-        reason: `${u.vectors.length} samples: fewer than ${MIN_ENROL_SAMPLES} to enrol`,
-      });
-    else if (u.vectors.length <= n)
-      skipped.push({ user: u.user, reason: `${u.vectors.length} samples: none left as genuine tests` });
-    else usable.push(u);
-  }
+  const { skipped, usable } = splitEnrolment(all, options);
   const k = disjointFolds(usable.length);
   if (usable.length < 2 * k || usable.length < 4) {
     throw new KeystrokeError(
@@ -231,16 +234,8 @@ function evaluateDisjoint(
       },
     );
     const impostors = fold.map((u) => ({ user: u.user, vectors: u.vectors.slice(0, impostorsPer) }));
-    for (const u of fold) {
-      const n = options.enrol ?? Math.floor(u.vectors.length / 2);
-      evaluated.push({
-        user: u.user,
-        enrol: u.vectors.slice(0, n),
-        genuine: u.vectors.slice(n),
-        population,
-        impostors,
-      });
-    }
+    for (const u of fold)
+      evaluated.push({ user: u.user, enrol: u.enrol, genuine: u.genuine, population, impostors });
   }
   const run = scoreDetectors(detectors, evaluated);
   return {

@@ -1,38 +1,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
+import { chromiumAvailable, launchChromium } from "../helpers/chromium.js";
 import { BIN, ROOT } from "../helpers/cli.js";
 import { trainedDir, KEYS } from "../server/trained.js";
 import { demoPhrase } from "../../src/server/routes/demo.js";
 import { isLoopbackHost } from "../../src/commands/serve.js";
-
-const CHROMIUM = "/usr/bin/chromium";
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-sync",
-];
-
-function ensureChromium(): boolean {
-  try {
-    execFileSync("bash", [resolve(ROOT, "scripts/ensure-chromium.sh")], {
-      stdio: ["ignore", "ignore", "pipe"],
-      timeout: 900_000,
-    });
-  } catch (e) {
-    process.stderr.write(`ensure-chromium failed: ${String((e as { stderr?: Buffer }).stderr ?? e)}\n`);
-  }
-  return existsSync(CHROMIUM);
-}
 
 /**
  * A typing profile: how long each key of the phrase is held and how long from one press to the next, in ms.
@@ -128,13 +104,11 @@ async function lastAttempt(page: Page, after: number): Promise<LastAttempt> {
   );
 }
 
-const available = ensureChromium();
-if (!available && process.env.CI)
-  throw new Error(`${CHROMIUM} is missing in CI: run scripts/ensure-chromium.sh first`);
+const available = chromiumAvailable();
 
 describe.skipIf(!available)("the demo page in headless Chromium, typed with real key events", () => {
   let context: BrowserContext;
-  let profile: string;
+  let closeChromium: (() => Promise<void>) | undefined;
   let server: ChildProcess;
   let url: string;
   let storeDir: string;
@@ -176,18 +150,12 @@ describe.skipIf(!available)("the demo page in headless Chromium, typed with real
       });
       server.on("exit", (code) => rej(new Error(`serve exited ${code}: ${err}`)));
     });
-    profile = mkdtempSync(join(tmpdir(), "kid-chromium-"));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ARGS,
-    });
+    ({ context, close: closeChromium } = await launchChromium());
   }, 180_000);
 
   afterAll(async () => {
-    await context?.close();
+    await closeChromium?.();
     server?.kill("SIGTERM");
-    if (profile) rmSync(profile, { recursive: true, force: true });
     if (storeDir) rmSync(storeDir, { recursive: true, force: true });
     if (jitter.length)
       process.stderr.write(

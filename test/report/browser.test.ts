@@ -1,40 +1,14 @@
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type BrowserContext } from "playwright-core";
+import type { BrowserContext } from "playwright-core";
+import { chromiumAvailable, launchChromium } from "../helpers/chromium.js";
 import { writeReport } from "../../src/report/index.js";
 import { ROOT, SHARED_DATA, runCli } from "../helpers/cli.js";
 import { syntheticReport } from "./fixture.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = resolve(ROOT, "test-artifacts");
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-sync",
-];
-
-/** Installs Debian's chromium when missing; false when that is impossible here (no root, no network). */
-function ensureChromium(): boolean {
-  try {
-    execFileSync("bash", [resolve(ROOT, "scripts/ensure-chromium.sh")], {
-      stdio: ["ignore", "ignore", "pipe"],
-      timeout: 900_000,
-    });
-  } catch (e) {
-    process.stderr.write(`ensure-chromium failed: ${String((e as { stderr?: Buffer }).stderr ?? e)}\n`);
-  }
-  return existsSync(CHROMIUM);
-}
-
 interface ChartInfo {
   name: string;
   marks: number;
@@ -72,27 +46,19 @@ async function inspect(context: BrowserContext, file: string, screenshot: string
   return { errors, requests, charts, tip };
 }
 
-const available = ensureChromium();
-if (!available && process.env.CI)
-  throw new Error(`${CHROMIUM} is missing in CI: run scripts/ensure-chromium.sh first`);
+const available = chromiumAvailable();
 
 describe.skipIf(!available)("the HTML report in headless Chromium", () => {
   let context: BrowserContext;
-  let profile: string;
+  let closeChromium: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    profile = mkdtempSync(join(tmpdir(), "kid-chromium-"));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ARGS,
-    });
+    ({ context, close: closeChromium } = await launchChromium());
   }, 120_000);
 
   afterAll(async () => {
-    await context?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await closeChromium?.();
   });
 
   it("loads with no console errors, fetches nothing, and every chart draws marks", async () => {
