@@ -7,6 +7,20 @@ import { BIN, ROOT, runCli } from "./helpers/cli.js";
 
 // End to end through the built binary: a closed pipe, the config file, deprecated flags, one vocabulary.
 
+/** A quick, quiet RF training on the wide fixture: no holdout, no verification templates, no worker threads. */
+const QUICK_RF = [
+  "train",
+  "fixtures/wide-train.csv",
+  "--model",
+  "rf",
+  "--holdout",
+  "0",
+  "--no-verification",
+  "--quiet",
+  "--workers",
+  "0",
+];
+
 let dir: string;
 let models: string;
 let big: string;
@@ -14,22 +28,7 @@ let big: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "kid-vocab-"));
   models = join(dir, "models");
-  const t = await runCli([
-    "train",
-    "fixtures/wide-train.csv",
-    "--model",
-    "rf",
-    "--features",
-    "summary",
-    "--holdout",
-    "0",
-    "--no-verification",
-    "--quiet",
-    "--models-dir",
-    models,
-    "--workers",
-    "0",
-  ]);
+  const t = await runCli([...QUICK_RF, "--features", "summary", "--models-dir", models]);
   if (t.code !== 0) throw new Error(`train failed: ${t.stderr}`);
   // far more output than a pipe buffer holds, so the writer is still writing when `head` goes away
   const lines = readFileSync(resolve(ROOT, "fixtures/wide-test.csv"), "utf8").trim().split("\n");
@@ -136,22 +135,7 @@ describe("the config file", () => {
 describe("one vocabulary", () => {
   it("keeps train --out working as a hidden, deprecated alias of --models-dir", async () => {
     const out = join(dir, "via-out");
-    const r = await runCli([
-      "train",
-      "fixtures/wide-train.csv",
-      "--model",
-      "rf",
-      "--features",
-      "summary",
-      "--holdout",
-      "0",
-      "--no-verification",
-      "--quiet",
-      "--out",
-      out,
-      "--workers",
-      "0",
-    ]);
+    const r = await runCli([...QUICK_RF, "--features", "summary", "--out", out]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe("warning: --out is deprecated; use --models-dir\n");
     expect(JSON.parse(r.stdout).models_dir).toBe(out);
@@ -202,20 +186,7 @@ describe("one vocabulary", () => {
   });
 
   it("says the sample does not fit the timings model instead of answering with the summary model", async () => {
-    const t = await runCli([
-      "train",
-      "fixtures/wide-train.csv",
-      "--model",
-      "rf",
-      "--holdout",
-      "0",
-      "--no-verification",
-      "--quiet",
-      "--models-dir",
-      join(dir, "both"),
-      "--workers",
-      "0",
-    ]);
+    const t = await runCli([...QUICK_RF, "--models-dir", join(dir, "both")]);
     expect(t.code, t.stderr).toBe(0);
     const short = JSON.stringify({ press: [0, 100, 250], release: [80, 190, 300] });
     const r = await runCli(["predict", "--models-dir", join(dir, "both")], { stdin: short });

@@ -146,6 +146,19 @@ function templatesOf(
   return { templates: r.templates, population: r.population };
 }
 
+/** Version `n` of the models, with `t`'s templates staged in the same commit (as `train` writes them). */
+async function writeVersionWithTemplates(dir: string, n: number, t: ReturnType<typeof templatesOf>) {
+  return writeModelDir(dir, await models(n), {
+    ...info(n),
+    stage: (d) =>
+      stageTemplates(d, t.templates, {
+        detector: t.templates[0]!.detector,
+        keys: 6,
+        population: t.population,
+      }),
+  });
+}
+
 /** Every file under a directory, by relative path, with its bytes. */
 function snapshot(dir: string): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
@@ -228,42 +241,18 @@ const cases: CrashCase[] = [
     name: "train (writeModelDir with templates staged in the same commit)",
     setup: async (dir) => {
       const t = templatesOf([1, 2, 3, 4, 5]);
-      await writeModelDir(dir, await models(1), {
-        ...info(1),
-        stage: (d) =>
-          stageTemplates(d, t.templates, {
-            detector: t.templates[0]!.detector,
-            keys: 6,
-            population: t.population,
-          }),
-      });
+      await writeVersionWithTemplates(dir, 1, t);
     },
     write: async (dir) => {
       const t = templatesOf([1, 2, 3, 4, 5, 6], 7);
-      return writeModelDir(dir, await models(2), {
-        ...info(2),
-        stage: (d) =>
-          stageTemplates(d, t.templates, {
-            detector: t.templates[0]!.detector,
-            keys: 6,
-            population: t.population,
-          }),
-      });
+      return writeVersionWithTemplates(dir, 2, t);
     },
   },
   {
     name: "enroll into a trained dir (new templates + index, manifest rewritten)",
     setup: async (dir) => {
       const t = templatesOf([1, 2, 3, 4, 5]);
-      await writeModelDir(dir, await models(1), {
-        ...info(1),
-        stage: (d) =>
-          stageTemplates(d, t.templates, {
-            detector: t.templates[0]!.detector,
-            keys: 6,
-            population: t.population,
-          }),
-      });
+      await writeVersionWithTemplates(dir, 1, t);
     },
     write: async (dir) => {
       const base = templatesOf([1, 2, 3, 4, 5]);
