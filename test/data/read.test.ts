@@ -10,20 +10,12 @@ import {
   type DatasetHeader,
 } from "../../src/data/index.js";
 import { intervals } from "../../src/features/index.js";
-import { KeystrokeError } from "../../src/errors.js";
 import { ROOT, SHARED_DATA } from "../helpers/cli.js";
+import { keystrokeFailure } from "../helpers/errors.js";
 
 const fixture = (name: string) => resolve(ROOT, "fixtures", name);
 
-async function failure(p: Promise<unknown>): Promise<KeystrokeError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(KeystrokeError);
-    return e as KeystrokeError;
-  }
-  throw new Error("expected a KeystrokeError");
-}
+const failure = keystrokeFailure;
 
 describe("wide layout", () => {
   it("reads a label column anywhere, named UserID, user or subject in any case", async () => {

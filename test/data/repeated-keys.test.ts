@@ -8,6 +8,7 @@ import { KeystrokeError } from "../../src/errors.js";
 import { featuresCommand } from "../../src/commands/features.js";
 import { invalidRowPolicy } from "../../src/commands/invalid-rows.js";
 import { ROOT } from "../helpers/cli.js";
+import { keystrokeFailure } from "../helpers/errors.js";
 
 const IIITBH_SMALL = resolve(ROOT, "..", "shared", "data", "iiitbh-small.csv");
 const IIITBH_BIG = resolve(ROOT, "..", "shared", "data", "iiitbh-big.csv");
@@ -17,15 +18,7 @@ const HEADER = "subject,sessionIndex,rep,H.a,DD.a.b,UD.a.b,H.b,DD.b.a,UD.b.a,H.a
 // holds 0.1, 0.2, 0.3, 0.4 s; press–press 0.5, 0.6, 0.7 s (UD = DD − H)
 const ROW = "s1,1,1,0.1,0.5,0.4,0.2,0.6,0.4,0.3,0.7,0.4,0.4";
 
-async function failure(p: Promise<unknown>): Promise<KeystrokeError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(KeystrokeError);
-    return e as KeystrokeError;
-  }
-  throw new Error("expected a KeystrokeError");
-}
+const failure = keystrokeFailure;
 
 describe("derived layout with a repeated key", () => {
   it("reads the columns by position: each occurrence of a key or pair is its own interval", async () => {

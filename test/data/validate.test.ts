@@ -1,19 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { parseDatasetText, validateSample, type SkippedRow } from "../../src/data/index.js";
-import { KeystrokeError } from "../../src/errors.js";
+import type { KeystrokeError } from "../../src/errors.js";
+import { keystrokeFailure } from "../helpers/errors.js";
 
 const WIDE = "press-0,release-0,press-1,release-1,press-2,release-2,UserID\n";
 const GOOD = "0,90,150,260,300,380,1\n";
 
 async function rowError(text: string, options = {}): Promise<KeystrokeError> {
-  try {
-    await parseDatasetText(text, { name: "data.csv", ...options });
-  } catch (e) {
-    expect(e).toBeInstanceOf(KeystrokeError);
-    expect((e as KeystrokeError).code).toBe("BAD_ROW");
-    return e as KeystrokeError;
-  }
-  throw new Error("expected a KeystrokeError");
+  const e = await keystrokeFailure(parseDatasetText(text, { name: "data.csv", ...options }));
+  expect(e.code).toBe("BAD_ROW");
+  return e;
 }
 
 describe("row validation names file, line and column", () => {
