@@ -66,7 +66,7 @@ export const ENROLL_OPTIONS: readonly OptionSpec[] = [
     key: "detector",
     flags: "--detector <name>",
     description:
-      "verification detector (default: the store's; for a new store manhattan-robust-cohort, or manhattan-robust with 10 users or fewer)",
+      "verification detector (default: the store's; for a new store fusion, or manhattan-robust when fewer than 3 users give the population its models)",
   },
   {
     key: "filterOutliers",

@@ -94,28 +94,21 @@ function metricsTable(models: readonly ReportModel[]): string {
 function verificationSection(v: NonNullable<ReportInput["verification"]>): string {
   const names = Object.keys(v.detectors);
   const color = (i: number) => PALETTE[(i + 2) % PALETTE.length]!;
-  const roc: Series[] = names.map((n, i) => {
-    const d = v.detectors[n]!;
-    return {
-      name: n,
-      color: color(i),
-      points: [...d.roc]
-        .sort((a, b) => a.far - b.far || b.frr - a.frr)
-        .map((p) => [p.far, 1 - p.frr] as [number, number]),
-      marker: { x: d.eerPoint.far, y: 1 - d.eerPoint.frr, label: `EER ${pct(d.eer.mean, 2)}` },
-    };
-  });
-  const det: Series[] = names.map((n, i) => {
-    const d = v.detectors[n]!;
-    return {
-      name: n,
-      color: color(i),
-      points: [...d.roc]
-        .sort((a, b) => a.far - b.far || b.frr - a.frr)
-        .map((p) => [p.far, p.frr] as [number, number]),
-      marker: { x: d.eerPoint.far, y: d.eerPoint.frr, label: `EER ${pct(d.eer.mean, 2)}` },
-    };
-  });
+  // one curve per detector, its points (FAR, FRR) drawn as `y` of FRR: ROC draws 1 − FRR, DET the FRR itself
+  const curves = (y: (frr: number) => number): Series[] =>
+    names.map((n, i) => {
+      const d = v.detectors[n]!;
+      return {
+        name: n,
+        color: color(i),
+        points: [...d.roc]
+          .sort((a, b) => a.far - b.far || b.frr - a.frr)
+          .map((p) => [p.far, y(p.frr)] as [number, number]),
+        marker: { x: d.eerPoint.far, y: y(d.eerPoint.frr), label: `EER ${pct(d.eer.mean, 2)}` },
+      };
+    });
+  const roc = curves((frr) => 1 - frr);
+  const det = curves((frr) => frr);
   const unit = {
     domain: [0, 1] as [number, number],
     ticks: [0, 0.2, 0.4, 0.6, 0.8, 1],
