@@ -4,7 +4,7 @@ import type { FeatureSetName } from "../features/index.js";
 import type { CrossValidationProgress, ModelEvaluation } from "../metrics/index.js";
 import type { OpenSetEvaluation } from "../models/open-set.js";
 import type { Algorithm } from "../models/types.js";
-import type { EnrolSize, SuiteRun, VerificationEvaluation } from "../verify/index.js";
+import type { DetectorName, EnrolSize, SuiteRun, VerificationEvaluation } from "../verify/index.js";
 import { renderTable } from "../ui/table.js";
 import { emit, emitJson, isInteractive, say } from "../ui/terminal.js";
 import {
@@ -37,6 +37,7 @@ interface EvaluateFlags {
   report?: string;
   verification?: boolean;
   enrolSizes?: string;
+  detectors?: string;
   json?: boolean;
   modelVersion?: string;
   onInvalid?: string;
@@ -94,6 +95,11 @@ export const EVALUATE_OPTIONS: readonly OptionSpec[] = [
     description:
       "with --verification: enrolment sizes to measure, e.g. 5,10,20,50,half (half: each user's first half)",
     default: "half",
+  },
+  {
+    key: "detectors",
+    flags: "--detectors <list>",
+    description: "with --verification: the detectors to measure, comma-separated (default: every detector)",
   },
   ON_INVALID,
   SKIP_INVALID,
@@ -162,6 +168,13 @@ export function evaluateCommand(): Command {
       // a models dir from the config file is only a default: --cv, which needs none, does not use it
       const fromConfig = self.getOptionValueSource("modelsDir") !== "cli";
       const p = plan(file, fromConfig && flags.cv !== undefined ? { ...flags, modelsDir: undefined } : flags);
+      // the verification flags are checked before any work, not after the models were evaluated
+      const enrolSizes = parseEnrolSizes(flags.enrolSizes ?? "half");
+      const detectors = flags.detectors === undefined ? undefined : await parseDetectors(flags.detectors);
+      if (detectors && !p.verification)
+        throw new KeystrokeError("BAD_FLAG", "chooses detectors for --verification, which is not given", {
+          flag: "--detectors",
+        });
       const { readDataset } = await import("../data/index.js");
       const metrics = await import("../metrics/index.js");
       const skippedRows = new SkippedRows(p.file);
@@ -248,9 +261,11 @@ export function evaluateCommand(): Command {
         const verify = await import("../verify/index.js");
         const { evaluateVerification } = verify;
         defaultDetector = verify.DEFAULT_DETECTOR;
-        verification = evaluateVerification(dataset.samples);
+        verification = evaluateVerification(dataset.samples, detectors ? { detectors } : {});
         suite = verify.evaluateVerificationSuite(dataset.samples, {
-          enrolSizes: parseEnrolSizes(flags.enrolSizes ?? "half"),
+          enrolSizes,
+          ...(detectors ? { detectors } : {}),
+          published: verification,
           onRun: (protocol, enrol) => say(`verification: ${protocol} protocol, enrolment ${enrol}`),
         });
         ranks = verify.meanRanks(suite);
@@ -421,6 +436,25 @@ function formatEta(s: number): string {
 }
 
 /** `5,10,20,50,half` → enrolment sizes (integers ≥ 3, or half), naming the flag when one is not. */
+/** `--detectors`: known detector names, comma-separated, each once. */
+async function parseDetectors(value: string): Promise<DetectorName[]> {
+  const { DETECTORS, isDetectorName } = await import("../verify/index.js");
+  const names = value
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
+  if (names.length === 0)
+    throw new KeystrokeError("BAD_FLAG", `names no detector (detectors: ${DETECTORS.join(", ")})`, {
+      flag: "--detectors",
+    });
+  for (const n of names)
+    if (!isDetectorName(n))
+      throw new KeystrokeError("BAD_FLAG", `unknown detector "${n}" (detectors: ${DETECTORS.join(", ")})`, {
+        flag: "--detectors",
+      });
+  return [...new Set(names as DetectorName[])];
+}
+
 export function parseEnrolSizes(value: string): EnrolSize[] {
   const out: EnrolSize[] = [];
   for (const part of value

@@ -409,6 +409,11 @@ export interface SuiteOptions {
   protocols?: VerificationProtocol[];
   detectors?: DetectorName[];
   impostors?: number;
+  /**
+   * An evaluation already made of these samples with the published protocol, each user's first half and
+   * the same detectors and impostors: the suite's cell for it takes it instead of computing it again.
+   */
+  published?: VerificationEvaluation;
   /** Called before each cell (progress). */
   onRun?: (protocol: VerificationProtocol, enrol: EnrolSize) => void;
 }
@@ -423,12 +428,15 @@ export function evaluateVerificationSuite(samples: Sample[], options: SuiteOptio
     for (const enrol of options.enrolSizes ?? DEFAULT_ENROL_SIZES) {
       options.onRun?.(protocol, enrol);
       try {
-        const ev = evaluateVerification(samples, {
-          protocol,
-          ...(enrol === "half" ? {} : { enrol }),
-          ...(options.detectors ? { detectors: options.detectors } : {}),
-          ...(options.impostors !== undefined ? { impostors: options.impostors } : {}),
-        });
+        const reuse = protocol === "published" && enrol === "half" ? options.published : undefined;
+        const ev =
+          reuse ??
+          evaluateVerification(samples, {
+            protocol,
+            ...(enrol === "half" ? {} : { enrol }),
+            ...(options.detectors ? { detectors: options.detectors } : {}),
+            ...(options.impostors !== undefined ? { impostors: options.impostors } : {}),
+          });
         runs.push({
           protocol,
           enrol,
