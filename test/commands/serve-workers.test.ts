@@ -1,45 +1,14 @@
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { rmSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { extractSummary } from "../../src/features/index.js";
 import { createRng } from "../../src/util/random.js";
-import { BIN, ROOT, runCli } from "../helpers/cli.js";
+import { runCli } from "../helpers/cli.js";
+import { startServe, type Running } from "../helpers/serve.js";
 import { syntheticSample, trainedDir } from "../server/trained.js";
 
 // End-to-end: `serve --workers 2` (node:cluster) against one process on the same models, real HTTP, real signals.
-interface Running {
-  child: ChildProcessWithoutNullStreams;
-  url: string;
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
-
-function startServe(args: string[]): Promise<Running> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "serve", "--port", "0", ...args], {
-      cwd: ROOT,
-      env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", CI: "1" },
-    });
-    let err = "";
-    const exit = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 60_000);
-    child.stderr.on("data", (d) => {
-      err += d;
-      const m = /listening on (http:\/\/[^\s]+)/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1]!, stderr: () => err, exit });
-      }
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited with ${code}: ${err}`));
-    });
-  });
-}
-
 const until = async (what: () => boolean | Promise<boolean>, ms = 20_000) => {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {

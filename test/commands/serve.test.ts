@@ -1,44 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { cpSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { extractSummary } from "../../src/features/index.js";
 import { createRng } from "../../src/util/random.js";
-import { BIN, ROOT, runCli } from "../helpers/cli.js";
+import { runCli } from "../helpers/cli.js";
+import { startServe, type Running } from "../helpers/serve.js";
 import { syntheticSample, trainedDir } from "../server/trained.js";
 
 // End-to-end: spawn `serve --port 0` on trained models, talk real HTTP, then signal it.
-interface Running {
-  child: ChildProcessWithoutNullStreams;
-  url: string;
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
-
-function startServe(args: string[], env: Record<string, string> = {}): Promise<Running> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "serve", "--port", "0", ...args], {
-      cwd: ROOT,
-      env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", CI: "1", ...env },
-    });
-    let err = "";
-    const exit = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 30_000);
-    child.stderr.on("data", (d) => {
-      err += d;
-      const m = /listening on (http:\/\/[^\s]+)/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1]!, stderr: () => err, exit });
-      }
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited with ${code}: ${err}`));
-    });
-  });
-}
-
 let dir = "";
 let root = "";
 const rng = createRng(11);
@@ -168,7 +137,7 @@ describe("keystroke-id serve", () => {
 
   it("needs the token from KEYSTROKE_ID_TOKEN on every route but /health, and exits 0 on SIGINT", async () => {
     const s = await startServe(["--models-dir", dir, "--log-level", "warn"], {
-      KEYSTROKE_ID_TOKEN: "t0ken-for-tests",
+      env: { KEYSTROKE_ID_TOKEN: "t0ken-for-tests" },
     });
     try {
       expect((await fetch(`${s.url}/health`)).status).toBe(200);
