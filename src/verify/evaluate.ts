@@ -138,28 +138,16 @@ export function evaluateVerification(
     detectors,
     evaluated.map((u) => ({ ...u, population, impostors: impostorPool })),
   );
-  return {
-    protocol: {
-      name: "Killourhy & Maxion (DSN 2009)",
-      kind: "published",
-      featureSet: "timings",
-      enrol: options.enrol ?? "first half",
-      impostorsPerUser: impostorsPer,
-      users: evaluated.length,
-      skipped,
-      genuineSamples: run.genuineCount,
-      impostorSamples: run.impostorCount,
-      notes: [
-        "population models (pooled spread, cohort, background, UBM, learnt metric, negatives) come from the evaluated users' enrolment samples, " +
-          `less each user's first ${impostorsPer} (the impostor test samples): the impostors are other enrolled people, but their scored samples never train anything`,
-        "cohort normalisation leaves the impostor's own template out, as if the impostor were not enrolled",
-        "thresholds (atThreshold) are set from the population background samples",
-        frrNote(run.minImpostors),
-      ],
-    },
-    detectors: run.results,
-    best: run.best,
-  };
+  return protocolResult(
+    { name: "Killourhy & Maxion (DSN 2009)", kind: "published" },
+    { options, impostorsPer, users: evaluated.length, skipped, run },
+    [
+      "population models (pooled spread, cohort, background, UBM, learnt metric, negatives) come from the evaluated users' enrolment samples, " +
+        `less each user's first ${impostorsPer} (the impostor test samples): the impostors are other enrolled people, but their scored samples never train anything`,
+      "cohort normalisation leaves the impostor's own template out, as if the impostor were not enrolled",
+      "thresholds (atThreshold) are set from the population background samples",
+    ],
+  );
 }
 
 /**
@@ -187,6 +175,35 @@ function splitEnrolment(
     else usable.push({ ...u, enrol: u.vectors.slice(0, n), genuine: u.vectors.slice(n) });
   }
   return { skipped, usable };
+}
+
+/** A protocol's evaluation: what was measured on whom, the protocol's notes (then the FRR note), each detector's figures. */
+function protocolResult(
+  protocol: { name: string; kind: VerificationProtocol },
+  m: {
+    options: EvaluateVerificationOptions;
+    impostorsPer: number;
+    users: number;
+    skipped: Array<{ user: Label; reason: string }>;
+    run: ReturnType<typeof scoreDetectors>;
+  },
+  notes: string[],
+): VerificationEvaluation {
+  return {
+    protocol: {
+      ...protocol,
+      featureSet: "timings",
+      enrol: m.options.enrol ?? "first half",
+      impostorsPerUser: m.impostorsPer,
+      users: m.users,
+      skipped: m.skipped,
+      genuineSamples: m.run.genuineCount,
+      impostorSamples: m.run.impostorCount,
+      notes: [...notes, frrNote(m.run.minImpostors)],
+    },
+    detectors: m.run.results,
+    best: m.run.best,
+  };
 }
 
 function frrNote(minImpostors: number): string {
@@ -238,27 +255,15 @@ function evaluateDisjoint(
       evaluated.push({ user: u.user, enrol: u.enrol, genuine: u.genuine, population, impostors });
   }
   const run = scoreDetectors(detectors, evaluated);
-  return {
-    protocol: {
-      name: "Killourhy & Maxion (DSN 2009), population disjoint from the evaluated users",
-      kind: "disjoint",
-      featureSet: "timings",
-      enrol: options.enrol ?? "first half",
-      impostorsPerUser: impostorsPer,
-      users: evaluated.length,
-      skipped,
-      genuineSamples: run.genuineCount,
-      impostorSamples: run.impostorCount,
-      notes: [
-        `users are split into ${k} folds by a hash of their id; every population model (pooled spread, cohort, background, UBM, learnt metric, negatives) ` +
-          "of a fold is built only from the users outside it, so genuine users and impostors are people the population never saw",
-        "impostors of a user are the first samples of the other users of the same fold",
-        frrNote(run.minImpostors),
-      ],
-    },
-    detectors: run.results,
-    best: run.best,
-  };
+  return protocolResult(
+    { name: "Killourhy & Maxion (DSN 2009), population disjoint from the evaluated users", kind: "disjoint" },
+    { options, impostorsPer, users: evaluated.length, skipped, run },
+    [
+      `users are split into ${k} folds by a hash of their id; every population model (pooled spread, cohort, background, UBM, learnt metric, negatives) ` +
+        "of a fold is built only from the users outside it, so genuine users and impostors are people the population never saw",
+      "impostors of a user are the first samples of the other users of the same fold",
+    ],
+  );
 }
 
 function scoreDetectors(
