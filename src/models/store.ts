@@ -456,17 +456,7 @@ export async function readVersionRecord(dir: string, manifest: Manifest, id: str
   const entry = findVersion(dir, manifest, id);
   if (entry.file === null || entry.sha256 === null) return { formatVersion: MODEL_FORMAT_VERSION, id: entry.id, manifest: ownManifest(manifest) };
   const path = join(dir, entry.file);
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    const err = new KeystrokeError("BAD_MODEL_FILE", "is listed in the manifest but missing", { file: path }, { cause: e });
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") vanished.add(err);
-    throw err;
-  }
-  if (sha256(bytes) !== entry.sha256) {
-    throw new KeystrokeError("BAD_MODEL_FILE", "checksum does not match the manifest: the version record was changed or corrupted", { file: path });
-  }
+  const bytes = await readListedFile(path, entry.sha256, "the version record was changed or corrupted");
   let record: VersionRecord;
   try {
     record = JSON.parse(bytes.toString("utf8")) as VersionRecord;
@@ -634,8 +624,11 @@ export async function loadModelDir(
   }
 }
 
-async function loadModelFile(dir: string, entry: ManifestModel): Promise<LoadedModel> {
-  const path = join(dir, entry.file);
+/**
+ * A file the manifest lists, checked against its recorded checksum: a missing file (remembered as vanished,
+ * so a reader racing a writer's clean-up can retry) or a changed one is a BAD_MODEL_FILE naming it.
+ */
+async function readListedFile(path: string, expected: string, changed: string, suggestion?: string): Promise<Buffer> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -644,11 +637,14 @@ async function loadModelFile(dir: string, entry: ManifestModel): Promise<LoadedM
     if ((e as NodeJS.ErrnoException).code === "ENOENT") vanished.add(err);
     throw err;
   }
-  if (sha256(bytes) !== entry.sha256) {
-    throw new KeystrokeError("BAD_MODEL_FILE", "checksum does not match the manifest: the file was changed or corrupted", { file: path }, {
-      suggestion: "retrain, or restore the file the manifest was written with",
-    });
-  }
+  if (sha256(bytes) !== expected)
+    throw new KeystrokeError("BAD_MODEL_FILE", `checksum does not match the manifest: ${changed}`, { file: path }, suggestion ? { suggestion } : {});
+  return bytes;
+}
+
+async function loadModelFile(dir: string, entry: ManifestModel): Promise<LoadedModel> {
+  const path = join(dir, entry.file);
+  const bytes = await readListedFile(path, entry.sha256, "the file was changed or corrupted", "retrain, or restore the file the manifest was written with");
   const text = bytes.toString("utf8");
   let parsed: { formatVersion?: unknown; featureSet?: unknown; featureNames?: unknown; model?: SerializedModel; open_set?: unknown };
   try {
