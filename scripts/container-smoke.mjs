@@ -149,7 +149,7 @@ if (!process.argv[2]) {
       join(ROOT, "fixtures/wide-train.csv"),
       "--model",
       "rf",
-      "--out",
+      "--models-dir",
       models,
       "--holdout",
       "0",

@@ -18,10 +18,10 @@ let v2: typeof v1;
 
 beforeAll(async () => {
   out = join(await mkdtemp(join(tmpdir(), "kid-models-")), "models");
-  const a = await runCli(["train", TRAIN, "--out", out, ...FAST]);
+  const a = await runCli(["train", TRAIN, "--models-dir", out, ...FAST]);
   expect(a.code, a.stderr).toBe(0);
   v1 = JSON.parse(a.stdout);
-  const b = await runCli(["train", TRAIN, "--out", out, "--seed", "7", "--keep-holdout", ...FAST]);
+  const b = await runCli(["train", TRAIN, "--models-dir", out, "--seed", "7", "--keep-holdout", ...FAST]);
   expect(b.code, b.stderr).toBe(0);
   v2 = JSON.parse(b.stdout);
 }, 240_000);

@@ -148,7 +148,7 @@ describe("keystroke-id serve --workers", () => {
       csv,
       "--model",
       "rf",
-      "--out",
+      "--models-dir",
       dir,
       "--holdout",
       "0",

@@ -19,7 +19,7 @@ beforeAll(async () => {
     join(ROOT, "fixtures", "wide-train.csv"),
     "--model",
     "rf",
-    "--out",
+    "--models-dir",
     base,
     "--holdout",
     "0",

@@ -42,12 +42,12 @@ beforeAll(async () => {
   retrainCsv = join(root, "retrain.csv");
   writeFileSync(retrainCsv, [lines[0], ...lines.slice(1).filter((_, i) => i % 2 === 0)].join("\n") + "\n");
   base = join(root, "base");
-  const a = await runCli(["train", TRAIN, "--out", base, "--seed", "1", ...ARGS]);
+  const a = await runCli(["train", TRAIN, "--models-dir", base, "--seed", "1", ...ARGS]);
   expect(a.code, a.stderr).toBe(0);
   oldManifest = readFileSync(join(base, "manifest.json"));
   const ref = join(root, "reference");
   cpSync(base, ref, { recursive: true });
-  const b = await runCli(["train", retrainCsv, "--out", ref, "--seed", "2", ...ARGS]);
+  const b = await runCli(["train", retrainCsv, "--models-dir", ref, "--seed", "2", ...ARGS]);
   expect(b.code, b.stderr).toBe(0);
   const refManifest = JSON.parse(readFileSync(join(ref, "manifest.json"), "utf8"));
   newModelFiles = refManifest.models.map((m: { file: string }) => m.file).sort();
@@ -62,7 +62,7 @@ beforeAll(async () => {
   // with --keep 1 the previous set's files are collected
   const one = join(root, "keep-one");
   cpSync(base, one, { recursive: true });
-  const c = await runCli(["train", retrainCsv, "--out", one, "--seed", "2", "--keep", "1", ...ARGS]);
+  const c = await runCli(["train", retrainCsv, "--models-dir", one, "--seed", "2", "--keep", "1", ...ARGS]);
   expect(c.code, c.stderr).toBe(0);
   expect(files(one).filter((f) => /^rf-/.test(f))).toEqual(newModelFiles);
 }, 60_000);
@@ -76,11 +76,15 @@ type Moment = { kind: "delay"; ms: number } | { kind: "write"; event: number };
 /** Runs `train` into dir and SIGKILLs it at the moment given; resolves with what was seen before the kill. */
 function trainAndKill(dir: string, moment: Moment): Promise<{ killedBy: string; events: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "train", retrainCsv, "--out", dir, "--seed", "2", ...ARGS], {
-      cwd: ROOT,
-      env: { ...process.env, FORCE_COLOR: "0", CI: "1" },
-      stdio: "ignore",
-    });
+    const child = spawn(
+      process.execPath,
+      [BIN, "train", retrainCsv, "--models-dir", dir, "--seed", "2", ...ARGS],
+      {
+        cwd: ROOT,
+        env: { ...process.env, FORCE_COLOR: "0", CI: "1" },
+        stdio: "ignore",
+      },
+    );
     let events = 0;
     let killedBy = "exited before the kill";
     const watchers: FSWatcher[] = [];

@@ -28,7 +28,7 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), "kid-storage-"));
   chmodSync(root, 0o755); // another user must reach the directories inside
   trained = join(root, "trained");
-  const r = await runCli(["train", TRAIN, "--out", trained, ...RF]);
+  const r = await runCli(["train", TRAIN, "--models-dir", trained, ...RF]);
   expect(r.code, r.stderr).toBe(0);
 }, 60_000);
 
@@ -47,7 +47,7 @@ function fillPrevious(dir: string): void {
 const writes = (dir: string) => [
   {
     name: "train --out",
-    args: ["train", TRAIN, "--out", join(dir, "models"), "--seed", "2", ...RF],
+    args: ["train", TRAIN, "--models-dir", join(dir, "models"), "--seed", "2", ...RF],
     file: join(dir, "models"),
   },
   {
@@ -138,7 +138,7 @@ describe("an unwritable directory", () => {
         ...writes(dir),
         {
           name: "train --out <new dir>",
-          args: ["train", TRAIN, "--out", join(dir, "new", "models"), ...RF],
+          args: ["train", TRAIN, "--models-dir", join(dir, "new", "models"), ...RF],
           file: dir,
         },
       ];

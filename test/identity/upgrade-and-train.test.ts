@@ -75,7 +75,7 @@ describe("train and enrolled users", () => {
           "rf",
           "--features",
           "timings",
-          "--out",
+          "--models-dir",
           models,
           "--workers",
           "0",

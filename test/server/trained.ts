@@ -54,7 +54,7 @@ export async function trainedDir(models = "rf,svm"): Promise<{ dir: string; csv:
     csv,
     "--model",
     models,
-    "--out",
+    "--models-dir",
     dir,
     "--holdout",
     "0",
