@@ -30,6 +30,7 @@ const PY = "/usr/bin/python3";
 /** Ours and the Python estimator each is measured against. */
 const PAIRS = [
   ["SVM", "SVC"],
+  ["SVM", "SVC-grid"],
   ["RF", "RandomForest"],
   ["RF", "ExtraTrees"],
   ["XGB", "xgboost-hist"],
