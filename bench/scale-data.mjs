@@ -2,6 +2,12 @@
 // IIITBh files of ../shared/data read by position (their header names `H.a` twice). Both become one
 // plain CSV, `user,session,t0…t30` in milliseconds, that our fit child and bench/scale_ref.py read alike.
 import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { ROOT } from "./lib.mjs";
+
+// the project's own seeded PRNG (mulberry32) and normal draw, so the series is the one src/ would generate
+const { createRng, normal } = await import(pathToFileURL(join(ROOT, "dist", "util", "random.js")).href);
 
 /** The sizes of the series: rows and users (100k rows only with --scale-large). */
 export const GENERATED = [
@@ -15,23 +21,6 @@ export const MAX_TEST = 5000;
 const KEYS = 11; // a 10-character password and Return, as in the CMU benchmark
 const SESSIONS = 8;
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function normal(rng) {
-  let u = 0;
-  while (u === 0) u = rng();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng());
-}
-
 /**
  * `rows` samples of `users` typists, CMU layout (H.k, DD.k.k+1, UD.k.k+1, …, H.last: 31 timings).
  * The population: digraphs that are slow for everyone (a shared factor per key pair), each user's own
@@ -40,7 +29,7 @@ function normal(rng) {
  * tempo and each of their timings wander a little from one session to the next.
  */
 export function generateRows(rows, users, seed = 17) {
-  const rng = mulberry32(seed);
+  const rng = createRng(seed);
   const pairDifficulty = Array.from({ length: KEYS - 1 }, () => Math.exp(0.4 * normal(rng)));
   const keyHold = Array.from({ length: KEYS }, () => Math.exp(0.15 * normal(rng)));
   const out = [];

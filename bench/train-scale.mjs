@@ -3,8 +3,9 @@
 // peak RSS of the process), trained on earlier sessions and scored on later ones. Data: generated
 // CMU-shaped timings (bench/scale-data.mjs, fixed seed) at 10k/50 users and 50k/200 users (100k/1,000
 // users with --scale-large), and the two IIITBh files of ../shared/data.
-// Flags: --scale-large, --scale-only (skip the rest of bench:train), --scale-rows 10000 (one size only),
-// --scale-timeout SECONDS (per fit; default 1800). Accuracy is scored on at most 5,000 of the later
+// Flags: --scale-large, --scale-only (skip the rest of bench:train), --scale-rows 10000 (one size only;
+// a list such as iiitbh,10000 runs those),
+// --scale-timeout SECONDS (per fit; default 1800), --scale-mem-gb GB (a fit past this RSS is killed; default 6). Accuracy is scored on at most 5,000 of the later
 // sessions' rows (every k-th), the same rows on both sides: one-vs-one SVM prediction costs
 // support vectors × classes per row, hours for 50k rows of 1,000 users on either side.
 import { spawnSync } from "node:child_process";
@@ -20,32 +21,60 @@ const arg = (name) => {
 };
 export const SCALE_ONLY = process.argv.includes("--scale-only");
 const LARGE = process.argv.includes("--scale-large");
-const ONLY_ROWS = arg("--scale-rows") ? Number(arg("--scale-rows")) : undefined;
+/** `--scale-rows 10000` or a list, `iiitbh` naming the two IIITBh files: only those data sets. */
+const ONLY = arg("--scale-rows")?.split(",");
 const TIMEOUT_S = Number(arg("--scale-timeout") ?? 1800);
+const MEM_GB = Number(arg("--scale-mem-gb") ?? 6);
 const PY = "/usr/bin/python3";
 
 /** Ours and the Python estimator each is measured against. */
 const PAIRS = [
   ["SVM", "SVC"],
+  ["SVM", "SVC-grid"],
   ["RF", "RandomForest"],
   ["RF", "ExtraTrees"],
   ["XGB", "xgboost-hist"],
 ];
 
-/** Wall time and peak RSS of a child process, with a timeout (getrusage of children, through python3). */
-function run(cmd, args) {
+/**
+ * Wall time, CPU time and peak RSS of a child process, with a timeout and a memory cap (the child is
+ * polled and killed past MEM_GB of RSS: scikit-learn's trees keep a node × class table, about 32 GB for
+ * ExtraTrees(500) at 50k rows of 200 users, which must not take a shared machine down).
+ */
+export function run(cmd, args) {
   const probe = `
 import json, resource, subprocess, sys, time
+timeout, cap = float(sys.argv[1]), float(sys.argv[2]) * 2**30
 t = time.perf_counter()
-try:
-    p = subprocess.run(sys.argv[2:], capture_output=True, timeout=float(sys.argv[1])); status, out, err = p.returncode, p.stdout, p.stderr
-except subprocess.TimeoutExpired as e:
-    status, out, err = "timeout", b"", b"timed out"
+p = subprocess.Popen(sys.argv[3:], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+status, peak = None, 0
+out, err = b"", b""
+import threading
+chunks = {"out": [], "err": []}
+def drain(stream, key):
+    for block in iter(lambda: stream.read(65536), b""):
+        chunks[key].append(block)
+readers = [threading.Thread(target=drain, args=(p.stdout, "out")), threading.Thread(target=drain, args=(p.stderr, "err"))]
+for r in readers: r.start()
+while p.poll() is None:
+    try:
+        with open(f"/proc/{p.pid}/status") as f:
+            rss = next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmRSS:"))
+        peak = max(peak, rss)
+    except (OSError, StopIteration):
+        rss = 0
+    if rss > cap:
+        p.kill(); status = "memory"
+    elif time.perf_counter() - t > timeout:
+        p.kill(); status = "timeout"
+    time.sleep(0.1)
+for r in readers: r.join()
 w = time.perf_counter() - t
+if status is None: status = p.returncode
 r = resource.getrusage(resource.RUSAGE_CHILDREN)
-sys.stdout.write(json.dumps({"wall": w, "cpu": r.ru_utime + r.ru_stime, "rss_kb": r.ru_maxrss, "status": status, "out": out.decode(errors="replace"), "err": err.decode(errors="replace")}))
+sys.stdout.write(json.dumps({"wall": w, "cpu": r.ru_utime + r.ru_stime, "rss_kb": max(r.ru_maxrss, peak // 1024), "status": status, "out": b"".join(chunks["out"]).decode(errors="replace"), "err": b"".join(chunks["err"]).decode(errors="replace")}))
 `;
-  const r = spawnSync("python3", ["-c", probe, String(TIMEOUT_S), cmd, ...args], {
+  const r = spawnSync("python3", ["-c", probe, String(TIMEOUT_S), String(MEM_GB), cmd, ...args], {
     cwd: ROOT,
     encoding: "utf8",
     maxBuffer: 1 << 28,
@@ -54,7 +83,13 @@ sys.stdout.write(json.dumps({"wall": w, "cpu": r.ru_utime + r.ru_stime, "rss_kb"
   const rssMB = j.rss_kb / 1024;
   if (j.status !== 0)
     return {
-      error: j.status === "timeout" ? `timeout ${TIMEOUT_S}s` : j.err.trim().split("\n").at(-1),
+      error:
+        j.status === "timeout"
+          ? `timeout ${TIMEOUT_S}s`
+          : j.status === "memory"
+            ? `killed past ${MEM_GB} GB RSS`
+            : j.err.trim().split("\n").at(-1),
+      cpuS: j.cpu,
       rssMB,
     };
   const res = JSON.parse(j.out.trim().split("\n").at(-1));
@@ -63,7 +98,7 @@ sys.stdout.write(json.dumps({"wall": w, "cpu": r.ru_utime + r.ru_stime, "rss_kb"
 
 function datasets(tmp) {
   const out = [];
-  if (ONLY_ROWS === undefined) {
+  if (ONLY === undefined || ONLY.includes("iiitbh")) {
     for (const f of ["iiitbh-big.csv", "iiitbh-small.csv"]) {
       const path = join(SHARED, "data", f);
       if (!existsSync(path)) continue;
@@ -73,7 +108,7 @@ function datasets(tmp) {
     }
   }
   for (const g of GENERATED) {
-    if (ONLY_ROWS !== undefined ? g.rows !== ONLY_ROWS : g.large && !LARGE) continue;
+    if (ONLY !== undefined ? !ONLY.includes(String(g.rows)) : g.large && !LARGE) continue;
     const file = join(tmp, `gen-${g.rows}.csv`);
     writeScaleCsv(file, generateRows(g.rows, g.users));
     out.push({ name: `generated ${g.rows / 1000}k rows, ${g.users} users`, file });

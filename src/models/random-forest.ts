@@ -41,8 +41,12 @@ export interface ForestParams {
   minSamplesLeaf: number;
   /** Impurity a split lowers: Gini, or entropy (information gain). */
   criterion: "gini" | "entropy";
-  /** Synthetic training rows per real row, each between two rows of the same user (0: none); see tree-augment.ts. */
-  synthetic: number;
+  /**
+   * Synthetic training rows per real row, each between two rows of the same user (0: none; see
+   * tree-augment.ts), or "auto": SYNTHETIC_AUTO.perRow when the classes have fewer than
+   * SYNTHETIC_AUTO.belowRows training rows (median), else none. The fit records the number it used.
+   */
+  synthetic: number | "auto";
   /** Derived features added inside the model: "auto" (summary rows of 8 get theirs), "summary" or "none"; the fit records what it applied. */
   augment: "auto" | FeatureAugment;
 }
@@ -55,7 +59,9 @@ export interface ForestParams {
  * "best" splits. Gini scores 0.846 with them; 1,000 trees, 0.3·d features, several thresholds per
  * feature, signed-log or rank transforms and extra per-key features (tempo-normalised intervals,
  * ranks, HT/PPT ratios, trigraph times, random projections) all stayed within the noise or lost up to
- * 0.05. On the 8 summary numbers the derived features of tree-augment.ts lift 0.23 to 0.29.
+ * 0.05. On the 8 summary numbers the derived features of tree-augment.ts lift 0.23 to 0.29. The
+ * synthetic rows are "auto" since: the 4 above where users have few samples, none where they have many
+ * (SYNTHETIC_AUTO).
  */
 export const DEFAULT_FOREST_PARAMS: Readonly<Omit<ForestParams, "bootstrap">> = {
   nTrees: 300,
@@ -65,9 +71,31 @@ export const DEFAULT_FOREST_PARAMS: Readonly<Omit<ForestParams, "bootstrap">> = 
   minSamplesSplit: 2,
   minSamplesLeaf: 1,
   criterion: "entropy",
-  synthetic: 4,
+  synthetic: "auto",
   augment: "auto",
 };
+
+/**
+ * What `synthetic: "auto"` resolves to: four interpolated rows per row when the median class has fewer
+ * than 30 training rows, none from 30 on. Measured with `node bench/train-synthetic.mjs` (300 trees,
+ * accuracy averaged over fit seeds 1–2, synthetic 0 → 4): 5-fold CV on ThreatFabric (~5.5 training rows
+ * per user) 0.829 → 0.857 on timings and 0.254 → 0.291 on summary; trained on earlier sessions and tested
+ * on later ones, generated 50 users with 10 rows each 0.962 → 0.968, 20 rows 0.954 → 0.964, 40 rows
+ * 0.955 → 0.956 (0.958 with 2), 100 rows 0.963 → 0.966 at 5.6× the CPU (6.1 → 34.0 s), IIITBh small
+ * (125 rows per user) 0.994 → 0.996 and IIITBh big (75 rows per user) 0.977 → 0.968: past a few dozen
+ * rows per user the rows cost their time and can cost accuracy.
+ */
+export const SYNTHETIC_AUTO = { perRow: 4, belowRows: 30 } as const;
+
+/** The synthetic rows per real row a fit uses: the number given, or what "auto" makes of the classes' sizes. */
+export function resolveSynthetic(synthetic: number | "auto", codes: Int32Array, nClasses: number): number {
+  if (synthetic !== "auto") return synthetic;
+  const counts = new Int32Array(nClasses);
+  for (let i = 0; i < codes.length; i++) counts[codes[i]!]!++;
+  const sorted = Array.from(counts).sort((a, b) => a - b);
+  const median = nClasses % 2 ? sorted[nClasses >> 1]! : (sorted[nClasses / 2 - 1]! + sorted[nClasses / 2]!) / 2;
+  return median < SYNTHETIC_AUTO.belowRows ? SYNTHETIC_AUTO.perRow : 0;
+}
 
 /**
  * One tree in readable form (what fitting builds and `forestTrees` decodes): preorder nodes; a leaf has
@@ -149,7 +177,7 @@ export function resolveForestParams(input: object = {}): ForestParams {
     minSamplesSplit: posInt("minSamplesSplit", 2),
     minSamplesLeaf: posInt("minSamplesLeaf", 1),
     criterion,
-    synthetic: posInt("synthetic", 0),
+    synthetic: p.synthetic === "auto" ? "auto" : typeof p.synthetic === "number" && Number.isInteger(p.synthetic) && p.synthetic >= 0 ? p.synthetic : bad("synthetic", 'must be "auto" or an integer ≥ 0'),
     augment,
   };
 }
@@ -500,6 +528,7 @@ function prepareForest(X: number[][], y: Label[], options: FitOptions<object>) {
   params.augment = augment;
   const { classes, codes } = encodeLabels(y);
   requireTwoClasses(classes, "RF");
+  params.synthetic = resolveSynthetic(params.synthetic, codes, classes.length);
   const wide = augment === "none" ? X : X.map((row) => augmentRow(augment, row));
   // its own stream, so the trees draw the same numbers whatever the augmentation drew
   const aug = params.synthetic > 0 ? interpolateRows(wide, codes, params.synthetic, createRng((options.seed ^ 0x5eed) >>> 0)) : { X: wide, codes };
@@ -540,7 +569,8 @@ export function mergeForestParts(X: number[][], y: Label[], options: FitOptions<
   const params = resolveForestParams(options.params);
   const augment = resolveAugment(params.augment, nInputs)!;
   params.augment = augment;
-  const { classes } = encodeLabels(y);
+  const { classes, codes } = encodeLabels(y);
+  params.synthetic = resolveSynthetic(params.synthetic, codes, classes.length);
   const d = augmentedWidth(augment, nInputs);
   const sorted = [...parts].sort((a, b) => a.from - b.from);
   const trees = sorted.flatMap((p) => p.trees);

@@ -3,7 +3,16 @@ import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { Label } from "../../src/data/types.js";
 import { extractTimings } from "../../src/features/index.js";
-import { FOREST_ENCODING, fitRandomForest, forestTrees, loadRandomForest, resolveForestParams, type StoredTree } from "../../src/models/random-forest.js";
+import {
+  FOREST_ENCODING,
+  SYNTHETIC_AUTO,
+  fitRandomForest,
+  forestTrees,
+  loadRandomForest,
+  resolveForestParams,
+  resolveSynthetic,
+  type StoredTree,
+} from "../../src/models/random-forest.js";
 import type { Classifier, SerializedModel, TrainProgress } from "../../src/models/types.js";
 import { createRng, normal } from "../../src/util/random.js";
 import { SHARED_DATA } from "../helpers/cli.js";
@@ -234,11 +243,32 @@ describe("random forest: refusals", () => {
   }
 
   it("refuses bad params with BAD_FLAG", () => {
-    for (const params of [{ nTrees: 0 }, { splitter: "fast" }, { maxFeatures: 1.5 }, { maxFeatures: "half" }, { maxDepth: 0 }, { bootstrap: "yes" }, { trees: 3 }, { criterion: "mse" }, { synthetic: -1 }, { synthetic: 1.5 }, { augment: "tempo" }]) {
+    for (const params of [{ nTrees: 0 }, { splitter: "fast" }, { maxFeatures: 1.5 }, { maxFeatures: "half" }, { maxDepth: 0 }, { bootstrap: "yes" }, { trees: 3 }, { criterion: "mse" }, { synthetic: -1 }, { synthetic: 1.5 }, { synthetic: "many" }, { augment: "tempo" }]) {
       expect(() => resolveForestParams(params)).toThrow(expect.objectContaining({ code: "BAD_FLAG" }));
     }
     expect(resolveForestParams({ splitter: "best" }).bootstrap).toBe(true);
     expect(resolveForestParams({ splitter: "random" }).bootstrap).toBe(false);
+  });
+
+  it('synthetic "auto" interpolates rows for classes of a few samples only, and the model records the number used', async () => {
+    expect(resolveForestParams({}).synthetic).toBe("auto");
+    expect(resolveSynthetic("auto", Int32Array.from([0, 0, 1, 1, 1]), 2)).toBe(SYNTHETIC_AUTO.perRow);
+    const many = new Int32Array(2 * SYNTHETIC_AUTO.belowRows).map((_, i) => i % 2);
+    expect(resolveSynthetic("auto", many, 2)).toBe(0);
+    // the median decides: one big class among small ones still gets the rows
+    const skewed = Int32Array.from([...new Array<number>(100).fill(0), 1, 1, 2, 2]);
+    expect(resolveSynthetic("auto", skewed, 3)).toBe(SYNTHETIC_AUTO.perRow);
+    expect(resolveSynthetic(2, many, 2)).toBe(2);
+    const few = blobs(4, 3, 5, 3);
+    const small = await fitRandomForest(few.X, few.y, { seed: 1, params: { nTrees: 2 } });
+    expect(small.params.synthetic).toBe(SYNTHETIC_AUTO.perRow);
+    const lots = blobs(4, 3, SYNTHETIC_AUTO.belowRows, 3);
+    const big = await fitRandomForest(lots.X, lots.y, { seed: 1, params: { nTrees: 2 } });
+    expect(big.params.synthetic).toBe(0);
+    expect(loadRandomForest(roundTrip(big)).params.synthetic).toBe(0);
+    // "auto" resolved to 0 grows the same trees as asking for 0
+    const zero = await fitRandomForest(lots.X, lots.y, { seed: 1, params: { nTrees: 2, synthetic: 0 } });
+    expect(trees(big)).toEqual(trees(zero));
   });
 
   it("refuses empty, ragged or non-finite training data and rows of the wrong width", async () => {
