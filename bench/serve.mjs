@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { ANCHORS, BIN, ROOT, ensurePython, measure, median, printTable, sharedData } from "./lib.mjs";
 import { MODELS, PY, startOurs, startPython, stop, trainSummaryModels, writeBodies } from "./servers.mjs";
 import { CEILINGS, startCeiling } from "./serve-ceilings.mjs";
+import { benchModels } from "./serve-models.mjs";
 
 const SECONDS = Number(process.env.BENCH_SERVE_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_SERVE_CONNECTIONS ?? 16);
@@ -25,11 +26,18 @@ export default async function benchServe() {
   }
   const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
   // --only ceilings: our routes against the hello-world and node:http ceilings, without Python or cold starts
-  const python = only === "workers" || only === "ceilings" ? null : ensurePython();
+  const python = only === "workers" || only === "ceilings" || only === "models" ? null : ensurePython();
   if (!python && !only)
     console.log("(Python reference unavailable: run /work/shared/anchors/setup.sh; measuring ours alone)");
   const tmp = mkdtempSync(join(tmpdir(), "kid-bench-serve-"));
   try {
+    // --only models: each model's predictProba in process, hot and with the cache flushed (serve-models.mjs)
+    if (only === "models") {
+      const models = join(tmp, "ours");
+      trainSummaryModels(data, models);
+      await benchModels(models, writeBodies(data, tmp));
+      return;
+    }
     if (only !== "workers") await run(data, tmp, python, only === "ceilings");
     if (!only || only === "workers") await benchWorkers(data, tmp);
   } finally {
