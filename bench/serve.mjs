@@ -60,22 +60,22 @@ export async function benchWorkers(data, tmp) {
   const trained = trainSummaryModels(data, models);
   const bodies = writeBodies(data, tmp);
   const n2 = Math.max(2, Number(process.env.BENCH_SERVE_WORKERS ?? 2));
+  const flags = ["--no-watch", "--log-level", "warn"];
+  // both servers up for the whole measurement (an idle one costs nothing), each model measured on one and
+  // then the other straight after: the machine's load drifts, and adjacent pairs keep the ratio honest
+  const servers = [];
   const results = [];
-  for (const n of [1, n2]) {
-    const server = await startOurs(models, [
-      "--no-watch",
-      "--log-level",
-      "warn",
-      ...(n > 1 ? ["--workers", String(n)] : []),
-    ]);
-    try {
+  try {
+    for (const n of [1, n2]) {
+      const server = await startOurs(models, n > 1 ? [...flags, "--workers", String(n)] : flags);
       // the primary and every worker (node:cluster forks them as children of the primary)
-      const pids = [server.child.pid, ...childPids(server.child.pid)];
-      for (const model of trained)
-        results.push({ n, model, w: wrk(`${server.url}/predict`, bodies[model], pids) });
-    } finally {
-      await stop(server.child);
+      servers.push({ n, server, pids: [server.child.pid, ...childPids(server.child.pid)] });
     }
+    for (const model of trained)
+      for (const { n, server, pids } of servers)
+        results.push({ n, model, w: wrk(`${server.url}/predict`, bodies[model], pids) });
+  } finally {
+    for (const { server } of servers) await stop(server.child);
   }
   const rows = [];
   for (const model of trained) {
