@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { ANCHORS, BIN, ROOT, ensurePython, measure, median, printTable, sharedData } from "./lib.mjs";
 import { MODELS, PY, startOurs, startPython, stop, trainSummaryModels, writeBodies } from "./servers.mjs";
 import { CEILINGS, startCeiling } from "./serve-ceilings.mjs";
+import { benchModels } from "./serve-models.mjs";
 
 const SECONDS = Number(process.env.BENCH_SERVE_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_SERVE_CONNECTIONS ?? 16);
@@ -25,11 +26,18 @@ export default async function benchServe() {
   }
   const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
   // --only ceilings: our routes against the hello-world and node:http ceilings, without Python or cold starts
-  const python = only === "workers" || only === "ceilings" ? null : ensurePython();
+  const python = only === "workers" || only === "ceilings" || only === "models" ? null : ensurePython();
   if (!python && !only)
     console.log("(Python reference unavailable: run /work/shared/anchors/setup.sh; measuring ours alone)");
   const tmp = mkdtempSync(join(tmpdir(), "kid-bench-serve-"));
   try {
+    // --only models: each model's predictProba in process, hot and with the cache flushed (serve-models.mjs)
+    if (only === "models") {
+      const models = join(tmp, "ours");
+      trainSummaryModels(data, models);
+      await benchModels(models, writeBodies(data, tmp));
+      return;
+    }
     if (only !== "workers") await run(data, tmp, python, only === "ceilings");
     if (!only || only === "workers") await benchWorkers(data, tmp);
   } finally {
@@ -37,97 +45,57 @@ export default async function benchServe() {
   }
 }
 
-// ---- serve --workers: throughput of 1 and 2 worker processes (node:cluster) on one RF models dir ----
+// ---- serve --workers: throughput of 1 and 2 worker processes (node:cluster), per model ----
 
 /**
- * `POST /predict` RF with the original-contract body against `serve` (one process) and `serve --workers 2`,
- * loaded by autocannon (16 connections) and, when installed, wrk (the C load generator takes less of the
- * machine's 2 cores than autocannon's Node process, which competes with the workers). Prints req/s, p50/p99
- * and the ratio to one process; the target is ≥ 0.8 × N. `npm run bench:serve -- --only workers`.
+ * `POST /predict` with the original-contract body, per model (RF, XGB, SVM), against `serve` (one
+ * process) and `serve --workers 2`, with the same wrk settings as the other tables (wrk -t1, 16
+ * connections). Prints req/s, p50/p99, the server's CPU µs per request (the primary and its workers,
+ * from /proc) and the ratio of req/s to one process; the target is ≥ 0.8 × N. wrk runs on the same cores
+ * as the workers, so on a 2-core machine the ratio is bounded by what wrk leaves them: the heavy routes
+ * (SVM) show the scaling best. `npm run bench:serve -- --only workers`.
  */
 export async function benchWorkers(data, tmp) {
-  const { default: autocannon } = await import("autocannon");
   const models = join(tmp, "workers-models");
-  const t = spawnSync(
-    process.execPath,
-    [
-      BIN,
-      "train",
-      data,
-      "--features",
-      "summary",
-      "--model",
-      "rf",
-      "--holdout",
-      "0",
-      "--out",
-      models,
-      "--json",
-    ],
-    { encoding: "utf8", maxBuffer: 1 << 26 },
-  );
-  if (t.status !== 0) throw new Error(`keystroke-id train failed: ${t.stderr}`);
-  const bodyFile = writeBodies(data, tmp).RF;
-  const body = readFileSync(bodyFile, "utf8");
-  const hasWrk = !spawnSync("wrk", ["--version"]).error;
-  const cannon = (url, seconds) =>
-    autocannon({
-      url,
-      method: "POST",
-      connections: CONNECTIONS,
-      duration: seconds,
-      headers: { "content-type": "application/json" },
-      body,
-    });
+  const trained = trainSummaryModels(data, models);
+  const bodies = writeBodies(data, tmp);
+  const n2 = Math.max(2, Number(process.env.BENCH_SERVE_WORKERS ?? 2));
+  const flags = ["--no-watch", "--log-level", "warn"];
+  // both servers up for the whole measurement (an idle one costs nothing), each model measured on one and
+  // then the other straight after: the machine's load drifts, and adjacent pairs keep the ratio honest
+  const servers = [];
   const results = [];
-  for (const n of [1, 2]) {
-    const server = await startOurs(models, [
-      "--no-watch",
-      "--log-level",
-      "warn",
-      ...(n > 1 ? ["--workers", String(n)] : []),
-    ]);
-    try {
-      const url = `${server.url}/predict`;
-      await cannon(url, 2);
-      const a = await cannon(url, SECONDS);
-      const w = hasWrk ? wrk(url, bodyFile, server.child.pid) : null;
-      results.push({
-        n,
-        a: { rps: a.requests.average, p50: a.latency.p50, p99: a.latency.p99, errors: a.non2xx + a.errors },
-        w,
-      });
-    } finally {
-      await stop(server.child);
+  try {
+    for (const n of [1, n2]) {
+      const server = await startOurs(models, n > 1 ? [...flags, "--workers", String(n)] : flags);
+      // the primary and every worker (node:cluster forks them as children of the primary)
+      servers.push({ n, server, pids: [server.child.pid, ...childPids(server.child.pid)] });
+    }
+    for (const model of trained)
+      for (const { n, server, pids } of servers)
+        results.push({ n, model, w: wrk(`${server.url}/predict`, bodies[model], pids) });
+  } finally {
+    for (const { server } of servers) await stop(server.child);
+  }
+  const rows = [];
+  for (const model of trained) {
+    const base = results.find((r) => r.n === 1 && r.model === model).w;
+    for (const { n, w } of results.filter((r) => r.model === model)) {
+      rows.push([
+        model,
+        n === 1 ? "1 (no --workers)" : `--workers ${n}`,
+        w.rps,
+        w.p50,
+        w.p99,
+        w.cpuUs,
+        w.errors,
+        n === 1 ? "—" : `${(w.rps / base.rps).toFixed(2)}× (target ≥ ${(0.8 * n).toFixed(1)}×)`,
+      ]);
     }
   }
-  const base = results[0];
-  const rows = results.map(({ n, a, w }) => [
-    n === 1 ? "1 (no --workers)" : `--workers ${n}`,
-    a.rps,
-    a.p50,
-    a.p99,
-    a.errors,
-    `${(a.rps / base.a.rps).toFixed(2)}× (target ≥ ${(0.8 * n).toFixed(1)}×)`,
-    w?.rps ?? "no wrk",
-    w?.p50,
-    w?.p99,
-    w ? `${(w.rps / base.w.rps).toFixed(2)}×` : "—",
-  ]);
   printTable(
-    `serve --workers: POST /predict RF, original-contract body, ${CONNECTIONS} connections, ${SECONDS} s, load generator on the same ${cpus().length} cores`,
-    [
-      "server",
-      "autocannon req/s",
-      "p50 ms",
-      "p99 ms",
-      "non-2xx",
-      "ratio to 1",
-      "wrk req/s",
-      "p50 ms",
-      "p99 ms",
-      "ratio to 1",
-    ],
+    `serve --workers: POST /predict, original-contract body, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s; wrk shares the machine's ${cpus().length} cores with the workers`,
+    ["model", "server", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "non-2xx", "req/s ratio to 1"],
     rows,
   );
   console.log(
@@ -135,6 +103,16 @@ export async function benchWorkers(data, tmp) {
       .map((v) => v.toFixed(1))
       .join(" ")}`,
   );
+}
+
+/** The child processes of `pid` (a cluster primary's workers), from /proc; none where /proc is absent. */
+function childPids(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
+    return text ? text.split(/\s+/).map(Number) : [];
+  } catch {
+    return [];
+  }
 }
 
 async function run(data, tmp, python, ceilingsOnly = false) {
@@ -332,17 +310,21 @@ function enrolForVerify(data, models, store, dir) {
   return file;
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc; NaN elsewhere. */
-function cpuSeconds(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
+/** CPU seconds (user + system) processes have used so far, from /proc; NaN elsewhere. */
+function cpuSeconds(pids) {
+  let sum = 0;
+  for (const pid of [pids].flat()) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+      sum += (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      return NaN;
+    }
   }
+  return sum;
 }
 
-/** Runs wrk (after a short warm-up) and returns requests/s, p50 and p99 in ms, server CPU µs per request, non-2xx responses. */
+/** Runs wrk (after a short warm-up) and returns requests/s, p50 and p99 in ms, server CPU µs per request (`pid`: one process or several), non-2xx responses. */
 function wrk(url, bodyFile, pid, script = join(ANCHORS, "wrk-post.lua")) {
   const args = (seconds) => ["-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--latency", "-s", script, url];
   const env = { ...process.env, BODY_FILE: bodyFile };

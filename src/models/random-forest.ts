@@ -824,10 +824,13 @@ class Forest implements Classifier {
   ) {
     this.nFeatures = state.nFeatures;
     this.wide = new Float64Array(augmentedWidth(walk.augment, state.nFeatures));
+    this.leaves = new Int32Array(walk.roots.length);
   }
 
   /** The augmented row of the current prediction (reused: predictions are synchronous). */
   private readonly wide: Float64Array;
+  /** The leaf each tree reached in the current prediction (reused likewise). */
+  private readonly leaves: Int32Array;
 
   predictProba(input: ArrayLike<number>): Float64Array {
     checkRow(input, this.nFeatures, "RF");
@@ -835,15 +838,59 @@ class Forest implements Classifier {
     // always the reused Float64Array (also without augmentation): one element kind in the hot loop
     const row = augmentInto(augment, input, this.wide);
     const nClasses = this.classes.length;
-    const out = new Float64Array(nClasses);
-    let sum = 0;
-    for (let t = 0; t < roots.length; t++) {
+    const leaves = this.leaves;
+    const nTrees = roots.length;
+    // Each step down a tree is a load that misses the cache when the forest is larger than it (a served
+    // forest is megabytes): four trees walked side by side keep four independent loads in flight instead of
+    // one. The leaves are summed afterwards in tree order, so the answer is the same bit for bit.
+    let t = 0;
+    for (; t + 3 < nTrees; t += 4) {
+      let i0 = roots[t]!;
+      let i1 = roots[t + 1]!;
+      let i2 = roots[t + 2]!;
+      let i3 = roots[t + 3]!;
+      let f0 = meta[i0 + 1]!;
+      let f1 = meta[i1 + 1]!;
+      let f2 = meta[i2 + 1]!;
+      let f3 = meta[i3 + 1]!;
+      // a split has feature ≥ 0, a leaf < 0: the AND is ≥ 0 while any of the four is still at a split
+      while ((f0 & f1 & f2 & f3) >= 0) {
+        if (f0 >= 0) {
+          i0 = row[f0]! <= thr[i0]! ? i0 + 3 : meta[i0 + 2]!;
+          f0 = meta[i0 + 1]!;
+        }
+        if (f1 >= 0) {
+          i1 = row[f1]! <= thr[i1]! ? i1 + 3 : meta[i1 + 2]!;
+          f1 = meta[i1 + 1]!;
+        }
+        if (f2 >= 0) {
+          i2 = row[f2]! <= thr[i2]! ? i2 + 3 : meta[i2 + 2]!;
+          f2 = meta[i2 + 1]!;
+        }
+        if (f3 >= 0) {
+          i3 = row[f3]! <= thr[i3]! ? i3 + 3 : meta[i3 + 2]!;
+          f3 = meta[i3 + 1]!;
+        }
+      }
+      leaves[t] = i0;
+      leaves[t + 1] = i1;
+      leaves[t + 2] = i2;
+      leaves[t + 3] = i3;
+    }
+    for (; t < nTrees; t++) {
       let i = roots[t]!;
       let f = meta[i + 1]!;
       while (f >= 0) {
         i = row[f]! <= thr[i]! ? i + 3 : meta[i + 2]!;
         f = meta[i + 1]!;
       }
+      leaves[t] = i;
+    }
+    const out = new Float64Array(nClasses);
+    let sum = 0;
+    for (let t = 0; t < nTrees; t++) {
+      const i = leaves[t]!;
+      const f = meta[i + 1]!;
       if (f >= -nClasses) {
         out[-f - 1]!++;
         sum++;
