@@ -26,20 +26,30 @@ export function compareLabels(a: Label, b: Label): number {
 }
 
 /** Checks a training matrix once at the border: rows × equal-length finite numbers, one label per row. */
-export function checkTrainingData(X: readonly (readonly number[])[], y: readonly Label[], algorithm: Algorithm): number {
+export function checkTrainingData(
+  X: readonly (readonly number[])[],
+  y: readonly Label[],
+  algorithm: Algorithm,
+): number {
   if (X.length === 0) throw new KeystrokeError("TOO_FEW_SAMPLES", `${algorithm}: no training rows`);
-  if (X.length !== y.length) throw new KeystrokeError("BAD_ROW", `${algorithm}: ${X.length} rows but ${y.length} labels`);
+  if (X.length !== y.length)
+    throw new KeystrokeError("BAD_ROW", `${algorithm}: ${X.length} rows but ${y.length} labels`);
   const d = X[0]!.length;
   if (d === 0) throw new KeystrokeError("BAD_ROW", `${algorithm}: rows have no features`);
   for (let i = 0; i < X.length; i++) {
     const row = X[i]!;
-    if (row.length !== d) throw new KeystrokeError("BAD_ROW", `${algorithm}: row ${i} has ${row.length} features, expected ${d}`);
+    if (row.length !== d)
+      throw new KeystrokeError("BAD_ROW", `${algorithm}: row ${i} has ${row.length} features, expected ${d}`);
     for (let j = 0; j < d; j++) {
-      if (!Number.isFinite(row[j])) throw new KeystrokeError("BAD_ROW", `${algorithm}: row ${i}, feature ${j} is not a finite number`);
+      if (!Number.isFinite(row[j]))
+        throw new KeystrokeError("BAD_ROW", `${algorithm}: row ${i}, feature ${j} is not a finite number`);
     }
     const label = y[i];
     if (!(typeof label === "string" || (typeof label === "number" && Number.isFinite(label)))) {
-      throw new KeystrokeError("BAD_ROW", `${algorithm}: label of row ${i} is neither a string nor a finite number`);
+      throw new KeystrokeError(
+        "BAD_ROW",
+        `${algorithm}: label of row ${i} is neither a string nor a finite number`,
+      );
     }
   }
   return d;
@@ -50,18 +60,28 @@ export function checkTrainingData(X: readonly (readonly number[])[], y: readonly
  * algorithm refuses to fit one (TOO_FEW_SAMPLES) and to load one (BAD_MODEL_FILE).
  */
 export function requireTwoClasses(classes: readonly Label[], algorithm: Algorithm): void {
-  if (classes.length < 2) throw new KeystrokeError("TOO_FEW_SAMPLES", `${algorithm} needs samples of at least two users to tell apart (got ${classes.length})`);
+  if (classes.length < 2)
+    throw new KeystrokeError(
+      "TOO_FEW_SAMPLES",
+      `${algorithm} needs samples of at least two users to tell apart (got ${classes.length})`,
+    );
 }
-
 
 /** Refuses a prediction row of the wrong width (a model trained on another feature set). */
 export function checkRow(row: ArrayLike<number>, nFeatures: number, algorithm: Algorithm): void {
   if (row.length !== nFeatures) {
-    throw new KeystrokeError("BAD_REQUEST", `${algorithm} model expects ${nFeatures} features, got ${row.length}`, { field: "features" });
+    throw new KeystrokeError(
+      "BAD_REQUEST",
+      `${algorithm} model expects ${nFeatures} features, got ${row.length}`,
+      { field: "features" },
+    );
   }
   // NaN or ±Infinity would walk a tree to an arbitrary leaf or make an SVM's probabilities NaN
   for (let j = 0; j < nFeatures; j++) {
-    if (!Number.isFinite(row[j])) throw new KeystrokeError("BAD_REQUEST", `${algorithm} model: feature ${j} is not a finite number`, { field: `features[${j}]` });
+    if (!Number.isFinite(row[j]))
+      throw new KeystrokeError("BAD_REQUEST", `${algorithm} model: feature ${j} is not a finite number`, {
+        field: `features[${j}]`,
+      });
   }
 }
 
@@ -80,18 +100,23 @@ export function badModel(field: string, message: string): never {
 /** Checks the envelope of a serialised model (algorithm, classes) and returns its state object. */
 export function checkEnvelope(model: SerializedModel, algorithm: Algorithm): Record<string, unknown> {
   if (model === null || typeof model !== "object") badModel("model", "model is not an object");
-  if (model.algorithm !== algorithm) badModel("algorithm", `expected "${algorithm}", got ${JSON.stringify(model.algorithm)}`);
+  if (model.algorithm !== algorithm)
+    badModel("algorithm", `expected "${algorithm}", got ${JSON.stringify(model.algorithm)}`);
   const classes = model.classes as unknown;
-  if (!Array.isArray(classes) || classes.length < 2) badModel("classes", "must list at least two users (a model of one user cannot tell anyone apart)");
+  if (!Array.isArray(classes) || classes.length < 2)
+    badModel("classes", "must list at least two users (a model of one user cannot tell anyone apart)");
   const seen = new Set<Label>();
   for (const c of classes) {
-    if (!(typeof c === "string" || (typeof c === "number" && Number.isFinite(c)))) badModel("classes", "entries must be strings or numbers");
+    if (!(typeof c === "string" || (typeof c === "number" && Number.isFinite(c))))
+      badModel("classes", "entries must be strings or numbers");
     if (seen.has(c)) badModel("classes", `duplicate class ${JSON.stringify(c)}`);
     seen.add(c);
   }
-  if (model.params === null || typeof model.params !== "object" || Array.isArray(model.params)) badModel("params", "must be an object");
+  if (model.params === null || typeof model.params !== "object" || Array.isArray(model.params))
+    badModel("params", "must be an object");
   const state = model.state;
-  if (state === null || typeof state !== "object" || Array.isArray(state)) badModel("state", "must be an object");
+  if (state === null || typeof state !== "object" || Array.isArray(state))
+    badModel("state", "must be an object");
   return state as Record<string, unknown>;
 }
 

@@ -5,7 +5,12 @@ import type { Algorithm, Classifier, FitOptions, ParamsOf, SerializedModel } fro
 export * from "./types.js";
 
 /** Fits one algorithm on a feature matrix (rows × features) and labels. Heavy modules load lazily. */
-export async function fitClassifier<A extends Algorithm>(algorithm: A, X: number[][], y: Label[], options: FitOptions<ParamsOf<A>>): Promise<Classifier> {
+export async function fitClassifier<A extends Algorithm>(
+  algorithm: A,
+  X: number[][],
+  y: Label[],
+  options: FitOptions<ParamsOf<A>>,
+): Promise<Classifier> {
   // each fit checks its params at run time: they may come from JSON
   const loose = options as FitOptions<object>;
   switch (algorithm) {
@@ -16,7 +21,10 @@ export async function fitClassifier<A extends Algorithm>(algorithm: A, X: number
     case "XGB":
       return (await import("./xgboost.js")).fitXgboost(X, y, loose);
     default:
-      throw new KeystrokeError("UNKNOWN_MODEL", `unknown model "${String(algorithm)}" (models: SVM, RF, XGB)`);
+      throw new KeystrokeError(
+        "UNKNOWN_MODEL",
+        `unknown model "${String(algorithm)}" (models: SVM, RF, XGB)`,
+      );
   }
 }
 
@@ -30,6 +38,9 @@ export async function loadClassifier(model: SerializedModel): Promise<Classifier
     case "XGB":
       return (await import("./xgboost.js")).loadXgboost(model);
     default:
-      throw new KeystrokeError("BAD_MODEL_FILE", `unknown algorithm "${String((model as { algorithm?: unknown }).algorithm)}" in model file`);
+      throw new KeystrokeError(
+        "BAD_MODEL_FILE",
+        `unknown algorithm "${String((model as { algorithm?: unknown }).algorithm)}" in model file`,
+      );
   }
 }

@@ -69,9 +69,14 @@ function median(values: number[]): number {
 export const DEVIATION_CAP = 3;
 
 /** Capped scaled Manhattan distance of a row to a template: mean over features of min(|x − centre| / scale, DEVIATION_CAP). */
-export function templateDistance(x: ArrayLike<number>, center: ArrayLike<number>, scale: ArrayLike<number>): number {
+export function templateDistance(
+  x: ArrayLike<number>,
+  center: ArrayLike<number>,
+  scale: ArrayLike<number>,
+): number {
   let sum = 0;
-  for (let j = 0; j < center.length; j++) sum += Math.min(Math.abs(x[j]! - center[j]!) / scale[j]!, DEVIATION_CAP);
+  for (let j = 0; j < center.length; j++)
+    sum += Math.min(Math.abs(x[j]! - center[j]!) / scale[j]!, DEVIATION_CAP);
   return sum / center.length;
 }
 
@@ -80,7 +85,8 @@ export function templateDistance(x: ArrayLike<number>, center: ArrayLike<number>
  * least (1 − fir) of the strangers lie, i.e. at most a `fir` share of them fall strictly below it.
  */
 export function thresholdForFir(strangers: readonly number[], fir: number): number {
-  if (strangers.length === 0) throw new KeystrokeError("TOO_FEW_SAMPLES", "open-set calibration needs stranger distances");
+  if (strangers.length === 0)
+    throw new KeystrokeError("TOO_FEW_SAMPLES", "open-set calibration needs stranger distances");
   const s = strangers.slice().sort((a, b) => a - b);
   const k = Math.floor(fir * s.length + 1e-9);
   return s[Math.min(k, s.length - 1)]!;
@@ -91,9 +97,17 @@ export function thresholdForFir(strangers: readonly number[], fir: number): numb
  * Needs at least 3 users (each one in turn plays the stranger against 2 or more) and 2 rows per user
  * (a leave-one-out template needs one row left).
  */
-export function fitOpenSet(X: readonly (readonly number[])[], y: readonly Label[], targetFir = DEFAULT_TARGET_FIR): OpenSetModel {
+export function fitOpenSet(
+  X: readonly (readonly number[])[],
+  y: readonly Label[],
+  targetFir = DEFAULT_TARGET_FIR,
+): OpenSetModel {
   if (!(targetFir > 0 && targetFir < 1))
-    throw new KeystrokeError("BAD_REQUEST", `the target false-identification rate must be between 0 and 1, got ${targetFir}`, { option: "targetFir" });
+    throw new KeystrokeError(
+      "BAD_REQUEST",
+      `the target false-identification rate must be between 0 and 1, got ${targetFir}`,
+      { option: "targetFir" },
+    );
   const byClass = new Map<Label, number[]>();
   y.forEach((label, i) => {
     const rows = byClass.get(label);
@@ -102,10 +116,15 @@ export function fitOpenSet(X: readonly (readonly number[])[], y: readonly Label[
   });
   const classes = [...byClass.keys()].sort(compareLabels);
   if (classes.length < 3)
-    throw new KeystrokeError("TOO_FEW_SAMPLES", `open-set calibration needs at least 3 users (got ${classes.length}): each user plays the stranger to the others`);
+    throw new KeystrokeError(
+      "TOO_FEW_SAMPLES",
+      `open-set calibration needs at least 3 users (got ${classes.length}): each user plays the stranger to the others`,
+    );
   const d = X[0]!.length;
   const groups = classes.map((c) => byClass.get(c)!);
-  const centers = groups.map((rows) => Array.from({ length: d }, (_, j) => median(rows.map((i) => X[i]![j]!))));
+  const centers = groups.map((rows) =>
+    Array.from({ length: d }, (_, j) => median(rows.map((i) => X[i]![j]!))),
+  );
   // pooled within-user spread per feature; a constant feature gets a floor so it cannot divide by zero
   const scale = new Array<number>(d).fill(0);
   groups.forEach((rows, c) => {
@@ -119,7 +138,8 @@ export function fitOpenSet(X: readonly (readonly number[])[], y: readonly Label[
   groups.forEach((rows, c) => {
     for (const i of rows) {
       let best = Infinity;
-      for (let o = 0; o < centers.length; o++) if (o !== c) best = Math.min(best, templateDistance(X[i]!, centers[o]!, scale));
+      for (let o = 0; o < centers.length; o++)
+        if (o !== c) best = Math.min(best, templateDistance(X[i]!, centers[o]!, scale));
       strangers.push(best);
     }
   });
@@ -144,15 +164,27 @@ export function fitOpenSet(X: readonly (readonly number[])[], y: readonly Label[
     scale: scale.map(round),
     classes,
     centers: centers.map((c) => c.map(round)),
-    calibration: { strangers_rejected: share(strangers), known_rejected: share(known), rows: X.length, users: classes.length },
+    calibration: {
+      strangers_rejected: share(strangers),
+      known_rejected: share(known),
+      rows: X.length,
+      users: classes.length,
+    },
   };
 }
 
 /** Decides whether a sample the model named `label` is unknown. */
-export function openSetDecision(model: OpenSetModel, vector: ArrayLike<number>, label: Label): OpenSetDecision {
+export function openSetDecision(
+  model: OpenSetModel,
+  vector: ArrayLike<number>,
+  label: Label,
+): OpenSetDecision {
   const c = model.classes.indexOf(label);
   // a class the model knows but the rule does not cannot happen for files written together; refuse it rather than guess
-  if (c < 0) throw new KeystrokeError("BAD_MODEL_FILE", `open_set has no template for user ${JSON.stringify(label)}`, { field: "open_set.classes" });
+  if (c < 0)
+    throw new KeystrokeError("BAD_MODEL_FILE", `open_set has no template for user ${JSON.stringify(label)}`, {
+      field: "open_set.classes",
+    });
   const distance = templateDistance(vector, model.centers[c]!, model.scale);
   return { unknown: distance >= model.threshold, distance: round(distance), threshold: model.threshold };
 }
@@ -162,14 +194,20 @@ export function checkOpenSet(value: unknown, nFeatures: number): OpenSetModel {
   const bad = (field: string, message: string): never => {
     throw new KeystrokeError("BAD_MODEL_FILE", message, { field: `open_set.${field}` });
   };
-  if (value === null || typeof value !== "object" || Array.isArray(value)) bad("rule", "open_set must be an object");
+  if (value === null || typeof value !== "object" || Array.isArray(value))
+    bad("rule", "open_set must be an object");
   const m = value as Record<string, unknown>;
-  if (m.rule !== OPEN_SET_RULE) bad("rule", `unknown open-set rule ${JSON.stringify(m.rule)} (this version knows "${OPEN_SET_RULE}")`);
+  if (m.rule !== OPEN_SET_RULE)
+    bad("rule", `unknown open-set rule ${JSON.stringify(m.rule)} (this version knows "${OPEN_SET_RULE}")`);
   const num = (v: unknown) => typeof v === "number" && Number.isFinite(v);
   if (!num(m.threshold)) bad("threshold", "must be a finite number");
   if (!num(m.target_fir)) bad("target_fir", "must be a finite number");
   const vec = (v: unknown, field: string, positive = false): number[] => {
-    if (!Array.isArray(v) || v.length !== nFeatures || !v.every((x) => num(x) && (!positive || (x as number) > 0)))
+    if (
+      !Array.isArray(v) ||
+      v.length !== nFeatures ||
+      !v.every((x) => num(x) && (!positive || (x as number) > 0))
+    )
       bad(field, `must be ${nFeatures} finite${positive ? " positive" : ""} numbers`);
     return v as number[];
   };

@@ -22,7 +22,15 @@ import {
   roundSig,
   type TypedCtor,
 } from "./tree-common.js";
-import { augmentInto, augmentRow, augmentedWidth, foldImportance, interpolateRows, resolveAugment, type FeatureAugment } from "./tree-augment.js";
+import {
+  augmentInto,
+  augmentRow,
+  augmentedWidth,
+  foldImportance,
+  interpolateRows,
+  resolveAugment,
+  type FeatureAugment,
+} from "./tree-augment.js";
 import type { Classifier, FitOptions, SerializedModel } from "./types.js";
 
 /** Hyperparameters of the forest; every one has a measured default (see DEFAULT_FOREST_PARAMS). */
@@ -93,7 +101,8 @@ export function resolveSynthetic(synthetic: number | "auto", codes: Int32Array, 
   const counts = new Int32Array(nClasses);
   for (let i = 0; i < codes.length; i++) counts[codes[i]!]!++;
   const sorted = Array.from(counts).sort((a, b) => a - b);
-  const median = nClasses % 2 ? sorted[nClasses >> 1]! : (sorted[nClasses / 2 - 1]! + sorted[nClasses / 2]!) / 2;
+  const median =
+    nClasses % 2 ? sorted[nClasses >> 1]! : (sorted[nClasses / 2 - 1]! + sorted[nClasses / 2]!) / 2;
   return median < SYNTHETIC_AUTO.belowRows ? SYNTHETIC_AUTO.perRow : 0;
 }
 
@@ -145,7 +154,18 @@ interface PackedForest {
 /** Merges user params over the defaults, refusing bad values with BAD_FLAG naming the parameter. */
 export function resolveForestParams(input: object = {}): ForestParams {
   const params = input as Record<string, unknown>;
-  const known = new Set(["nTrees", "splitter", "maxFeatures", "bootstrap", "maxDepth", "minSamplesSplit", "minSamplesLeaf", "criterion", "synthetic", "augment"]);
+  const known = new Set([
+    "nTrees",
+    "splitter",
+    "maxFeatures",
+    "bootstrap",
+    "maxDepth",
+    "minSamplesSplit",
+    "minSamplesLeaf",
+    "criterion",
+    "synthetic",
+    "augment",
+  ]);
   for (const key of Object.keys(params)) {
     if (!known.has(key)) bad(key, `unknown RF parameter (known: ${[...known].join(", ")})`);
   }
@@ -158,16 +178,22 @@ export function resolveForestParams(input: object = {}): ForestParams {
   const splitter = p.splitter;
   if (splitter !== "best" && splitter !== "random") bad("splitter", 'must be "best" or "random"');
   const mf = p.maxFeatures;
-  const mfOk = mf === "sqrt" || mf === "log2" || mf === "all" || (typeof mf === "number" && ((mf > 0 && mf < 1) || (Number.isInteger(mf) && mf >= 1)));
+  const mfOk =
+    mf === "sqrt" ||
+    mf === "log2" ||
+    mf === "all" ||
+    (typeof mf === "number" && ((mf > 0 && mf < 1) || (Number.isInteger(mf) && mf >= 1)));
   if (!mfOk) bad("maxFeatures", 'must be "sqrt", "log2", "all", an integer ≥ 1 or a fraction in (0, 1)');
   const bootstrap = p.bootstrap ?? splitter === "best";
   if (typeof bootstrap !== "boolean") bad("bootstrap", "must be true or false");
   const criterion = p.criterion;
   if (criterion !== "gini" && criterion !== "entropy") bad("criterion", 'must be "gini" or "entropy"');
   const augment = p.augment;
-  if (augment !== "auto" && augment !== "summary" && augment !== "none") bad("augment", 'must be "auto", "summary" or "none"');
+  if (augment !== "auto" && augment !== "summary" && augment !== "none")
+    bad("augment", 'must be "auto", "summary" or "none"');
   const maxDepth = p.maxDepth;
-  if (maxDepth !== null && (typeof maxDepth !== "number" || !Number.isInteger(maxDepth) || maxDepth < 1)) bad("maxDepth", "must be null or an integer ≥ 1");
+  if (maxDepth !== null && (typeof maxDepth !== "number" || !Number.isInteger(maxDepth) || maxDepth < 1))
+    bad("maxDepth", "must be null or an integer ≥ 1");
   return {
     nTrees: posInt("nTrees", 1),
     splitter,
@@ -177,7 +203,12 @@ export function resolveForestParams(input: object = {}): ForestParams {
     minSamplesSplit: posInt("minSamplesSplit", 2),
     minSamplesLeaf: posInt("minSamplesLeaf", 1),
     criterion,
-    synthetic: p.synthetic === "auto" ? "auto" : typeof p.synthetic === "number" && Number.isInteger(p.synthetic) && p.synthetic >= 0 ? p.synthetic : bad("synthetic", 'must be "auto" or an integer ≥ 0'),
+    synthetic:
+      p.synthetic === "auto"
+        ? "auto"
+        : typeof p.synthetic === "number" && Number.isInteger(p.synthetic) && p.synthetic >= 0
+          ? p.synthetic
+          : bad("synthetic", 'must be "auto" or an integer ≥ 0'),
     augment,
   };
 }
@@ -237,7 +268,12 @@ interface Split {
   drawn: number;
 }
 
-function makeBuilder(X: readonly (readonly number[])[], y: Int32Array, nClasses: number, params: ForestParams): Builder {
+function makeBuilder(
+  X: readonly (readonly number[])[],
+  y: Int32Array,
+  nClasses: number,
+  params: ForestParams,
+): Builder {
   const n = X.length;
   const d = X[0]!.length;
   const Xc = new Float64Array(n * d);
@@ -280,7 +316,10 @@ function makeBuilder(X: readonly (readonly number[])[], y: Int32Array, nClasses:
     total: new Float64Array(nClasses),
     feats,
     treeImportance: new Float64Array(d),
-    xlogx: params.criterion === "entropy" ? Float64Array.from({ length: n + 1 }, (_, k) => (k > 0 ? k * Math.log(k) : 0)) : null,
+    xlogx:
+      params.criterion === "entropy"
+        ? Float64Array.from({ length: n + 1 }, (_, k) => (k > 0 ? k * Math.log(k) : 0))
+        : null,
     present: new Int32Array(nClasses),
     stamp: new Int32Array(nClasses),
     nodeId: 0,
@@ -339,7 +378,10 @@ function growTree(b: Builder, w: Float64Array, rng: Rng, importance: Float64Arra
       sT = 0;
       for (let k = 0; k < nPresent; k++) sT += b.xlogx[total[present[k]!]!]!;
     }
-    const split = pure || m < params.minSamplesSplit || m < 2 * params.minSamplesLeaf || depth >= maxDepth ? null : findSplit(b, w, start, end, wT, sT, rng);
+    const split =
+      pure || m < params.minSamplesSplit || m < 2 * params.minSamplesLeaf || depth >= maxDepth
+        ? null
+        : findSplit(b, w, start, end, wT, sT, rng);
     if (split === null) {
       let k = 0;
       for (const c of present) {
@@ -383,7 +425,15 @@ function growTree(b: Builder, w: Float64Array, rng: Rng, importance: Float64Arra
  * Σ_side (Σ_c w_c²) / w_side for Gini and Σ_side (Σ_c w_c ln w_c − w_side ln w_side) for entropy: each
  * ranks splits exactly as the weighted impurity decrease does. Weights are integers (bootstrap counts).
  */
-function findSplit(b: Builder, w: Float64Array, start: number, end: number, wT: number, sqT: number, rng: Rng): Split | null {
+function findSplit(
+  b: Builder,
+  w: Float64Array,
+  start: number,
+  end: number,
+  wT: number,
+  sqT: number,
+  rng: Rng,
+): Split | null {
   const { d, feats, mtry } = b;
   const best: Split = { feature: -1, threshold: 0, proxy: -Infinity, lo: 0, hi: 0, drawn: 0 };
   let visited = 0;
@@ -392,7 +442,10 @@ function findSplit(b: Builder, w: Float64Array, start: number, end: number, wT: 
     const f = feats[r]!;
     feats[r] = feats[j]!;
     feats[j] = f;
-    const constant = b.params.splitter === "best" ? bestOnFeature(b, w, f, start, end, wT, sqT, best) : randomOnFeature(b, f, start, end, sqT, rng, best);
+    const constant =
+      b.params.splitter === "best"
+        ? bestOnFeature(b, w, f, start, end, wT, sqT, best)
+        : randomOnFeature(b, f, start, end, sqT, rng, best);
     if (!constant) visited++;
   }
   if (best.feature < 0) return null;
@@ -401,7 +454,16 @@ function findSplit(b: Builder, w: Float64Array, start: number, end: number, wT: 
 }
 
 /** Exhaustive search on one feature; returns true when the feature is constant in the node. */
-function bestOnFeature(b: Builder, w: Float64Array, f: number, start: number, end: number, wT: number, sqT: number, best: Split): boolean {
+function bestOnFeature(
+  b: Builder,
+  w: Float64Array,
+  f: number,
+  start: number,
+  end: number,
+  wT: number,
+  sqT: number,
+  best: Split,
+): boolean {
   const { X, y, n, samples, left, total } = b;
   const rank = b.rank!;
   const order = b.order!;
@@ -450,7 +512,15 @@ function bestOnFeature(b: Builder, w: Float64Array, f: number, start: number, en
 }
 
 /** One uniform threshold between the node's min and max of the feature; returns true when constant. */
-function randomOnFeature(b: Builder, f: number, start: number, end: number, sqT: number, rng: Rng, best: Split): boolean {
+function randomOnFeature(
+  b: Builder,
+  f: number,
+  start: number,
+  end: number,
+  sqT: number,
+  rng: Rng,
+  best: Split,
+): boolean {
   const { X, n, samples, left, total, nodeY, nodeW, vals } = b;
   const off = f * n;
   const m = end - start;
@@ -524,14 +594,18 @@ function prepareForest(X: number[][], y: Label[], options: FitOptions<object>) {
   const nInputs = checkTrainingData(X, y, "RF");
   const params = resolveForestParams(options.params);
   const augment = resolveAugment(params.augment, nInputs);
-  if (augment === undefined) bad("augment", `"${params.augment}" does not apply to rows of ${nInputs} features`);
+  if (augment === undefined)
+    bad("augment", `"${params.augment}" does not apply to rows of ${nInputs} features`);
   params.augment = augment;
   const { classes, codes } = encodeLabels(y);
   requireTwoClasses(classes, "RF");
   params.synthetic = resolveSynthetic(params.synthetic, codes, classes.length);
   const wide = augment === "none" ? X : X.map((row) => augmentRow(augment, row));
   // its own stream, so the trees draw the same numbers whatever the augmentation drew
-  const aug = params.synthetic > 0 ? interpolateRows(wide, codes, params.synthetic, createRng((options.seed ^ 0x5eed) >>> 0)) : { X: wide, codes };
+  const aug =
+    params.synthetic > 0
+      ? interpolateRows(wide, codes, params.synthetic, createRng((options.seed ^ 0x5eed) >>> 0))
+      : { X: wide, codes };
   return { nInputs, params, augment, classes, aug };
 }
 
@@ -541,7 +615,13 @@ function treeSeed(seed: number, t: number): number {
 }
 
 /** Grows trees [from, to) of the forest `options` describes (for fitting on several threads). */
-export async function fitForestPart(X: number[][], y: Label[], options: FitOptions<object>, from: number, to: number): Promise<ForestPart> {
+export async function fitForestPart(
+  X: number[][],
+  y: Label[],
+  options: FitOptions<object>,
+  from: number,
+  to: number,
+): Promise<ForestPart> {
   const { params, augment, nInputs, classes, aug } = prepareForest(X, y, options);
   const d = augmentedWidth(augment, nInputs);
   const b = makeBuilder(aug.X, aug.codes, classes.length, params);
@@ -564,7 +644,12 @@ export async function fitForestPart(X: number[][], y: Label[], options: FitOptio
 }
 
 /** Joins the parts of one forest (any split of its trees) into the fitted forest. */
-export function mergeForestParts(X: number[][], y: Label[], options: FitOptions<object>, parts: readonly ForestPart[]): Classifier {
+export function mergeForestParts(
+  X: number[][],
+  y: Label[],
+  options: FitOptions<object>,
+  parts: readonly ForestPart[],
+): Classifier {
   const nInputs = checkTrainingData(X, y, "RF");
   const params = resolveForestParams(options.params);
   const augment = resolveAugment(params.augment, nInputs)!;
@@ -574,7 +659,8 @@ export function mergeForestParts(X: number[][], y: Label[], options: FitOptions<
   const d = augmentedWidth(augment, nInputs);
   const sorted = [...parts].sort((a, b) => a.from - b.from);
   const trees = sorted.flatMap((p) => p.trees);
-  if (trees.length !== params.nTrees) throw new KeystrokeError("IO", `RF: the parts hold ${trees.length} trees, expected ${params.nTrees}`);
+  if (trees.length !== params.nTrees)
+    throw new KeystrokeError("IO", `RF: the parts hold ${trees.length} trees, expected ${params.nTrees}`);
   const importance = new Float64Array(d);
   // summed in tree order, so the result does not depend on how the trees were split
   for (const p of sorted) for (let f = 0; f < d; f++) importance[f]! += p.importance[f]!;
@@ -582,18 +668,33 @@ export function mergeForestParts(X: number[][], y: Label[], options: FitOptions<
   for (let f = 0; f < d; f++) sum += importance[f]!;
   const imp = Array.from(importance, (v) => roundSig(sum > 0 ? v / sum : 1 / d));
   const packed = packForest(trees, nInputs, augment, classes.length, imp);
-  return new Forest(classes, { ...params }, packed, unpackForest(packed as unknown as Record<string, unknown>, classes.length));
+  return new Forest(
+    classes,
+    { ...params },
+    packed,
+    unpackForest(packed as unknown as Record<string, unknown>, classes.length),
+  );
 }
 
 /** Trains a random forest (splitter "best") or ExtraTrees (splitter "random", the default) with a seed. */
-export async function fitRandomForest(X: number[][], y: Label[], options: FitOptions<object>): Promise<Classifier> {
+export async function fitRandomForest(
+  X: number[][],
+  y: Label[],
+  options: FitOptions<object>,
+): Promise<Classifier> {
   const nTrees = resolveForestParams(options.params).nTrees;
   const part = await fitForestPart(X, y, options, 0, nTrees);
   return mergeForestParts(X, y, options, [part]);
 }
 
 /** Encodes readable trees as the compact model-file state. */
-function packForest(trees: StoredTree[], nInputs: number, augment: FeatureAugment, nClasses: number, importance: number[]): PackedForest {
+function packForest(
+  trees: StoredTree[],
+  nInputs: number,
+  augment: FeatureAugment,
+  nClasses: number,
+  importance: number[],
+): PackedForest {
   const nFeatures = augmentedWidth(augment, nInputs);
   const codeBytes = nFeatures + nClasses + 1 <= 0x10000 ? 2 : 4;
   const Codes = codeBytes === 2 ? Uint16Array : Uint32Array;
@@ -678,7 +779,8 @@ interface Walkable {
 function unpackForest(raw: Record<string, unknown>, nClasses: number): Walkable {
   const nInputs = intField(raw, "nFeatures", "state.nFeatures");
   const augment = resolveAugment(raw.augment, nInputs);
-  if (augment === undefined || raw.augment === "auto") badModel("state.augment", `must be "none", or "summary" for rows of 8 features`);
+  if (augment === undefined || raw.augment === "auto")
+    badModel("state.augment", `must be "none", or "summary" for rows of 8 features`);
   const nFeatures = augmentedWidth(augment, nInputs);
   const importance = numArray(raw, "importance", "state.importance");
   if (importance.length !== nFeatures) badModel("state.importance", `must have ${nFeatures} entries`);
@@ -688,8 +790,11 @@ function unpackForest(raw: Record<string, unknown>, nClasses: number): Walkable 
   const entries = intField(raw, "leafEntries", "state.leafEntries", 0);
   const codeBytes = raw.codeBytes;
   if (codeBytes !== 2 && codeBytes !== 4) badModel("state.codeBytes", "must be 2 or 4");
-  if (codeBytes === 2 && nFeatures + nClasses + 1 > 0x10000) badModel("state.codeBytes", "2-byte codes cannot name this many features and classes");
-  const Codes = (codeBytes === 2 ? Uint16Array : Uint32Array) as unknown as TypedCtor<Uint16Array | Uint32Array>;
+  if (codeBytes === 2 && nFeatures + nClasses + 1 > 0x10000)
+    badModel("state.codeBytes", "2-byte codes cannot name this many features and classes");
+  const Codes = (codeBytes === 2 ? Uint16Array : Uint32Array) as unknown as TypedCtor<
+    Uint16Array | Uint32Array
+  >;
   const sizes = decodeTyped(raw, "treeSizes", "state.treeSizes", Uint32Array, nTrees);
   const codes = decodeTyped(raw, "codes", "state.codes", Codes, nodes);
   const leafSizes = decodeTyped(raw, "leafSizes", "state.leafSizes", Codes, mixed);
@@ -699,18 +804,22 @@ function unpackForest(raw: Record<string, unknown>, nClasses: number): Walkable 
   for (let i = 0; i < nodes; i++) {
     const c = codes[i]!;
     if (c < nFeatures) splits++;
-    else if (c > nFeatures + nClasses) badModel(`state.codes[${i}]`, `names neither a feature (< ${nFeatures}) nor a class`);
+    else if (c > nFeatures + nClasses)
+      badModel(`state.codes[${i}]`, `names neither a feature (< ${nFeatures}) nor a class`);
   }
   const thresholds = decodeTyped(raw, "thresholds", "state.thresholds", Float32Array, splits);
-  for (let i = 0; i < splits; i++) if (!Number.isFinite(thresholds[i]!)) badModel(`state.thresholds[${i}]`, "must be finite");
+  for (let i = 0; i < splits; i++)
+    if (!Number.isFinite(thresholds[i]!)) badModel(`state.thresholds[${i}]`, "must be finite");
   let sizeSum = 0;
   for (let k = 0; k < mixed; k++) {
     if (leafSizes[k]! < 2) badModel(`state.leafSizes[${k}]`, "a mixed leaf has at least 2 entries");
     sizeSum += leafSizes[k]!;
   }
-  if (sizeSum !== entries) badModel("state.leafSizes", `name ${sizeSum} entries but leafEntries is ${entries}`);
+  if (sizeSum !== entries)
+    badModel("state.leafSizes", `name ${sizeSum} entries but leafEntries is ${entries}`);
   for (let e = 0; e < entries; e++) {
-    if (leafClasses[e]! >= nClasses) badModel(`state.leafClasses[${e}]`, `must be a class index < ${nClasses}`);
+    if (leafClasses[e]! >= nClasses)
+      badModel(`state.leafClasses[${e}]`, `must be a class index < ${nClasses}`);
     const p = leafProbs[e]!;
     if (!(p >= 0 && p <= 1)) badModel(`state.leafProbs[${e}]`, "probabilities must lie in [0, 1]");
   }
@@ -728,7 +837,8 @@ function unpackForest(raw: Record<string, unknown>, nClasses: number): Walkable 
   let entryAt = 0;
   for (let t = 0; t < nTrees; t++) {
     const size = sizes[t]!;
-    if (size === 0 || base + size > nodes) badModel(`state.treeSizes[${t}]`, "trees must be non-empty and fit in state.nodes");
+    if (size === 0 || base + size > nodes)
+      badModel(`state.treeSizes[${t}]`, "trees must be non-empty and fit in state.nodes");
     let sp = 0;
     for (let i = base + size - 1; i >= base; i--) {
       const c = codes[i]!;
@@ -744,7 +854,8 @@ function unpackForest(raw: Record<string, unknown>, nClasses: number): Walkable 
         stack[sp++] = 1;
       }
     }
-    if (sp !== 1 || stack[0] !== size) badModel(`state.treeSizes[${t}]`, "the codes do not form exactly one tree of this size");
+    if (sp !== 1 || stack[0] !== size)
+      badModel(`state.treeSizes[${t}]`, "the codes do not form exactly one tree of this size");
     roots[t] = 3 * base;
     splitIndex[t] = split;
     // thresholds and mixed leaves are stored in preorder, so fill them forwards
@@ -761,7 +872,8 @@ function unpackForest(raw: Record<string, unknown>, nClasses: number): Walkable 
     base += size;
   }
   if (base !== nodes) badModel("state.treeSizes", `trees hold ${base} nodes but state.nodes is ${nodes}`);
-  if (mixedSeen !== mixed) badModel("state.mixedLeaves", `codes name ${mixedSeen} mixed leaves, not ${mixed}`);
+  if (mixedSeen !== mixed)
+    badModel("state.mixedLeaves", `codes name ${mixedSeen} mixed leaves, not ${mixed}`);
   return { augment, roots, thr, meta, leafClass: Int32Array.from(leafClasses), leafProb: leafProbs };
 }
 
@@ -769,7 +881,10 @@ function unpackForest(raw: Record<string, unknown>, nClasses: number): Walkable 
 export function loadRandomForest(model: SerializedModel): Classifier {
   const raw = checkEnvelope(model, "RF");
   if (raw.encoding !== FOREST_ENCODING) {
-    badModel("state.encoding", `this RF model file is in an older format (expected "${FOREST_ENCODING}"): train the model again`);
+    badModel(
+      "state.encoding",
+      `this RF model file is in an older format (expected "${FOREST_ENCODING}"): train the model again`,
+    );
   }
   const walk = unpackForest(raw, model.classes.length);
   return new Forest([...model.classes], { ...model.params }, raw as unknown as PackedForest, walk);

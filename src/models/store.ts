@@ -4,7 +4,14 @@ import { join, resolve } from "node:path";
 import type { Label } from "../data/types.js";
 import { KeystrokeError } from "../errors.js";
 import { FEATURE_SETS, type FeatureSetName } from "../features/index.js";
-import { removeStaleTempFiles, sha256, syncDir, withFileLock, writeError, writeFileAtomic } from "../util/fs.js";
+import {
+  removeStaleTempFiles,
+  sha256,
+  syncDir,
+  withFileLock,
+  writeError,
+  writeFileAtomic,
+} from "../util/fs.js";
 import { loadClassifier } from "./index.js";
 import { checkOpenSet, type OpenSetModel } from "./open-set.js";
 import { ALGORITHMS, type Algorithm, type Classifier, type SerializedModel } from "./types.js";
@@ -96,7 +103,13 @@ export interface ManifestVersionEntry {
   data: { name: string; rows: number; sha256: string };
   best: Algorithm;
   /** The model files of the version (garbage collection keeps them while the version is kept) and their held-out scores. */
-  models: Array<{ algorithm: Algorithm; featureSet: FeatureSetName; file: string; accuracy: number | null; macroF1: number | null }>;
+  models: Array<{
+    algorithm: Algorithm;
+    featureSet: FeatureSetName;
+    file: string;
+    accuracy: number | null;
+    macroF1: number | null;
+  }>;
   /** Rows of the training data the version's models were fitted on, when recorded (see TrainingRows). */
   fittedRows: number | null;
 }
@@ -170,13 +183,30 @@ export interface ModelToWrite {
 }
 
 /** The file name of a model, `rf-timings.<12 hex of its sha256>.json`: a new file never replaces one an older manifest names. */
-export function modelFileName(algorithm: Algorithm, featureSet: FeatureSetName, contentSha256: string): string {
+export function modelFileName(
+  algorithm: Algorithm,
+  featureSet: FeatureSetName,
+  contentSha256: string,
+): string {
   return `${algorithm.toLowerCase()}-${featureSet}.${contentSha256.slice(0, 12)}.json`;
 }
 
 /** Serialises a model deterministically: same model → same bytes. */
-export function modelFileText(serialized: SerializedModel, featureSet: FeatureSetName, featureNames: string[], openSet?: OpenSetModel): string {
-  return JSON.stringify({ formatVersion: MODEL_FORMAT_VERSION, featureSet, featureNames, model: serialized, ...(openSet ? { open_set: openSet } : {}) }) + "\n";
+export function modelFileText(
+  serialized: SerializedModel,
+  featureSet: FeatureSetName,
+  featureNames: string[],
+  openSet?: OpenSetModel,
+): string {
+  return (
+    JSON.stringify({
+      formatVersion: MODEL_FORMAT_VERSION,
+      featureSet,
+      featureNames,
+      model: serialized,
+      ...(openSet ? { open_set: openSet } : {}),
+    }) + "\n"
+  );
 }
 
 /** What `writeModelDir` records beside the models. */
@@ -212,7 +242,11 @@ export const VERSIONS_DIR = "versions";
  * Holds `<dir>/.lock` throughout, so `train` and `enroll` cannot lose each other's writes. Model files
  * hold no timestamps: the same data and seed give byte-identical files; only the manifest records when.
  */
-export async function writeModelDir(dir: string, models: ModelToWrite[], info: WriteModelDirInfo): Promise<Manifest> {
+export async function writeModelDir(
+  dir: string,
+  models: ModelToWrite[],
+  info: WriteModelDirInfo,
+): Promise<Manifest> {
   await makeDir(dir);
   return withFileLock(join(dir, LOCK_FILE), async () => {
     let previous: Manifest | null = null;
@@ -224,52 +258,62 @@ export async function writeModelDir(dir: string, models: ModelToWrite[], info: W
       previousReadable = false;
     }
     const entries: ManifestModel[] = [];
-    const manifest = await uncommittedOnFailure(dir, previousReadable ? (previous ?? NO_MODELS_MANIFEST) : undefined, async () => {
-      for (const m of models) {
-        const { algorithm } = m.serialized;
-        const text = modelFileText(m.serialized, m.featureSet, m.featureNames, m.openSet);
-        const hash = sha256(text);
-        const file = modelFileName(algorithm, m.featureSet, hash);
-        await writeFileAtomic(join(dir, file), text);
-        entries.push({
-          algorithm,
-          featureSet: m.featureSet,
-          file,
-          sha256: hash,
-          version: `${algorithm.toLowerCase()}-${m.featureSet}-${hash.slice(0, 12)}`,
-          featureNames: m.featureNames,
-          keys: m.keys,
-          ...(m.keyNames ? { keyNames: m.keyNames } : {}),
-          classes: m.serialized.classes,
-          params: m.serialized.params,
-          ...(m.metrics ? { metrics: m.metrics } : {}),
-          fitSeconds: round(m.fitSeconds, 3),
-          bytes: Buffer.byteLength(text),
-        });
-      }
-      // enrolled users live in the identity store (src/store), not here: a new manifest names no verification files
-      const verification = info.verification ?? (info.stage ? await info.stage(dir, previous) : undefined);
-      const kept = previous ? await recordedVersions(dir, previous) : [];
-      const number = Math.max(previous ? lastVersionNumber(previous) : 0, ...kept.map((v) => versionNumber(v.id))) + 1;
-      const own: Manifest = {
-        formatVersion: MODEL_FORMAT_VERSION,
-        packageVersion: packageVersion(),
-        createdAt: (info.createdAt ?? new Date()).toISOString(),
-        data: info.data,
-        seed: info.seed,
-        holdout: info.holdout,
-        models: entries,
-        best: pickBest(entries),
-        versionId: `v${number}`,
-        ...(info.training ? { training: info.training } : {}),
-      };
-      const entry = await writeVersionRecord(dir, own, info.trainingRows);
-      const keep = Math.max(1, info.keep ?? DEFAULT_KEEP_VERSIONS);
-      const versions = [...kept, entry].slice(-keep);
-      const manifest: Manifest = { ...own, versions, lastVersionNumber: number, ...(verification ? { verification } : {}) };
-      await writeManifest(dir, manifest);
-      return manifest;
-    });
+    const manifest = await uncommittedOnFailure(
+      dir,
+      previousReadable ? (previous ?? NO_MODELS_MANIFEST) : undefined,
+      async () => {
+        for (const m of models) {
+          const { algorithm } = m.serialized;
+          const text = modelFileText(m.serialized, m.featureSet, m.featureNames, m.openSet);
+          const hash = sha256(text);
+          const file = modelFileName(algorithm, m.featureSet, hash);
+          await writeFileAtomic(join(dir, file), text);
+          entries.push({
+            algorithm,
+            featureSet: m.featureSet,
+            file,
+            sha256: hash,
+            version: `${algorithm.toLowerCase()}-${m.featureSet}-${hash.slice(0, 12)}`,
+            featureNames: m.featureNames,
+            keys: m.keys,
+            ...(m.keyNames ? { keyNames: m.keyNames } : {}),
+            classes: m.serialized.classes,
+            params: m.serialized.params,
+            ...(m.metrics ? { metrics: m.metrics } : {}),
+            fitSeconds: round(m.fitSeconds, 3),
+            bytes: Buffer.byteLength(text),
+          });
+        }
+        // enrolled users live in the identity store (src/store), not here: a new manifest names no verification files
+        const verification = info.verification ?? (info.stage ? await info.stage(dir, previous) : undefined);
+        const kept = previous ? await recordedVersions(dir, previous) : [];
+        const number =
+          Math.max(previous ? lastVersionNumber(previous) : 0, ...kept.map((v) => versionNumber(v.id))) + 1;
+        const own: Manifest = {
+          formatVersion: MODEL_FORMAT_VERSION,
+          packageVersion: packageVersion(),
+          createdAt: (info.createdAt ?? new Date()).toISOString(),
+          data: info.data,
+          seed: info.seed,
+          holdout: info.holdout,
+          models: entries,
+          best: pickBest(entries),
+          versionId: `v${number}`,
+          ...(info.training ? { training: info.training } : {}),
+        };
+        const entry = await writeVersionRecord(dir, own, info.trainingRows);
+        const keep = Math.max(1, info.keep ?? DEFAULT_KEEP_VERSIONS);
+        const versions = [...kept, entry].slice(-keep);
+        const manifest: Manifest = {
+          ...own,
+          versions,
+          lastVersionNumber: number,
+          ...(verification ? { verification } : {}),
+        };
+        await writeManifest(dir, manifest);
+        return manifest;
+      },
+    );
     await collectGarbage(dir, manifest);
     return manifest;
   });
@@ -281,7 +325,11 @@ export async function writeModelDir(dir: string, models: ModelToWrite[], info: W
  * store without one), so a failed write (a full disk) leaves the directory as it was. `previous`
  * undefined: the previous state could not be read, so nothing is removed.
  */
-export async function uncommittedOnFailure<T>(dir: string, previous: Manifest | null | undefined, writes: () => Promise<T>): Promise<T> {
+export async function uncommittedOnFailure<T>(
+  dir: string,
+  previous: Manifest | null | undefined,
+  writes: () => Promise<T>,
+): Promise<T> {
   try {
     return await writes();
   } catch (e) {
@@ -309,7 +357,9 @@ export async function writeManifest(dir: string, manifest: Manifest): Promise<vo
 }
 
 // Our names, and only ours, are ever removed: anything else a person keeps in the directory stays.
-const MODEL_FILE = new RegExp(`^(${ALGORITHMS.map((a) => a.toLowerCase()).join("|")})-(${FEATURE_SETS.join("|")})(\\.[0-9a-f]{12})?\\.json$`);
+const MODEL_FILE = new RegExp(
+  `^(${ALGORITHMS.map((a) => a.toLowerCase()).join("|")})-(${FEATURE_SETS.join("|")})(\\.[0-9a-f]{12})?\\.json$`,
+);
 const HASHED_INDEX = /^index\.[0-9a-f]{12}\.json$/;
 const TEMPLATE_FILE = /^[ns]-.+\.json$/;
 const VERSION_FILE = /^v\d+\.[0-9a-f]{12}\.json$/;
@@ -336,9 +386,13 @@ export async function collectGarbage(dir: string, manifest: Manifest | null): Pr
     // every kept version's model files stay, so a rollback finds them
     const keep = new Set(manifest.models.map((m) => m.file));
     for (const v of manifest.versions ?? []) for (const m of v.models) keep.add(m.file);
-    for (const name of await listDir(dir)) if (MODEL_FILE.test(name) && !keep.has(name)) await remove(join(dir, name));
-    const records = new Set((manifest.versions ?? []).flatMap((v) => (v.file ? [v.file.slice(VERSIONS_DIR.length + 1)] : [])));
-    for (const name of await listDir(versionsDir)) if (VERSION_FILE.test(name) && !records.has(name)) await remove(join(versionsDir, name));
+    for (const name of await listDir(dir))
+      if (MODEL_FILE.test(name) && !keep.has(name)) await remove(join(dir, name));
+    const records = new Set(
+      (manifest.versions ?? []).flatMap((v) => (v.file ? [v.file.slice(VERSIONS_DIR.length + 1)] : [])),
+    );
+    for (const name of await listDir(versionsDir))
+      if (VERSION_FILE.test(name) && !records.has(name)) await remove(join(versionsDir, name));
   }
   // a manifest that names no verification store leaves verification/ alone: an older keystroke-id's
   // templates stay on disk until the identity store has imported them (src/identity/legacy.ts)
@@ -346,7 +400,9 @@ export async function collectGarbage(dir: string, manifest: Manifest | null): Pr
   const indexName = manifest?.verification?.index ?? LEGACY_INDEX_FILE;
   let templates: Set<string>;
   try {
-    const index = JSON.parse(await readFile(join(vdir, indexName), "utf8")) as { users?: Record<string, { file?: unknown }> };
+    const index = JSON.parse(await readFile(join(vdir, indexName), "utf8")) as {
+      users?: Record<string, { file?: unknown }>;
+    };
     templates = new Set(Object.values(index.users ?? {}).map((u) => String(u.file)));
   } catch (e) {
     // no index at all: no template is live; an unreadable one: nothing tells which are, so none is touched
@@ -354,10 +410,12 @@ export async function collectGarbage(dir: string, manifest: Manifest | null): Pr
     templates = new Set();
   }
   for (const name of await listDir(vdir)) {
-    if ((HASHED_INDEX.test(name) || name === LEGACY_INDEX_FILE) && name !== indexName) await remove(join(vdir, name));
+    if ((HASHED_INDEX.test(name) || name === LEGACY_INDEX_FILE) && name !== indexName)
+      await remove(join(vdir, name));
   }
   for (const name of await listDir(join(vdir, "templates"))) {
-    if (TEMPLATE_FILE.test(name) && !templates.has(`templates/${name}`)) await remove(join(vdir, "templates", name));
+    if (TEMPLATE_FILE.test(name) && !templates.has(`templates/${name}`))
+      await remove(join(vdir, "templates", name));
   }
   return removed;
 }
@@ -389,7 +447,12 @@ function lastVersionNumber(manifest: Manifest): number {
 }
 
 /** The list entry of a version, from its manifest. */
-function versionEntry(m: Manifest, id: string, file: string | null, hash: string | null): ManifestVersionEntry {
+function versionEntry(
+  m: Manifest,
+  id: string,
+  file: string | null,
+  hash: string | null,
+): ManifestVersionEntry {
   return {
     id,
     createdAt: m.createdAt,
@@ -397,7 +460,13 @@ function versionEntry(m: Manifest, id: string, file: string | null, hash: string
     sha256: hash,
     data: { name: m.data?.name, rows: m.data?.rows, sha256: m.data?.sha256 },
     best: m.best,
-    models: m.models.map((x) => ({ algorithm: x.algorithm, featureSet: x.featureSet, file: x.file, accuracy: x.metrics?.accuracy ?? null, macroF1: x.metrics?.macroF1 ?? null })),
+    models: m.models.map((x) => ({
+      algorithm: x.algorithm,
+      featureSet: x.featureSet,
+      file: x.file,
+      accuracy: x.metrics?.accuracy ?? null,
+      macroF1: x.metrics?.macroF1 ?? null,
+    })),
     fittedRows: m.training?.fittedRows ?? null,
   };
 }
@@ -414,9 +483,18 @@ function ownManifest(m: Manifest): Manifest {
 }
 
 /** Writes a version record (immutable, content-addressed) and returns its list entry. */
-async function writeVersionRecord(dir: string, manifest: Manifest, trainingRows?: TrainingRows): Promise<ManifestVersionEntry> {
+async function writeVersionRecord(
+  dir: string,
+  manifest: Manifest,
+  trainingRows?: TrainingRows,
+): Promise<ManifestVersionEntry> {
   const id = activeVersionId(manifest);
-  const record: VersionRecord = { formatVersion: MODEL_FORMAT_VERSION, id, manifest: ownManifest(manifest), ...(trainingRows ? { trainingRows } : {}) };
+  const record: VersionRecord = {
+    formatVersion: MODEL_FORMAT_VERSION,
+    id,
+    manifest: ownManifest(manifest),
+    ...(trainingRows ? { trainingRows } : {}),
+  };
   const text = JSON.stringify(record) + "\n";
   const hash = sha256(text);
   const file = `${VERSIONS_DIR}/${id}.${hash.slice(0, 12)}.json`;
@@ -444,17 +522,29 @@ function findVersion(dir: string, manifest: Manifest, id: string): ManifestVersi
   const wanted = normaliseVersionId(id);
   const entry = listVersions(manifest).find((v) => v.id === wanted);
   if (!entry) {
-    throw new KeystrokeError("UNKNOWN_MODEL", `no model version ${JSON.stringify(id.slice(0, 40))} in ${resolve(dir)} (kept: ${listVersions(manifest).map((v) => v.id).join(", ")})`, {}, {
-      suggestion: "list them: keystroke-id models list",
-    });
+    throw new KeystrokeError(
+      "UNKNOWN_MODEL",
+      `no model version ${JSON.stringify(id.slice(0, 40))} in ${resolve(dir)} (kept: ${listVersions(manifest)
+        .map((v) => v.id)
+        .join(", ")})`,
+      {},
+      {
+        suggestion: "list them: keystroke-id models list",
+      },
+    );
   }
   return entry;
 }
 
 /** A version's record: its manifest and (when recorded) the fingerprint of its training rows. */
-export async function readVersionRecord(dir: string, manifest: Manifest, id: string = activeVersionId(manifest)): Promise<VersionRecord> {
+export async function readVersionRecord(
+  dir: string,
+  manifest: Manifest,
+  id: string = activeVersionId(manifest),
+): Promise<VersionRecord> {
   const entry = findVersion(dir, manifest, id);
-  if (entry.file === null || entry.sha256 === null) return { formatVersion: MODEL_FORMAT_VERSION, id: entry.id, manifest: ownManifest(manifest) };
+  if (entry.file === null || entry.sha256 === null)
+    return { formatVersion: MODEL_FORMAT_VERSION, id: entry.id, manifest: ownManifest(manifest) };
   const path = join(dir, entry.file);
   const bytes = await readListedFile(path, entry.sha256, "the version record was changed or corrupted");
   let record: VersionRecord;
@@ -463,8 +553,14 @@ export async function readVersionRecord(dir: string, manifest: Manifest, id: str
   } catch (e) {
     throw new KeystrokeError("BAD_MODEL_FILE", `is not valid JSON (${(e as Error).message})`, { file: path });
   }
-  if (record.formatVersion !== MODEL_FORMAT_VERSION || !record.manifest || !Array.isArray(record.manifest.models)) {
-    throw new KeystrokeError("BAD_MODEL_FILE", "is not a keystroke-id version record of this format", { file: path });
+  if (
+    record.formatVersion !== MODEL_FORMAT_VERSION ||
+    !record.manifest ||
+    !Array.isArray(record.manifest.models)
+  ) {
+    throw new KeystrokeError("BAD_MODEL_FILE", "is not a keystroke-id version record of this format", {
+      file: path,
+    });
   }
   return record;
 }
@@ -513,12 +609,25 @@ export async function activateVersion(dir: string, id: string): Promise<Manifest
 export async function removeVersion(dir: string, id: string): Promise<Manifest> {
   return withVersion(dir, id, async (manifest, entry) => {
     if (entry.id === activeVersionId(manifest)) {
-      const others = listVersions(manifest).filter((v) => v.id !== entry.id).map((v) => v.id);
-      throw new KeystrokeError("BAD_REQUEST", `${entry.id} is the active model version of ${resolve(dir)} and cannot be removed`, {}, {
-        suggestion: others.length ? `make another one active first: keystroke-id models use ${others[others.length - 1]}` : "train a new version first",
-      });
+      const others = listVersions(manifest)
+        .filter((v) => v.id !== entry.id)
+        .map((v) => v.id);
+      throw new KeystrokeError(
+        "BAD_REQUEST",
+        `${entry.id} is the active model version of ${resolve(dir)} and cannot be removed`,
+        {},
+        {
+          suggestion: others.length
+            ? `make another one active first: keystroke-id models use ${others[others.length - 1]}`
+            : "train a new version first",
+        },
+      );
     }
-    const next: Manifest = { ...manifest, versions: listVersions(manifest).filter((v) => v.id !== entry.id), lastVersionNumber: lastVersionNumber(manifest) };
+    const next: Manifest = {
+      ...manifest,
+      versions: listVersions(manifest).filter((v) => v.id !== entry.id),
+      lastVersionNumber: lastVersionNumber(manifest),
+    };
     await writeManifest(dir, next);
     await collectGarbage(dir, next);
     return next;
@@ -526,9 +635,14 @@ export async function removeVersion(dir: string, id: string): Promise<Manifest> 
 }
 
 function noModels(dir: string): KeystrokeError {
-  return new KeystrokeError("NO_MODELS", `no models in ${resolve(dir)} (${MANIFEST_FILE} not found)`, {}, {
-    suggestion: "train some first: keystroke-id train <data.csv> --out " + dir,
-  });
+  return new KeystrokeError(
+    "NO_MODELS",
+    `no models in ${resolve(dir)} (${MANIFEST_FILE} not found)`,
+    {},
+    {
+      suggestion: "train some first: keystroke-id train <data.csv> --out " + dir,
+    },
+  );
 }
 
 /** Reads and checks manifest.json alone (no model files); NO_MODELS when there is none. */
@@ -551,7 +665,12 @@ async function readManifestText(dir: string): Promise<string | null> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return null;
-    throw new KeystrokeError("IO", `cannot be read (${code ?? (e as Error).message})`, { file: path }, { cause: e });
+    throw new KeystrokeError(
+      "IO",
+      `cannot be read (${code ?? (e as Error).message})`,
+      { file: path },
+      { cause: e },
+    );
   }
 }
 
@@ -563,12 +682,19 @@ function parseManifest(text: string, path: string): Manifest {
     throw new KeystrokeError("BAD_MODEL_FILE", `is not valid JSON (${(e as Error).message})`, { file: path });
   }
   if (manifest === null || typeof manifest !== "object" || typeof manifest.formatVersion !== "number") {
-    throw new KeystrokeError("BAD_MODEL_FILE", "is not a keystroke-id manifest (no formatVersion)", { file: path });
+    throw new KeystrokeError("BAD_MODEL_FILE", "is not a keystroke-id manifest (no formatVersion)", {
+      file: path,
+    });
   }
   if (manifest.formatVersion !== MODEL_FORMAT_VERSION) {
-    throw new KeystrokeError("BAD_MODEL_FILE", `has format version ${manifest.formatVersion}; this keystroke-id ${packageVersion()} reads version ${MODEL_FORMAT_VERSION}`, { file: path }, {
-      suggestion: "retrain with this version, or use the keystroke-id version that wrote it",
-    });
+    throw new KeystrokeError(
+      "BAD_MODEL_FILE",
+      `has format version ${manifest.formatVersion}; this keystroke-id ${packageVersion()} reads version ${MODEL_FORMAT_VERSION}`,
+      { file: path },
+      {
+        suggestion: "retrain with this version, or use the keystroke-id version that wrote it",
+      },
+    );
   }
   if (!Array.isArray(manifest.models)) {
     throw new KeystrokeError("BAD_MODEL_FILE", "has no models list", { file: path, field: "models" });
@@ -593,7 +719,11 @@ export function isVanishedFile(e: unknown): boolean {
 /** Loads the models of a directory (all, or those chosen), refusing any file whose checksum or format does not match. */
 export async function loadModelDir(
   dir: string,
-  options: { algorithms?: readonly Algorithm[]; only?: (entry: ManifestModel, manifest: Manifest) => boolean; version?: string } = {},
+  options: {
+    algorithms?: readonly Algorithm[];
+    only?: (entry: ManifestModel, manifest: Manifest) => boolean;
+    version?: string;
+  } = {},
 ): Promise<ModelDir> {
   for (let attempt = 1; ; attempt++) {
     const text = await readManifestText(dir);
@@ -604,7 +734,10 @@ export async function loadModelDir(
       const manifest =
         options.version === undefined || normaliseVersionId(options.version) === activeVersionId(active)
           ? active
-          : { ...(await readVersionRecord(dir, active, options.version)).manifest, versions: listVersions(active) };
+          : {
+              ...(await readVersionRecord(dir, active, options.version)).manifest,
+              versions: listVersions(active),
+            };
       const models: LoadedModel[] = [];
       for (const entry of manifest.models) {
         if (options.algorithms && !options.algorithms.includes(entry.algorithm)) continue;
@@ -615,10 +748,12 @@ export async function loadModelDir(
         dir,
         manifest,
         models,
-        find: (algorithm, featureSet) => models.find((m) => m.algorithm === algorithm && m.featureSet === featureSet),
+        find: (algorithm, featureSet) =>
+          models.find((m) => m.algorithm === algorithm && m.featureSet === featureSet),
       };
     } catch (e) {
-      if (attempt < 3 && isVanishedFile(e) && (await readManifestText(dir).catch(() => null)) !== text) continue;
+      if (attempt < 3 && isVanishedFile(e) && (await readManifestText(dir).catch(() => null)) !== text)
+        continue;
       throw e;
     }
   }
@@ -628,48 +763,94 @@ export async function loadModelDir(
  * A file the manifest lists, checked against its recorded checksum: a missing file (remembered as vanished,
  * so a reader racing a writer's clean-up can retry) or a changed one is a BAD_MODEL_FILE naming it.
  */
-async function readListedFile(path: string, expected: string, changed: string, suggestion?: string): Promise<Buffer> {
+async function readListedFile(
+  path: string,
+  expected: string,
+  changed: string,
+  suggestion?: string,
+): Promise<Buffer> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
   } catch (e) {
-    const err = new KeystrokeError("BAD_MODEL_FILE", "is listed in the manifest but missing", { file: path }, { cause: e });
+    const err = new KeystrokeError(
+      "BAD_MODEL_FILE",
+      "is listed in the manifest but missing",
+      { file: path },
+      { cause: e },
+    );
     if ((e as NodeJS.ErrnoException).code === "ENOENT") vanished.add(err);
     throw err;
   }
   if (sha256(bytes) !== expected)
-    throw new KeystrokeError("BAD_MODEL_FILE", `checksum does not match the manifest: ${changed}`, { file: path }, suggestion ? { suggestion } : {});
+    throw new KeystrokeError(
+      "BAD_MODEL_FILE",
+      `checksum does not match the manifest: ${changed}`,
+      { file: path },
+      suggestion ? { suggestion } : {},
+    );
   return bytes;
 }
 
 async function loadModelFile(dir: string, entry: ManifestModel): Promise<LoadedModel> {
   const path = join(dir, entry.file);
-  const bytes = await readListedFile(path, entry.sha256, "the file was changed or corrupted", "retrain, or restore the file the manifest was written with");
+  const bytes = await readListedFile(
+    path,
+    entry.sha256,
+    "the file was changed or corrupted",
+    "retrain, or restore the file the manifest was written with",
+  );
   const text = bytes.toString("utf8");
-  let parsed: { formatVersion?: unknown; featureSet?: unknown; featureNames?: unknown; model?: SerializedModel; open_set?: unknown };
+  let parsed: {
+    formatVersion?: unknown;
+    featureSet?: unknown;
+    featureNames?: unknown;
+    model?: SerializedModel;
+    open_set?: unknown;
+  };
   try {
     parsed = JSON.parse(text) as typeof parsed;
   } catch (e) {
     throw new KeystrokeError("BAD_MODEL_FILE", `is not valid JSON (${(e as Error).message})`, { file: path });
   }
   if (parsed.formatVersion !== MODEL_FORMAT_VERSION) {
-    throw new KeystrokeError("BAD_MODEL_FILE", `has unknown format version ${String(parsed.formatVersion)} (expected ${MODEL_FORMAT_VERSION})`, { file: path });
+    throw new KeystrokeError(
+      "BAD_MODEL_FILE",
+      `has unknown format version ${String(parsed.formatVersion)} (expected ${MODEL_FORMAT_VERSION})`,
+      { file: path },
+    );
   }
   if (!parsed.model || !ALGORITHMS.includes(parsed.model.algorithm)) {
-    throw new KeystrokeError("BAD_MODEL_FILE", "holds no model of a known algorithm", { file: path, field: "model.algorithm" });
+    throw new KeystrokeError("BAD_MODEL_FILE", "holds no model of a known algorithm", {
+      file: path,
+      field: "model.algorithm",
+    });
   }
   let classifier: Classifier;
   try {
     classifier = await loadClassifier(parsed.model);
   } catch (e) {
-    if (e instanceof KeystrokeError) throw new KeystrokeError("BAD_MODEL_FILE", e.message, { file: path }, { cause: e });
-    throw new KeystrokeError("BAD_MODEL_FILE", `cannot be loaded: ${(e as Error).message}`, { file: path }, { cause: e });
+    if (e instanceof KeystrokeError)
+      throw new KeystrokeError("BAD_MODEL_FILE", e.message, { file: path }, { cause: e });
+    throw new KeystrokeError(
+      "BAD_MODEL_FILE",
+      `cannot be loaded: ${(e as Error).message}`,
+      { file: path },
+      { cause: e },
+    );
   }
   let openSet: OpenSetModel | undefined;
   try {
-    openSet = parsed.open_set === undefined ? undefined : checkOpenSet(parsed.open_set, entry.featureNames.length);
+    openSet =
+      parsed.open_set === undefined ? undefined : checkOpenSet(parsed.open_set, entry.featureNames.length);
   } catch (e) {
-    if (e instanceof KeystrokeError) throw new KeystrokeError("BAD_MODEL_FILE", e.detail, { file: path, ...(e.place.field ? { field: e.place.field } : {}) }, { cause: e });
+    if (e instanceof KeystrokeError)
+      throw new KeystrokeError(
+        "BAD_MODEL_FILE",
+        e.detail,
+        { file: path, ...(e.place.field ? { field: e.place.field } : {}) },
+        { cause: e },
+      );
     throw e;
   }
   return {
@@ -687,7 +868,8 @@ async function loadModelFile(dir: string, entry: ManifestModel): Promise<LoadedM
 /** The algorithm with the best held-out accuracy, timings models first; RF when nothing was held out. */
 export function pickBest(models: ManifestModel[]): Algorithm {
   const scored = models.filter((m) => m.metrics);
-  if (scored.length === 0) return models.some((m) => m.algorithm === "RF") || models.length === 0 ? "RF" : models[0]!.algorithm;
+  if (scored.length === 0)
+    return models.some((m) => m.algorithm === "RF") || models.length === 0 ? "RF" : models[0]!.algorithm;
   const rank = (m: ManifestModel) => (m.featureSet === "timings" ? 1 : 0) * 10 + m.metrics!.accuracy;
   return scored.reduce((a, b) => (rank(b) > rank(a) ? b : a)).algorithm;
 }

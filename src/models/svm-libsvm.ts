@@ -17,7 +17,10 @@ interface LibsvmStatic {
   new (options: Record<string, unknown>): LibsvmModel;
   load(serialized: string): LibsvmModel & {
     predictOne(x: number[]): number;
-    predictOneProbability(x: number[]): { prediction: number; estimates: Array<{ label: number; probability: number }> };
+    predictOneProbability(x: number[]): {
+      prediction: number;
+      estimates: Array<{ label: number; probability: number }>;
+    };
   };
   KERNEL_TYPES: Record<string, string>;
   SVM_TYPES: Record<string, string>;
@@ -53,7 +56,8 @@ export async function loadLibsvm(): Promise<Libsvm> {
     module = require(gluePath) as EmscriptenModule;
   } finally {
     delete require.cache[gluePath];
-    for (const l of process.listeners("unhandledRejection")) if (!before.has(l)) process.removeListener("unhandledRejection", l);
+    for (const l of process.listeners("unhandledRejection"))
+      if (!before.has(l)) process.removeListener("unhandledRejection", l);
   }
   const quiet = () => {};
   module.print = quiet;
@@ -112,7 +116,8 @@ export function parseLibsvmModel(text: string): ParsedLibsvmModel {
     return v.map(Number);
   };
   const kernelType = one("kernel_type");
-  if (one("svm_type") !== "c_svc" || (kernelType !== "rbf" && kernelType !== "precomputed")) throw new Error("libsvm model is not an RBF or precomputed C-SVC");
+  if (one("svm_type") !== "c_svc" || (kernelType !== "rbf" && kernelType !== "precomputed"))
+    throw new Error("libsvm model is not an RBF or precomputed C-SVC");
   const nClass = Number(one("nr_class"));
   const totalSV = Number(one("total_sv"));
   const coefs: number[][] = [];
@@ -129,7 +134,8 @@ export function parseLibsvmModel(text: string): ParsedLibsvmModel {
     }
     svs.push(sv);
   }
-  if (svs.length !== totalSV) throw new Error(`libsvm model text: ${svs.length} support vectors, header says ${totalSV}`);
+  if (svs.length !== totalSV)
+    throw new Error(`libsvm model text: ${svs.length} support vectors, header says ${totalSV}`);
   return {
     kernelType,
     gamma: kernelType === "rbf" ? Number(one("gamma")) : NaN,
@@ -224,11 +230,13 @@ function coreFrom(
   for (let s = 0; s < l; s++) {
     const row = svRows[s]!;
     const fromText = parsed.svs?.[s];
-    if (fromText && options.kernel === "laplacian" && indices && fromText.get(0) !== indices[s]! + 1) throw new Error(`libsvm support vector ${s} is not training row ${indices[s]}`);
+    if (fromText && options.kernel === "laplacian" && indices && fromText.get(0) !== indices[s]! + 1)
+      throw new Error(`libsvm support vector ${s} is not training row ${indices[s]}`);
     for (let f = 0; f < d; f++) {
       if (fromText && options.kernel === "rbf") {
         const t = fromText.get(f + 1) ?? 0;
-        if (Math.abs(t - row[f]!) > 1e-6 * Math.max(1, Math.abs(t))) throw new Error(`libsvm support vector ${s} does not match training row`);
+        if (Math.abs(t - row[f]!) > 1e-6 * Math.max(1, Math.abs(t)))
+          throw new Error(`libsvm support vector ${s} does not match training row`);
       }
       sv[s * d + f] = row[f]!;
     }
@@ -252,18 +260,49 @@ function coreFrom(
 // struct svm_model in wasm32 (libsvm 3.22): struct svm_parameter (96 bytes: svm_type 0, kernel_type 4,
 // gamma 16, C 48), then nr_class 96, l 100, SV 104, sv_coef 108, rho 112, probA 116, probB 120,
 // sv_indices 124, label 128, nSV 132. Every read is checked against what libsvm-js's API reports.
-const OFF = { svmType: 0, kernelType: 4, gamma: 16, C: 48, nrClass: 96, l: 100, svCoef: 108, rho: 112, svIndices: 124, label: 128, nSV: 132 };
+const OFF = {
+  svmType: 0,
+  kernelType: 4,
+  gamma: 16,
+  C: 48,
+  nrClass: 96,
+  l: 100,
+  svCoef: 108,
+  rho: 112,
+  svIndices: 124,
+  label: 128,
+  nSV: 132,
+};
 
-function readModel(lib: Libsvm, m: number, options: TrainOptions, kernelType: number, labels: number[], indices: number[]): Omit<ParsedLibsvmModel, "svs" | "kernelType"> | null {
+function readModel(
+  lib: Libsvm,
+  m: number,
+  options: TrainOptions,
+  kernelType: number,
+  labels: number[],
+  indices: number[],
+): Omit<ParsedLibsvmModel, "svs" | "kernelType"> | null {
   const h32 = lib.module.HEAP32;
   const f64 = lib.module.HEAPF64;
   const int = (off: number) => h32[(m + off) >> 2]!;
-  const ints = (ptr: number, n: number) => (ptr > 0 && ptr % 4 === 0 && ptr / 4 + n <= h32.length ? Array.from(h32.subarray(ptr / 4, ptr / 4 + n)) : null);
-  const doubles = (ptr: number, n: number) => (ptr > 0 && ptr % 8 === 0 && ptr / 8 + n <= f64.length ? Array.from(f64.subarray(ptr / 8, ptr / 8 + n)) : null);
+  const ints = (ptr: number, n: number) =>
+    ptr > 0 && ptr % 4 === 0 && ptr / 4 + n <= h32.length
+      ? Array.from(h32.subarray(ptr / 4, ptr / 4 + n))
+      : null;
+  const doubles = (ptr: number, n: number) =>
+    ptr > 0 && ptr % 8 === 0 && ptr / 8 + n <= f64.length
+      ? Array.from(f64.subarray(ptr / 8, ptr / 8 + n))
+      : null;
   const k = labels.length;
   const l = indices.length;
   if (m <= 0 || m % 8 !== 0) return null;
-  if (int(OFF.svmType) !== 0 || int(OFF.kernelType) !== kernelType || int(OFF.nrClass) !== k || int(OFF.l) !== l) return null;
+  if (
+    int(OFF.svmType) !== 0 ||
+    int(OFF.kernelType) !== kernelType ||
+    int(OFF.nrClass) !== k ||
+    int(OFF.l) !== l
+  )
+    return null;
   if (f64[(m + OFF.gamma) >> 3] !== options.gamma || f64[(m + OFF.C) >> 3] !== options.C) return null;
   const label = ints(int(OFF.label), k);
   const svIndices = ints(int(OFF.svIndices), l);

@@ -179,7 +179,11 @@ export function sigmoidPredict(f: number, A: number, B: number): number {
  * Couples pairwise probabilities r (k × k, r[i][j] = P(i beats j), flat) into class probabilities
  * (Wu, Lin & Weng 2004, method 2; libsvm's multiclass_probability, same iteration and stopping rule).
  */
-export function multiclassProbability(k: number, r: Float64Array, s: Pick<SvmScratch, "Q" | "Qp" | "p">): Float64Array {
+export function multiclassProbability(
+  k: number,
+  r: Float64Array,
+  s: Pick<SvmScratch, "Q" | "Qp" | "p">,
+): Float64Array {
   const Q = (s.Q ??= new Float64Array(k * k));
   for (let t = 0; t < k; t++) Q[t * k + t] = 0;
   for (let i = 0; i < k; i++) {
@@ -247,7 +251,12 @@ function coupleQ(k: number, s: Pick<SvmScratch, "Q" | "Qp" | "p">): Float64Array
  * Class probabilities of one scaled row, in model class order (libsvm's svm_predict_probability with
  * the "wu-lin-weng" coupling). Returns the scratch `p` buffer: copy it before the next call.
  */
-export function predictProbabilities(m: SvmCore, x: ArrayLike<number>, s: SvmScratch, coupling: SvmCoupling = "wu-lin-weng"): Float64Array {
+export function predictProbabilities(
+  m: SvmCore,
+  x: ArrayLike<number>,
+  s: SvmScratch,
+  coupling: SvmCoupling = "wu-lin-weng",
+): Float64Array {
   const k = m.nClass;
   if (k === 1) {
     s.p[0] = 1;

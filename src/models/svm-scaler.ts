@@ -46,7 +46,11 @@ export function fitScaler(X: ArrayLike<number>[], transform: SvmTransform, logSc
 }
 
 /** Scales one row into `out` (allocated when not given). */
-export function applyScaler(s: SvmScaler, row: ArrayLike<number>, out: Float64Array = new Float64Array(s.mean.length)): Float64Array {
+export function applyScaler(
+  s: SvmScaler,
+  row: ArrayLike<number>,
+  out: Float64Array = new Float64Array(s.mean.length),
+): Float64Array {
   const { mean, std } = s;
   if (s.transform === "signed-log") {
     const ls = s.logScale;

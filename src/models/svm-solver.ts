@@ -49,7 +49,14 @@ export function classRanges(y: Int32Array): { label: number; start: number; coun
 }
 
 /** Kernel value of rows i and j of X (row-major, width d). */
-function kernelAt(X: Float64Array, d: number, i: number, j: number, kernel: SvmKernel, negGamma: number): number {
+function kernelAt(
+  X: Float64Array,
+  d: number,
+  i: number,
+  j: number,
+  kernel: SvmKernel,
+  negGamma: number,
+): number {
   let sum = 0;
   const oi = i * d;
   const oj = j * d;
@@ -66,7 +73,12 @@ function kernelAt(X: Float64Array, d: number, i: number, j: number, kernel: SvmK
  * Solves the binary C-SVC of class ranges ra (+1) and rb (−1), as libsvm's Solver::Solve with WSS2
  * and calculate_rho. Returns the coefficients α·y of the pair's rows and rho.
  */
-export function solvePair(data: SolverData, ra: { start: number; count: number }, rb: { start: number; count: number }, opts: SolverOptions): { coef: Float64Array; rho: number } {
+export function solvePair(
+  data: SolverData,
+  ra: { start: number; count: number },
+  rb: { start: number; count: number },
+  opts: SolverOptions,
+): { coef: Float64Array; rho: number } {
   const { X, d } = data;
   const m = ra.count + rb.count;
   const rowOf = (t: number) => (t < ra.count ? ra.start + t : rb.start + t - ra.count);
@@ -87,7 +99,8 @@ export function solvePair(data: SolverData, ra: { start: number; count: number }
     const q = new Float64Array(m);
     const rt = rowOf(t);
     const yt = yy[t]!;
-    for (let s = 0; s < m; s++) q[s] = yt * yy[s]! * (s === t ? 1 : kernelAt(X, d, rt, rowOf(s), kernel, negGamma));
+    for (let s = 0; s < m; s++)
+      q[s] = yt * yy[s]! * (s === t ? 1 : kernelAt(X, d, rt, rowOf(s), kernel, negGamma));
     cache[t] = q;
     order.push(t);
     return q;
@@ -260,7 +273,11 @@ export function solvePairs(data: SolverData, opts: SolverOptions, from: number, 
  * its rows with a non-zero coefficient in any pair, in row order; sv_coef[j − 1] holds class i's
  * coefficients against class j > i, sv_coef[i] class j's against class i (libsvm's svm_train).
  */
-export function assembleModel(data: SolverData, opts: SolverOptions, solutions: readonly PairSolution[]): { core: SvmCore; labels: number[]; svIndex: Int32Array } {
+export function assembleModel(
+  data: SolverData,
+  opts: SolverOptions,
+  solutions: readonly PairSolution[],
+): { core: SvmCore; labels: number[]; svIndex: Int32Array } {
   const { X, d } = data;
   const ranges = classRanges(data.y);
   const k = ranges.length;
@@ -305,7 +322,18 @@ export function assembleModel(data: SolverData, opts: SolverOptions, solutions: 
   }
   const pairs = rho.length;
   return {
-    core: { nClass: k, nFeatures: d, kernel: opts.kernel, gamma: opts.gamma, nSV, sv, coef, rho, probA: new Float64Array(pairs), probB: new Float64Array(pairs) },
+    core: {
+      nClass: k,
+      nFeatures: d,
+      kernel: opts.kernel,
+      gamma: opts.gamma,
+      nSV,
+      sv,
+      coef,
+      rho,
+      probA: new Float64Array(pairs),
+      probB: new Float64Array(pairs),
+    },
     labels: ranges.map((r) => r.label),
     svIndex,
   };

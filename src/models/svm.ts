@@ -9,7 +9,15 @@ import type { Classifier, FitOptions, SerializedModel } from "./types.js";
 import type { ExtractedModel } from "./svm-libsvm.js";
 import { trainOneVsOne, type SolverData, type SolverOptions } from "./svm-solver.js";
 import { applyScaler, fitScaler, SVM_TRANSFORMS, type SvmScaler, type SvmTransform } from "./svm-scaler.js";
-import { argmax, checkEnvelope, checkRow, checkTrainingData, encodeLabels, requireTwoClasses, stratifiedFolds } from "./common.js";
+import {
+  argmax,
+  checkEnvelope,
+  checkRow,
+  checkTrainingData,
+  encodeLabels,
+  requireTwoClasses,
+  stratifiedFolds,
+} from "./common.js";
 import {
   createScratch,
   decisionValues,
@@ -53,7 +61,10 @@ export interface SvmParams {
 }
 
 /** Fits one multi-class C-SVC on grouped, scaled rows: in-process, or spread over worker threads. */
-export type SvmTrainer = (data: SolverData, options: SolverOptions) => ExtractedModel | Promise<ExtractedModel>;
+export type SvmTrainer = (
+  data: SolverData,
+  options: SolverOptions,
+) => ExtractedModel | Promise<ExtractedModel>;
 
 /**
  * The measured defaults. 5-fold CV on the 110-user set, timings: Laplacian 0.844 vs RBF 0.713 (one odd
@@ -97,7 +108,11 @@ export interface SvmState {
 }
 
 /** Trains the SVM (grid search over C and gamma by inner stratified CV, then a final fit on all rows). */
-export async function fitSvm(X: number[][], y: Label[], options: FitOptions<object> & { trainer?: SvmTrainer }): Promise<Classifier> {
+export async function fitSvm(
+  X: number[][],
+  y: Label[],
+  options: FitOptions<object> & { trainer?: SvmTrainer },
+): Promise<Classifier> {
   const params = resolveParams(options.params ?? {});
   const d = checkTrainingData(X, y, "SVM");
   const { classes, codes } = encodeLabels(y);
@@ -117,7 +132,10 @@ export async function fitSvm(X: number[][], y: Label[], options: FitOptions<obje
   const phases: Combo[][] =
     params.search === "grid"
       ? [params.C.flatMap((C) => params.gammaScale.map((gammaScale) => ({ C, gammaScale })))]
-      : [params.gammaScale.map((gammaScale) => ({ C: midC, gammaScale })), params.C.filter((C) => C !== midC).map((C) => ({ C, gammaScale: NaN }))];
+      : [
+          params.gammaScale.map((gammaScale) => ({ C: midC, gammaScale })),
+          params.C.filter((C) => C !== midC).map((C) => ({ C, gammaScale: NaN })),
+        ];
   const total = phases.reduce((a, ph) => a + ph.length, 0) * nFolds;
   const data = folds.map((test) => foldData(Xg, yg, test, params));
 
@@ -125,8 +143,15 @@ export async function fitSvm(X: number[][], y: Label[], options: FitOptions<obje
   let done = 0;
   for (const phase of phases) {
     const best = bestOf(tried);
-    const combos = phase.map((c) => ({ C: c.C, gammaScale: Number.isNaN(c.gammaScale) ? best!.gammaScale : c.gammaScale }));
-    const results = combos.map((c) => ({ ...c, correct: 0, oof: new Float64Array(Xg.length * (k - 1)).fill(NaN) }));
+    const combos = phase.map((c) => ({
+      C: c.C,
+      gammaScale: Number.isNaN(c.gammaScale) ? best!.gammaScale : c.gammaScale,
+    }));
+    const results = combos.map((c) => ({
+      ...c,
+      correct: 0,
+      oof: new Float64Array(Xg.length * (k - 1)).fill(NaN),
+    }));
     for (const fold of data) {
       for (const r of results) {
         const m = await train(fold.train, { C: r.C, gamma: r.gammaScale / d, kernel: params.kernel });
@@ -144,7 +169,10 @@ export async function fitSvm(X: number[][], y: Label[], options: FitOptions<obje
   const gamma = chosen.gammaScale / d;
   const platt = fitPlatt(chosen.oof, yg, k, params.platt);
 
-  const all = sortByClass(X.map((_, i) => i), yi);
+  const all = sortByClass(
+    X.map((_, i) => i),
+    yi,
+  );
   const scaler = fitScaler(X, params.transform, params.logScale);
   const final = await train(solverData(X, yi, all, scaler), { C: chosen.C, gamma, kernel: params.kernel });
   applyPlatt(final, platt, k);
@@ -195,7 +223,12 @@ class SvmClassifier implements Classifier {
 
   predictProba(row: ArrayLike<number>): Float64Array {
     checkRow(row, this.nFeatures, "SVM");
-    const p = predictProbabilities(this.core, applyScaler(this.state.scaler, row, this.scaled), this.scratch, this.state.coupling ?? "wu-lin-weng");
+    const p = predictProbabilities(
+      this.core,
+      applyScaler(this.state.scaler, row, this.scaled),
+      this.scratch,
+      this.state.coupling ?? "wu-lin-weng",
+    );
     const out = new Float64Array(this.classes.length);
     for (let m = 0; m < this.state.order.length; m++) out[this.state.order[m]!] = p[m]!;
     return out;
@@ -235,8 +268,15 @@ function bestOf<T extends CvResult>(results: T[]): T | undefined {
 function foldData(X: number[][], yi: number[], test: number[], params: SvmParams) {
   const inTest = new Uint8Array(X.length);
   for (const i of test) inTest[i] = 1;
-  const train = sortByClass(X.map((_, i) => i).filter((i) => !inTest[i]), yi);
-  const scaler = fitScaler(train.map((i) => X[i]!), params.transform, params.logScale);
+  const train = sortByClass(
+    X.map((_, i) => i).filter((i) => !inTest[i]),
+    yi,
+  );
+  const scaler = fitScaler(
+    train.map((i) => X[i]!),
+    params.transform,
+    params.logScale,
+  );
   return {
     test,
     train: solverData(X, yi, train, scaler),
@@ -264,7 +304,10 @@ function gridSample(yi: number[], k: number, max: number, seed: number): number[
   yi.forEach((c, i) => byClass[c]!.push(i));
   const share = max / yi.length;
   const out: number[] = [];
-  for (const rows of byClass) out.push(...shuffle(rng, rows).slice(0, Math.max(Math.min(3, rows.length), Math.round(rows.length * share))));
+  for (const rows of byClass)
+    out.push(
+      ...shuffle(rng, rows).slice(0, Math.max(Math.min(3, rows.length), Math.round(rows.length * share))),
+    );
   return out.sort((a, b) => a - b);
 }
 
@@ -272,13 +315,20 @@ function resolveParams(input: object): SvmParams {
   const user = input as Record<string, unknown>;
   const p: SvmParams = { ...SVM_DEFAULTS, C: [...SVM_DEFAULTS.C], gammaScale: [...SVM_DEFAULTS.gammaScale] };
   const oneOf = <T extends string>(key: string, v: unknown, allowed: readonly T[]): T => {
-    if (!allowed.includes(v as T)) throw new KeystrokeError("BAD_FLAG", `SVM parameter ${key} must be one of ${allowed.join(", ")}`, { field: key });
+    if (!allowed.includes(v as T))
+      throw new KeystrokeError("BAD_FLAG", `SVM parameter ${key} must be one of ${allowed.join(", ")}`, {
+        field: key,
+      });
     return v as T;
   };
   const positives = (key: string, v: unknown): number[] => {
     const list = Array.isArray(v) ? v : [v];
     if (list.length === 0 || !list.every((x) => typeof x === "number" && Number.isFinite(x) && x > 0)) {
-      throw new KeystrokeError("BAD_FLAG", `SVM parameter ${key} must be a positive number or a list of them`, { field: key });
+      throw new KeystrokeError(
+        "BAD_FLAG",
+        `SVM parameter ${key} must be a positive number or a list of them`,
+        { field: key },
+      );
     }
     return list as number[];
   };
@@ -297,31 +347,53 @@ function resolveParams(input: object): SvmParams {
         p.gammaScale = positives(key, v);
         break;
       case "logScale":
-        if (typeof v !== "number" || !(v > 0) || !Number.isFinite(v)) throw new KeystrokeError("BAD_FLAG", "SVM parameter logScale must be a positive number", { field: key });
+        if (typeof v !== "number" || !(v > 0) || !Number.isFinite(v))
+          throw new KeystrokeError("BAD_FLAG", "SVM parameter logScale must be a positive number", {
+            field: key,
+          });
         p.logScale = v;
         break;
       case "folds":
-        if (!Number.isInteger(v) || (v as number) < 2) throw new KeystrokeError("BAD_FLAG", "SVM parameter folds must be an integer ≥ 2", { field: key });
+        if (!Number.isInteger(v) || (v as number) < 2)
+          throw new KeystrokeError("BAD_FLAG", "SVM parameter folds must be an integer ≥ 2", { field: key });
         p.folds = v as number;
         break;
       case "transform":
-        if (!SVM_TRANSFORMS.includes(v as SvmTransform)) throw new KeystrokeError("BAD_FLAG", `SVM parameter transform must be one of ${SVM_TRANSFORMS.join(", ")}`, { field: key });
+        if (!SVM_TRANSFORMS.includes(v as SvmTransform))
+          throw new KeystrokeError(
+            "BAD_FLAG",
+            `SVM parameter transform must be one of ${SVM_TRANSFORMS.join(", ")}`,
+            { field: key },
+          );
         p.transform = v as SvmTransform;
         break;
       case "platt":
-        if (v !== "pooled" && v !== "pairwise") throw new KeystrokeError("BAD_FLAG", "SVM parameter platt must be pooled or pairwise", { field: key });
+        if (v !== "pooled" && v !== "pairwise")
+          throw new KeystrokeError("BAD_FLAG", "SVM parameter platt must be pooled or pairwise", {
+            field: key,
+          });
         p.platt = v;
         break;
       case "gridRows":
-        if (!Number.isInteger(v) || (v as number) < 2) throw new KeystrokeError("BAD_FLAG", "SVM parameter gridRows must be an integer ≥ 2", { field: key });
+        if (!Number.isInteger(v) || (v as number) < 2)
+          throw new KeystrokeError("BAD_FLAG", "SVM parameter gridRows must be an integer ≥ 2", {
+            field: key,
+          });
         p.gridRows = v as number;
         break;
       case "search":
-        if (v !== "coordinate" && v !== "grid") throw new KeystrokeError("BAD_FLAG", "SVM parameter search must be coordinate or grid", { field: key });
+        if (v !== "coordinate" && v !== "grid")
+          throw new KeystrokeError("BAD_FLAG", "SVM parameter search must be coordinate or grid", {
+            field: key,
+          });
         p.search = v;
         break;
       default:
-        throw new KeystrokeError("BAD_FLAG", `unknown SVM parameter "${key}" (kernel, coupling, C, gammaScale, folds, transform, logScale, platt, search, gridRows)`, { field: key });
+        throw new KeystrokeError(
+          "BAD_FLAG",
+          `unknown SVM parameter "${key}" (kernel, coupling, C, gammaScale, folds, transform, logScale, platt, search, gridRows)`,
+          { field: key },
+        );
     }
   }
   return p;
@@ -329,7 +401,10 @@ function resolveParams(input: object): SvmParams {
 
 /** Row indices stably sorted by class, so libsvm's model class order is ascending class index. */
 function sortByClass(rows: number[], yi: number[]): number[] {
-  return rows.map((r, pos) => [r, pos] as const).sort((a, b) => yi[a[0]]! - yi[b[0]]! || a[1] - b[1]).map(([r]) => r);
+  return rows
+    .map((r, pos) => [r, pos] as const)
+    .sort((a, b) => yi[a[0]]! - yi[b[0]]! || a[1] - b[1])
+    .map(([r]) => r);
 }
 
 /** Pair index of model classes a < b among k (libsvm's order: (0,1), (0,2), …, (1,2), …). */
@@ -341,7 +416,14 @@ function pairIndex(a: number, b: number, k: number): number {
  * Scores one fold model on its held-out rows: counts libsvm's one-vs-one vote hits, and stores each
  * row's decision values against every other class, signed towards its own class (for the Platt fit).
  */
-function scoreFold(m: ExtractedModel, Xtest: Float64Array[], test: number[], yi: number[], k: number, out: { correct: number; oof: Float64Array }): void {
+function scoreFold(
+  m: ExtractedModel,
+  Xtest: Float64Array[],
+  test: number[],
+  yi: number[],
+  k: number,
+  out: { correct: number; oof: Float64Array },
+): void {
   const core = m.core;
   const km = core.nClass;
   const scratch = createScratch(core);
@@ -441,7 +523,9 @@ function stateFrom(m: ExtractedModel, scaler: SvmScaler, coupling: SvmCoupling):
     order: [...m.labels],
     nSV: [...c.nSV],
     sv: Array.from({ length: l }, (_, s) => Array.from(c.sv.subarray(s * d, (s + 1) * d), round7)),
-    coef: Array.from({ length: c.nClass - 1 }, (_, r) => Array.from(c.coef.subarray(r * l, (r + 1) * l), round7)),
+    coef: Array.from({ length: c.nClass - 1 }, (_, r) =>
+      Array.from(c.coef.subarray(r * l, (r + 1) * l), round7),
+    ),
     rho: Array.from(c.rho),
     probA: Array.from(c.probA),
     probB: Array.from(c.probB),
@@ -455,7 +539,11 @@ function bad(message: string, field?: string): never {
 }
 
 function isNumberArray(v: unknown, length?: number): v is number[] {
-  return Array.isArray(v) && (length === undefined || v.length === length) && v.every((x) => typeof x === "number" && Number.isFinite(x));
+  return (
+    Array.isArray(v) &&
+    (length === undefined || v.length === length) &&
+    v.every((x) => typeof x === "number" && Number.isFinite(x))
+  );
 }
 
 function checkState(state: unknown, nClasses: number): SvmState {
@@ -463,21 +551,33 @@ function checkState(state: unknown, nClasses: number): SvmState {
   const s = state as Partial<SvmState>;
   const sc = s.scaler as Partial<SvmScaler> | undefined;
   if (!sc || typeof sc !== "object") bad("no scaler", "state.scaler");
-  if (!SVM_TRANSFORMS.includes(sc.transform as SvmTransform)) bad("unknown transform", "state.scaler.transform");
-  if (typeof sc.logScale !== "number" || !(sc.logScale > 0)) bad("logScale must be positive", "state.scaler.logScale");
-  if (!isNumberArray(sc.mean) || sc.mean.length === 0) bad("mean must be a list of numbers", "state.scaler.mean");
+  if (!SVM_TRANSFORMS.includes(sc.transform as SvmTransform))
+    bad("unknown transform", "state.scaler.transform");
+  if (typeof sc.logScale !== "number" || !(sc.logScale > 0))
+    bad("logScale must be positive", "state.scaler.logScale");
+  if (!isNumberArray(sc.mean) || sc.mean.length === 0)
+    bad("mean must be a list of numbers", "state.scaler.mean");
   const d = sc.mean.length;
-  if (!isNumberArray(sc.std, d) || !sc.std.every((v) => v > 0)) bad(`std must be ${d} positive numbers`, "state.scaler.std");
-  if (s.kernel !== undefined && !SVM_KERNELS.includes(s.kernel)) bad(`kernel must be one of ${SVM_KERNELS.join(", ")}`, "state.kernel");
-  if (s.coupling !== undefined && !SVM_COUPLINGS.includes(s.coupling)) bad(`coupling must be one of ${SVM_COUPLINGS.join(", ")}`, "state.coupling");
-  if (typeof s.gamma !== "number" || !(s.gamma > 0) || !Number.isFinite(s.gamma)) bad("gamma must be positive", "state.gamma");
-  if (!isNumberArray(s.order) || s.order.length < 2 || s.order.length > nClasses) bad("order must list the model's classes", "state.order");
+  if (!isNumberArray(sc.std, d) || !sc.std.every((v) => v > 0))
+    bad(`std must be ${d} positive numbers`, "state.scaler.std");
+  if (s.kernel !== undefined && !SVM_KERNELS.includes(s.kernel))
+    bad(`kernel must be one of ${SVM_KERNELS.join(", ")}`, "state.kernel");
+  if (s.coupling !== undefined && !SVM_COUPLINGS.includes(s.coupling))
+    bad(`coupling must be one of ${SVM_COUPLINGS.join(", ")}`, "state.coupling");
+  if (typeof s.gamma !== "number" || !(s.gamma > 0) || !Number.isFinite(s.gamma))
+    bad("gamma must be positive", "state.gamma");
+  if (!isNumberArray(s.order) || s.order.length < 2 || s.order.length > nClasses)
+    bad("order must list the model's classes", "state.order");
   const k = s.order.length;
-  if (!s.order.every((v) => Number.isInteger(v) && v >= 0 && v < nClasses) || new Set(s.order).size !== k) bad("order must be distinct class indices", "state.order");
-  if (!isNumberArray(s.nSV, k) || !s.nSV.every((v) => Number.isInteger(v) && v >= 0)) bad(`nSV must be ${k} counts`, "state.nSV");
+  if (!s.order.every((v) => Number.isInteger(v) && v >= 0 && v < nClasses) || new Set(s.order).size !== k)
+    bad("order must be distinct class indices", "state.order");
+  if (!isNumberArray(s.nSV, k) || !s.nSV.every((v) => Number.isInteger(v) && v >= 0))
+    bad(`nSV must be ${k} counts`, "state.nSV");
   const l = s.nSV.reduce((a, b) => a + b, 0);
-  if (!Array.isArray(s.sv) || s.sv.length !== l || !s.sv.every((r) => isNumberArray(r, d))) bad(`sv must be ${l} rows of ${d} numbers`, "state.sv");
-  if (!Array.isArray(s.coef) || s.coef.length !== k - 1 || !s.coef.every((r) => isNumberArray(r, l))) bad(`coef must be ${k - 1} rows of ${l} numbers`, "state.coef");
+  if (!Array.isArray(s.sv) || s.sv.length !== l || !s.sv.every((r) => isNumberArray(r, d)))
+    bad(`sv must be ${l} rows of ${d} numbers`, "state.sv");
+  if (!Array.isArray(s.coef) || s.coef.length !== k - 1 || !s.coef.every((r) => isNumberArray(r, l)))
+    bad(`coef must be ${k - 1} rows of ${l} numbers`, "state.coef");
   const pairs = (k * (k - 1)) / 2;
   if (!isNumberArray(s.rho, pairs)) bad(`rho must be ${pairs} numbers`, "state.rho");
   if (!isNumberArray(s.probA, pairs)) bad(`probA must be ${pairs} numbers`, "state.probA");

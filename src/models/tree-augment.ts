@@ -98,15 +98,24 @@ export function augmentRow(augment: FeatureAugment, row: ArrayLike<number>): num
 }
 
 /** augmentRow into a reused buffer (prediction: no allocation per request). */
-export function augmentInto(augment: FeatureAugment, row: ArrayLike<number>, out: Float64Array): Float64Array {
+export function augmentInto(
+  augment: FeatureAugment,
+  row: ArrayLike<number>,
+  out: Float64Array,
+): Float64Array {
   const d = row.length;
   for (let j = 0; j < d; j++) out[j] = row[j]!;
-  if (augment === "summary") for (let k = 0; k < SUMMARY_DERIVED.length; k++) out[d + k] = SUMMARY_DERIVED[k]!.value(row);
+  if (augment === "summary")
+    for (let k = 0; k < SUMMARY_DERIVED.length; k++) out[d + k] = SUMMARY_DERIVED[k]!.value(row);
   return out;
 }
 
 /** Folds importances of the augmented features back onto the d inputs (a derived feature's share split evenly over its inputs). */
-export function foldImportance(augment: FeatureAugment, importance: ArrayLike<number>, d: number): Float64Array {
+export function foldImportance(
+  augment: FeatureAugment,
+  importance: ArrayLike<number>,
+  d: number,
+): Float64Array {
   const out = Float64Array.from({ length: d }, (_, j) => importance[j]!);
   if (augment === "summary") {
     SUMMARY_DERIVED.forEach((f, k) => {

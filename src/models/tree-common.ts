@@ -2,7 +2,16 @@
 // base64 and structure checks of a loaded model file; the checks all three models share are in common.ts.
 import { badModel } from "./common.js";
 
-export { argmax, badModel, checkEnvelope, checkRow, checkTrainingData, compareLabels, encodeLabels, requireTwoClasses } from "./common.js";
+export {
+  argmax,
+  badModel,
+  checkEnvelope,
+  checkRow,
+  checkTrainingData,
+  compareLabels,
+  encodeLabels,
+  requireTwoClasses,
+} from "./common.js";
 
 /** The value rounded to `digits` significant digits, so files stay small and reload to the same number. */
 export function roundSig(v: number, digits = 6): number {
@@ -40,18 +49,25 @@ export function float32In(lo: number, hi: number, near: number): number {
 /** A positive integer field of a model file. */
 export function intField(obj: Record<string, unknown>, key: string, field: string, min = 1): number {
   const v = obj[key];
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min) badModel(field, `must be an integer ≥ ${min}`);
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min)
+    badModel(field, `must be an integer ≥ ${min}`);
   return v;
 }
 
 /** An array of finite numbers of a model file, optionally all integers in [min, max]. */
-export function numArray(obj: Record<string, unknown>, key: string, field: string, int?: { min: number; max: number }): number[] {
+export function numArray(
+  obj: Record<string, unknown>,
+  key: string,
+  field: string,
+  int?: { min: number; max: number },
+): number[] {
   const v = obj[key];
   if (!Array.isArray(v)) badModel(field, "must be an array of numbers");
   for (let i = 0; i < v.length; i++) {
     const x = v[i] as unknown;
     if (typeof x !== "number" || !Number.isFinite(x)) badModel(`${field}[${i}]`, "must be a finite number");
-    if (int && (!Number.isInteger(x) || x < int.min || x > int.max)) badModel(`${field}[${i}]`, `must be an integer in [${int.min}, ${int.max}]`);
+    if (int && (!Number.isInteger(x) || x < int.min || x > int.max))
+      badModel(`${field}[${i}]`, `must be an integer in [${int.min}, ${int.max}]`);
   }
   return v as number[];
 }
@@ -61,7 +77,11 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /** The typed arrays a model file stores as base64. */
 export type TypedArray = Uint16Array | Uint32Array | Int32Array | Float32Array;
 /** Constructor of one of them. */
-export type TypedCtor<T extends TypedArray> = { new (length: number): T; new (buffer: ArrayBuffer): T; BYTES_PER_ELEMENT: number };
+export type TypedCtor<T extends TypedArray> = {
+  new (length: number): T;
+  new (buffer: ArrayBuffer): T;
+  BYTES_PER_ELEMENT: number;
+};
 
 /** A typed array as base64 of its little-endian bytes: compact in JSON and fast to read back. */
 export function encodeTyped(a: TypedArray): string {
@@ -71,13 +91,21 @@ export function encodeTyped(a: TypedArray): string {
 }
 
 /** Reads a base64 field written by encodeTyped, refusing a non-string or a wrong length with BAD_MODEL_FILE. */
-export function decodeTyped<T extends TypedArray>(obj: Record<string, unknown>, key: string, field: string, Ctor: TypedCtor<T>, length: number): T {
+export function decodeTyped<T extends TypedArray>(
+  obj: Record<string, unknown>,
+  key: string,
+  field: string,
+  Ctor: TypedCtor<T>,
+  length: number,
+): T {
   const s = obj[key];
   const bytes = length * Ctor.BYTES_PER_ELEMENT;
   // base64 of b bytes is exactly 4·⌈b/3⌉ characters; Buffer.from skips bad characters, so the length check also catches those
-  if (typeof s !== "string" || s.length !== 4 * Math.ceil(bytes / 3)) badModel(field, `must be base64 of ${length} × ${Ctor.BYTES_PER_ELEMENT}-byte values`);
+  if (typeof s !== "string" || s.length !== 4 * Math.ceil(bytes / 3))
+    badModel(field, `must be base64 of ${length} × ${Ctor.BYTES_PER_ELEMENT}-byte values`);
   const buf = Buffer.from(s, "base64");
-  if (buf.length !== bytes) badModel(field, `must be base64 of ${length} × ${Ctor.BYTES_PER_ELEMENT}-byte values`);
+  if (buf.length !== bytes)
+    badModel(field, `must be base64 of ${length} × ${Ctor.BYTES_PER_ELEMENT}-byte values`);
   const out = new Ctor(length);
   const view = new Uint8Array(out.buffer);
   view.set(buf);

@@ -90,7 +90,13 @@ export function resolveXgbParams(input: object = {}, nFeatures?: number): XgbPar
     const range = PARAM_RANGES[key];
     if (!range) bad(key, `unknown XGB parameter (known: ${Object.keys(PARAM_RANGES).join(", ")})`);
     const [min, max, int] = range;
-    if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max || (int && !Number.isInteger(value))) {
+    if (
+      typeof value !== "number" ||
+      !Number.isFinite(value) ||
+      value < min ||
+      value > max ||
+      (int && !Number.isInteger(value))
+    ) {
       bad(key, `must be ${int ? "an integer" : "a number"} in [${min}, ${max}]`);
     }
     if (!int && min === 0 && max === 1 && key !== "eta" && value === 0) bad(key, "must be greater than 0");
@@ -155,7 +161,8 @@ export function loadXgbWasm(): Promise<XgbWasm> {
       await M.isReady;
     } finally {
       wasm.instantiateStreaming = streaming;
-      for (const l of process.listeners("uncaughtException")) if (!listeners.has(l)) process.off("uncaughtException", l);
+      for (const l of process.listeners("uncaughtException"))
+        if (!listeners.has(l)) process.off("uncaughtException", l);
     }
     // emscripten's cwrap: a typed JS function over an exported C function
     const cw = <F>(name: string, ret: string | null, args: string[]) => M.cwrap(name, ret, args) as F;
@@ -238,27 +245,54 @@ export interface XgbPart {
 }
 
 /** Grows chunk `chunk` of the fit `options` describes (for fitting on several threads). */
-export async function fitXgboostPart(X: number[][], y: Label[], options: FitOptions<object>, chunk: number): Promise<XgbPart> {
+export async function fitXgboostPart(
+  X: number[][],
+  y: Label[],
+  options: FitOptions<object>,
+  chunk: number,
+): Promise<XgbPart> {
   const sizes = xgbChunks(options.params, X[0]?.length ?? 0);
   // XGBoost reads its seed as a signed 32-bit int
-  const seed = sizes.length === 1 ? options.seed : ((Math.imul(options.seed >>> 0, 0x9e3779b1) ^ Math.imul(chunk + 1, 0x85ebca6b)) >>> 0) % 0x7fffffff;
-  const { classifier } = await trainXgboost(X, y, { ...options, seed, params: { ...options.params, num_parallel_tree: sizes[chunk]! } }, false);
+  const seed =
+    sizes.length === 1
+      ? options.seed
+      : ((Math.imul(options.seed >>> 0, 0x9e3779b1) ^ Math.imul(chunk + 1, 0x85ebca6b)) >>> 0) % 0x7fffffff;
+  const { classifier } = await trainXgboost(
+    X,
+    y,
+    { ...options, seed, params: { ...options.params, num_parallel_tree: sizes[chunk]! } },
+    false,
+  );
   const state = (classifier as XgbModel).toJSON().state as XgbState;
   return { chunk, baseScore: state.baseScore, trees: state.trees };
 }
 
 /** Joins the chunks of one fit into the model. */
-export function mergeXgbParts(X: number[][], y: Label[], options: FitOptions<object>, parts: readonly XgbPart[]): Classifier {
+export function mergeXgbParts(
+  X: number[][],
+  y: Label[],
+  options: FitOptions<object>,
+  parts: readonly XgbPart[],
+): Classifier {
   const d = checkTrainingData(X, y, "XGB");
   const { classes } = encodeLabels(y);
   const sorted = [...parts].sort((a, b) => a.chunk - b.chunk);
   const sizes = xgbChunks(options.params, d);
-  if (sorted.length !== sizes.length) throw new KeystrokeError("IO", `XGB: ${sorted.length} chunks, expected ${sizes.length}`);
-  return new XgbModel(classes, { ...resolveXgbParams(options.params, d) }, { nFeatures: d, baseScore: sorted[0]!.baseScore, trees: sorted.flatMap((p) => p.trees) });
+  if (sorted.length !== sizes.length)
+    throw new KeystrokeError("IO", `XGB: ${sorted.length} chunks, expected ${sizes.length}`);
+  return new XgbModel(
+    classes,
+    { ...resolveXgbParams(options.params, d) },
+    { nFeatures: d, baseScore: sorted[0]!.baseScore, trees: sorted.flatMap((p) => p.trees) },
+  );
 }
 
 /** Trains XGBoost (multi:softprob) in wasm, then returns a pure-TS classifier of the same trees. */
-export async function fitXgboost(X: number[][], y: Label[], options: FitOptions<object>): Promise<Classifier> {
+export async function fitXgboost(
+  X: number[][],
+  y: Label[],
+  options: FitOptions<object>,
+): Promise<Classifier> {
   const sizes = xgbChunks(options.params, checkTrainingData(X, y, "XGB"));
   if (sizes.length === 1) {
     const { classifier, booster } = await trainXgboost(X, y, options, false);
@@ -269,7 +303,14 @@ export async function fitXgboost(X: number[][], y: Label[], options: FitOptions<
   const total = sizes.reduce((a, b) => a + b, 0);
   let done = 0;
   for (let c = 0; c < sizes.length; c++) {
-    parts.push(await fitXgboostPart(X, y, { seed: options.seed, ...(options.params ? { params: options.params } : {}) }, c));
+    parts.push(
+      await fitXgboostPart(
+        X,
+        y,
+        { seed: options.seed, ...(options.params ? { params: options.params } : {}) },
+        c,
+      ),
+    );
     done += sizes[c]!;
     options.onProgress?.({ algorithm: "XGB", phase: "trees", done, total });
   }
@@ -277,12 +318,21 @@ export async function fitXgboost(X: number[][], y: Label[], options: FitOptions<
 }
 
 /** fitXgboost that also keeps the wasm booster alive (call `free()`), so tests can check predictions agree. */
-export async function fitXgboostWithBooster(X: number[][], y: Label[], options: FitOptions<object>): Promise<{ classifier: Classifier; booster: LiveBooster }> {
+export async function fitXgboostWithBooster(
+  X: number[][],
+  y: Label[],
+  options: FitOptions<object>,
+): Promise<{ classifier: Classifier; booster: LiveBooster }> {
   const { classifier, booster } = await trainXgboost(X, y, options, true);
   return { classifier, booster: booster! };
 }
 
-async function trainXgboost(X: number[][], y: Label[], options: FitOptions<object>, keep: boolean): Promise<{ classifier: Classifier; booster?: LiveBooster }> {
+async function trainXgboost(
+  X: number[][],
+  y: Label[],
+  options: FitOptions<object>,
+  keep: boolean,
+): Promise<{ classifier: Classifier; booster?: LiveBooster }> {
   const d = checkTrainingData(X, y, "XGB");
   const params = resolveXgbParams(options.params, X[0]?.length);
   const { classes, codes } = encodeLabels(y);
@@ -399,7 +449,8 @@ export function parseBooster(bytes: Uint8Array, nClasses: number, nFeatures: num
   at += 4 * 3 + 8;
   const groups = i32();
   at += 4 + 4 * 32;
-  if (groups !== nClasses) throw new KeystrokeError("IO", `XGB: booster has ${groups} output groups, expected ${nClasses}`);
+  if (groups !== nClasses)
+    throw new KeystrokeError("IO", `XGB: booster has ${groups} output groups, expected ${nClasses}`);
   const raw: { left: Int32Array; right: Int32Array; feature: Int32Array; value: Float32Array }[] = [];
   for (let t = 0; t < numTrees; t++) {
     // TreeParam: num_roots, num_nodes, num_deleted, max_depth, num_feature, size_leaf_vector, reserved[31]
@@ -408,7 +459,12 @@ export function parseBooster(bytes: Uint8Array, nClasses: number, nFeatures: num
     at += 4 * 3;
     const leafVector = i32();
     at += 4 * 31;
-    const tree = { left: new Int32Array(nodes), right: new Int32Array(nodes), feature: new Int32Array(nodes), value: new Float32Array(nodes) };
+    const tree = {
+      left: new Int32Array(nodes),
+      right: new Int32Array(nodes),
+      feature: new Int32Array(nodes),
+      value: new Float32Array(nodes),
+    };
     for (let k = 0; k < nodes; k++) {
       // Node: parent, cleft, cright, sindex (top bit = default left), leaf value or split condition
       at += 4;
@@ -429,13 +485,18 @@ export function parseBooster(bytes: Uint8Array, nClasses: number, nFeatures: num
   const trees: XgbTree[] = [];
   for (let t = 0; t < numTrees; t++) {
     const group = i32();
-    if (group < 0 || group >= nClasses) throw new KeystrokeError("IO", `XGB: tree ${t} belongs to class ${group} of ${nClasses}`);
+    if (group < 0 || group >= nClasses)
+      throw new KeystrokeError("IO", `XGB: tree ${t} belongs to class ${group} of ${nClasses}`);
     trees.push(toPreorder(raw[t]!, group, nFeatures));
   }
   return { nFeatures, baseScore, trees };
 }
 
-function toPreorder(raw: { left: Int32Array; right: Int32Array; feature: Int32Array; value: Float32Array }, group: number, nFeatures: number): XgbTree {
+function toPreorder(
+  raw: { left: Int32Array; right: Int32Array; feature: Int32Array; value: Float32Array },
+  group: number,
+  nFeatures: number,
+): XgbTree {
   const tree: XgbTree = { group, feature: [], value: [], right: [] };
   const stack: number[] = [0, -1];
   while (stack.length) {
@@ -443,7 +504,8 @@ function toPreorder(raw: { left: Int32Array; right: Int32Array; feature: Int32Ar
     const k = stack.pop()!;
     const node = tree.feature.length;
     if (parent >= 0) tree.right[parent] = node;
-    if (k < 0 || k >= raw.left.length || node > raw.left.length) throw new KeystrokeError("IO", "XGB: malformed tree in the saved booster");
+    if (k < 0 || k >= raw.left.length || node > raw.left.length)
+      throw new KeystrokeError("IO", "XGB: malformed tree in the saved booster");
     if (raw.left[k] === -1) {
       tree.feature.push(-1);
       tree.value.push(shortFloat32(raw.value[k]!));
@@ -465,9 +527,13 @@ export function loadXgboost(model: SerializedModel): Classifier {
   const nClasses = model.classes.length;
   const nFeatures = intField(raw, "nFeatures", "state.nFeatures");
   const baseScore = raw.baseScore;
-  if (typeof baseScore !== "number" || !Number.isFinite(baseScore)) badModel("state.baseScore", "must be a finite number");
-  if (!Array.isArray(raw.trees) || raw.trees.length === 0) badModel("state.trees", "must be a non-empty array");
-  const trees = (raw.trees as unknown[]).map((t, i) => checkTree(t, `state.trees[${i}]`, nFeatures, nClasses));
+  if (typeof baseScore !== "number" || !Number.isFinite(baseScore))
+    badModel("state.baseScore", "must be a finite number");
+  if (!Array.isArray(raw.trees) || raw.trees.length === 0)
+    badModel("state.trees", "must be a non-empty array");
+  const trees = (raw.trees as unknown[]).map((t, i) =>
+    checkTree(t, `state.trees[${i}]`, nFeatures, nClasses),
+  );
   return new XgbModel([...model.classes], { ...model.params }, { nFeatures, baseScore, trees });
 }
 
@@ -480,13 +546,15 @@ function checkTree(raw: unknown, field: string, nFeatures: number, nClasses: num
   const value = numArray(o, "value", `${field}.value`);
   const right = numArray(o, "right", `${field}.right`, { min: 0, max: feature.length - 1 });
   const nodes = feature.length;
-  if (nodes === 0 || value.length !== nodes || right.length !== nodes) badModel(field, "feature, value and right must be non-empty and of equal length");
+  if (nodes === 0 || value.length !== nodes || right.length !== nodes)
+    badModel(field, "feature, value and right must be non-empty and of equal length");
   // Walking the preorder proves the arrays form one tree: every subtree ends exactly where the next starts.
   const stack = [0];
   let expect = 0;
   while (stack.length) {
     const i = stack.pop()!;
-    if (i !== expect) badModel(`${field}.right`, `node ${i} is not where preorder puts it (expected ${expect})`);
+    if (i !== expect)
+      badModel(`${field}.right`, `node ${i} is not where preorder puts it (expected ${expect})`);
     expect = i + 1;
     if (feature[i]! < 0) continue;
     if (right[i]! <= i + 1) badModel(`${field}.right[${i}]`, "right child must come after the left subtree");

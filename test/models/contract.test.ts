@@ -28,7 +28,8 @@ function blobs(k: number, per: number, d: number, seed: number): { X: number[][]
   return { X, y };
 }
 
-const fit = (a: Algorithm, X: number[][], y: (string | number)[]) => fitClassifier(a, X, y, { seed: 1, params: QUICK[a] });
+const fit = (a: Algorithm, X: number[][], y: (string | number)[]) =>
+  fitClassifier(a, X, y, { seed: 1, params: QUICK[a] });
 const codeOf = async (p: Promise<unknown> | (() => unknown)) => {
   try {
     await (typeof p === "function" ? p() : p);
@@ -37,7 +38,8 @@ const codeOf = async (p: Promise<unknown> | (() => unknown)) => {
     return (e as { code?: string }).code ?? String(e);
   }
 };
-const accuracy = (m: Classifier, X: number[][], y: (string | number)[]) => X.filter((r, i) => m.classes[m.predictIndex(r)] === y[i]).length / X.length;
+const accuracy = (m: Classifier, X: number[][], y: (string | number)[]) =>
+  X.filter((r, i) => m.classes[m.predictIndex(r)] === y[i]).length / X.length;
 
 /** The parts of the contract every fitted model keeps. */
 async function checkModel(m: Classifier, X: number[][]) {
@@ -51,20 +53,36 @@ async function checkModel(m: Classifier, X: number[][]) {
   }
   const back = await loadClassifier(JSON.parse(JSON.stringify(m.toJSON())) as SerializedModel);
   expect(back.classes).toEqual(m.classes);
-  for (const row of X.slice(0, 5)) expect(Array.from(back.predictProba(row))).toEqual(Array.from(m.predictProba(row)));
+  for (const row of X.slice(0, 5))
+    expect(Array.from(back.predictProba(row))).toEqual(Array.from(m.predictProba(row)));
 }
 
 describe("one classifier contract, the same answers from SVM, RF and XGB", () => {
   it("a single class: every model refuses to fit it and to load it", async () => {
     const { X } = blobs(1, 6, 3, 1);
-    const fitted = await fit("RF", ...Object.values(blobs(2, 4, 3, 2)) as [number[][], string[]]);
+    const fitted = await fit("RF", ...(Object.values(blobs(2, 4, 3, 2)) as [number[][], string[]]));
     const codes: string[] = [];
     for (const a of ALL) {
-      codes.push(await codeOf(fit(a, X, X.map(() => "only"))));
+      codes.push(
+        await codeOf(
+          fit(
+            a,
+            X,
+            X.map(() => "only"),
+          ),
+        ),
+      );
       const file = { ...fitted.toJSON(), algorithm: a, classes: ["only"] } as SerializedModel;
       codes.push(await codeOf(loadClassifier(file)));
     }
-    expect(codes).toEqual(["TOO_FEW_SAMPLES", "BAD_MODEL_FILE", "TOO_FEW_SAMPLES", "BAD_MODEL_FILE", "TOO_FEW_SAMPLES", "BAD_MODEL_FILE"]);
+    expect(codes).toEqual([
+      "TOO_FEW_SAMPLES",
+      "BAD_MODEL_FILE",
+      "TOO_FEW_SAMPLES",
+      "BAD_MODEL_FILE",
+      "TOO_FEW_SAMPLES",
+      "BAD_MODEL_FILE",
+    ]);
   });
 
   it("one sample per class: every model fits, round-trips and knows each training row", async () => {
@@ -101,16 +119,27 @@ describe("one classifier contract, the same answers from SVM, RF and XGB", () =>
 
   // Minutes, not seconds, on this 2-core machine (one-vs-one SVM: ~500k class pairs per fit; XGB: one
   // wasm tree per class and round), so it runs on request: CONTRACT_LARGE=1 npx vitest run test/models/contract.test.ts
-  it.runIf(process.env.CONTRACT_LARGE === "1")("1,000 classes: every model fits them all and tells most training rows apart", async () => {
-    const { X, y } = blobs(1000, 1, 3, 6);
-    for (const a of ALL) {
-      const m = await fit(a, X, y);
-      expect(m.classes.length).toBe(1000);
-      await checkModel(m, X);
-      const sample = X.filter((_, i) => i % 10 === 0);
-      expect([a, accuracy(m, sample, y.filter((_, i) => i % 10 === 0)) >= 0.9]).toEqual([a, true]);
-    }
-  }, 1_800_000);
+  it.runIf(process.env.CONTRACT_LARGE === "1")(
+    "1,000 classes: every model fits them all and tells most training rows apart",
+    async () => {
+      const { X, y } = blobs(1000, 1, 3, 6);
+      for (const a of ALL) {
+        const m = await fit(a, X, y);
+        expect(m.classes.length).toBe(1000);
+        await checkModel(m, X);
+        const sample = X.filter((_, i) => i % 10 === 0);
+        expect([
+          a,
+          accuracy(
+            m,
+            sample,
+            y.filter((_, i) => i % 10 === 0),
+          ) >= 0.9,
+        ]).toEqual([a, true]);
+      }
+    },
+    1_800_000,
+  );
 
   it("params are typed per algorithm", () => {
     // compile-time checks: the wrong algorithm's parameter or a wrong type does not type-check

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { fitRandomForest, forestTrees, loadRandomForest, type StoredTree } from "../../src/models/random-forest.js";
+import {
+  fitRandomForest,
+  forestTrees,
+  loadRandomForest,
+  type StoredTree,
+} from "../../src/models/random-forest.js";
 import type { SerializedModel } from "../../src/models/types.js";
 import { createRng, normal } from "../../src/util/random.js";
 

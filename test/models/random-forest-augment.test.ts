@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { fitRandomForest, loadRandomForest } from "../../src/models/random-forest.js";
-import { augmentRow, augmentedWidth, foldImportance, interpolateRows, resolveAugment } from "../../src/models/tree-augment.js";
+import {
+  augmentRow,
+  augmentedWidth,
+  foldImportance,
+  interpolateRows,
+  resolveAugment,
+} from "../../src/models/tree-augment.js";
 import type { SerializedModel } from "../../src/models/types.js";
 import { createRng, normal } from "../../src/util/random.js";
 
@@ -35,7 +41,9 @@ describe("interpolateRows", () => {
 
   it("is deterministic for a seed and returns the rows unchanged for perRow 0", () => {
     expect(interpolateRows(X, codes, 2, createRng(5))).toEqual(interpolateRows(X, codes, 2, createRng(5)));
-    expect(interpolateRows(X, codes, 2, createRng(5))).not.toEqual(interpolateRows(X, codes, 2, createRng(6)));
+    expect(interpolateRows(X, codes, 2, createRng(5))).not.toEqual(
+      interpolateRows(X, codes, 2, createRng(6)),
+    );
     expect(interpolateRows(X, codes, 0, createRng(5)).X).toEqual(X);
   });
 });
@@ -92,17 +100,28 @@ describe("summary augmentation", () => {
       // classes differ only in the HT/PPT ratio, at random tempo: a relation no single input shows
       const tempo = 100 + rng() * 300;
       const ratio = [0.3, 0.6, 0.9][c]!;
-      X.push([tempo * ratio, 5 + rng(), tempo, 10 + rng(), tempo, 10 + rng(), tempo * (1 - ratio), 10 + rng()]);
+      X.push([
+        tempo * ratio,
+        5 + rng(),
+        tempo,
+        10 + rng(),
+        tempo,
+        10 + rng(),
+        tempo * (1 - ratio),
+        10 + rng(),
+      ]);
       y.push(c);
     }
-    const fit = (augment: string) => fitRandomForest(X.slice(0, 45), y.slice(0, 45), { seed: 1, params: { nTrees: 50, augment } });
+    const fit = (augment: string) =>
+      fitRandomForest(X.slice(0, 45), y.slice(0, 45), { seed: 1, params: { nTrees: 50, augment } });
     const m = await fit("auto");
     expect(m.params.augment).toBe("summary");
     expect(m.nFeatures).toBe(8);
     const imp = m.featureImportance!();
     expect(imp.length).toBe(8);
     expect(imp.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
-    const acc = (mm: typeof m) => X.slice(45).filter((r, i) => mm.classes[mm.predictIndex(r)] === y[45 + i]).length / (X.length - 45);
+    const acc = (mm: typeof m) =>
+      X.slice(45).filter((r, i) => mm.classes[mm.predictIndex(r)] === y[45 + i]).length / (X.length - 45);
     const plain = await fit("none");
     expect(plain.params.augment).toBe("none");
     expect(acc(m)).toBeGreaterThan(acc(plain));
@@ -122,7 +141,8 @@ describe("synthetic rows in the forest", () => {
   }
 
   it("are recorded in params, change the trees, and keep same-seed files byte-identical", async () => {
-    const fit = (synthetic: number, seed = 1) => fitRandomForest(X, y, { seed, params: { nTrees: 5, synthetic } });
+    const fit = (synthetic: number, seed = 1) =>
+      fitRandomForest(X, y, { seed, params: { nTrees: 5, synthetic } });
     const a = JSON.stringify((await fit(4)).toJSON());
     expect(JSON.stringify((await fit(4)).toJSON())).toBe(a);
     expect(JSON.stringify((await fit(0)).toJSON())).not.toBe(a);

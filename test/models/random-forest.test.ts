@@ -25,7 +25,10 @@ function blobs(seed: number, k: number, n: number, d: number, noise = 0): { X: n
   const y: number[] = [];
   for (let c = 0; c < k; c++) {
     for (let i = 0; i < n; i++) {
-      X.push([...centres[c]!.map((m) => m + normal(rng) * 2), ...Array.from({ length: noise }, () => rng() * 100)]);
+      X.push([
+        ...centres[c]!.map((m) => m + normal(rng) * 2),
+        ...Array.from({ length: noise }, () => rng() * 100),
+      ]);
       y.push(c);
     }
   }
@@ -38,8 +41,10 @@ function accuracy(m: Classifier, X: number[][], y: Label[]): number {
   return ok / X.length;
 }
 
-const roundTrip = (m: Classifier): SerializedModel => JSON.parse(JSON.stringify(m.toJSON())) as SerializedModel;
-const trees = (m: Classifier | SerializedModel): StoredTree[] => forestTrees("toJSON" in m ? roundTrip(m) : m);
+const roundTrip = (m: Classifier): SerializedModel =>
+  JSON.parse(JSON.stringify(m.toJSON())) as SerializedModel;
+const trees = (m: Classifier | SerializedModel): StoredTree[] =>
+  forestTrees("toJSON" in m ? roundTrip(m) : m);
 // exact tree shapes below are hand-checked for Gini on the rows given, without synthetic rows
 const PLAIN = { criterion: "gini", synthetic: 0 } as const;
 
@@ -56,7 +61,10 @@ async function expectCode(p: Promise<unknown> | (() => unknown), code: string): 
 describe("random forest: learning", () => {
   // 60 rows per class: the first 30 of each class train, the other 30 test
   const all = blobs(1, 5, 60, 4, 2);
-  const half = (keep: boolean) => ({ X: all.X.filter((_, i) => i % 60 < 30 === keep), y: all.y.filter((_, i) => i % 60 < 30 === keep) });
+  const half = (keep: boolean) => ({
+    X: all.X.filter((_, i) => i % 60 < 30 === keep),
+    y: all.y.filter((_, i) => i % 60 < 30 === keep),
+  });
   const train = half(true);
   const test = half(false);
 
@@ -105,28 +113,47 @@ describe("random forest: hand-checked trees", () => {
   const y = [0, 0, 1, 0, 1, 1, 1];
 
   it("a depth-1 tree cuts at the best Gini midpoint with the right leaf distributions", async () => {
-    const m = await fitRandomForest(X, y, { seed: 1, params: { ...PLAIN, nTrees: 1, splitter: "best", bootstrap: false, maxFeatures: "all", maxDepth: 1 } });
-    expect(trees(m)).toEqual([{ feature: [0, -2, -1], threshold: [4.5, 0, 0], right: [2, 0, 0], leafClass: [0, 1, 1], leafProb: [0.75, 0.25, 1] }]);
+    const m = await fitRandomForest(X, y, {
+      seed: 1,
+      params: { ...PLAIN, nTrees: 1, splitter: "best", bootstrap: false, maxFeatures: "all", maxDepth: 1 },
+    });
+    expect(trees(m)).toEqual([
+      {
+        feature: [0, -2, -1],
+        threshold: [4.5, 0, 0],
+        right: [2, 0, 0],
+        leafClass: [0, 1, 1],
+        leafProb: [0.75, 0.25, 1],
+      },
+    ]);
     expect([...m.predictProba([4.5])]).toEqual([0.75, 0.25]); // x ≤ threshold goes left
     expect([...m.predictProba([4.6])]).toEqual([0, 1]);
     expect([...m.featureImportance!()]).toEqual([1]);
   });
 
   it("a full-depth tree separates every training row", async () => {
-    const m = await fitRandomForest(X, y, { seed: 1, params: { ...PLAIN, nTrees: 1, splitter: "best", bootstrap: false, maxFeatures: "all" } });
+    const m = await fitRandomForest(X, y, {
+      seed: 1,
+      params: { ...PLAIN, nTrees: 1, splitter: "best", bootstrap: false, maxFeatures: "all" },
+    });
     expect(X.map((r) => m.classes[m.predictIndex(r)])).toEqual(y);
     // every leaf is pure
     expect(trees(m)[0]!.leafProb.every((p) => p === 1)).toBe(true);
   });
 
   it("bootstrap weights count repeated rows in the leaf distribution", async () => {
-    const m = await fitRandomForest(X, y, { seed: 5, params: { ...PLAIN, nTrees: 1, splitter: "best", bootstrap: true, maxFeatures: "all", maxDepth: 1 } });
+    const m = await fitRandomForest(X, y, {
+      seed: 5,
+      params: { ...PLAIN, nTrees: 1, splitter: "best", bootstrap: true, maxFeatures: "all", maxDepth: 1 },
+    });
     const t = trees(m)[0]!;
     // probabilities of a leaf are counts over a bootstrap sample of 7 rows, so multiples of 1/k for some k ≤ 7
     const k = t.feature[1]! < 0 ? -t.feature[1]! : 0;
     const probs = t.leafProb.slice(0, k);
     expect(probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
-    expect(probs.some((p) => [1, 2, 3, 4, 5, 6, 7].some((den) => Math.abs(p * den - Math.round(p * den)) < 1e-5))).toBe(true);
+    expect(
+      probs.some((p) => [1, 2, 3, 4, 5, 6, 7].some((den) => Math.abs(p * den - Math.round(p * den)) < 1e-5)),
+    ).toBe(true);
   });
 
   it("ExtraTrees thresholds fall in the gap between the node's values and skip constant features", async () => {
@@ -135,7 +162,10 @@ describe("random forest: hand-checked trees", () => {
       [10, 5],
       [20, 5],
     ];
-    const m = await fitRandomForest(X2, ["a", "b", "b"], { seed: 9, params: { ...PLAIN, nTrees: 20, splitter: "random", maxFeatures: 1 } });
+    const m = await fitRandomForest(X2, ["a", "b", "b"], {
+      seed: 9,
+      params: { ...PLAIN, nTrees: 20, splitter: "random", maxFeatures: 1 },
+    });
     for (const t of trees(m)) {
       expect(t.feature[0]).toBe(0); // feature 1 is constant, never used
       const thr = t.threshold[0]!;
@@ -147,7 +177,9 @@ describe("random forest: hand-checked trees", () => {
   });
 
   it("a single class is refused, as by every model (the shared contract)", async () => {
-    await expect(fitRandomForest([[1], [2]], ["only", "only"], { seed: 1, params: { nTrees: 2 } })).rejects.toMatchObject({ code: "TOO_FEW_SAMPLES" });
+    await expect(
+      fitRandomForest([[1], [2]], ["only", "only"], { seed: 1, params: { nTrees: 2 } }),
+    ).rejects.toMatchObject({ code: "TOO_FEW_SAMPLES" });
   });
 });
 
@@ -156,7 +188,11 @@ describe("random forest: labels, progress, determinism", () => {
 
   it("keeps label forms and orders classes numbers first, then strings", async () => {
     const names = ["carol", 10, "alice", 2];
-    const m = await fitRandomForest(X.slice(0, 40), X.slice(0, 40).map((_, i) => names[i % 4]!), { seed: 1, params: { nTrees: 3 } });
+    const m = await fitRandomForest(
+      X.slice(0, 40),
+      X.slice(0, 40).map((_, i) => names[i % 4]!),
+      { seed: 1, params: { nTrees: 3 } },
+    );
     expect(m.classes).toEqual([2, 10, "alice", "carol"]);
     expect(loadRandomForest(roundTrip(m)).classes).toEqual([2, 10, "alice", "carol"]);
   });
@@ -192,13 +228,23 @@ describe("random forest: refusals", () => {
 
   const corrupt = async (mutate: (m: any) => void) => {
     // depth 1 cannot separate 3 classes, so mixed leaves exist and leafSizes/leafClasses/leafProbs are non-empty
-    good ??= roundTrip(await fitRandomForest(X, y, { seed: 1, params: { nTrees: 2, splitter: "best", maxDepth: 1, synthetic: 0 } }));
+    good ??= roundTrip(
+      await fitRandomForest(X, y, {
+        seed: 1,
+        params: { nTrees: 2, splitter: "best", maxDepth: 1, synthetic: 0 },
+      }),
+    );
     const m = structuredClone(good);
     mutate(m);
     return () => loadRandomForest(m);
   };
   // rewrite one base64 array of the state through a typed-array view
-  const patch = (m: any, key: string, Ctor: typeof Uint16Array | typeof Float32Array | typeof Uint32Array, edit: (a: any) => void) => {
+  const patch = (
+    m: any,
+    key: string,
+    Ctor: typeof Uint16Array | typeof Float32Array | typeof Uint32Array,
+    edit: (a: any) => void,
+  ) => {
     const bytes = Uint8Array.from(Buffer.from(m.state[key], "base64"));
     const a = new Ctor(bytes.buffer);
     edit(a);
@@ -226,9 +272,18 @@ describe("random forest: refusals", () => {
     ["an unknown augment", (m) => (m.state.augment = "tempo")],
     ["a summary augment on rows that are not 8 wide", (m) => (m.state.augment = "summary")],
     ["importance of the wrong length", (m) => m.state.importance.push(0)],
-    ["a code naming neither feature nor class", (m) => patch(m, "codes", Uint16Array, (a) => (a[0] = 2 + 3 + 1))],
-    ["a leaf where a split was (malformed preorder)", (m) => patch(m, "codes", Uint16Array, (a) => (a[0] = 2))],
-    ["a split where the last leaf was (malformed preorder)", (m) => patch(m, "codes", Uint16Array, (a) => (a[a.length - 1] = 0))],
+    [
+      "a code naming neither feature nor class",
+      (m) => patch(m, "codes", Uint16Array, (a) => (a[0] = 2 + 3 + 1)),
+    ],
+    [
+      "a leaf where a split was (malformed preorder)",
+      (m) => patch(m, "codes", Uint16Array, (a) => (a[0] = 2)),
+    ],
+    [
+      "a split where the last leaf was (malformed preorder)",
+      (m) => patch(m, "codes", Uint16Array, (a) => (a[a.length - 1] = 0)),
+    ],
     ["tree sizes not matching the trees", (m) => patch(m, "treeSizes", Uint32Array, (a) => (a[0] += 1))],
     ["a non-finite threshold", (m) => patch(m, "thresholds", Float32Array, (a) => (a[0] = NaN))],
     ["a leaf class out of range", (m) => patch(m, "leafClasses", Uint16Array, (a) => (a[0] = 3))],
@@ -243,7 +298,20 @@ describe("random forest: refusals", () => {
   }
 
   it("refuses bad params with BAD_FLAG", () => {
-    for (const params of [{ nTrees: 0 }, { splitter: "fast" }, { maxFeatures: 1.5 }, { maxFeatures: "half" }, { maxDepth: 0 }, { bootstrap: "yes" }, { trees: 3 }, { criterion: "mse" }, { synthetic: -1 }, { synthetic: 1.5 }, { synthetic: "many" }, { augment: "tempo" }]) {
+    for (const params of [
+      { nTrees: 0 },
+      { splitter: "fast" },
+      { maxFeatures: 1.5 },
+      { maxFeatures: "half" },
+      { maxDepth: 0 },
+      { bootstrap: "yes" },
+      { trees: 3 },
+      { criterion: "mse" },
+      { synthetic: -1 },
+      { synthetic: 1.5 },
+      { synthetic: "many" },
+      { augment: "tempo" },
+    ]) {
       expect(() => resolveForestParams(params)).toThrow(expect.objectContaining({ code: "BAD_FLAG" }));
     }
     expect(resolveForestParams({ splitter: "best" }).bootstrap).toBe(true);
@@ -287,11 +355,24 @@ describe.skipIf(!existsSync(SHARED_DATA))("random forest on the shared data", ()
     const cols = head!.split(",");
     const keys = cols.filter((c) => c.startsWith("press-")).length;
     const rows = lines.map((l) => l.split(",").map(Number));
-    const X = rows.map((r) => extractTimings({ press: Array.from({ length: keys }, (_, i) => r[2 * i]!), release: Array.from({ length: keys }, (_, i) => r[2 * i + 1]!) }));
+    const X = rows.map((r) =>
+      extractTimings({
+        press: Array.from({ length: keys }, (_, i) => r[2 * i]!),
+        release: Array.from({ length: keys }, (_, i) => r[2 * i + 1]!),
+      }),
+    );
     const y = rows.map((r) => r[cols.indexOf("UserID")]!);
     const test = (i: number) => i % 5 === 0;
-    const m = await fitRandomForest(X.filter((_, i) => !test(i)), y.filter((_, i) => !test(i)), { seed: 1 });
-    const acc = accuracy(m, X.filter((_, i) => test(i)), y.filter((_, i) => test(i)));
+    const m = await fitRandomForest(
+      X.filter((_, i) => !test(i)),
+      y.filter((_, i) => !test(i)),
+      { seed: 1 },
+    );
+    const acc = accuracy(
+      m,
+      X.filter((_, i) => test(i)),
+      y.filter((_, i) => test(i)),
+    );
     // 5-fold CV measures ~0.84 (bench/train.mjs); chance is under 0.01
     expect(acc).toBeGreaterThan(0.7);
   });

@@ -37,7 +37,16 @@ async function train(dir: string, seed: number, keep?: number): Promise<Manifest
   const rf = await fitClassifier("RF", X, y, { seed, params: { nTrees: 10 } });
   return writeModelDir(
     dir,
-    [{ serialized: rf.toJSON(), featureSet: "summary", featureNames: ["a", "b", "c"], keys: null, fitSeconds: 0.1, metrics: { accuracy: seed / 10, macroF1: 0.5, holdoutRows: 6 } }],
+    [
+      {
+        serialized: rf.toJSON(),
+        featureSet: "summary",
+        featureNames: ["a", "b", "c"],
+        keys: null,
+        fitSeconds: 0.1,
+        metrics: { accuracy: seed / 10, macroF1: 0.5, holdoutRows: 6 },
+      },
+    ],
     {
       data: { name: `blobs-${seed}`, sha256: "0".repeat(64), rows: X.length, users: 3, layout: "wide" },
       seed,
@@ -48,8 +57,12 @@ async function train(dir: string, seed: number, keep?: number): Promise<Manifest
   );
 }
 
-const versionFiles = (dir: string) => (existsSync(join(dir, "versions")) ? readdirSync(join(dir, "versions")).sort() : []);
-const modelFiles = (dir: string) => readdirSync(dir).filter((f) => f.startsWith("rf-")).sort();
+const versionFiles = (dir: string) =>
+  existsSync(join(dir, "versions")) ? readdirSync(join(dir, "versions")).sort() : [];
+const modelFiles = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.startsWith("rf-"))
+    .sort();
 
 describe("model versions", () => {
   it("adds a version per train, keeps the last N with their metrics, and removes what no kept version names", async () => {
@@ -89,8 +102,14 @@ describe("model versions", () => {
     // the versions list is untouched by a rollback
     expect(listVersions(rolled).map((v) => v.id)).toEqual(["v1", "v2"]);
 
-    await expect(removeVersion(dir, "v1")).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/v1 is the active model version/) });
-    await expect(removeVersion(dir, "v9")).rejects.toMatchObject({ code: "UNKNOWN_MODEL", message: expect.stringMatching(/no model version "v9".*kept: v1, v2/) });
+    await expect(removeVersion(dir, "v1")).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringMatching(/v1 is the active model version/),
+    });
+    await expect(removeVersion(dir, "v9")).rejects.toMatchObject({
+      code: "UNKNOWN_MODEL",
+      message: expect.stringMatching(/no model version "v9".*kept: v1, v2/),
+    });
     await expect(activateVersion(dir, "v9")).rejects.toMatchObject({ code: "UNKNOWN_MODEL" });
     await expect(loadModelDir(dir, { version: "v7" })).rejects.toMatchObject({ code: "UNKNOWN_MODEL" });
 
@@ -108,7 +127,10 @@ describe("model versions", () => {
     const file = versionFiles(dir).find((f) => f.startsWith("v1."))!;
     const path = join(dir, "versions", file);
     await writeFile(path, (await readFile(path, "utf8")).replace("blobs-1", "blobs-X"));
-    await expect(activateVersion(dir, "v1")).rejects.toMatchObject({ code: "BAD_MODEL_FILE", message: expect.stringMatching(/checksum does not match/) });
+    await expect(activateVersion(dir, "v1")).rejects.toMatchObject({
+      code: "BAD_MODEL_FILE",
+      message: expect.stringMatching(/checksum does not match/),
+    });
     expect(activeVersionId(await readManifest(dir))).toBe("v2");
   });
 
@@ -118,7 +140,8 @@ describe("model versions", () => {
     // what an older keystroke-id wrote: the same manifest without any version field, and no versions/
     const { versionId: _a, versions: _b, lastVersionNumber: _c, ...legacy } = m;
     await writeFile(join(dir, MANIFEST_FILE), JSON.stringify(legacy, null, 2));
-    for (const f of versionFiles(dir)) await import("node:fs/promises").then((fs) => fs.rm(join(dir, "versions", f)));
+    for (const f of versionFiles(dir))
+      await import("node:fs/promises").then((fs) => fs.rm(join(dir, "versions", f)));
     const old = await readManifest(dir);
     expect(activeVersionId(old)).toBe("v1");
     expect(listVersions(old).map((v) => v.id)).toEqual(["v1"]);

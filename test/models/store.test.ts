@@ -3,7 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { fitClassifier } from "../../src/models/index.js";
-import { loadModelDir, MANIFEST_FILE, pickBest, writeModelDir, type ManifestModel } from "../../src/models/store.js";
+import {
+  loadModelDir,
+  MANIFEST_FILE,
+  pickBest,
+  writeModelDir,
+  type ManifestModel,
+} from "../../src/models/store.js";
 import { createRng } from "../../src/util/random.js";
 
 function blobs(seed: number) {
@@ -24,8 +30,21 @@ async function writeSample(dir: string) {
   const rf = await fitClassifier("RF", X, y, { seed: 3 });
   return writeModelDir(
     dir,
-    [{ serialized: rf.toJSON(), featureSet: "summary", featureNames: ["a", "b", "c"], keys: null, fitSeconds: 0.1, metrics: { accuracy: 1, macroF1: 1, holdoutRows: 3 } }],
-    { data: { name: "blobs", sha256: "0".repeat(64), rows: X.length, users: 3, layout: "wide" }, seed: 3, holdout: 0.2 },
+    [
+      {
+        serialized: rf.toJSON(),
+        featureSet: "summary",
+        featureNames: ["a", "b", "c"],
+        keys: null,
+        fitSeconds: 0.1,
+        metrics: { accuracy: 1, macroF1: 1, holdoutRows: 3 },
+      },
+    ],
+    {
+      data: { name: "blobs", sha256: "0".repeat(64), rows: X.length, users: 3, layout: "wide" },
+      seed: 3,
+      holdout: 0.2,
+    },
   );
 }
 
@@ -50,7 +69,9 @@ describe("model directory", () => {
     const path = join(dir, manifest.models[0]!.file);
     const text = await readFile(path, "utf8");
     await writeFile(path, text.replace(/"params":\{/, '"params":{"x":1,'));
-    await expect(loadModelDir(dir)).rejects.toThrow(/rf-summary\.[0-9a-f]{12}\.json: checksum does not match/);
+    await expect(loadModelDir(dir)).rejects.toThrow(
+      /rf-summary\.[0-9a-f]{12}\.json: checksum does not match/,
+    );
   });
 
   it("refuses an unknown format version", async () => {
@@ -60,7 +81,10 @@ describe("model directory", () => {
     const m = JSON.parse(await readFile(path, "utf8"));
     m.formatVersion = 99;
     await writeFile(path, JSON.stringify(m));
-    await expect(loadModelDir(dir)).rejects.toMatchObject({ code: "BAD_MODEL_FILE", message: expect.stringMatching(/format version 99/) });
+    await expect(loadModelDir(dir)).rejects.toMatchObject({
+      code: "BAD_MODEL_FILE",
+      message: expect.stringMatching(/format version 99/),
+    });
   });
 
   it("says there are no models when the directory has no manifest", async () => {
@@ -71,7 +95,9 @@ describe("model directory", () => {
   it("picks the best algorithm by held-out accuracy, timings first", () => {
     const m = (algorithm: "RF" | "SVM" | "XGB", featureSet: "timings" | "summary", accuracy: number) =>
       ({ algorithm, featureSet, metrics: { accuracy, macroF1: 0, holdoutRows: 1 } }) as ManifestModel;
-    expect(pickBest([m("RF", "timings", 0.8), m("SVM", "timings", 0.9), m("XGB", "summary", 0.95)])).toBe("SVM");
+    expect(pickBest([m("RF", "timings", 0.8), m("SVM", "timings", 0.9), m("XGB", "summary", 0.95)])).toBe(
+      "SVM",
+    );
     expect(pickBest([m("RF", "summary", 0.2), m("XGB", "summary", 0.3)])).toBe("XGB");
   });
 });

@@ -143,8 +143,13 @@ describe("pairwise coupling", () => {
     const truth = [0.5, 0.25, 0.15, 0.1];
     const k = truth.length;
     const r = new Float64Array(k * k);
-    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) if (i !== j) r[i * k + j] = truth[i]! / (truth[i]! + truth[j]!);
-    const p = multiclassProbability(k, r, { Q: new Float64Array(k * k), Qp: new Float64Array(k), p: new Float64Array(k) });
+    for (let i = 0; i < k; i++)
+      for (let j = 0; j < k; j++) if (i !== j) r[i * k + j] = truth[i]! / (truth[i]! + truth[j]!);
+    const p = multiclassProbability(k, r, {
+      Q: new Float64Array(k * k),
+      Qp: new Float64Array(k),
+      p: new Float64Array(k),
+    });
     // libsvm stops once the optimality error is below 0.005 / k, so agreement is to about that
     for (let i = 0; i < k; i++) expect(Math.abs(p[i]! - truth[i]!)).toBeLessThan(2e-3);
     expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
@@ -179,10 +184,19 @@ describe("Platt fits", () => {
 describe("scaler", () => {
   it("applies a signed log, then standardises with std 0 taken as 1", () => {
     expect(signedLog(-30, 30)).toBeCloseTo(-Math.log(2), 15);
-    const s = fitScaler([[0, 5], [30, 5]], "signed-log", 30);
+    const s = fitScaler(
+      [
+        [0, 5],
+        [30, 5],
+      ],
+      "signed-log",
+      30,
+    );
     expect(s.std[1]).toBe(1);
     const half = Math.log(2) / 2;
     expect(s.mean[0]).toBeCloseTo(half, 15);
-    expect(Array.from(applyScaler(s, [30, 5]))).toEqual([1, 0].map((v, i) => (i === 0 ? expect.closeTo(v, 12) : 0)));
+    expect(Array.from(applyScaler(s, [30, 5]))).toEqual(
+      [1, 0].map((v, i) => (i === 0 ? expect.closeTo(v, 12) : 0)),
+    );
   });
 });

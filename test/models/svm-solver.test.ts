@@ -19,7 +19,11 @@ function data(seed: number, perClass: number[]): { rows: number[][]; y: number[]
   return { rows, y };
 }
 
-const flat = (rows: number[][], y: number[]): SolverData => ({ X: Float64Array.from(rows.flat()), d: rows[0]!.length, y: Int32Array.from(y) });
+const flat = (rows: number[][], y: number[]): SolverData => ({
+  X: Float64Array.from(rows.flat()),
+  d: rows[0]!.length,
+  y: Int32Array.from(y),
+});
 
 describe("our SMO solver against libsvm (the oracle, same problem)", () => {
   for (const kernel of ["rbf", "laplacian"] as const) {
@@ -53,13 +57,19 @@ describe("our SMO solver against libsvm (the oracle, same problem)", () => {
     const d = flat(rows, y);
     const opts = { C: 10, gamma: 0.5, kernel: "laplacian" as const };
     const whole = trainOneVsOne(d, opts);
-    const split = assembleModel(d, opts, [...solvePairs(d, opts, 0, 3), ...solvePairs(d, opts, 3, 7), ...solvePairs(d, opts, 7, 10)]);
+    const split = assembleModel(d, opts, [
+      ...solvePairs(d, opts, 0, 3),
+      ...solvePairs(d, opts, 3, 7),
+      ...solvePairs(d, opts, 7, 10),
+    ]);
     expect(Array.from(split.core.coef)).toEqual(Array.from(whole.core.coef));
     expect(Array.from(split.core.rho)).toEqual(Array.from(whole.core.rho));
     expect(Array.from(split.core.sv)).toEqual(Array.from(whole.core.sv));
   });
 
   it("refuses rows that are not grouped by class", () => {
-    expect(() => trainOneVsOne(flat([[0], [1], [2]], [1, 0, 1]), { C: 1, gamma: 1, kernel: "rbf" })).toThrow(/grouped/);
+    expect(() => trainOneVsOne(flat([[0], [1], [2]], [1, 0, 1]), { C: 1, gamma: 1, kernel: "rbf" })).toThrow(
+      /grouped/,
+    );
   });
 });

@@ -4,7 +4,13 @@ import type { Label } from "../../src/data/types.js";
 import type { SerializedModel, TrainProgress } from "../../src/models/types.js";
 import { fitSvm, loadSvm, type SvmState } from "../../src/models/svm.js";
 import { loadLibsvm, parseLibsvmModel, toLibsvmText, trainSvc } from "../../src/models/svm-libsvm.js";
-import { createScratch, decisionValues, laplacianKernel, predictProbabilities, type SvmCore } from "../../src/models/svm-predict.js";
+import {
+  createScratch,
+  decisionValues,
+  laplacianKernel,
+  predictProbabilities,
+  type SvmCore,
+} from "../../src/models/svm-predict.js";
 import { applyScaler } from "../../src/models/svm-scaler.js";
 import { createRng, normal } from "../../src/util/random.js";
 
@@ -14,7 +20,10 @@ function blobs(seed: number, perClass: number, labels: Label[]): { X: number[][]
   const X: number[][] = [];
   const y: Label[] = [];
   labels.forEach((label, c) => {
-    const centre = Array.from({ length: 5 }, (_, f) => 100 + 60 * ((c >> f) & 1) + 40 * c * (f === 4 ? 1 : 0));
+    const centre = Array.from(
+      { length: 5 },
+      (_, f) => 100 + 60 * ((c >> f) & 1) + 40 * c * (f === 4 ? 1 : 0),
+    );
     for (let i = 0; i < perClass; i++) {
       X.push(centre.map((m) => m + 8 * normal(rng)));
       y.push(label);
@@ -48,7 +57,8 @@ describe("fitSvm on a separable fixture", async () => {
 
   it("classifies held-out rows correctly (> 95%)", () => {
     let ok = 0;
-    for (let i = 0; i < test.X.length; i++) if (model.classes[model.predictIndex(test.X[i]!)] === test.y[i]) ok++;
+    for (let i = 0; i < test.X.length; i++)
+      if (model.classes[model.predictIndex(test.X[i]!)] === test.y[i]) ok++;
     expect(ok / test.X.length).toBeGreaterThan(0.95);
   });
 
@@ -87,7 +97,8 @@ describe("fitSvm on a separable fixture", async () => {
     const text = JSON.stringify(model.toJSON());
     const loaded = loadSvm(JSON.parse(text) as SerializedModel);
     expect(loaded.classes).toEqual(model.classes);
-    for (const row of test.X.slice(0, 20)) expect(Array.from(loaded.predictProba(row))).toEqual(Array.from(model.predictProba(row)));
+    for (const row of test.X.slice(0, 20))
+      expect(Array.from(loaded.predictProba(row))).toEqual(Array.from(model.predictProba(row)));
     expect(JSON.stringify(loaded.toJSON())).toBe(text);
   });
 
@@ -104,7 +115,10 @@ describe("fitSvm on a separable fixture", async () => {
     const ref = lib.SVM.load(toLibsvmText(core, state.order));
     try {
       const rng = createRng(9);
-      const rows = [...test.X.slice(0, 40), ...Array.from({ length: 40 }, () => Array.from({ length: 5 }, () => 80 + 120 * rng()))];
+      const rows = [
+        ...test.X.slice(0, 40),
+        ...Array.from({ length: 40 }, () => Array.from({ length: 5 }, () => 80 + 120 * rng())),
+      ];
       const k = core.nClass;
       const votes = new Int32Array(k);
       for (const row of rows) {
@@ -131,7 +145,10 @@ describe("fitSvm on a separable fixture", async () => {
 });
 
 describe("an RBF model with libsvm's coupling", async () => {
-  const model = await fitSvm(train.X, train.y, { seed: 42, params: { kernel: "rbf", coupling: "wu-lin-weng" } });
+  const model = await fitSvm(train.X, train.y, {
+    seed: 42,
+    params: { kernel: "rbf", coupling: "wu-lin-weng" },
+  });
 
   it("matches libsvm-js's predictProbability and label on the same model", async () => {
     const state = model.toJSON().state as SvmState;
@@ -141,12 +158,16 @@ describe("an RBF model with libsvm's coupling", async () => {
     try {
       const rng = createRng(9);
       // held-out rows plus random points between and beyond the blobs
-      const rows = [...test.X.slice(0, 40), ...Array.from({ length: 40 }, () => Array.from({ length: 5 }, () => 80 + 120 * rng()))];
+      const rows = [
+        ...test.X.slice(0, 40),
+        ...Array.from({ length: 40 }, () => Array.from({ length: 5 }, () => 80 + 120 * rng())),
+      ];
       for (const row of rows) {
         const scaled = Array.from(applyScaler(state.scaler, row));
         const r = ref.predictOneProbability(scaled);
         const p = model.predictProba(row);
-        for (const e of r.estimates) expect(Math.abs(p[state.order[e.label]!]! - e.probability)).toBeLessThan(1e-9);
+        for (const e of r.estimates)
+          expect(Math.abs(p[state.order[e.label]!]! - e.probability)).toBeLessThan(1e-9);
         expect(model.predictIndex(row)).toBe(state.order[r.prediction]);
       }
     } finally {
@@ -159,7 +180,8 @@ describe("an RBF model with libsvm's coupling", async () => {
     delete json.state.kernel;
     delete json.state.coupling;
     const old = loadSvm(json);
-    for (const row of test.X.slice(0, 10)) expect(Array.from(old.predictProba(row))).toEqual(Array.from(model.predictProba(row)));
+    for (const row of test.X.slice(0, 10))
+      expect(Array.from(old.predictProba(row))).toEqual(Array.from(model.predictProba(row)));
   });
 });
 
@@ -170,15 +192,24 @@ describe("libsvm extraction", () => {
     const scaled = X.map((r) => r.map((v) => (v - 130) / 40));
     const lib = await loadLibsvm();
     const fromMemory = trainSvc(lib, scaled, y, { C: 3, gamma: 0.4, kernel: "rbf" });
-    const svm = new lib.SVM({ type: lib.SVM.SVM_TYPES.C_SVC, kernel: lib.SVM.KERNEL_TYPES.RBF, gamma: 0.4, cost: 3, quiet: true });
+    const svm = new lib.SVM({
+      type: lib.SVM.SVM_TYPES.C_SVC,
+      kernel: lib.SVM.KERNEL_TYPES.RBF,
+      gamma: 0.4,
+      cost: 3,
+      quiet: true,
+    });
     svm.train(scaled, y);
     const text = parseLibsvmModel(svm.serializeModel());
     svm.free();
     expect(fromMemory.labels).toEqual(text.labels);
     expect(fromMemory.core.nSV).toEqual(text.nSV);
-    Array.from(fromMemory.core.rho).forEach((v, p) => expect(Math.abs(v - text.rho[p]!)).toBeLessThanOrEqual(5e-6 * Math.abs(v)));
+    Array.from(fromMemory.core.rho).forEach((v, p) =>
+      expect(Math.abs(v - text.rho[p]!)).toBeLessThanOrEqual(5e-6 * Math.abs(v)),
+    );
     const l = text.totalSV;
-    for (let s = 0; s < l; s++) for (let c = 0; c < 2; c++) expect(fromMemory.core.coef[c * l + s]).toBeCloseTo(text.coefs[s]![c]!, 12);
+    for (let s = 0; s < l; s++)
+      for (let c = 0; c < 2; c++) expect(fromMemory.core.coef[c * l + s]).toBeCloseTo(text.coefs[s]![c]!, 12);
   });
 
   it("reads a precomputed-kernel (Laplacian) model from memory as libsvm's text has it", async () => {
@@ -187,8 +218,16 @@ describe("libsvm extraction", () => {
     const scaled = X.map((r) => r.map((v) => (v - 130) / 40));
     const lib = await loadLibsvm();
     const fromMemory = trainSvc(lib, scaled, y, { C: 3, gamma: 0.4, kernel: "laplacian" });
-    const svm = new lib.SVM({ type: lib.SVM.SVM_TYPES.C_SVC, kernel: lib.SVM.KERNEL_TYPES.PRECOMPUTED, cost: 3, quiet: true });
-    svm.train(scaled.map((a, i) => [i + 1, ...scaled.map((b) => laplacianKernel(a, b, 0.4))]), y);
+    const svm = new lib.SVM({
+      type: lib.SVM.SVM_TYPES.C_SVC,
+      kernel: lib.SVM.KERNEL_TYPES.PRECOMPUTED,
+      cost: 3,
+      quiet: true,
+    });
+    svm.train(
+      scaled.map((a, i) => [i + 1, ...scaled.map((b) => laplacianKernel(a, b, 0.4))]),
+      y,
+    );
     const indices = svm.getSVIndices();
     const text = parseLibsvmModel(svm.serializeModel());
     svm.free();
@@ -197,9 +236,12 @@ describe("libsvm extraction", () => {
     expect(fromMemory.core.nSV).toEqual(text.nSV);
     // the support vectors are the training rows libsvm names by number
     text.svs.forEach((sv, s) => expect(sv.get(0)).toBe(indices[s]! + 1));
-    indices.forEach((row, s) => expect(Array.from(fromMemory.core.sv.subarray(s * 5, s * 5 + 5))).toEqual(scaled[row]));
+    indices.forEach((row, s) =>
+      expect(Array.from(fromMemory.core.sv.subarray(s * 5, s * 5 + 5))).toEqual(scaled[row]),
+    );
     const l = text.totalSV;
-    for (let s = 0; s < l; s++) for (let c = 0; c < 2; c++) expect(fromMemory.core.coef[c * l + s]).toBeCloseTo(text.coefs[s]![c]!, 12);
+    for (let s = 0; s < l; s++)
+      for (let c = 0; c < 2; c++) expect(fromMemory.core.coef[c * l + s]).toBeCloseTo(text.coefs[s]![c]!, 12);
   });
 
   it("evaluates a libsvm-trained probability model like libsvm-js does", async () => {
@@ -207,7 +249,14 @@ describe("libsvm extraction", () => {
     const y = X.map((_, i) => Math.floor(i / 12));
     const scaled = X.map((r) => r.map((v) => (v - 140) / 50));
     const lib = await loadLibsvm();
-    const svm = new lib.SVM({ type: lib.SVM.SVM_TYPES.C_SVC, kernel: lib.SVM.KERNEL_TYPES.RBF, gamma: 0.5, cost: 1, probabilityEstimates: true, quiet: true });
+    const svm = new lib.SVM({
+      type: lib.SVM.SVM_TYPES.C_SVC,
+      kernel: lib.SVM.KERNEL_TYPES.RBF,
+      gamma: 0.5,
+      cost: 1,
+      probabilityEstimates: true,
+      quiet: true,
+    });
     svm.train(scaled, y);
     const textModel = svm.serializeModel();
     svm.free();
@@ -219,8 +268,13 @@ describe("libsvm extraction", () => {
       kernel: "rbf",
       gamma: parsed.gamma,
       nSV: parsed.nSV,
-      sv: Float64Array.from(parsed.svs.flatMap((m) => Array.from({ length: d }, (_, f) => m.get(f + 1) ?? 0))),
-      coef: Float64Array.from({ length: (parsed.nClass - 1) * parsed.totalSV }, (_, i) => parsed.coefs[i % parsed.totalSV]![Math.floor(i / parsed.totalSV)]!),
+      sv: Float64Array.from(
+        parsed.svs.flatMap((m) => Array.from({ length: d }, (_, f) => m.get(f + 1) ?? 0)),
+      ),
+      coef: Float64Array.from(
+        { length: (parsed.nClass - 1) * parsed.totalSV },
+        (_, i) => parsed.coefs[i % parsed.totalSV]![Math.floor(i / parsed.totalSV)]!,
+      ),
       rho: Float64Array.from(parsed.rho),
       probA: Float64Array.from(parsed.probA!),
       probB: Float64Array.from(parsed.probB!),
@@ -276,11 +330,21 @@ describe("fitSvm behaviour", () => {
   });
 
   it("refuses one class, bad parameters and ragged rows with KeystrokeErrors", async () => {
-    const codeOf = (p: Promise<unknown>) => p.then(() => "resolved", (e: unknown) => (isKeystrokeError(e) ? e.code : String(e)));
-    expect(await codeOf(fitSvm(small.X.slice(0, 8), small.y.slice(0, 8), { seed: 1 }))).toBe("TOO_FEW_SAMPLES");
+    const codeOf = (p: Promise<unknown>) =>
+      p.then(
+        () => "resolved",
+        (e: unknown) => (isKeystrokeError(e) ? e.code : String(e)),
+      );
+    expect(await codeOf(fitSvm(small.X.slice(0, 8), small.y.slice(0, 8), { seed: 1 }))).toBe(
+      "TOO_FEW_SAMPLES",
+    );
     expect(await codeOf(fitSvm(small.X, small.y, { seed: 1, params: { C: -1 } }))).toBe("BAD_FLAG");
-    expect(await codeOf(fitSvm(small.X, small.y, { seed: 1, params: { kernel: "linear" } }))).toBe("BAD_FLAG");
-    expect(await codeOf(fitSvm(small.X, small.y, { seed: 1, params: { coupling: "vote" } }))).toBe("BAD_FLAG");
+    expect(await codeOf(fitSvm(small.X, small.y, { seed: 1, params: { kernel: "linear" } }))).toBe(
+      "BAD_FLAG",
+    );
+    expect(await codeOf(fitSvm(small.X, small.y, { seed: 1, params: { coupling: "vote" } }))).toBe(
+      "BAD_FLAG",
+    );
     const ragged = small.X.map((r, i) => (i === 4 ? r.slice(1) : r));
     // the same code as RF and XGB give (models/common.ts)
     expect(await codeOf(fitSvm(ragged, small.y, { seed: 1 }))).toBe("BAD_ROW");
@@ -290,7 +354,8 @@ describe("fitSvm behaviour", () => {
 describe("loadSvm refuses corrupted models", async () => {
   const { X, y } = blobs(8, 6, [1, 2, 3]);
   const good = (await fitSvm(X, y, { seed: 1, params: { C: 10, gammaScale: 1 } })).toJSON();
-  const copy = () => JSON.parse(JSON.stringify(good)) as SerializedModel & { state: SvmState & Record<string, unknown> };
+  const copy = () =>
+    JSON.parse(JSON.stringify(good)) as SerializedModel & { state: SvmState & Record<string, unknown> };
 
   const corruptions: Array<[string, (m: ReturnType<typeof copy>) => void]> = [
     ["wrong algorithm", (m) => ((m as { algorithm: string }).algorithm = "RF")],

@@ -4,7 +4,15 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import type { Label } from "../../src/data/types.js";
-import { fitXgboost, fitXgboostWithBooster, loadXgbWasm, loadXgboost, parseBooster, resolveXgbParams, type XgbTree } from "../../src/models/xgboost.js";
+import {
+  fitXgboost,
+  fitXgboostWithBooster,
+  loadXgbWasm,
+  loadXgboost,
+  parseBooster,
+  resolveXgbParams,
+  type XgbTree,
+} from "../../src/models/xgboost.js";
 import type { Classifier, SerializedModel, TrainProgress } from "../../src/models/types.js";
 import { createRng, normal } from "../../src/util/random.js";
 import { ROOT } from "../helpers/cli.js";
@@ -25,13 +33,21 @@ function fixture(seed: number, k: number, n: number): { X: number[][]; y: number
 }
 
 // small boosted setting: the measured defaults (forest mode, 100 trees per class) are slow for unit tests
-const QUICK = { rounds: 4, num_parallel_tree: 1, max_depth: 3, eta: 0.5, subsample: 0.8, colsample_bylevel: 1 };
+const QUICK = {
+  rounds: 4,
+  num_parallel_tree: 1,
+  max_depth: 3,
+  eta: 0.5,
+  subsample: 0.8,
+  colsample_bylevel: 1,
+};
 
 function accuracy(m: Classifier, X: number[][], y: Label[]): number {
   return X.filter((row, i) => m.classes[m.predictIndex(row)] === y[i]).length / X.length;
 }
 
-const roundTrip = (m: Classifier): SerializedModel => JSON.parse(JSON.stringify(m.toJSON())) as SerializedModel;
+const roundTrip = (m: Classifier): SerializedModel =>
+  JSON.parse(JSON.stringify(m.toJSON())) as SerializedModel;
 
 describe("xgboost: learning and agreement with the wasm booster", () => {
   const train = fixture(1, 4, 30);
@@ -47,7 +63,10 @@ describe("xgboost: learning and agreement with the wasm booster", () => {
   });
 
   it("TS probabilities match XGBoost's own predict to 1e-5 (including -1 and 0 feature values)", async () => {
-    const { classifier, booster } = await fitXgboostWithBooster(train.X, train.y, { seed: 5, params: { ...QUICK, rounds: 6, max_depth: 4 } });
+    const { classifier, booster } = await fitXgboostWithBooster(train.X, train.y, {
+      seed: 5,
+      params: { ...QUICK, rounds: 6, max_depth: 4 },
+    });
     try {
       let worst = 0;
       for (const row of [...train.X, ...test.X, [50, 50, 50, -1], [0, 0, 0, 0]]) {
@@ -64,7 +83,10 @@ describe("xgboost: learning and agreement with the wasm booster", () => {
 
   it("the default (forest mode) also matches the wasm booster", async () => {
     const small = fixture(2, 3, 15);
-    const { classifier, booster } = await fitXgboostWithBooster(small.X, small.y, { seed: 1, params: { num_parallel_tree: 10 } });
+    const { classifier, booster } = await fitXgboostWithBooster(small.X, small.y, {
+      seed: 1,
+      params: { num_parallel_tree: 10 },
+    });
     try {
       for (const row of small.X) {
         const theirs = booster.predict(row);
@@ -84,12 +106,23 @@ describe("xgboost: learning and agreement with the wasm booster", () => {
     const d = 4;
     const data = xgb.malloc(n * d * 4);
     const labels = xgb.malloc(n * 4);
-    train.X.forEach((row, i) => row.forEach((v, j) => (xgb.heapF32()[data / 4 + i * d + j] = v === -1 ? Math.fround(-1 - 2 ** -23) : v)));
+    train.X.forEach((row, i) =>
+      row.forEach(
+        (v, j) => (xgb.heapF32()[data / 4 + i * d + j] = v === -1 ? Math.fround(-1 - 2 ** -23) : v),
+      ),
+    );
     train.y.forEach((c, i) => (xgb.heapF32()[labels / 4 + i] = c));
     const h = xgb.create(data, labels, n, d);
     xgb.freePtr(data);
     xgb.freePtr(labels);
-    const set: Record<string, string> = { booster: "gbtree", objective: "multi:softprob", num_class: "4", silent: "1", nthread: "1", seed: "9" };
+    const set: Record<string, string> = {
+      booster: "gbtree",
+      objective: "multi:softprob",
+      num_class: "4",
+      silent: "1",
+      nthread: "1",
+      seed: "9",
+    };
     for (const [k, v] of Object.entries(params)) if (k !== "rounds") set[k] = String(v);
     for (const [k, v] of Object.entries(set)) xgb.setParam(h, k, v);
     xgb.train(h, params.rounds);
@@ -171,7 +204,12 @@ describe("xgboost: reading the binary booster by hand", () => {
   });
 
   it("sums leaves per class over base_score and applies softmax", () => {
-    const m = loadXgboost({ algorithm: "XGB", classes: ["a", "b"], params: {}, state: parseBooster(handModel(), 2, 2) });
+    const m = loadXgboost({
+      algorithm: "XGB",
+      classes: ["a", "b"],
+      params: {},
+      state: parseBooster(handModel(), 2, 2),
+    });
     const p0 = (margin0: number) => 1 / (1 + Math.exp(0.5 + 0.75 - margin0));
     expect(m.predictProba([0, 0])[0]).toBeCloseTo(p0(0.5 + 0.25), 12); // feature 1 < 0.5: left leaf
     expect(m.predictProba([5, 1])[0]).toBeCloseTo(p0(0.5 + 0.125), 12); // feature 0 ≥ 3
@@ -182,7 +220,9 @@ describe("xgboost: reading the binary booster by hand", () => {
 
   it("refuses a truncated or foreign booster", () => {
     const bytes = handModel();
-    expect(() => parseBooster(bytes.slice(0, bytes.length - 30), 2, 2)).toThrow(expect.objectContaining({ code: "IO" }));
+    expect(() => parseBooster(bytes.slice(0, bytes.length - 30), 2, 2)).toThrow(
+      expect.objectContaining({ code: "IO" }),
+    );
     expect(() => parseBooster(bytes, 3, 2)).toThrow(/3 classes|classes/);
   });
 });
@@ -192,9 +232,19 @@ describe("xgboost: labels, progress, determinism, save/load", () => {
 
   it("keeps string labels and orders classes numbers first", async () => {
     const names = ["zed", 7, "amy"];
-    const m = await fitXgboost(X, y.map((c) => names[c]!), { seed: 1, params: { ...QUICK, rounds: 2 } });
+    const m = await fitXgboost(
+      X,
+      y.map((c) => names[c]!),
+      { seed: 1, params: { ...QUICK, rounds: 2 } },
+    );
     expect(m.classes).toEqual([7, "amy", "zed"]);
-    expect(accuracy(m, X, y.map((c) => names[c]!))).toBeGreaterThan(0.95);
+    expect(
+      accuracy(
+        m,
+        X,
+        y.map((c) => names[c]!),
+      ),
+    ).toBeGreaterThan(0.95);
   });
 
   it("reports one progress event per round", async () => {
@@ -273,10 +323,19 @@ describe("xgboost: refusals", () => {
   }
 
   it("refuses bad params, a single class and rows of the wrong width", async () => {
-    for (const params of [{ rounds: 0 }, { eta: 2 }, { max_depth: 1.5 }, { subsample: 0 }, { booster: "dart" }, { eta: "0.3" }]) {
+    for (const params of [
+      { rounds: 0 },
+      { eta: 2 },
+      { max_depth: 1.5 },
+      { subsample: 0 },
+      { booster: "dart" },
+      { eta: "0.3" },
+    ]) {
       expect(() => resolveXgbParams(params)).toThrow(expect.objectContaining({ code: "BAD_FLAG" }));
     }
-    await expect(fitXgboost([[1], [2]], [5, 5], { seed: 1 })).rejects.toMatchObject({ code: "TOO_FEW_SAMPLES" });
+    await expect(fitXgboost([[1], [2]], [5, 5], { seed: 1 })).rejects.toMatchObject({
+      code: "TOO_FEW_SAMPLES",
+    });
     const m = await fitXgboost(X, y, { seed: 1, params: { ...QUICK, rounds: 1 } });
     expect(() => m.predictProba([1, 2])).toThrow(expect.objectContaining({ code: "BAD_REQUEST" }));
   });
