@@ -24,7 +24,7 @@ export function trainSummaryModels(data, out, seed = 42, only = undefined) {
     "0",
     "--seed",
     String(seed),
-    "--out",
+    "--models-dir",
     out,
     "--json",
   ];

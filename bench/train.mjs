@@ -233,7 +233,7 @@ function wholeTrainRuns(data, pyOk) {
         "0",
         "--no-verification",
         "--json",
-        "--out",
+        "--models-dir",
         out,
       ]),
     ],
