@@ -44,6 +44,13 @@ export interface IdentityWrite {
   onlyIfNew?: boolean;
   audit: AuditEntry;
   now: number;
+  /**
+   * The template as JSON text without its `samples` (import: the export's own text, already checked), stored
+   * as it is instead of serialising `template` again; it must parse to `template` less `samples`.
+   */
+  templateText?: string;
+  /** `samples` as JSON texts, one per sample (import: the export's own), likewise. */
+  sampleTexts?: string[];
   /** Kept from an export (import); default `now`. */
   enrolledAt?: number;
   updatedAt?: number;
