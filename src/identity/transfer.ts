@@ -1,7 +1,10 @@
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { KeystrokeError } from "../errors.js";
 import type { IdentityWrite, Store } from "../store/index.js";
 import type { PopulationStats, Template } from "../verify/types.js";
-import { sampleHash, userKey } from "./service.js";
+import { prepareLine, type PreparedLine } from "./import-lines.js";
 
 /** The first line of an export. */
 export const EXPORT_FORMAT = "keystroke-id/identities";
@@ -92,11 +95,16 @@ export const IMPORT_BATCH = 2000;
  * all: an import that stops (a bad line is BAD_ROW naming the file and line; a store error keeps its
  * code) wrote every user before the batch it stopped in and nothing after, and its error says how many
  * users and up to which line. The populations are written with the first batch.
+ *
+ * Lines are parsed and checked by a worker thread (import-lines.ts, the same code as in this thread)
+ * while this one writes the batches before them: on two cores an import takes about the longer of the two
+ * rather than their sum. `parallel: false`, or running from the TypeScript sources (no compiled worker),
+ * does it all in this thread.
  */
 export async function importStore(
   store: Store,
   lines: AsyncIterable<string>,
-  options: { file?: string; instance?: string; batch?: number } = {},
+  options: { file?: string; instance?: string; batch?: number; parallel?: boolean } = {},
 ): Promise<ImportReport> {
   const file = options.file ?? "<stdin>";
   const batchSize = options.batch ?? IMPORT_BATCH;
@@ -124,21 +132,13 @@ export async function importStore(
   try {
     await store.bulk(async () => {
       let headerSeen = false;
-      for await (const raw of lines) {
-        n++;
-        if (raw.trim() === "") continue;
-        let line: ExportLine;
-        try {
-          line = JSON.parse(raw) as ExportLine;
-        } catch (e) {
-          throw new KeystrokeError(
-            "BAD_ROW",
-            `not JSON (${(e as Error).message})`,
-            { file, line: n },
-            { cause: e },
-          );
-        }
+      for await (const [at, prepared] of prepareLines(lines, file, options.parallel ?? true)) {
+        n = at;
+        if (prepared.t === "blank") continue;
+        if (prepared.t === "error" && (!prepared.json || headerSeen))
+          throw new KeystrokeError(prepared.code, prepared.detail, prepared.place);
         if (!headerSeen) {
+          const line = prepared.t === "value" ? prepared.value : null;
           if (!line || (line as { format?: unknown }).format !== EXPORT_FORMAT)
             throw new KeystrokeError(
               "BAD_ROW",
@@ -154,6 +154,39 @@ export async function importStore(
           headerSeen = true;
           continue;
         }
+        if (prepared.t === "user") {
+          const u = prepared.user;
+          if (u.population !== null && !seen.has(u.population))
+            throw new KeystrokeError(
+              "BAD_ROW",
+              `names population ${u.population}, which no earlier line gives`,
+              { file, line: n },
+            );
+          const now = Date.now();
+          batch.push({
+            id: u.id,
+            template: u.template,
+            // the export's population id, mapped to the store's at flush
+            populationId: u.population,
+            samples: u.samples,
+            sampleHashes: u.sampleHashes,
+            audit: {
+              id: u.id,
+              at: now,
+              action: "import",
+              outcome: "ok",
+              score: u.template.threshold,
+              instance: options.instance ?? "import",
+              detail: file,
+            },
+            now,
+            enrolledAt: u.enrolledAt || now,
+            updatedAt: u.updatedAt || now,
+          });
+          if (batch.length >= batchSize) await flush();
+          continue;
+        }
+        const line = (prepared as { value: unknown }).value;
         const kind = (line as { kind?: unknown } | null)?.kind;
         if (kind === "population") {
           const p = line as Extract<ExportLine, { kind: "population" }>;
@@ -166,59 +199,6 @@ export async function importStore(
             });
           pendingPopulations.push(p);
           seen.add(p.pid);
-        } else if (kind === "user") {
-          const u = line as Extract<ExportLine, { kind: "user" }>;
-          const t = u.template;
-          if (
-            typeof u.id !== "string" ||
-            !isTemplate(t) ||
-            !Array.isArray(u.samples) ||
-            !u.samples.every(
-              (v) => Array.isArray(v) && v.length === t.nFeatures && v.every((x) => Number.isFinite(x)),
-            )
-          ) {
-            throw new KeystrokeError(
-              "BAD_ROW",
-              "user line needs id, template (detector, n, nFeatures, threshold) and samples (each of the template's nFeatures timings)",
-              { file, line: n },
-            );
-          }
-          const id = userKey(u.id, { field: `line ${n}: id` });
-          const texts = storedTexts(raw, u);
-          if (texts === null || MAY_OVERFLOW.test(texts.template)) {
-            const bad = nonFinite(t, "template");
-            if (bad !== null)
-              throw new KeystrokeError("BAD_ROW", `${bad} is not a finite number`, { file, line: n });
-          }
-          if (u.population !== null && !seen.has(u.population))
-            throw new KeystrokeError(
-              "BAD_ROW",
-              `names population ${u.population}, which no earlier line gives`,
-              { file, line: n },
-            );
-          const now = Date.now();
-          batch.push({
-            id,
-            template: t,
-            // the export's population id, mapped to the store's at flush
-            populationId: u.population,
-            samples: u.samples,
-            ...(texts ? { templateText: texts.template, sampleTexts: texts.samples } : {}),
-            sampleHashes: u.samples.map(sampleHash),
-            audit: {
-              id,
-              at: now,
-              action: "import",
-              outcome: "ok",
-              score: t.threshold,
-              instance: options.instance ?? "import",
-              detail: file,
-            },
-            now,
-            enrolledAt: Number(u.enrolled_at) || now,
-            updatedAt: Number(u.updated_at) || now,
-          });
-          if (batch.length >= batchSize) await flush();
         } else {
           throw new KeystrokeError("BAD_ROW", `unknown line kind ${JSON.stringify(kind)}`, { file, line: n });
         }
@@ -232,135 +212,81 @@ export async function importStore(
   return report;
 }
 
-/** The fields a stored template needs, of the right types (finite numbers, whole counts). */
-function isTemplate(t: unknown): t is Template {
-  if (typeof t !== "object" || t === null || Array.isArray(t)) return false;
-  const x = t as Partial<Template>;
-  return (
-    typeof x.detector === "string" &&
-    Number.isInteger(x.n) &&
-    x.n! >= 0 &&
-    Number.isInteger(x.nFeatures) &&
-    x.nFeatures! > 0 &&
-    Number.isFinite(x.threshold)
-  );
-}
+// lines sent to the worker at a time, and at most this many sent and not yet taken back: more than a batch,
+// so the worker has the next batch's lines while this thread writes
+const CHUNK_LINES = 250;
+const AHEAD_LINES = IMPORT_BATCH + 4 * CHUNK_LINES;
+const WORKER = new URL("./import-worker.js", import.meta.url);
 
-/** The path of the first number in `x` that is not finite (JSON's 1e999 parses to Infinity), or null. */
-function nonFinite(x: unknown, path: string): string | null {
-  if (typeof x === "number") return Number.isFinite(x) ? null : path;
-  if (Array.isArray(x)) {
-    for (let i = 0; i < x.length; i++) {
-      const bad = nonFinite(x[i], `${path}[${i}]`);
-      if (bad !== null) return bad;
+/** The lines prepared (with their 1-based numbers), in order: by a worker thread when there is one, else here. */
+async function* prepareLines(
+  lines: AsyncIterable<string>,
+  file: string,
+  parallel: boolean,
+): AsyncGenerator<[number, PreparedLine]> {
+  let n = 0;
+  if (!parallel || !existsSync(fileURLToPath(WORKER))) {
+    for await (const raw of lines) {
+      n++;
+      yield [n, prepareLine(raw, n, file)];
     }
-  } else if (typeof x === "object" && x !== null) {
-    for (const [k, v] of Object.entries(x)) {
-      const bad = nonFinite(v, `${path}.${k}`);
-      if (bad !== null) return bad;
+    return;
+  }
+  // the young generation sized for parsing megabytes of JSON a second: fewer, cheaper collections
+  const worker = new Worker(WORKER, { resourceLimits: { maxYoungGenerationSizeMb: 64 } });
+  const waiting: Array<{ resolve: (out: PreparedLine[]) => void; reject: (e: unknown) => void }> = [];
+  const fail = (e: unknown) => {
+    for (const w of waiting.splice(0)) w.reject(e);
+  };
+  worker.on("message", (out: PreparedLine[]) => waiting[0]?.resolve(out));
+  worker.on("error", fail);
+  worker.on("exit", (code) => fail(new Error(`the import's worker thread stopped (exit ${code})`)));
+  const input = lines[Symbol.asyncIterator]();
+  const sent: Array<{ first: number; out: Promise<PreparedLine[]> }> = [];
+  let ahead = 0;
+  let ended = false;
+  const send = (chunk: string[]) => {
+    const first = n + 1;
+    n += chunk.length;
+    ahead += chunk.length;
+    const out = new Promise<PreparedLine[]>((resolve, reject) => {
+      waiting.push({
+        resolve: (o) => {
+          waiting.shift();
+          resolve(o);
+        },
+        reject,
+      });
+    });
+    // taken by whoever awaits it; a failure of a chunk never awaited (an import that stopped) is no crash
+    out.catch(() => undefined);
+    sent.push({ first, out });
+    worker.postMessage({ first, lines: chunk, file });
+  };
+  try {
+    for (;;) {
+      while (!ended && ahead < AHEAD_LINES) {
+        const chunk: string[] = [];
+        while (chunk.length < CHUNK_LINES) {
+          const r = await input.next();
+          if (r.done) {
+            ended = true;
+            break;
+          }
+          chunk.push(r.value);
+        }
+        if (chunk.length) send(chunk);
+      }
+      const next = sent.shift();
+      if (!next) return;
+      const out = await next.out;
+      ahead -= out.length;
+      for (let k = 0; k < out.length; k++) yield [next.first + k, out[k]!];
     }
-  }
-  return null;
-}
-
-// In compact JSON a number can only exceed 1.8e308 (and parse to Infinity) with an exponent of three digits
-// or a run of hundreds of digits: text without either needs no walk through its numbers.
-const MAY_OVERFLOW = /[eE][+-]?\d{3}|[,:[]-?\d{200}/;
-
-/**
- * The texts to store for a user line that JSON.parse has read and the caller has checked: its template and
- * its samples, cut out of the line itself when the line is compact JSON as an export writes it (serialising
- * them again gives the same text, and took a quarter of an import's time). Null for any other line (spaces
- * between tokens, escaped keys, a template carrying its own `samples`): the store serialises those.
- */
-function storedTexts(
-  raw: string,
-  u: { template: Template; samples: number[][] },
-): { template: string; samples: string[] } | null {
-  if (Object.hasOwn(u.template, "samples")) return null;
-  const spans = compactSpans(raw, ["template", "samples"]);
-  const t = spans?.get("template");
-  const s = spans?.get("samples");
-  if (!t || !s) return null;
-  // samples were checked to be arrays of numbers: in compact text their elements are split by "],["
-  const inner = raw.slice(s[0] + 1, s[1] - 1);
-  const samples = inner === "" ? [] : inner.split("],[");
-  if (samples.length !== u.samples.length) return null;
-  const last = samples.length - 1;
-  for (let i = 0; i <= last; i++) samples[i] = `${i === 0 ? "" : "["}${samples[i]}${i === last ? "" : "]"}`;
-  return { template: raw.slice(t[0], t[1]), samples };
-}
-
-// everything but strings' quotes, brackets and whitespace: numbers, literals, commas and colons
-const PLAIN = /[^"{}[\]\s]*/y;
-// where a number or literal ends
-const SCALAR_END = /[,}\]\s]|$/g;
-
-/** The index after the string that starts (with its quote) at `i`. */
-function endOfString(text: string, i: number): number {
-  for (let j = i + 1; ;) {
-    const q = text.indexOf('"', j);
-    if (q < 0) return -1;
-    let b = q - 1;
-    while (text.charCodeAt(b) === 92) b--;
-    // an even number of backslashes before the quote: it ends the string
-    if ((q - 1 - b) % 2 === 0) return q + 1;
-    j = q + 1;
-  }
-}
-
-/** The index after the value that starts at `i` in valid JSON text; -1 on whitespace between its tokens. */
-function endOfValue(text: string, i: number): number {
-  const c = text.charCodeAt(i);
-  if (c === 34) return endOfString(text, i);
-  if (c !== 123 && c !== 91) {
-    SCALAR_END.lastIndex = i;
-    const m = SCALAR_END.exec(text)!;
-    return /\s/.test(m[0]) ? -1 : m.index;
-  }
-  let depth = 0;
-  let j = i;
-  while (j < text.length) {
-    const ch = text.charCodeAt(j);
-    if (ch === 34) {
-      j = endOfString(text, j);
-      if (j < 0) return -1;
-    } else if (ch === 123 || ch === 91) {
-      depth++;
-      j++;
-    } else if (ch === 125 || ch === 93) {
-      if (--depth === 0) return j + 1;
-      j++;
-    } else return -1; // whitespace: PLAIN stops only at brackets, quotes and whitespace
-    PLAIN.lastIndex = j;
-    PLAIN.test(text);
-    j = PLAIN.lastIndex;
-  }
-  return -1;
-}
-
-/**
- * Where the values of `keys` start and end in the text of a JSON object that JSON.parse has read, when it is
- * compact (no whitespace between tokens, no escaped keys); the last of a repeated key, as JSON.parse takes.
- * Null for any other text.
- */
-export function compactSpans(text: string, keys: readonly string[]): Map<string, [number, number]> | null {
-  const spans = new Map<string, [number, number]>();
-  if (text.charCodeAt(0) !== 123) return null;
-  if (text === "{}") return spans;
-  for (let i = 1; ;) {
-    if (text.charCodeAt(i) !== 34) return null;
-    const keyEnd = endOfString(text, i);
-    if (keyEnd < 0 || text.charCodeAt(keyEnd) !== 58) return null;
-    const key = text.slice(i + 1, keyEnd - 1);
-    if (key.includes("\\")) return null;
-    const valueEnd = endOfValue(text, keyEnd + 1);
-    if (valueEnd < 0) return null;
-    if (keys.includes(key)) spans.set(key, [keyEnd + 1, valueEnd]);
-    const next = text.charCodeAt(valueEnd);
-    if (next === 125) return valueEnd + 1 === text.length ? spans : null;
-    if (next !== 44) return null;
-    i = valueEnd + 1;
+  } finally {
+    worker.removeAllListeners("exit");
+    await worker.terminate();
+    if (!ended) await input.return?.();
   }
 }
 

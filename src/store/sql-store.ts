@@ -9,6 +9,7 @@ import type {
   IdentityWrite,
   PolicyStore,
   ReplayStore,
+  SerializedTemplate,
   StoredIdentity,
 } from "./types.js";
 
@@ -255,14 +256,18 @@ function identityRow(w: IdentityWrite, version: number): unknown[] {
 
 /** The template as stored: JSON without its enrolment samples (rows of their own); the writer's text when it has it. */
 function templateText(w: IdentityWrite): string {
-  if (w.templateText !== undefined) return w.templateText;
+  if (isSerialized(w.template)) return w.template.json;
   const { samples: _omitted, ...template } = w.template;
   return JSON.stringify(template);
 }
 
+function isSerialized(t: Template | SerializedTemplate): t is SerializedTemplate {
+  return typeof (t as Partial<SerializedTemplate>).json === "string";
+}
+
 /** A write's enrol_samples rows, in enrolment order. */
 function sampleRows(w: IdentityWrite): unknown[][] {
-  return w.samples.map((v, i) => [w.id, i, w.sampleTexts?.[i] ?? JSON.stringify(v)]);
+  return w.samples.map((v, i) => [w.id, i, typeof v === "string" ? v : JSON.stringify(v)]);
 }
 
 /** A write's replay rows: its enrolled samples' hashes (replays for as long as the user is enrolled). */
