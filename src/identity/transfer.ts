@@ -232,8 +232,7 @@ async function* prepareLines(
     }
     return;
   }
-  // the young generation sized for parsing megabytes of JSON a second: fewer, cheaper collections
-  const worker = new Worker(WORKER, { resourceLimits: { maxYoungGenerationSizeMb: 64 } });
+  const worker = new Worker(WORKER);
   const waiting: Array<{ resolve: (out: PreparedLine[]) => void; reject: (e: unknown) => void }> = [];
   const fail = (e: unknown) => {
     for (const w of waiting.splice(0)) w.reject(e);
