@@ -11,6 +11,7 @@ import {
   createWriteStream,
   existsSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
 } from "node:fs";
@@ -84,6 +85,7 @@ async function startPostgres(dir) {
   return {
     pg,
     log,
+    dataDir: join(dir, "pg"),
     async database() {
       await this.ready();
       const name = `bench_${++n}`;
@@ -201,6 +203,32 @@ async function measureKysely(backend, location, store, users) {
       pct(theirsIns, 50) - pct(oursIns, 50),
     ],
   ];
+}
+
+/**
+ * CPU seconds (user + system) used so far by the bench's PostgreSQL server: its postmaster (the PID in
+ * `postmaster.pid` of its data directory) and that process's children (background processes and the
+ * connections' backends) alive now. Read before and after the import, while its connections are open;
+ * other PostgreSQL servers on the machine are not counted.
+ */
+function postgresCpuSeconds(dataDir) {
+  const tick = 100; // USER_HZ on Linux
+  const postmaster = readFileSync(join(dataDir, "postmaster.pid"), "utf8").split("\n")[0].trim();
+  let ticks = 0;
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    // fields after "(comm)": state, ppid, …; utime and stime are the 12th and 13th
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (pid !== postmaster && f[1] !== postmaster) continue;
+    ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / tick;
 }
 
 function logTail(file, lines = 15) {
@@ -348,6 +376,9 @@ export default async function run() {
         if (backend === "postgres") await pg.ready();
         const target = backend === "sqlite" ? join(work, "import.db") : await pg.database();
         const fresh = await openStore(target);
+        // CPU of this process (every thread: the import's worker too) and, on PostgreSQL, of the server's processes
+        const server0 = backend === "postgres" ? postgresCpuSeconds(pg.dataDir) : null;
+        const cpu0 = process.cpuUsage();
         const t0 = performance.now();
         const rep = await importStore(
           fresh,
@@ -355,6 +386,9 @@ export default async function run() {
           { file },
         );
         const importS = (performance.now() - t0) / 1000;
+        const cpu = process.cpuUsage(cpu0);
+        const importCpuS = (cpu.user + cpu.system) / 1e6;
+        const serverCpuS = server0 === null ? "" : postgresCpuSeconds(pg.dataDir) - server0;
         await fresh.close();
 
         // a server on the full store: RSS after verifying 2000 random users over HTTP
@@ -391,7 +425,7 @@ export default async function run() {
           Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))[1]) / 1024;
         child.kill("SIGTERM");
         await once(child, "exit");
-        extra.push([backend, users, rssMB, rep.users, importS, pct(memMs, 50)]);
+        extra.push([backend, users, rssMB, rep.users, importS, importCpuS, serverCpuS, pct(memMs, 50)]);
         const mine = rows.filter((r) => r[0] === backend);
         const first = mine[0];
         const last = mine.at(-1);
@@ -433,7 +467,7 @@ export default async function run() {
         // one backend failing (a shared machine) must not lose the other's figures
         console.log(`  ${backend} failed: ${e.message}`);
         if (backend === "postgres") console.log(`  postgres log (last lines):\n${logTail(pg.log)}`);
-        extra.push([backend, "failed", e.code ?? "", "", "", ""]);
+        extra.push([backend, "failed", e.code ?? "", "", "", "", "", ""]);
       }
     }
   } finally {
@@ -468,6 +502,8 @@ export default async function run() {
       "serve RSS MB (after 2000 verifies)",
       "users imported",
       "import s",
+      "import CPU s (this process)",
+      "import CPU s (PostgreSQL server)",
       "in-memory verifySample p50 ms (no store)",
     ],
     extra,

@@ -1,7 +1,10 @@
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { KeystrokeError } from "../errors.js";
 import type { IdentityWrite, Store } from "../store/index.js";
 import type { PopulationStats, Template } from "../verify/types.js";
-import { sampleHash, userKey } from "./service.js";
+import { prepareLine, type PreparedLine } from "./import-lines.js";
 
 /** The first line of an export. */
 export const EXPORT_FORMAT = "keystroke-id/identities";
@@ -92,11 +95,16 @@ export const IMPORT_BATCH = 2000;
  * all: an import that stops (a bad line is BAD_ROW naming the file and line; a store error keeps its
  * code) wrote every user before the batch it stopped in and nothing after, and its error says how many
  * users and up to which line. The populations are written with the first batch.
+ *
+ * Lines are parsed and checked by a worker thread (import-lines.ts, the same code as in this thread)
+ * while this one writes the batches before them: on two cores an import takes about the longer of the two
+ * rather than their sum. `parallel: false`, or running from the TypeScript sources (no compiled worker),
+ * does it all in this thread.
  */
 export async function importStore(
   store: Store,
   lines: AsyncIterable<string>,
-  options: { file?: string; instance?: string; batch?: number } = {},
+  options: { file?: string; instance?: string; batch?: number; parallel?: boolean } = {},
 ): Promise<ImportReport> {
   const file = options.file ?? "<stdin>";
   const batchSize = options.batch ?? IMPORT_BATCH;
@@ -124,21 +132,13 @@ export async function importStore(
   try {
     await store.bulk(async () => {
       let headerSeen = false;
-      for await (const raw of lines) {
-        n++;
-        if (raw.trim() === "") continue;
-        let line: ExportLine;
-        try {
-          line = JSON.parse(raw) as ExportLine;
-        } catch (e) {
-          throw new KeystrokeError(
-            "BAD_ROW",
-            `not JSON (${(e as Error).message})`,
-            { file, line: n },
-            { cause: e },
-          );
-        }
+      for await (const [at, prepared] of prepareLines(lines, file, options.parallel ?? true)) {
+        n = at;
+        if (prepared.t === "blank") continue;
+        if (prepared.t === "error" && (!prepared.json || headerSeen))
+          throw new KeystrokeError(prepared.code, prepared.detail, prepared.place);
         if (!headerSeen) {
+          const line = prepared.t === "value" ? prepared.value : null;
           if (!line || (line as { format?: unknown }).format !== EXPORT_FORMAT)
             throw new KeystrokeError(
               "BAD_ROW",
@@ -154,6 +154,39 @@ export async function importStore(
           headerSeen = true;
           continue;
         }
+        if (prepared.t === "user") {
+          const u = prepared.user;
+          if (u.population !== null && !seen.has(u.population))
+            throw new KeystrokeError(
+              "BAD_ROW",
+              `names population ${u.population}, which no earlier line gives`,
+              { file, line: n },
+            );
+          const now = Date.now();
+          batch.push({
+            id: u.id,
+            template: u.template,
+            // the export's population id, mapped to the store's at flush
+            populationId: u.population,
+            samples: u.samples,
+            sampleHashes: u.sampleHashes,
+            audit: {
+              id: u.id,
+              at: now,
+              action: "import",
+              outcome: "ok",
+              score: u.template.threshold,
+              instance: options.instance ?? "import",
+              detail: file,
+            },
+            now,
+            enrolledAt: u.enrolledAt || now,
+            updatedAt: u.updatedAt || now,
+          });
+          if (batch.length >= batchSize) await flush();
+          continue;
+        }
+        const line = (prepared as { value: unknown }).value;
         const kind = (line as { kind?: unknown } | null)?.kind;
         if (kind === "population") {
           const p = line as Extract<ExportLine, { kind: "population" }>;
@@ -166,54 +199,6 @@ export async function importStore(
             });
           pendingPopulations.push(p);
           seen.add(p.pid);
-        } else if (kind === "user") {
-          const u = line as Extract<ExportLine, { kind: "user" }>;
-          const t = u.template;
-          if (
-            typeof u.id !== "string" ||
-            !t ||
-            typeof t.threshold !== "number" ||
-            typeof t.nFeatures !== "number" ||
-            !Array.isArray(u.samples) ||
-            !u.samples.every(
-              (v) => Array.isArray(v) && v.length === t.nFeatures && v.every((x) => Number.isFinite(x)),
-            )
-          ) {
-            throw new KeystrokeError(
-              "BAD_ROW",
-              "user line needs id, template and samples (each of the template's nFeatures timings)",
-              { file, line: n },
-            );
-          }
-          const id = userKey(u.id, { field: `line ${n}: id` });
-          if (u.population !== null && !seen.has(u.population))
-            throw new KeystrokeError(
-              "BAD_ROW",
-              `names population ${u.population}, which no earlier line gives`,
-              { file, line: n },
-            );
-          const now = Date.now();
-          batch.push({
-            id,
-            template: t,
-            // the export's population id, mapped to the store's at flush
-            populationId: u.population,
-            samples: u.samples,
-            sampleHashes: u.samples.map(sampleHash),
-            audit: {
-              id,
-              at: now,
-              action: "import",
-              outcome: "ok",
-              score: t.threshold,
-              instance: options.instance ?? "import",
-              detail: file,
-            },
-            now,
-            enrolledAt: Number(u.enrolled_at) || now,
-            updatedAt: Number(u.updated_at) || now,
-          });
-          if (batch.length >= batchSize) await flush();
         } else {
           throw new KeystrokeError("BAD_ROW", `unknown line kind ${JSON.stringify(kind)}`, { file, line: n });
         }
@@ -225,6 +210,83 @@ export async function importStore(
     throw stopped(e, report, lastWrittenLine, file);
   }
   return report;
+}
+
+// lines sent to the worker at a time, and at most this many sent and not yet taken back: more than a batch,
+// so the worker has the next batch's lines while this thread writes
+const CHUNK_LINES = 250;
+const AHEAD_LINES = IMPORT_BATCH + 4 * CHUNK_LINES;
+const WORKER = new URL("./import-worker.js", import.meta.url);
+
+/** The lines prepared (with their 1-based numbers), in order: by a worker thread when there is one, else here. */
+async function* prepareLines(
+  lines: AsyncIterable<string>,
+  file: string,
+  parallel: boolean,
+): AsyncGenerator<[number, PreparedLine]> {
+  let n = 0;
+  if (!parallel || !existsSync(fileURLToPath(WORKER))) {
+    for await (const raw of lines) {
+      n++;
+      yield [n, prepareLine(raw, n, file)];
+    }
+    return;
+  }
+  const worker = new Worker(WORKER);
+  const waiting: Array<{ resolve: (out: PreparedLine[]) => void; reject: (e: unknown) => void }> = [];
+  const fail = (e: unknown) => {
+    for (const w of waiting.splice(0)) w.reject(e);
+  };
+  worker.on("message", (out: PreparedLine[]) => waiting[0]?.resolve(out));
+  worker.on("error", fail);
+  worker.on("exit", (code) => fail(new Error(`the import's worker thread stopped (exit ${code})`)));
+  const input = lines[Symbol.asyncIterator]();
+  const sent: Array<{ first: number; out: Promise<PreparedLine[]> }> = [];
+  let ahead = 0;
+  let ended = false;
+  const send = (chunk: string[]) => {
+    const first = n + 1;
+    n += chunk.length;
+    ahead += chunk.length;
+    const out = new Promise<PreparedLine[]>((resolve, reject) => {
+      waiting.push({
+        resolve: (o) => {
+          waiting.shift();
+          resolve(o);
+        },
+        reject,
+      });
+    });
+    // taken by whoever awaits it; a failure of a chunk never awaited (an import that stopped) is no crash
+    out.catch(() => undefined);
+    sent.push({ first, out });
+    worker.postMessage({ first, lines: chunk, file });
+  };
+  try {
+    for (;;) {
+      while (!ended && ahead < AHEAD_LINES) {
+        const chunk: string[] = [];
+        while (chunk.length < CHUNK_LINES) {
+          const r = await input.next();
+          if (r.done) {
+            ended = true;
+            break;
+          }
+          chunk.push(r.value);
+        }
+        if (chunk.length) send(chunk);
+      }
+      const next = sent.shift();
+      if (!next) return;
+      const out = await next.out;
+      ahead -= out.length;
+      for (let k = 0; k < out.length; k++) yield [next.first + k, out[k]!];
+    }
+  } finally {
+    worker.removeAllListeners("exit");
+    await worker.terminate();
+    if (!ended) await input.return?.();
+  }
 }
 
 /** The error of an import that stopped, saying what landed (the same code, so the same exit status). */

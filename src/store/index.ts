@@ -7,6 +7,7 @@ export type {
   IdentityWrite,
   PolicyStore,
   ReplayStore,
+  SerializedTemplate,
   Store,
   StoreKind,
   StoredIdentity,

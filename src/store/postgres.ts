@@ -82,11 +82,31 @@ async function migrate(db: PgDb, location: string): Promise<void> {
       throw new KeystrokeError("BAD_STORE", `${location}: unreadable schema version "${String(row?.value)}"`);
     if (current > SCHEMA_VERSION) throw newerSchema(location, current);
     for (let v = current; v < SCHEMA_VERSION; v++) for (const sql of steps[v]!) await t.run(sql);
+    await storeTemplatesUncompressed(t);
     await t.run(
       "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       [SCHEMA_KEY, String(SCHEMA_VERSION)],
     );
   });
+}
+
+/**
+ * Templates (several KB of JSON numbers each) are kept out of line uncompressed (STORAGE EXTERNAL): pglz,
+ * PostgreSQL's default, spent two thirds of an import's server time trying to compress them and left the
+ * table the same size (bench:store). A storage setting, not a schema change: the rows, and older
+ * keystroke-id versions reading and writing them, are as before; values written earlier stay as they are.
+ * Set once, by a role that owns the table (another role leaves it as it is).
+ */
+async function storeTemplatesUncompressed(t: Db): Promise<void> {
+  const r = (
+    await t.all(
+      `SELECT a.attstorage AS storage, pg_has_role(c.relowner, 'USAGE') AS owner
+       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+       WHERE a.attrelid = 'identities'::regclass AND a.attname = 'template'`,
+    )
+  )[0];
+  if (r && r.storage !== "e" && r.owner === true)
+    await t.run("ALTER TABLE identities ALTER COLUMN template SET STORAGE EXTERNAL");
 }
 
 const numbered = new Map<string, string>();
@@ -134,6 +154,23 @@ class PgDb implements Db {
       return (await this.pool.query(number(sql), params as unknown[])).rowCount ?? 0;
     } catch (e) {
       throw pgError(e, this.location);
+    }
+  }
+
+  async insert(into: string, width: number, rows: readonly (readonly unknown[])[], tail = ""): Promise<void> {
+    // multi-row statements of up to 8,000 values (PostgreSQL takes 65,535 parameters): one round trip each
+    const chunk = Math.floor(8000 / width);
+    for (let i = 0; i < rows.length; i += chunk) {
+      const part = rows.slice(i, i + chunk);
+      const values = part.map((_, r) => {
+        const base = r * width;
+        return `(${Array.from({ length: width }, (_, c) => `$${base + c + 1}`).join(", ")})`;
+      });
+      try {
+        await this.pool.query(`INSERT INTO ${into} VALUES ${values.join(", ")} ${tail}`, part.flat());
+      } catch (e) {
+        throw pgError(e, this.location);
+      }
     }
   }
 

@@ -9,6 +9,7 @@ import type {
   IdentityWrite,
   PolicyStore,
   ReplayStore,
+  SerializedTemplate,
   StoredIdentity,
 } from "./types.js";
 
@@ -97,8 +98,8 @@ export class SqlIdentityStore implements IdentityStore {
   }
 
   async putMany(ws: readonly IdentityWrite[]): Promise<Array<{ version: number; created: boolean } | null>> {
-    // a handful of multi-row statements per batch rather than seven per user: what makes an import of
-    // 100k users take seconds on PostgreSQL, where every statement is a round trip
+    // a handful of statements per batch rather than seven per user: what makes an import of 100k users take
+    // seconds on PostgreSQL, where every statement is a round trip (see Db.insert)
     return this.db.tx(async (db) => {
       const ids = [...new Set(ws.map((w) => w.id))];
       if (ids.length !== ws.length) {
@@ -125,29 +126,11 @@ export class SqlIdentityStore implements IdentityStore {
           continue;
         }
         const version = nextVersion(p, w.now);
-        const { samples: _omitted, ...template } = w.template;
-        rows.push([
-          w.id,
-          template.detector,
-          template.threshold,
-          template.n,
-          template.nFeatures,
-          JSON.stringify(template),
-          w.populationId,
-          version,
-          w.enrolledAt ?? w.now,
-          w.updatedAt ?? w.now,
-        ]);
+        rows.push(identityRow(w, version));
         kept.push(w);
         out.push({ version, created: p === null });
       }
-      await insertMany(
-        db,
-        "identities (id, detector, threshold, n_samples, n_features, template, population_id, version, enrolled_at, updated_at)",
-        10,
-        rows,
-        UPSERT_IDENTITY,
-      );
+      await db.insert(IDENTITY_INTO, IDENTITY_WIDTH, rows, UPSERT_IDENTITY);
       const keptIds = kept.map((w) => w.id);
       for (let i = 0; i < keptIds.length; i += 500) {
         const part = keptIds.slice(i, i + 500);
@@ -155,19 +138,8 @@ export class SqlIdentityStore implements IdentityStore {
         await db.run(`DELETE FROM enrol_samples WHERE id IN (${list})`, part);
         await db.run(`DELETE FROM replay WHERE kind = 'enrol' AND id IN (${list})`, part);
       }
-      await insertMany(
-        db,
-        "enrol_samples (id, seq, vector)",
-        3,
-        kept.flatMap((w) => w.samples.map((v, i) => [w.id, i, JSON.stringify(v)])),
-      );
-      await insertMany(
-        db,
-        "replay (id, hash, kind, seen_at)",
-        4,
-        kept.flatMap((w) => [...new Set(w.sampleHashes)].map((h) => [w.id, h, "enrol", w.now])),
-        "ON CONFLICT (id, hash) DO UPDATE SET kind = 'enrol', seen_at = excluded.seen_at",
-      );
+      await db.insert(SAMPLES_INTO, 3, kept.flatMap(sampleRows));
+      await db.insert(REPLAY_INTO, 4, kept.flatMap(enrolReplayRows), UPSERT_ENROL_REPLAY);
       await appendAudit(
         db,
         kept.map((w) => w.audit),
@@ -255,9 +227,53 @@ export class SqlIdentityStore implements IdentityStore {
   }
 }
 
+const IDENTITY_INTO =
+  "identities (id, detector, threshold, n_samples, n_features, template, population_id, version, enrolled_at, updated_at)";
+const IDENTITY_WIDTH = 10;
 const UPSERT_IDENTITY = `ON CONFLICT (id) DO UPDATE SET detector = excluded.detector, threshold = excluded.threshold, n_samples = excluded.n_samples,
   n_features = excluded.n_features, template = excluded.template, population_id = excluded.population_id,
   version = excluded.version, updated_at = excluded.updated_at`;
+const SAMPLES_INTO = "enrol_samples (id, seq, vector)";
+const REPLAY_INTO = "replay (id, hash, kind, seen_at)";
+const UPSERT_ENROL_REPLAY = "ON CONFLICT (id, hash) DO UPDATE SET kind = 'enrol', seen_at = excluded.seen_at";
+
+/** A write's identities row (IDENTITY_INTO's columns) at `version`: built here for the single and the batch write alike. */
+function identityRow(w: IdentityWrite, version: number): unknown[] {
+  const t = w.template;
+  return [
+    w.id,
+    t.detector,
+    t.threshold,
+    t.n,
+    t.nFeatures,
+    templateText(w),
+    w.populationId,
+    version,
+    w.enrolledAt ?? w.now,
+    w.updatedAt ?? w.now,
+  ];
+}
+
+/** The template as stored: JSON without its enrolment samples (rows of their own); the writer's text when it has it. */
+function templateText(w: IdentityWrite): string {
+  if (isSerialized(w.template)) return w.template.json;
+  const { samples: _omitted, ...template } = w.template;
+  return JSON.stringify(template);
+}
+
+function isSerialized(t: Template | SerializedTemplate): t is SerializedTemplate {
+  return typeof (t as Partial<SerializedTemplate>).json === "string";
+}
+
+/** A write's enrol_samples rows, in enrolment order. */
+function sampleRows(w: IdentityWrite): unknown[][] {
+  return w.samples.map((v, i) => [w.id, i, typeof v === "string" ? v : JSON.stringify(v)]);
+}
+
+/** A write's replay rows: its enrolled samples' hashes (replays for as long as the user is enrolled). */
+function enrolReplayRows(w: IdentityWrite): unknown[][] {
+  return [...new Set(w.sampleHashes)].map((h) => [w.id, h, "enrol", w.now]);
+}
 
 /** One user's rows: template, samples, enrolled-sample hashes, audit entry (inside the caller's transaction). */
 async function writeIdentity(
@@ -269,66 +285,17 @@ async function writeIdentity(
   if (w.onlyIfNew && prevVersion !== null) return null;
   if (w.expectVersion !== undefined && w.expectVersion !== prevVersion) return null;
   const version = nextVersion(prevVersion, w.now);
-  const { samples: _omitted, ...template } = w.template;
-  const values = [
-    w.id,
-    template.detector,
-    template.threshold,
-    template.n,
-    template.nFeatures,
-    JSON.stringify(template),
-    w.populationId,
-    version,
-    w.enrolledAt ?? w.now,
-    w.updatedAt ?? w.now,
-  ];
-  await db.run(
-    `INSERT INTO identities (id, detector, threshold, n_samples, n_features, template, population_id, version, enrolled_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (id) DO UPDATE SET detector = excluded.detector, threshold = excluded.threshold, n_samples = excluded.n_samples,
-       n_features = excluded.n_features, template = excluded.template, population_id = excluded.population_id,
-       version = excluded.version, updated_at = excluded.updated_at`,
-    values,
-  );
+  await db.insert(IDENTITY_INTO, IDENTITY_WIDTH, [identityRow(w, version)], UPSERT_IDENTITY);
   await db.run("DELETE FROM enrol_samples WHERE id = ?", [w.id]);
-  await insertMany(
-    db,
-    "enrol_samples (id, seq, vector)",
-    3,
-    w.samples.map((v, i) => [w.id, i, JSON.stringify(v)]),
-  );
+  await db.insert(SAMPLES_INTO, 3, sampleRows(w));
   await db.run("DELETE FROM replay WHERE id = ? AND kind = 'enrol'", [w.id]);
-  const hashes = [...new Set(w.sampleHashes)];
-  await insertMany(
-    db,
-    "replay (id, hash, kind, seen_at)",
-    4,
-    hashes.map((h) => [w.id, h, "enrol", w.now]),
-    "ON CONFLICT (id, hash) DO UPDATE SET kind = 'enrol', seen_at = excluded.seen_at",
-  );
+  await db.insert(REPLAY_INTO, 4, enrolReplayRows(w), UPSERT_ENROL_REPLAY);
   await appendAudit(db, [w.audit]);
   return { version, created: prevVersion === null };
 }
 
-// multi-row INSERTs in chunks (SQLite allows 32766 parameters; PostgreSQL 65535)
-async function insertMany(
-  db: Db,
-  into: string,
-  width: number,
-  rows: readonly unknown[][],
-  tail = "",
-): Promise<void> {
-  const chunk = Math.floor(8000 / width);
-  for (let i = 0; i < rows.length; i += chunk) {
-    const part = rows.slice(i, i + chunk);
-    const one = `(${new Array(width).fill("?").join(", ")})`;
-    await db.run(`INSERT INTO ${into} VALUES ${part.map(() => one).join(", ")} ${tail}`, part.flat());
-  }
-}
-
 async function appendAudit(db: Db, entries: readonly AuditEntry[]): Promise<void> {
-  await insertMany(
-    db,
+  await db.insert(
     "audit (id, at, action, outcome, score, instance, detail)",
     7,
     entries.map((e) => [e.id, e.at, e.action, e.outcome, e.score ?? null, e.instance, e.detail ?? null]),

@@ -29,13 +29,25 @@ export interface IdentityInfo {
   updatedAt: number;
 }
 
+/**
+ * A template already serialised by the writer (import: the export's own text, checked): the columns the
+ * store keeps beside it, and its JSON without `samples`.
+ */
+export interface SerializedTemplate {
+  detector: string;
+  threshold: number;
+  n: number;
+  nFeatures: number;
+  json: string;
+}
+
 /** One user's enrolment, written in one transaction with its samples, their replay hashes and an audit entry. */
 export interface IdentityWrite {
   id: string;
-  template: Template;
+  template: Template | SerializedTemplate;
   populationId: number | null;
-  /** The raw timing vectors enrolled (kept for `append` and export). */
-  samples: number[][];
+  /** The raw timing vectors enrolled (kept for `append` and export), or their JSON texts (import). */
+  samples: ReadonlyArray<number[] | string>;
   /** Replay hashes of `samples` (enrolled samples are replays for as long as the user is enrolled). */
   sampleHashes: string[];
   /** Optimistic check: write only if the stored version is still this (null: only if not enrolled). */

@@ -164,6 +164,74 @@ export function storeContract(
       expect(await none.policy.populations()).toEqual([]);
     });
 
+    it("import reads lines in any JSON layout to the same users, and refuses a number that is not finite", async () => {
+      const store = await fresh();
+      await service(store).enrollSamples(
+        [1, 2, 3, 4].flatMap((u) => userVectors(u, 6).map((v) => vectorSample(v, u))),
+      );
+      const lines: string[] = [];
+      for await (const line of exportStore(store)) lines.push(line.trimEnd());
+      async function* feed(ls: string[]) {
+        yield* ls;
+      }
+      const exported = async (s: Store) => {
+        const out: string[] = [];
+        for await (const line of exportStore(s)) out.push(line.replace(/"exported_at":"[^"]+"/, ""));
+        return out;
+      };
+      // the same lines with spaces between tokens and escaped characters (serialised again on import, not
+      // copied), one user's template carrying its samples (dropped from the stored template, as at enrolment)
+      const spaced = lines.map((l, i) => {
+        const record = JSON.parse(l) as {
+          kind?: string;
+          template?: Record<string, unknown>;
+          samples?: unknown;
+        };
+        if (i === 3) record.template!.samples = record.samples;
+        return i < 2
+          ? l
+          : JSON.stringify(record, null, 1)
+              .replace(/\n\s*/g, " ")
+              .replace(/"detector"/g, '"\\u0064etector"');
+      });
+      expect(spaced[3]).toContain(" ");
+      const a = await fresh();
+      const b = await fresh();
+      expect(await importStore(a, feed(lines), { batch: 2 })).toMatchObject({ users: 4 });
+      expect(await importStore(b, feed(spaced), { batch: 2 })).toMatchObject({ users: 4 });
+      const source = await exported(store);
+      expect(await exported(a)).toEqual(source);
+      expect(await exported(b)).toEqual(source);
+      expect(await b.identities.samples("2")).toEqual(await store.identities.samples("2"));
+
+      // JSON's 1e999 (or 400 digits) parses to Infinity: refused, naming the line and the field
+      for (const huge of ["1e999", "1" + "0".repeat(400)]) {
+        const bad = [...lines];
+        bad[4] = bad[4]!.replace('"calibration":{', `"calibration":{"far":${huge},`);
+        expect(bad[4]).not.toBe(lines[4]);
+        const c = await fresh();
+        const err = await importStore(c, feed(bad), { file: "huge.ndjson", batch: 2 }).catch(
+          (e: unknown) => e,
+        );
+        expect(err).toMatchObject({ code: "BAD_ROW", place: { file: "huge.ndjson", line: 5 } });
+        expect(String((err as Error).message)).toMatch(/template\.calibration\.far is not a finite number/);
+        // the batch before it (lines 3-4) landed, nothing of its own
+        expect(await c.identities.count()).toBe(2);
+      }
+      // a sample with a timing of 1e999, and a template without its detector
+      const badSample = lines[2]!.replace('"samples":[[', '"samples":[[1e999,');
+      const noDetector = lines[2]!.replace(/"detector":"[^"]+",/, "");
+      for (const line of [badSample, noDetector]) {
+        expect(line).not.toBe(lines[2]);
+        const d = await fresh();
+        const err = await importStore(d, feed([lines[0]!, lines[1]!, line]), { file: "bad.ndjson" }).catch(
+          (e: unknown) => e,
+        );
+        expect(err).toMatchObject({ code: "BAD_ROW", place: { file: "bad.ndjson", line: 3 } });
+        expect(await d.identities.count()).toBe(0);
+      }
+    });
+
     it("append adds samples; replace starts over; train-style enrolment never replaces", async () => {
       const store = await fresh();
       const ids = service(store);

@@ -1,3 +1,4 @@
+import pgm from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IdentityService } from "../../src/identity/service.js";
 import { exportStore, importStore } from "../../src/identity/transfer.js";
@@ -24,6 +25,31 @@ storeContract("PostgreSQL", {
     return s;
   },
   reopen: (s) => openStore(urls.get(s.location)!),
+});
+
+describe("PostgreSQL storage", () => {
+  it("keeps templates out of line uncompressed (pglz spent an import's time and saved nothing), set at open", async () => {
+    const url = await pg.database();
+    const s = await openStore(url);
+    await s.close();
+    const c = new pgm.Client({ connectionString: url });
+    await c.connect();
+    try {
+      const r = await c.query<{ storage: string }>(
+        "SELECT attstorage AS storage FROM pg_attribute WHERE attrelid = 'identities'::regclass AND attname = 'template'",
+      );
+      expect(r.rows[0]?.storage).toBe("e");
+      // a store made before (default storage) is set at its next open
+      await c.query("ALTER TABLE identities ALTER COLUMN template SET STORAGE EXTENDED");
+      await (await openStore(url)).close();
+      const again = await c.query<{ storage: string }>(
+        "SELECT attstorage AS storage FROM pg_attribute WHERE attrelid = 'identities'::regclass AND attname = 'template'",
+      );
+      expect(again.rows[0]?.storage).toBe("e");
+    } finally {
+      await c.end();
+    }
+  });
 });
 
 describe("export and import between SQLite and PostgreSQL", () => {
