@@ -262,7 +262,7 @@ export default async function run() {
         "rf",
         "--features",
         "timings",
-        "--out",
+        "--models-dir",
         models,
         "--workers",
         "0",
