@@ -14,6 +14,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
 } from "node:fs";
 import { once } from "node:events";
 import { createServer } from "node:net";
@@ -425,7 +426,18 @@ export default async function run() {
           Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))[1]) / 1024;
         child.kill("SIGTERM");
         await once(child, "exit");
-        extra.push([backend, users, rssMB, rep.users, importS, importCpuS, serverCpuS, pct(memMs, 50)]);
+        const exportMB = statSync(file).size / 2 ** 20;
+        extra.push([
+          backend,
+          users,
+          rssMB,
+          rep.users,
+          exportMB,
+          importS,
+          importCpuS,
+          serverCpuS,
+          pct(memMs, 50),
+        ]);
         const mine = rows.filter((r) => r[0] === backend);
         const first = mine[0];
         const last = mine.at(-1);
@@ -501,6 +513,7 @@ export default async function run() {
       `users in store`,
       "serve RSS MB (after 2000 verifies)",
       "users imported",
+      "export MB",
       "import s",
       "import CPU s (this process)",
       "import CPU s (PostgreSQL server)",
