@@ -249,7 +249,8 @@ function wholeTrainRuns(data, pyOk) {
 
 export default async function main() {
   if (!SCALE_ONLY) await cvTables();
-  await trainScale();
+  // --no-scale: the cross-validation tables alone (the scale series takes far longer)
+  if (!process.argv.includes("--no-scale")) await trainScale();
 }
 
 async function cvTables() {
