@@ -226,7 +226,10 @@ export interface LiveBooster {
  * they are grown in chunks of CHUNK_TREES, each chunk a booster of its own with its own seed: chunks
  * can go to different threads and the model is the same whatever the split.
  */
-const CHUNK_TREES = 10;
+// Each chunk is a booster of its own, and each extra booster cost about 0.6 s here (750 rows of 110 users:
+// 8 chunks of 10 trees took 8.5 s in process against 4.1 s for one booster of 80, 2 chunks of 40 4.7 s),
+// so chunks are few and large: 80 trees are two chunks, one per core of a 2-core machine.
+const CHUNK_TREES = 40;
 
 /** Trees per chunk of a fit (one chunk unless forest mode with more than CHUNK_TREES trees). */
 export function xgbChunks(params: object | undefined, nFeatures: number): number[] {
