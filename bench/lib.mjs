@@ -1,7 +1,7 @@
 // Shared helpers of the benchmark parts: where the shared data is, running the Python reference,
 // measuring whole processes (wall time, peak RSS of the child) and printing tables.
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import os from "node:os";
@@ -81,4 +81,30 @@ export function fmt(v) {
 export function machine() {
   const cpu = os.cpus()[0]?.model ?? "unknown CPU";
   return `${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+}
+
+/**
+ * CPU seconds (user + system) used so far by the bench's PostgreSQL server: its postmaster (the PID in
+ * `postmaster.pid` of its data directory) and that process's children (background processes and the
+ * connections' backends) alive now. Read before and after the import, while its connections are open;
+ * other PostgreSQL servers on the machine are not counted.
+ */
+export function postgresCpuSeconds(dataDir) {
+  const tick = 100; // USER_HZ on Linux
+  const postmaster = readFileSync(join(dataDir, "postmaster.pid"), "utf8").split("\n")[0].trim();
+  let ticks = 0;
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    // fields after "(comm)": state, ppid, …; utime and stime are the 12th and 13th
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (pid !== postmaster && f[1] !== postmaster) continue;
+    ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / tick;
 }

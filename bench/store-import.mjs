@@ -3,12 +3,12 @@
 //   node bench/store-import.mjs EXPORT.ndjson [STORE]   (STORE: a new SQLite file by default, or postgres://…)
 //   KID_DIST=/path/to/another/dist node bench/store-import.mjs …   (the build to time; default ./dist)
 // An export to time: `keystroke-id users export --store STORE -o FILE` of any store.
-import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createReadStream, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
-import { ROOT } from "./lib.mjs";
+import { ROOT, postgresCpuSeconds } from "./lib.mjs";
 
 const [file, location] = process.argv.slice(2);
 if (!file) {
@@ -19,28 +19,10 @@ const dist = resolve(process.env.KID_DIST ?? join(ROOT, "dist"));
 const { openStore } = await import(pathToFileURL(join(dist, "store/index.js")).href);
 const { importStore } = await import(pathToFileURL(join(dist, "identity/transfer.js")).href);
 
-/** CPU seconds of a PostgreSQL server: its postmaster and that process's children alive now. */
-function serverCpu(dataDir) {
-  const postmaster = readFileSync(join(dataDir, "postmaster.pid"), "utf8").split("\n")[0].trim();
-  let ticks = 0;
-  for (const pid of readdirSync("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    let stat;
-    try {
-      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    } catch {
-      continue;
-    }
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (pid === postmaster || f[1] === postmaster) ticks += Number(f[11]) + Number(f[12]);
-  }
-  return ticks / 100;
-}
-
 const work = location ? null : mkdtempSync(join(tmpdir(), "kid-import-"));
 const store = await openStore(location ?? join(work, "import.db"));
 const pgData = process.env.PG_DATA_DIR;
-const server0 = pgData ? serverCpu(pgData) : null;
+const server0 = pgData ? postgresCpuSeconds(pgData) : null;
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const report = await importStore(
@@ -52,7 +34,7 @@ const report = await importStore(
 );
 const wall = (performance.now() - t0) / 1000;
 const cpu = process.cpuUsage(cpu0);
-const server = server0 === null ? null : serverCpu(pgData) - server0;
+const server = server0 === null ? null : postgresCpuSeconds(pgData) - server0;
 await store.close();
 if (work) rmSync(work, { recursive: true, force: true });
 const s = (x) => Number(x.toFixed(2));

@@ -11,7 +11,6 @@ import {
   createWriteStream,
   existsSync,
   mkdtempSync,
-  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -22,7 +21,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
-import { BIN, ROOT, printTable } from "./lib.mjs";
+import { BIN, ROOT, postgresCpuSeconds, printTable } from "./lib.mjs";
 
 const dist = (p) => import(pathToFileURL(join(ROOT, "dist", p)).href);
 const LEVELS = (process.env.BENCH_STORE_LEVELS ?? "1000,10000,100000").split(",").map(Number);
@@ -204,32 +203,6 @@ async function measureKysely(backend, location, store, users) {
       pct(theirsIns, 50) - pct(oursIns, 50),
     ],
   ];
-}
-
-/**
- * CPU seconds (user + system) used so far by the bench's PostgreSQL server: its postmaster (the PID in
- * `postmaster.pid` of its data directory) and that process's children (background processes and the
- * connections' backends) alive now. Read before and after the import, while its connections are open;
- * other PostgreSQL servers on the machine are not counted.
- */
-function postgresCpuSeconds(dataDir) {
-  const tick = 100; // USER_HZ on Linux
-  const postmaster = readFileSync(join(dataDir, "postmaster.pid"), "utf8").split("\n")[0].trim();
-  let ticks = 0;
-  for (const pid of readdirSync("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    let stat;
-    try {
-      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    } catch {
-      continue;
-    }
-    // fields after "(comm)": state, ppid, …; utime and stime are the 12th and 13th
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (pid !== postmaster && f[1] !== postmaster) continue;
-    ticks += Number(f[11]) + Number(f[12]);
-  }
-  return ticks / tick;
 }
 
 function logTail(file, lines = 15) {
