@@ -1,7 +1,7 @@
-// The served XGB model's walk, as shipped (a branch per node) against branch-free walks (each tree walked
-// to its full depth, the child chosen by arithmetic; one tree at a time, or four side by side), CPU µs per
-// call over 64 varied rows, after checking that all three give the same margins bit for bit. Kept to
-// show why the branchy walk stays. Usage, after `npm run build`:
+// The served XGB model's predictProba as shipped (a branch per node) against branch-free walks (each tree
+// walked to its full depth, the child chosen by arithmetic; one tree at a time, or four side by side,
+// followed by the same softmax), CPU µs per call over 64 varied rows, after checking that all three give
+// the same probabilities bit for bit. Kept to show why the branchy walk stays. Usage, after `npm run build`:
 //   node bench/xgb-walk.mjs MODELS_DIR BODY_FILE   (an original-contract body; bench/servers.mjs writes both)
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -51,10 +51,10 @@ for (let t = 0; t < nT; t++) {
   }
   depth[t] = d;
 }
-const x = new Float64Array(8),
+const x = new Float64Array(m.nFeatures),
   out = new Float64Array(nC);
 function branchless(row) {
-  for (let j = 0; j < 8; j++) x[j] = Math.fround(row[j]);
+  for (let j = 0; j < x.length; j++) x[j] = Math.fround(row[j]);
   out.fill(Math.fround(m.state.baseScore));
   for (let t = 0; t < nT; t++) {
     let n = roots[t];
@@ -67,7 +67,7 @@ function branchless(row) {
   return out;
 }
 function branchless4(row) {
-  for (let j = 0; j < 8; j++) x[j] = Math.fround(row[j]);
+  for (let j = 0; j < x.length; j++) x[j] = Math.fround(row[j]);
   out.fill(Math.fround(m.state.baseScore));
   let t = 0;
   for (; t + 3 < nT; t += 4) {
@@ -94,30 +94,24 @@ function branchless4(row) {
   }
   return out;
 }
-function margins(row) {
-  // current walk, margins only
-  for (let j = 0; j < 8; j++) x[j] = Math.fround(row[j]);
-  out.fill(Math.fround(m.state.baseScore));
-  for (let t = 0; t < nT; t++) {
-    let node = roots[t];
-    let f = feature[node];
-    while (f >= 0) {
-      node = x[f] < value[node] ? node + 1 : right[node];
-      f = feature[node];
-    }
-    out[groups[t]] += value[node];
-  }
-  return out;
+/** The shipped softmax over margins (XgbModel.predictProba's last step), in place. */
+function softmax(o) {
+  let max = -Infinity;
+  for (let c = 0; c < o.length; c++) if (o[c] > max) max = o[c];
+  let sum = 0;
+  for (let c = 0; c < o.length; c++) sum += o[c] = Math.exp(o[c] - max);
+  for (let c = 0; c < o.length; c++) o[c] /= sum;
+  return o;
 }
 // different rows to defeat branch-history learning: perturb
 const rows = Array.from({ length: 64 }, (_, k) =>
   row.map((v) => v * (0.7 + (0.6 * ((k * 37 + 11) % 64)) / 64)),
 );
-const ref = rows.map((r) => Float64Array.from(margins(r)));
+const ref = rows.map((r) => Float64Array.from(m.predictProba(r)));
 for (const [name, f] of [
-  ["shipped (branchy)", margins],
-  ["branchless", branchless],
-  ["branchless4", branchless4],
+  ["shipped predictProba (branchy)", (r) => m.predictProba(r)],
+  ["branch-free, one tree at a time", (r) => softmax(branchless(r))],
+  ["branch-free, four trees side by side", (r) => softmax(branchless4(r))],
 ]) {
   for (let k = 0; k < 64; k++) {
     const o = f(rows[k]);
