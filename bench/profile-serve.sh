@@ -11,6 +11,10 @@
 # body (an original-contract body for /predict). ROUTE: predict (default) or verify (then pass --store S in
 # KID_SERVE_FLAGS and a verification body; bench/wrk-verify.lua varies it per request). Needs perf and wrk.
 set -euo pipefail
+if [ $# -lt 2 ]; then
+  echo "usage: bash bench/profile-serve.sh MODELS_DIR BODY_FILE [predict|verify] [SECONDS]" >&2
+  exit 2
+fi
 models=$1
 body=$2
 route=${3:-predict}

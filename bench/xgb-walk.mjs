@@ -9,10 +9,23 @@ import { pathToFileURL } from "node:url";
 import { ROOT } from "./lib.mjs";
 
 const [modelsDir, bodyFile] = process.argv.slice(2);
+if (!modelsDir || !bodyFile) {
+  console.error("usage: node bench/xgb-walk.mjs MODELS_DIR BODY_FILE");
+  process.exit(2);
+}
 const { loadModelDir } = await import(pathToFileURL(join(ROOT, "dist", "models", "store.js")).href);
-const dir = await loadModelDir(modelsDir);
-const m = dir.models.find((x) => x.algorithm === "XGB").classifier;
-const b = JSON.parse(readFileSync(bodyFile, "utf8"));
+let m, b;
+try {
+  m = (await loadModelDir(modelsDir)).models.find((x) => x.algorithm === "XGB")?.classifier;
+  b = JSON.parse(readFileSync(bodyFile, "utf8"));
+} catch (e) {
+  console.error(`xgb-walk: ${e.message}`);
+  process.exit(2);
+}
+if (!m) {
+  console.error(`xgb-walk: ${modelsDir} has no XGB model`);
+  process.exit(2);
+}
 const row = ["HT", "PPT", "RRT", "RPT"].flatMap((k) => [b[k].Mean, b[k].STD]);
 const { feature, value, right, roots, groups } = m;
 const nT = roots.length,
