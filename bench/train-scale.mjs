@@ -5,6 +5,7 @@
 // users with --scale-large), and the two IIITBh files of ../shared/data.
 // Flags: --scale-large, --scale-only (skip the rest of bench:train), --scale-rows 10000 (one size only;
 // a list such as iiitbh,10000 runs those),
+// --scale-models RF,XGB (only those of ours, each against its Python counterparts; default all three),
 // --scale-timeout SECONDS (per fit; default 1800), --scale-mem-gb GB (a fit past this RSS is killed; default 6). Accuracy is scored on at most 5,000 of the later
 // sessions' rows (every k-th), the same rows on both sides: one-vs-one SVM prediction costs
 // support vectors × classes per row, hours for 50k rows of 1,000 users on either side.
@@ -24,6 +25,9 @@ const LARGE = process.argv.includes("--scale-large");
 /** `--scale-rows 10000` or a list, `iiitbh` naming the two IIITBh files: only those data sets. */
 const ONLY = arg("--scale-rows")?.split(",");
 const TIMEOUT_S = Number(arg("--scale-timeout") ?? 1800);
+const MODELS = (arg("--scale-models") ?? "SVM,RF,XGB").toUpperCase().split(",");
+for (const m of MODELS)
+  if (!["SVM", "RF", "XGB"].includes(m)) throw new Error(`--scale-models: unknown model ${m} (SVM, RF, XGB)`);
 const MEM_GB = Number(arg("--scale-mem-gb") ?? 6);
 const PY = "/usr/bin/python3";
 
@@ -34,7 +38,7 @@ const PAIRS = [
   ["RF", "RandomForest"],
   ["RF", "ExtraTrees"],
   ["XGB", "xgboost-hist"],
-];
+].filter(([ours]) => MODELS.includes(ours));
 
 /**
  * Wall time, CPU time and peak RSS of a child process, with a timeout and a memory cap (the child is
@@ -125,7 +129,7 @@ export default async function trainScale() {
     const accuracy = [];
     for (const d of datasets(tmp)) {
       const ours = {};
-      for (const algorithm of ["SVM", "RF", "XGB"])
+      for (const algorithm of MODELS)
         ours[algorithm] = run(process.execPath, [join(ROOT, "bench", "scale-fit.mjs"), d.file, algorithm]);
       const py = {};
       for (const [, est] of PAIRS)
@@ -153,10 +157,10 @@ export default async function trainScale() {
       const best = Object.entries(ours)
         .filter(([, o]) => o.accuracy !== undefined)
         .sort((a, b) => b[1].accuracy - a[1].accuracy)[0];
-      const et = py.ExtraTrees;
+      const et = py.ExtraTrees ?? { error: "not run (--scale-models)" };
       accuracy.push([
         d.name,
-        `${ours.SVM.train ?? ""} / ${ours.SVM.test ?? ""}`,
+        `${ours[MODELS[0]].train ?? ""} / ${ours[MODELS[0]].test ?? ""}`,
         best ? `${best[0]} ${best[1].accuracy.toFixed(3)}` : "—",
         et.accuracy ?? et.error,
         best && et.accuracy ? best[1].accuracy - et.accuracy : "",

@@ -19,6 +19,7 @@ import {
   decodeTyped,
   encodeTyped,
   float32In,
+  GrowingArray,
   roundSig,
   type TypedCtor,
 } from "./tree-common.js";
@@ -107,7 +108,7 @@ export function resolveSynthetic(synthetic: number | "auto", codes: Int32Array, 
 }
 
 /**
- * One tree in readable form (what fitting builds and `forestTrees` decodes): preorder nodes; a leaf has
+ * One tree in readable form (what `forestTrees` decodes, for tests and debugging): preorder nodes; a leaf has
  * feature −k with its k (class, probability) entries next in leafClass/leafProb.
  */
 export interface StoredTree {
@@ -330,23 +331,40 @@ function makeBuilder(
   };
 }
 
-/** Grows one tree on rows weighted by w (bootstrap counts or ones); adds its normalised importances to `importance`. */
-function growTree(b: Builder, w: Float64Array, rng: Rng, importance: Float64Array): StoredTree {
+/**
+ * Where a part's trees go as they grow, in the model file's preorder encoding (see PackedForest): typed
+ * arrays rather than JS arrays of numbers, which took about 3× the bytes per node and sent a 1,000-user
+ * forest past 2.7 GB of RSS while it grew (`node bench/scale-fit.mjs`, README "Training at scale").
+ */
+class TreeSink {
+  readonly sizes = new GrowingArray(Uint32Array);
+  readonly codes = new GrowingArray(Int32Array);
+  readonly thresholds = new GrowingArray(Float32Array);
+  readonly leafSizes = new GrowingArray(Int32Array);
+  readonly leafClasses = new GrowingArray(Int32Array);
+  readonly leafProbs = new GrowingArray(Float32Array);
+}
+
+/** Grows one tree on rows weighted by w (bootstrap counts or ones) into `sink`; adds its normalised importances to `importance`. */
+function growTree(b: Builder, w: Float64Array, rng: Rng, importance: Float64Array, sink: TreeSink): void {
   const { X, y, total, samples, params } = b;
   const maxDepth = params.maxDepth ?? Infinity;
+  const pureBase = b.d;
+  const mixedCode = b.d + b.nClasses;
   let m0 = 0;
   for (let i = 0; i < b.n; i++) if (w[i]! > 0) samples[m0++] = i;
-  const tree: StoredTree = { feature: [], threshold: [], right: [], leafClass: [], leafProb: [] };
+  let nodes = 0;
   b.treeImportance.fill(0);
-  // Explicit stack in preorder: the left child is pushed last so it always gets index parent + 1.
-  const stack: number[] = [0, m0, 0, -1];
+  // findSplit shuffles the feature list in place: start every tree from the same order, so that a tree
+  // depends on its own seed only and a forest is the same however its trees are split among threads
+  for (let f = 0; f < b.d; f++) b.feats[f] = f;
+  // Explicit stack in preorder: the left child is pushed last so it always comes right after its parent.
+  const stack: number[] = [0, m0, 0];
   while (stack.length) {
-    const parent = stack.pop()!;
     const depth = stack.pop()!;
     const end = stack.pop()!;
     const start = stack.pop()!;
-    const node = tree.feature.length;
-    if (parent >= 0) tree.right[parent] = node;
+    nodes++;
     // With 110 users most nodes hold a handful of rows: touch only the classes present, never all of them.
     const stampNow = ++b.nodeId;
     let nPresent = 0;
@@ -384,16 +402,19 @@ function growTree(b: Builder, w: Float64Array, rng: Rng, importance: Float64Arra
         : findSplit(b, w, start, end, wT, sT, rng);
     if (split === null) {
       let k = 0;
-      for (const c of present) {
-        if (total[c]! > 0) {
-          tree.leafClass.push(c);
-          tree.leafProb.push(Math.fround(total[c]! / wT));
-          k++;
+      for (const c of present) if (total[c]! > 0) k++;
+      if (k === 1) {
+        for (const c of present) if (total[c]! > 0) sink.codes.push(pureBase + c);
+      } else {
+        sink.codes.push(mixedCode);
+        sink.leafSizes.push(k);
+        for (const c of present) {
+          if (total[c]! > 0) {
+            sink.leafClasses.push(c);
+            sink.leafProbs.push(total[c]! / wT);
+          }
         }
       }
-      tree.feature.push(-k);
-      tree.threshold.push(0);
-      tree.right.push(0);
       continue;
     }
     const f = split.feature;
@@ -409,15 +430,14 @@ function growTree(b: Builder, w: Float64Array, rng: Rng, importance: Float64Arra
       }
     }
     b.treeImportance[f]! += split.proxy - (b.xlogx ? sT - b.xlogx[wT]! : sT / wT);
-    tree.feature.push(f);
-    tree.threshold.push(split.threshold);
-    tree.right.push(-1);
-    stack.push(lo, end, depth + 1, node, start, lo, depth + 1, -1);
+    sink.codes.push(f);
+    sink.thresholds.push(split.threshold);
+    stack.push(lo, end, depth + 1, start, lo, depth + 1);
   }
   let sum = 0;
   for (let f = 0; f < b.d; f++) sum += b.treeImportance[f]!;
   if (sum > 0) for (let f = 0; f < b.d; f++) importance[f]! += b.treeImportance[f]! / sum;
-  return tree;
+  sink.sizes.push(nodes);
 }
 
 /**
@@ -584,9 +604,31 @@ function randomOnFeature(
  */
 export interface ForestPart {
   from: number;
-  trees: StoredTree[];
+  /** The part's trees, tree after tree, in the model file's encoding (see PackedForest). */
+  trees: ForestArrays;
   /** Per-feature sums of the trees' normalised impurity decreases (not yet normalised over the forest). */
   importance: Float64Array;
+}
+
+/**
+ * Trees in the model file's encoding, decoded: per tree its node count; per node in preorder a code (a
+ * split's feature f; nFeatures + c for a pure leaf of class c; nFeatures + nClasses for a mixed leaf);
+ * per split a float32 threshold; per mixed leaf its entry count, then the entries' classes and probabilities.
+ */
+export interface ForestArrays {
+  sizes: Uint32Array;
+  codes: Int32Array | Uint16Array | Uint32Array;
+  thresholds: Float32Array;
+  leafSizes: Int32Array | Uint16Array | Uint32Array;
+  leafClasses: Int32Array | Uint16Array | Uint32Array;
+  leafProbs: Float32Array;
+}
+
+/** The ArrayBuffers of a forest part, to hand it to another thread without copying. */
+export function forestPartBuffers(part: ForestPart): ArrayBuffer[] {
+  const t = part.trees;
+  const views = [t.sizes, t.codes, t.thresholds, t.leafSizes, t.leafClasses, t.leafProbs, part.importance];
+  return [...new Set(views.map((v) => v.buffer as ArrayBuffer))];
 }
 
 /** What a forest fit needs before growing trees: checked params, augmentation, labels and the builder. */
@@ -627,7 +669,7 @@ export async function fitForestPart(
   const b = makeBuilder(aug.X, aug.codes, classes.length, params);
   const w = new Float64Array(b.n);
   const importance = new Float64Array(d);
-  const trees: StoredTree[] = [];
+  const sink = new TreeSink();
   const pause = makeYielder();
   const end = Math.min(to, params.nTrees);
   for (let t = from; t < end; t++) {
@@ -636,10 +678,18 @@ export async function fitForestPart(
       w.fill(0);
       for (let i = 0; i < b.n; i++) w[randInt(rng, b.n)]!++;
     } else w.fill(1);
-    trees.push(growTree(b, w, rng, importance));
+    growTree(b, w, rng, importance, sink);
     options.onProgress?.({ algorithm: "RF", phase: "trees", done: t + 1 - from, total: end - from });
     await pause();
   }
+  const trees: ForestArrays = {
+    sizes: sink.sizes.take(),
+    codes: sink.codes.take(),
+    thresholds: sink.thresholds.take(),
+    leafSizes: sink.leafSizes.take(),
+    leafClasses: sink.leafClasses.take(),
+    leafProbs: sink.leafProbs.take(),
+  };
   return { from, trees, importance };
 }
 
@@ -658,22 +708,57 @@ export function mergeForestParts(
   params.synthetic = resolveSynthetic(params.synthetic, codes, classes.length);
   const d = augmentedWidth(augment, nInputs);
   const sorted = [...parts].sort((a, b) => a.from - b.from);
-  const trees = sorted.flatMap((p) => p.trees);
-  if (trees.length !== params.nTrees)
-    throw new KeystrokeError("IO", `RF: the parts hold ${trees.length} trees, expected ${params.nTrees}`);
+  const nTrees = sorted.reduce((n, p) => n + p.trees.sizes.length, 0);
+  if (nTrees !== params.nTrees)
+    throw new KeystrokeError("IO", `RF: the parts hold ${nTrees} trees, expected ${params.nTrees}`);
   const importance = new Float64Array(d);
   // summed in tree order, so the result does not depend on how the trees were split
   for (const p of sorted) for (let f = 0; f < d; f++) importance[f]! += p.importance[f]!;
   let sum = 0;
   for (let f = 0; f < d; f++) sum += importance[f]!;
   const imp = Array.from(importance, (v) => roundSig(sum > 0 ? v / sum : 1 / d));
-  const packed = packForest(trees, nInputs, augment, classes.length, imp);
-  return new Forest(
-    classes,
-    { ...params },
-    packed,
-    unpackForest(packed as unknown as Record<string, unknown>, classes.length),
-  );
+  const joined: ForestArrays = {
+    sizes: concatTyped(
+      Uint32Array,
+      sorted.map((p) => p.trees.sizes),
+    ),
+    codes: concatTyped(
+      Int32Array,
+      sorted.map((p) => p.trees.codes),
+    ),
+    thresholds: concatTyped(
+      Float32Array,
+      sorted.map((p) => p.trees.thresholds),
+    ),
+    leafSizes: concatTyped(
+      Int32Array,
+      sorted.map((p) => p.trees.leafSizes),
+    ),
+    leafClasses: concatTyped(
+      Int32Array,
+      sorted.map((p) => p.trees.leafClasses),
+    ),
+    leafProbs: concatTyped(
+      Float32Array,
+      sorted.map((p) => p.trees.leafProbs),
+    ),
+  };
+  const walk = buildWalk(joined, augment, d, classes.length);
+  return new Forest(classes, { ...params }, { nInputs, importance: imp }, walk);
+}
+
+/** The arrays one after another in one array of type Ctor. */
+function concatTyped<T extends Int32Array | Uint32Array | Float32Array>(
+  Ctor: { new (length: number): T },
+  arrays: ArrayLike<number>[],
+): T {
+  const out = new Ctor(arrays.reduce((n, a) => n + a.length, 0));
+  let at = 0;
+  for (const a of arrays) {
+    out.set(a, at);
+    at += a.length;
+  }
+  return out;
 }
 
 /** Trains a random forest (splitter "best") or ExtraTrees (splitter "random", the default) with a seed. */
@@ -687,67 +772,45 @@ export async function fitRandomForest(
   return mergeForestParts(X, y, options, [part]);
 }
 
-/** Encodes readable trees as the compact model-file state. */
-function packForest(
-  trees: StoredTree[],
-  nInputs: number,
-  augment: FeatureAugment,
-  nClasses: number,
-  importance: number[],
-): PackedForest {
-  const nFeatures = augmentedWidth(augment, nInputs);
+/** The model-file state of a walkable forest (the inverse of unpackForest). */
+function packWalk(walk: Walkable, header: ForestHeader, nClasses: number): PackedForest {
+  const { augment, roots, thr, meta, leafClass, leafProb } = walk;
+  const nFeatures = augmentedWidth(augment, header.nInputs);
   const codeBytes = nFeatures + nClasses + 1 <= 0x10000 ? 2 : 4;
   const Codes = codeBytes === 2 ? Uint16Array : Uint32Array;
-  let nodes = 0;
+  const nodes = thr.length / 3;
   let splits = 0;
   let mixed = 0;
-  let entries = 0;
-  for (const t of trees) {
-    nodes += t.feature.length;
-    for (const f of t.feature) {
-      if (f >= 0) splits++;
-      else if (f < -1) {
-        mixed++;
-        entries -= f;
-      }
-    }
+  for (let i = 0; i < nodes; i++) {
+    const f = meta[3 * i + 1]!;
+    if (f >= 0) splits++;
+    else if (f < -nClasses) mixed++;
   }
-  const sizes = new Uint32Array(trees.length);
+  const sizes = new Uint32Array(roots.length);
+  for (let t = 0; t < roots.length; t++)
+    sizes[t] = ((t + 1 < roots.length ? roots[t + 1]! : 3 * nodes) - roots[t]!) / 3;
   const codes = new Codes(nodes);
   const thresholds = new Float32Array(splits);
   const leafSizes = new Codes(mixed);
-  const leafClasses = new Codes(entries);
-  const leafProbs = new Float32Array(entries);
-  let node = 0;
   let split = 0;
   let leaf = 0;
-  let entry = 0;
-  trees.forEach((t, ti) => {
-    sizes[ti] = t.feature.length;
-    let from = 0;
-    for (let i = 0; i < t.feature.length; i++) {
-      const f = t.feature[i]!;
-      if (f >= 0) {
-        codes[node++] = f;
-        thresholds[split++] = t.threshold[i]!;
-      } else if (f === -1) {
-        codes[node++] = nFeatures + t.leafClass[from++]!;
-      } else {
-        codes[node++] = nFeatures + nClasses;
-        leafSizes[leaf++] = -f;
-        for (let k = 0; k < -f; k++, from++, entry++) {
-          leafClasses[entry] = t.leafClass[from]!;
-          leafProbs[entry] = t.leafProb[from]!;
-        }
-      }
+  for (let i = 0; i < nodes; i++) {
+    const f = meta[3 * i + 1]!;
+    if (f >= 0) {
+      codes[i] = f;
+      thresholds[split++] = thr[3 * i]!;
+    } else if (f >= -nClasses) codes[i] = nFeatures + (-f - 1);
+    else {
+      codes[i] = nFeatures + nClasses;
+      leafSizes[leaf++] = -f - nClasses;
     }
-  });
+  }
   return {
     encoding: FOREST_ENCODING,
-    nFeatures: nInputs,
+    nFeatures: header.nInputs,
     augment,
-    importance,
-    nTrees: trees.length,
+    importance: header.importance,
+    nTrees: roots.length,
     nodes,
     codeBytes,
     treeSizes: encodeTyped(sizes),
@@ -755,10 +818,18 @@ function packForest(
     thresholds: encodeTyped(thresholds),
     mixedLeaves: mixed,
     leafSizes: encodeTyped(leafSizes),
-    leafEntries: entries,
-    leafClasses: encodeTyped(leafClasses),
-    leafProbs: encodeTyped(leafProbs),
+    leafEntries: leafClass.length,
+    leafClasses: encodeTyped(Codes.from(leafClass)),
+    leafProbs: encodeTyped(leafProb),
   };
+}
+
+/** What a forest's file says besides its trees. */
+interface ForestHeader {
+  /** Width of an input row. */
+  nInputs: number;
+  /** Impurity decrease per tree feature (inputs, then derived ones), summing to 1. */
+  importance: number[];
 }
 
 /**
@@ -795,11 +866,35 @@ function unpackForest(raw: Record<string, unknown>, nClasses: number): Walkable 
   const Codes = (codeBytes === 2 ? Uint16Array : Uint32Array) as unknown as TypedCtor<
     Uint16Array | Uint32Array
   >;
-  const sizes = decodeTyped(raw, "treeSizes", "state.treeSizes", Uint32Array, nTrees);
   const codes = decodeTyped(raw, "codes", "state.codes", Codes, nodes);
-  const leafSizes = decodeTyped(raw, "leafSizes", "state.leafSizes", Codes, mixed);
-  const leafClasses = decodeTyped(raw, "leafClasses", "state.leafClasses", Codes, entries);
-  const leafProbs = decodeTyped(raw, "leafProbs", "state.leafProbs", Float32Array, entries);
+  let splits = 0;
+  for (let i = 0; i < nodes; i++) if (codes[i]! < nFeatures) splits++;
+  const arrays: ForestArrays = {
+    sizes: decodeTyped(raw, "treeSizes", "state.treeSizes", Uint32Array, nTrees),
+    codes,
+    thresholds: decodeTyped(raw, "thresholds", "state.thresholds", Float32Array, splits),
+    leafSizes: decodeTyped(raw, "leafSizes", "state.leafSizes", Codes, mixed),
+    leafClasses: decodeTyped(raw, "leafClasses", "state.leafClasses", Codes, entries),
+    leafProbs: decodeTyped(raw, "leafProbs", "state.leafProbs", Float32Array, entries),
+  };
+  return buildWalk(arrays, augment, nFeatures, nClasses);
+}
+
+/**
+ * Checks trees in the file's encoding (BAD_MODEL_FILE naming the state field otherwise) and lays them
+ * out for walking: one pass per array, the right-child links rebuilt from the preorder.
+ */
+function buildWalk(
+  arrays: ForestArrays,
+  augment: FeatureAugment,
+  nFeatures: number,
+  nClasses: number,
+): Walkable {
+  const { sizes, codes, thresholds, leafSizes, leafClasses, leafProbs } = arrays;
+  const nTrees = sizes.length;
+  const nodes = codes.length;
+  const mixed = leafSizes.length;
+  const entries = leafClasses.length;
   let splits = 0;
   for (let i = 0; i < nodes; i++) {
     const c = codes[i]!;
@@ -807,7 +902,8 @@ function unpackForest(raw: Record<string, unknown>, nClasses: number): Walkable 
     else if (c > nFeatures + nClasses)
       badModel(`state.codes[${i}]`, `names neither a feature (< ${nFeatures}) nor a class`);
   }
-  const thresholds = decodeTyped(raw, "thresholds", "state.thresholds", Float32Array, splits);
+  if (thresholds.length !== splits)
+    badModel("state.thresholds", `must hold one threshold per split (${splits})`);
   for (let i = 0; i < splits; i++)
     if (!Number.isFinite(thresholds[i]!)) badModel(`state.thresholds[${i}]`, "must be finite");
   let sizeSum = 0;
@@ -874,7 +970,8 @@ function unpackForest(raw: Record<string, unknown>, nClasses: number): Walkable 
   if (base !== nodes) badModel("state.treeSizes", `trees hold ${base} nodes but state.nodes is ${nodes}`);
   if (mixedSeen !== mixed)
     badModel("state.mixedLeaves", `codes name ${mixedSeen} mixed leaves, not ${mixed}`);
-  return { augment, roots, thr, meta, leafClass: Int32Array.from(leafClasses), leafProb: leafProbs };
+  const leafClass = leafClasses instanceof Int32Array ? leafClasses : Int32Array.from(leafClasses);
+  return { augment, roots, thr, meta, leafClass, leafProb: leafProbs };
 }
 
 /** Rebuilds a forest from its model file, checking its structure (BAD_MODEL_FILE otherwise). */
@@ -887,7 +984,8 @@ export function loadRandomForest(model: SerializedModel): Classifier {
     );
   }
   const walk = unpackForest(raw, model.classes.length);
-  return new Forest([...model.classes], { ...model.params }, raw as unknown as PackedForest, walk);
+  const header = { nInputs: raw.nFeatures as number, importance: raw.importance as number[] };
+  return new Forest([...model.classes], { ...model.params }, header, walk);
 }
 
 /** The trees of an RF model file in readable form (for tests, reports and debugging). */
@@ -895,7 +993,7 @@ export function forestTrees(model: SerializedModel): StoredTree[] {
   const raw = checkEnvelope(model, "RF");
   const nClasses = model.classes.length;
   const { roots, thr, meta, leafClass, leafProb } = unpackForest(raw, nClasses);
-  const nodes = (raw.nodes as number) * 3;
+  const nodes = thr.length;
   return Array.from(roots, (root, t) => {
     const end = t + 1 < roots.length ? roots[t + 1]! : nodes;
     const tree: StoredTree = { feature: [], threshold: [], right: [], leafClass: [], leafProb: [] };
@@ -934,11 +1032,11 @@ class Forest implements Classifier {
   constructor(
     readonly classes: readonly Label[],
     readonly params: Readonly<Record<string, unknown>>,
-    private readonly state: PackedForest,
+    private readonly header: ForestHeader,
     private readonly walk: Walkable,
   ) {
-    this.nFeatures = state.nFeatures;
-    this.wide = new Float64Array(augmentedWidth(walk.augment, state.nFeatures));
+    this.nFeatures = header.nInputs;
+    this.wide = new Float64Array(augmentedWidth(walk.augment, header.nInputs));
     this.leaves = new Int32Array(walk.roots.length);
   }
 
@@ -1026,10 +1124,11 @@ class Forest implements Classifier {
   }
 
   featureImportance(): Float64Array {
-    return foldImportance(this.walk.augment, this.state.importance, this.nFeatures);
+    return foldImportance(this.walk.augment, this.header.importance, this.nFeatures);
   }
 
   toJSON(): SerializedModel {
-    return { algorithm: "RF", classes: [...this.classes], params: { ...this.params }, state: this.state };
+    const state = packWalk(this.walk, this.header, this.classes.length);
+    return { algorithm: "RF", classes: [...this.classes], params: { ...this.params }, state };
   }
 }

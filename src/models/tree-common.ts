@@ -128,3 +128,33 @@ export function makeYielder(everyMs = 50): () => Promise<void> | undefined {
     return new Promise((resolve) => setImmediate(resolve));
   };
 }
+
+/** Typed arrays a GrowingArray can hold. */
+type GrowableTyped = Int32Array | Uint32Array | Float32Array;
+
+/** An append-only typed array that doubles its capacity when full (a model's nodes as they are grown). */
+export class GrowingArray<T extends GrowableTyped> {
+  private data: T;
+  length = 0;
+
+  constructor(
+    private readonly Ctor: { new (length: number): T },
+    capacity = 1024,
+  ) {
+    this.data = new Ctor(capacity);
+  }
+
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const bigger = new this.Ctor(this.data.length * 2);
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    this.data[this.length++] = v;
+  }
+
+  /** The values pushed so far, in an array of exactly that length (a copy: the builder's spare capacity is dropped). */
+  take(): T {
+    return this.data.slice(0, this.length) as T;
+  }
+}

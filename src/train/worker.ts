@@ -27,13 +27,20 @@ async function onJob(job: FitJob | PairJob): Promise<void> {
       onProgress: (p: TrainProgress) => post({ type: "progress", id: job.id, progress: p }),
     };
     if (job.part) {
-      const part =
-        job.algorithm === "XGB"
-          ? await (await import("../models/xgboost.js")).fitXgboostPart(job.X, job.y, options, job.part.from)
-          : await (
-              await import("../models/random-forest.js")
-            ).fitForestPart(job.X, job.y, options, job.part.from, job.part.to);
-      post({ type: "part", id: job.id, part, fitSeconds: (performance.now() - t0) / 1000 });
+      const fitSeconds = () => (performance.now() - t0) / 1000;
+      if (job.algorithm === "XGB") {
+        const { fitXgboostPart } = await import("../models/xgboost.js");
+        const part = await fitXgboostPart(job.X, job.y, options, job.part.from);
+        post({ type: "part", id: job.id, part, fitSeconds: fitSeconds() });
+        return;
+      }
+      const { fitForestPart, forestPartBuffers } = await import("../models/random-forest.js");
+      const part = await fitForestPart(job.X, job.y, options, job.part.from, job.part.to);
+      // handed over, not copied: a part of a 1,000-user forest is hundreds of megabytes
+      parentPort!.postMessage(
+        { type: "part", id: job.id, part, fitSeconds: fitSeconds() } satisfies WorkerMessage,
+        forestPartBuffers(part),
+      );
       return;
     }
     const model = await fitClassifier(job.algorithm, job.X, job.y, options);

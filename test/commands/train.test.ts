@@ -70,9 +70,12 @@ describe("keystroke-id train (end to end)", () => {
     expect(JSON.stringify(report)).not.toMatch(/"[a-z]+[A-Z][A-Za-z]*":/);
   }, 180_000);
 
-  it("writes byte-identical model files for the same data and seed", async () => {
+  it("writes byte-identical model files for the same data and seed, however many worker threads share the trees", async () => {
     const [a, b] = [await mkdtemp(join(tmpdir(), "kid-det-")), await mkdtemp(join(tmpdir(), "kid-det-"))];
-    for (const out of [a, b]) {
+    for (const [out, workers] of [
+      [a, "1"],
+      [b, "3"],
+    ] as const) {
       const r = await runCli([
         "train",
         FIXTURE,
@@ -82,6 +85,8 @@ describe("keystroke-id train (end to end)", () => {
         out,
         "--seed",
         "9",
+        "--workers",
+        workers,
         "--json",
         "--no-verification",
       ]);

@@ -6,8 +6,11 @@ import { extractTimings } from "../../src/features/index.js";
 import {
   FOREST_ENCODING,
   SYNTHETIC_AUTO,
+  fitForestPart,
   fitRandomForest,
+  forestPartBuffers,
   forestTrees,
+  mergeForestParts,
   loadRandomForest,
   resolveForestParams,
   resolveSynthetic,
@@ -220,6 +223,30 @@ describe("random forest: labels, progress, determinism", () => {
     for (const row of blobs(99, 3, 10, 3).X) expect(back.predictProba(row)).toEqual(m.predictProba(row));
     expect(JSON.stringify(back.toJSON())).toBe(JSON.stringify(m.toJSON()));
   });
+  for (const params of [
+    { nTrees: 10 },
+    { nTrees: 10, splitter: "best", criterion: "gini", synthetic: 2 },
+  ] as const) {
+    it(`grown in parts handed over between threads, the forest is the one grown whole (${params.splitter ?? "random"})`, async () => {
+      const data = blobs(6, 4, 12, 3);
+      const opts = { seed: 9, params };
+      const whole = JSON.stringify((await fitRandomForest(data.X, data.y, opts)).toJSON());
+      const parts = [];
+      for (const [from, to] of [
+        [7, 10],
+        [0, 3],
+        [3, 7],
+      ] as const) {
+        const part = await fitForestPart(data.X, data.y, opts, from, to);
+        // what a worker does: transfer the buffers (detached afterwards here, so nothing was copied)
+        const moved = structuredClone(part, { transfer: forestPartBuffers(part) });
+        expect(part.trees.codes.length).toBe(0);
+        expect(moved.trees.sizes.length).toBe(to - from);
+        parts.push(moved);
+      }
+      expect(JSON.stringify(mergeForestParts(data.X, data.y, opts, parts).toJSON())).toBe(whole);
+    });
+  }
 });
 
 describe("random forest: refusals", () => {
