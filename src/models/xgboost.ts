@@ -36,7 +36,7 @@ import { binFeatures, growHistTrees, type HistFit } from "./xgb-hist.js";
  * tree_method "hist" (our trainer, xgb-hist.ts) is the default: `node bench/xgb-methods.mjs` fitted both on
  * every shared file with the same folds and seeds and found no accuracy lost (ThreatFabric timings 5-fold
  * CV, fit seeds 1–3: exact 0.757, hist 0.763 on average; summary 0.160 and 0.164; IIITBh within ±0.002 by
- * CV, across sessions big 0.962 → 0.976, small 0.992 → 0.990; generated 10k 0.946 both) at 2.3–4× less fit
+ * CV, across sessions big 0.962 → 0.976, small 0.992 → 0.990; generated 10k 0.946 both) at 3–6× less fit
  * time in process; at scale it is what makes XGB trainable (README, "Training at scale").
  */
 /** XGBoost's parameter names (plus `rounds`, the boosting iterations, and `tree_method`); the first nine have defaults. */
