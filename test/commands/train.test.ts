@@ -70,7 +70,7 @@ describe("keystroke-id train (end to end)", () => {
     expect(JSON.stringify(report)).not.toMatch(/"[a-z]+[A-Z][A-Za-z]*":/);
   }, 180_000);
 
-  it("writes byte-identical model files for the same data and seed, however many worker threads share the trees", async () => {
+  it("writes byte-identical model files for the same data and seed, however many worker threads share the trees (RF and XGB)", async () => {
     const [a, b] = [await mkdtemp(join(tmpdir(), "kid-det-")), await mkdtemp(join(tmpdir(), "kid-det-"))];
     for (const [out, workers] of [
       [a, "1"],
@@ -80,7 +80,7 @@ describe("keystroke-id train (end to end)", () => {
         "train",
         FIXTURE,
         "--model",
-        "rf",
+        "rf,xgb",
         "--models-dir",
         out,
         "--seed",
@@ -95,7 +95,7 @@ describe("keystroke-id train (end to end)", () => {
     const names = async (d: string) =>
       (await readdir(d)).filter((f) => f !== "manifest.json" && f !== "versions").sort();
     expect(await names(a)).toEqual(await names(b));
-    expect(await names(a)).toHaveLength(2);
+    expect(await names(a)).toHaveLength(4);
     for (const f of await names(a)) {
       expect(await readFile(join(a, f), "utf8")).toBe(await readFile(join(b, f), "utf8"));
     }
