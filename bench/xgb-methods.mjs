@@ -24,11 +24,30 @@ const FIT_SEED = Number(flag("--seed") ?? 1);
 const GENERATED = (flag("--generated") ?? "10000").split(",").map(Number);
 // --only threatfabric: the ThreatFabric cross-validation alone (for a sweep over fit seeds)
 const ONLY_TF = flag("--only") === "threatfabric";
+if (!Number.isInteger(FIT_SEED) || GENERATED.some((r) => !Number.isInteger(r) || r < 1000)) {
+  console.error(
+    "usage: node bench/xgb-methods.mjs [--generated 10000,50000] [--seed 1] [--only threatfabric]",
+  );
+  process.exit(2);
+}
 
 const fit = (method) => (X, y) =>
   fitClassifier("XGB", X, y, { seed: FIT_SEED, params: { tree_method: method } });
 
 const cvRows = [];
+/** One table row: both trainers' accuracy and fit time on one data set and protocol. */
+function addRow(name, protocol, r) {
+  cvRows.push([
+    name,
+    protocol,
+    r.exact.accuracy,
+    r.hist.accuracy,
+    r.hist.accuracy - r.exact.accuracy,
+    r.exact.fitS,
+    r.hist.fitS,
+  ]);
+  console.error(`[xgb-methods] ${JSON.stringify(cvRows.at(-1))}`);
+}
 const sets = [];
 const data = sharedData();
 if (data) {
@@ -47,16 +66,7 @@ for (const [name, X, y] of sets) {
   const fold = await stratifiedFolds(y);
   const r = {};
   for (const m of METHODS) r[m] = await crossValidate(fit(m), X, y, fold);
-  cvRows.push([
-    name,
-    "5-fold CV",
-    r.exact.accuracy,
-    r.hist.accuracy,
-    r.hist.accuracy - r.exact.accuracy,
-    r.exact.fitS,
-    r.hist.fitS,
-  ]);
-  console.error(`[xgb-methods] ${JSON.stringify(cvRows.at(-1))}`);
+  addRow(name, "5-fold CV", r);
 }
 const tmp = mkdtempSync(join(tmpdir(), "kid-xgb-methods-"));
 try {
@@ -83,16 +93,7 @@ try {
       for (let i = 0; i < Xte.length; i++) if (model.classes[model.predictIndex(Xte[i])] === yte[i]) ok++;
       r[m] = { accuracy: ok / Xte.length, fitS };
     }
-    cvRows.push([
-      name,
-      "earlier → later sessions",
-      r.exact.accuracy,
-      r.hist.accuracy,
-      r.hist.accuracy - r.exact.accuracy,
-      r.exact.fitS,
-      r.hist.fitS,
-    ]);
-    console.error(`[xgb-methods] ${JSON.stringify(cvRows.at(-1))}`);
+    addRow(name, "earlier → later sessions", r);
   }
 } finally {
   rmSync(tmp, { recursive: true, force: true });

@@ -717,32 +717,23 @@ export function mergeForestParts(
   let sum = 0;
   for (let f = 0; f < d; f++) sum += importance[f]!;
   const imp = Array.from(importance, (v) => roundSig(sum > 0 ? v / sum : 1 / d));
+  const join = <T extends Int32Array | Uint32Array | Float32Array>(
+    Ctor: { new (length: number): T },
+    key: keyof ForestArrays,
+  ): T =>
+    concatTyped(
+      Ctor,
+      sorted.map((p) => p.trees[key]),
+    );
   const joined: ForestArrays = {
-    sizes: concatTyped(
-      Uint32Array,
-      sorted.map((p) => p.trees.sizes),
-    ),
-    codes: concatTyped(
-      Int32Array,
-      sorted.map((p) => p.trees.codes),
-    ),
-    thresholds: concatTyped(
-      Float32Array,
-      sorted.map((p) => p.trees.thresholds),
-    ),
-    leafSizes: concatTyped(
-      Int32Array,
-      sorted.map((p) => p.trees.leafSizes),
-    ),
-    leafClasses: concatTyped(
-      Int32Array,
-      sorted.map((p) => p.trees.leafClasses),
-    ),
-    leafProbs: concatTyped(
-      Float32Array,
-      sorted.map((p) => p.trees.leafProbs),
-    ),
+    sizes: join(Uint32Array, "sizes"),
+    codes: join(Int32Array, "codes"),
+    thresholds: join(Float32Array, "thresholds"),
+    leafSizes: join(Int32Array, "leafSizes"),
+    leafClasses: join(Int32Array, "leafClasses"),
+    leafProbs: join(Float32Array, "leafProbs"),
   };
+
   const walk = buildWalk(joined, augment, d, classes.length);
   return new Forest(classes, { ...params }, { nInputs, importance: imp }, walk);
 }
