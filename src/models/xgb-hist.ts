@@ -550,7 +550,6 @@ export async function growHistTrees(
   let done = 0;
   for (let r = 0; r < p.rounds; r++) {
     if (margin) softmaxRows(margin, prob, n, nClasses);
-    const roundTrees: XgbTree[] = [];
     for (let c = 0; c < nClasses; c++) {
       const twoValued = r === 0 && (p.alpha ?? 0) === 0 && (p.max_delta_step ?? 0) === 0;
       for (let i = 0; i < n; i++) {
@@ -585,13 +584,12 @@ export async function growHistTrees(
           if (p.subsample < 1) fillLeaves(tree, data, s.leafOf);
           for (let i = 0; i < n; i++) margin[i * nClasses + c]! += s.leafOf[i]!;
         }
-        roundTrees.push(tree);
+        trees.push(tree);
       }
       done += to - from;
       onTrees?.(done, total);
       await pause?.();
     }
-    trees.push(...roundTrees);
   }
   return trees;
 }

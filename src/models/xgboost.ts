@@ -347,15 +347,15 @@ export async function fitXgboost(
     let from = 0;
     for (const size of sizes) {
       const before = trees.length;
-      trees.push(
-        ...(await growHistTrees(
-          fit,
-          from,
-          from + size,
-          (done) => options.onProgress?.({ algorithm: "XGB", phase: "trees", done: before + done, total }),
-          pause,
-        )),
+      const grown = await growHistTrees(
+        fit,
+        from,
+        from + size,
+        (done) => options.onProgress?.({ algorithm: "XGB", phase: "trees", done: before + done, total }),
+        pause,
       );
+      // one by one: spreading 100,000+ trees into push() overflows the call stack
+      for (const t of grown) trees.push(t);
       from += size;
     }
     return new XgbModel(fit.classes, { ...params }, { nFeatures: d, baseScore: fit.baseScore, trees });
