@@ -254,6 +254,8 @@ export function serveCommand(): Command {
         auditRetentionMs,
         maintenanceMs: 10 * 60_000,
         adapt: adaptationFrom(flags),
+        // the WAL's fsyncs off the request path (SQLite; see startCheckpointer in src/store/sqlite.ts)
+        checkpointEveryMs: SERVE_CHECKPOINT_MS,
       });
       if (flags.targetFar !== undefined) {
         try {
@@ -331,6 +333,9 @@ export function serveCommand(): Command {
 }
 
 /** True for addresses only this machine can reach, where the demo page is on by default. */
+/** How often `serve` checkpoints a SQLite store's WAL from its background thread (ms). */
+const SERVE_CHECKPOINT_MS = 20;
+
 export function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[|\]$/g, "");
   return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h) || h === "::ffff:127.0.0.1";

@@ -12,6 +12,8 @@ export type StoreLocation = { kind: "sqlite"; path: string } | { kind: "postgres
 /** Options of openStore, per backend. */
 export interface OpenStoreOptions {
   busyTimeoutMs?: number;
+  /** SQLite: checkpoint the WAL from a background thread this often (ms), for a long-running writer (`serve`). */
+  checkpointEveryMs?: number;
   maxConnections?: number;
   connectTimeoutMs?: number;
 }

@@ -1,5 +1,7 @@
 import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
+import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { KeystrokeError } from "../errors.js";
 import type { Db, Row } from "./db.js";
@@ -11,12 +13,19 @@ import type { Store } from "./types.js";
 export interface SqliteOptions {
   /** How long a write waits for another process's lock before STORE_BUSY (ms). */
   busyTimeoutMs?: number;
+  /**
+   * Checkpoints the WAL from a background thread every this many ms (0: never, the default). For a
+   * long-running writer such as `serve`: see startCheckpointer.
+   */
+  checkpointEveryMs?: number;
 }
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
 // WAL pages between automatic checkpoints during a bulk load (16384 pages of 4 KB: 64 MB; SQLite's default is 1000)
 const BULK_CHECKPOINT_PAGES = 16384;
+// WAL pages between the writing connection's own checkpoints when a background thread checkpoints too (16 MB)
+const BACKGROUND_AUTOCHECKPOINT_PAGES = 4096;
 
 /**
  * Opens (creating when absent) a SQLite identity store and migrates its schema. WAL journal: readers never
@@ -42,6 +51,12 @@ export function openSqliteStore(path: string, options: SqliteOptions = {}): Stor
     conn.close();
     throw sqliteError(e, file, busyMs);
   }
+  const checkpointer =
+    options.checkpointEveryMs && options.checkpointEveryMs > 0
+      ? startCheckpointer(file, options.checkpointEveryMs)
+      : null;
+  // the writer's own checkpoint less often (16 MB of WAL): the thread does the copying and syncing between
+  if (checkpointer) db.guard(() => conn.pragma(`wal_autocheckpoint = ${BACKGROUND_AUTOCHECKPOINT_PAGES}`));
   return {
     kind: "sqlite",
     location: file,
@@ -61,7 +76,7 @@ export function openSqliteStore(path: string, options: SqliteOptions = {}): Stor
       } finally {
         await db.idle();
         if (conn.open) {
-          conn.pragma("wal_autocheckpoint = 1000");
+          conn.pragma(`wal_autocheckpoint = ${checkpointer ? BACKGROUND_AUTOCHECKPOINT_PAGES : 1000}`);
           // the WAL back to its usual size; busy (a reader) is no error: the next checkpoint does it
           try {
             conn.pragma("wal_checkpoint(TRUNCATE)");
@@ -72,11 +87,78 @@ export function openSqliteStore(path: string, options: SqliteOptions = {}): Stor
       }
     },
     close: async () => {
+      await checkpointer?.stop();
       await db.idle();
       if (conn.open) conn.close();
     },
   };
 }
+
+/**
+ * A thread with its own connection that runs `PRAGMA wal_checkpoint(PASSIVE)` every `everyMs` while the WAL
+ * grows (backing off to 250 ms while it does not): it copies the committed pages into the database file and
+ * makes both durable (a checkpoint's two fsyncs) off the writing thread. SQLite's automatic checkpoint on
+ * the writing connection stays on, at 4,096 pages instead of 1,000: it is what restarts the WAL from its
+ * start (a checkpoint from elsewhere rarely finds a busy writer's WAL fully copied), so the file stays
+ * bounded, and it now finds most pages already copied and synced. In process (`verify` in a loop on a
+ * copy of an enrolled store), a verification took 97–106 µs of wall time for 73–79 µs of CPU with the
+ * automatic checkpoint alone, one call in a thousand 10–11 ms; with this thread every 20 ms, 76–81 µs and
+ * 2.0–2.5 ms (README, "Where a request's time goes").
+ *
+ * PASSIVE never waits for readers or writers: a busy database is skipped until the next tick. If the
+ * thread fails (its connection cannot open, say), the automatic checkpoint alone carries on, as without it.
+ */
+function startCheckpointer(file: string, everyMs: number): { stop(): Promise<void> } {
+  const state = { stop: async () => undefined as void };
+  let worker: Worker;
+  try {
+    worker = new Worker(CHECKPOINTER, {
+      eval: true,
+      workerData: { file, everyMs, driver: createRequire(import.meta.url).resolve("better-sqlite3") },
+    });
+  } catch {
+    return state;
+  }
+  worker.unref();
+  // a failed thread (its connection could not open) leaves the automatic checkpoint alone: no crash
+  worker.on("error", () => undefined);
+  const exited = new Promise<void>((res) => worker.once("exit", () => res()));
+  state.stop = async () => {
+    // referenced again while it stops: else a process with nothing else to do exits here, mid-close
+    worker.ref();
+    worker.postMessage("stop");
+    await exited;
+  };
+  return state;
+}
+
+// CommonJS, run by `new Worker(…, { eval: true })`: the same code from src (tests) and dist
+const CHECKPOINTER = `
+const { parentPort, workerData } = require("node:worker_threads");
+const Database = require(workerData.driver);
+const db = new Database(workerData.file, { timeout: 0 });
+let timer = null;
+let delay = workerData.everyMs;
+let last = -1;
+const tick = () => {
+  try {
+    // log: the WAL's frames; it grows with every commit and starts again at 0 when the WAL restarts
+    const [r] = db.pragma("wal_checkpoint(PASSIVE)");
+    delay = r && r.log !== last ? workerData.everyMs : Math.min(2 * delay, 250);
+    last = r ? r.log : -1;
+  } catch (e) {
+    if (!/BUSY|LOCKED/.test(String(e && e.code))) throw e;
+  }
+  timer = setTimeout(tick, delay);
+};
+parentPort.on("message", (m) => {
+  if (m !== "stop") return;
+  clearTimeout(timer);
+  db.close();
+  parentPort.close();
+});
+tick();
+`;
 
 function migrate(conn: Database.Database, file: string): void {
   const tables = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{
