@@ -11,6 +11,7 @@ import { ANCHORS, BIN, ROOT, ensurePython, measure, median, printTable, sharedDa
 import { MODELS, PY, startOurs, startPython, stop, trainSummaryModels, writeBodies } from "./servers.mjs";
 import { CEILINGS, startCeiling } from "./serve-ceilings.mjs";
 import { benchModels } from "./serve-models.mjs";
+import { benchVerifyStore } from "./serve-verify-store.mjs";
 
 const SECONDS = Number(process.env.BENCH_SERVE_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_SERVE_CONNECTIONS ?? 16);
@@ -37,6 +38,14 @@ export default async function benchServe() {
       trainSummaryModels(data, models);
       await benchModels(models, writeBodies(data, tmp));
       return;
+    }
+    if (!only || only === "verify-store") {
+      // --only verify-store: a verification in process on the SQLite store, per WAL checkpoint setting
+      const models = join(tmp, "verify-store-models");
+      trainSummaryModels(data, models, 42, ["RF"]);
+      const store = join(tmp, "verify-store.db");
+      await benchVerifyStore(store, enrolForVerify(data, models, store, tmp), tmp);
+      if (only) return;
     }
     if (only !== "workers") await run(data, tmp, python, only === "ceilings");
     if (!only || only === "workers") await benchWorkers(data, tmp);
