@@ -76,6 +76,42 @@ export async function benchVerifyStore(storeFile, bodyFile, dir) {
       }
     }
   }
+  // the parts of one verification, by the same loop, with the background checkpoint thread
+  const { sampleHash } = await import(pathToFileURL(join(ROOT, "dist", "identity", "service.js")).href);
+  const db = join(dir, "verify-store-parts.db");
+  copyFileSync(storeFile, db);
+  const store = await openStore(db, { checkpointEveryMs: 20 });
+  const parts = [];
+  try {
+    const id = String(body.UserID);
+    const vector = freshVector(body.press, body.release, createRng(9));
+    let k = 0;
+    const time = async (name, f) => {
+      for (let i = 0; i < 2000; i++) await f();
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      for (let i = 0; i < CALLS; i++) await f();
+      const cpu = process.cpuUsage(c0);
+      parts.push([
+        name,
+        ((1000 * (performance.now() - t0)) / CALLS).toFixed(1),
+        ((cpu.user + cpu.system) / CALLS).toFixed(1),
+      ]);
+    };
+    await time("replay memory: store.replay.check (one write transaction)", () =>
+      store.replay.check(id, `bench-${k++}`, 1e12 + k, 1e9),
+    );
+    await time("template version: store.identities.version", () => store.identities.version(id));
+    await time("replay hash: sampleHash (SHA-256)", () => sampleHash(vector));
+  } finally {
+    await store.close();
+    for (const s of ["", "-wal", "-shm"]) rmSync(db + s, { force: true });
+  }
+  printTable(
+    `the parts of a verification, ${CALLS} calls each, SQLite store with the background checkpoint thread`,
+    ["part", "wall µs/call", "CPU µs/call"],
+    parts,
+  );
   printTable(
     `verify in process on the SQLite store, ${CALLS} calls per row (wall and CPU include generating each sample; CPU is the whole process's, the checkpoint thread's too)`,
     [
