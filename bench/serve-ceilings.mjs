@@ -25,6 +25,25 @@ const s = http.createServer((req, res) => {
 s.listen(0, "127.0.0.1", () => console.error("listening on http://127.0.0.1:" + s.address().port));
 `;
 
+/**
+ * Controls: the fastify hello-world with `us` µs of pure computation per request (a spin on the clock),
+ * so a route's ratio can be read against what that much work alone costs on this machine.
+ */
+export function spinningHello(us) {
+  return `
+const fastify = require(${JSON.stringify(join(ROOT, "node_modules", "fastify"))})({ logger: false });
+fastify.post("/predict", async () => {
+  const until = performance.now() + ${us / 1000};
+  while (performance.now() < until);
+  return { hello: "world" };
+});
+fastify.listen({ port: 0, host: "127.0.0.1" }).then((a) => console.error("listening on " + a));
+`;
+}
+
+/** Work per request of the controls, µs: about our RF model's share of a served request, and three times it. */
+export const CONTROL_SPINS_US = [20, 60];
+
 /** The two ceiling servers: name and script. */
 export const CEILINGS = [
   ["fastify hello-world", FASTIFY],
