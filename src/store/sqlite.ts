@@ -57,11 +57,12 @@ export function openSqliteStore(path: string, options: SqliteOptions = {}): Stor
       : null;
   // the writer's own checkpoint less often (16 MB of WAL): the thread does the copying and syncing between
   if (checkpointer) db.guard(() => conn.pragma(`wal_autocheckpoint = ${BACKGROUND_AUTOCHECKPOINT_PAGES}`));
+  const replay = new SqlReplayStore(db);
   return {
     kind: "sqlite",
     location: file,
     identities: new SqlIdentityStore(db),
-    replay: new SqlReplayStore(db),
+    replay,
     audit: new SqlAuditStore(db),
     policy: new SqlPolicyStore(db),
     ping: () =>
@@ -87,6 +88,7 @@ export function openSqliteStore(path: string, options: SqliteOptions = {}): Stor
       }
     },
     close: async () => {
+      await replay.drain();
       await checkpointer?.stop();
       await db.idle();
       if (conn.open) conn.close();

@@ -83,6 +83,41 @@ export function storeContract(
       expect((await b.verify("alice", sample)).replay).toBe(true);
     });
 
+    it("catches a replay among verifications sent at once, on one instance and across two; an unknown user fails alone", async () => {
+      const store = await fresh();
+      const a = service(store);
+      const b = service(await reopen(store));
+      await a.enroll("alice", userVectors(1, 10));
+      await a.enroll("bob", userVectors(2, 10));
+      const sample = userVectors(1, 1, 91)[0]!;
+      const others = userVectors(1, 6, 92);
+      // all sent in one turn of the event loop (SQLite writes them in one transaction): the same sample
+      // three times on one instance, twice on the other, between fresh samples and an unknown user
+      const sent = [
+        a.verify("alice", sample),
+        a.verify("alice", others[0]!),
+        a.verify("alice", sample),
+        b.verify("alice", sample),
+        a.verify("nobody", others[1]!),
+        b.verify("alice", others[2]!),
+        a.verify("alice", sample),
+        b.verify("alice", sample),
+        b.verify("bob", userVectors(2, 1, 93)[0]!),
+      ];
+      const settled = await Promise.allSettled(sent);
+      const replayOf = (i: number) =>
+        (settled[i] as PromiseFulfilledResult<{ replay: boolean }>).value.replay;
+      const same = [0, 2, 3, 6, 7];
+      expect(same.map((i) => settled[i]!.status)).toEqual(same.map(() => "fulfilled"));
+      // exactly one of the five copies got through: the first in the order the store wrote them
+      expect(same.filter((i) => !replayOf(i)).length).toBe(1);
+      expect([1, 5, 8].map(replayOf)).toEqual([false, false, false]);
+      expect(settled[4]).toMatchObject({ status: "rejected", reason: { code: "UNKNOWN_USER" } });
+      // and the memory holds: the sample is a replay afterwards on both
+      expect((await a.verify("alice", sample)).replay).toBe(true);
+      expect((await b.verify("alice", sample)).replay).toBe(true);
+    });
+
     it("a change made through one instance reaches the other's cached template (version check)", async () => {
       const store = await fresh();
       const a = service(store);
