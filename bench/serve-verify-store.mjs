@@ -21,16 +21,11 @@ const CONFIGS = [
   ["+ background thread, 16 in flight (as wrk -c16)", 20, 16],
 ];
 
-/** A verification vector from raw timings (HT, PPT, RRT, RPT), shifted like wrk-verify.lua's samples. */
-function freshVector(press, release, rng) {
+/** A fresh sample near the body's (so its replay hash is new): jittered press and release times, as the project extracts them. */
+function freshSample(press, release, rng) {
   const p = press.map((x) => x + Math.floor(rng() * 7));
   const r = release.map((x, i) => x + (p[i] - press[i]) + Math.floor(rng() * 5) - 2);
-  const v = [];
-  for (let i = 0; i < p.length; i++) v.push(r[i] - p[i]);
-  for (let i = 0; i + 1 < p.length; i++) v.push(p[i + 1] - p[i]);
-  for (let i = 0; i + 1 < p.length; i++) v.push(r[i + 1] - r[i]);
-  for (let i = 0; i + 1 < p.length; i++) v.push(p[i + 1] - r[i]);
-  return v;
+  return { press: p, release: r };
 }
 
 /** Prints wall and CPU µs per verification and the slow calls, per checkpoint setting (rounds alternate). */
@@ -38,6 +33,8 @@ export async function benchVerifyStore(storeFile, bodyFile, dir) {
   const { openStore } = await import(pathToFileURL(join(ROOT, "dist", "store", "index.js")).href);
   const { IdentityService } = await import(pathToFileURL(join(ROOT, "dist", "identity", "index.js")).href);
   const { createRng } = await import(pathToFileURL(join(ROOT, "dist", "util", "random.js")).href);
+  const { extractTimings } = await import(pathToFileURL(join(ROOT, "dist", "features", "index.js")).href);
+  const freshVector = (press, release, rng) => extractTimings(freshSample(press, release, rng));
   const body = JSON.parse(readFileSync(bodyFile, "utf8"));
   const rows = [];
   for (let round = 1; round <= ROUNDS; round++) {
