@@ -35,9 +35,16 @@ export interface Drainer {
 }
 
 interface Conn {
-  active: number;
+  /** Its responses not yet closed, oldest first (more than one when a client pipelines). */
+  inFlight: ServerResponse[];
   quietSince: number;
   bytesRead: number;
+}
+
+/** Takes `res` out of `list` (a connection's few responses in flight). */
+function remove(list: ServerResponse[], res: ServerResponse): void {
+  const i = list.indexOf(res);
+  if (i >= 0) list.splice(i, 1);
 }
 
 /**
@@ -47,7 +54,14 @@ interface Conn {
  */
 export function trackConnections(server: Server): Drainer {
   const conns = new Map<Socket, Conn>();
-  const responses = new Set<ServerResponse>();
+  // The responses in flight are kept per connection, in small arrays, not in one Set of every response. With
+  // a Set that gained and lost a response per request, a served `/verify` fell, in most runs, into a state
+  // where each young-generation collection promoted about a megabyte of requests and paused several times
+  // longer; without it, in none (README, "What kept `/verify`'s requests alive"). Likely why: a Set rebuilds
+  // its hash table as entries come and go, and a discarded table that V8 (Node 20) has moved to the old
+  // generation keeps its successor, and the responses in it, alive until the next full collection.
+  // Responses on a socket the server did not announce (tracking began after it listened) go in `untracked`.
+  const untracked: ServerResponse[] = [];
   let draining = false;
   // the requests in flight when the drain began; the report counts them apart from later arrivals
   let atStart = new Set<ServerResponse>();
@@ -55,21 +69,17 @@ export function trackConnections(server: Server): Drainer {
   let cut = 0;
 
   server.on("connection", (socket: Socket) => {
-    conns.set(socket, { active: 0, quietSince: performance.now(), bytesRead: 0 });
+    conns.set(socket, { inFlight: [], quietSince: performance.now(), bytesRead: 0 });
     socket.once("close", () => conns.delete(socket));
   });
   // prepended so the response is tracked before the framework's handler can answer it
   server.prependListener("request", (req: IncomingMessage, res: ServerResponse) => {
     const conn = conns.get(req.socket);
-    if (conn) conn.active++;
-    responses.add(res);
+    (conn ? conn.inFlight : untracked).push(res);
     if (draining) res.setHeader("connection", "close");
     res.once("close", () => {
-      responses.delete(res);
-      if (conn) {
-        conn.active--;
-        conn.quietSince = performance.now();
-      }
+      remove(conn ? conn.inFlight : untracked, res);
+      if (conn) conn.quietSince = performance.now();
       if (draining && !atStart.has(res)) {
         if (res.writableFinished) answeredWhileDraining++;
         else cut++;
@@ -93,9 +103,15 @@ export function trackConnections(server: Server): Drainer {
         };
       }
       draining = true;
-      atStart = new Set(responses);
-      // these answers are the last on their connections
-      for (const res of atStart) if (!res.headersSent) res.setHeader("connection", "close");
+      atStart = new Set(untracked);
+      for (const conn of conns.values()) for (const res of conn.inFlight) atStart.add(res);
+      // each connection's newest answer is its last; closing after an older one would cut the requests a
+      // client pipelined behind it, which the server has already read
+      for (const res of untracked) if (!res.headersSent) res.setHeader("connection", "close");
+      for (const conn of conns.values()) {
+        const last = conn.inFlight[conn.inFlight.length - 1];
+        if (last && !last.headersSent) last.setHeader("connection", "close");
+      }
       // the net.Server close only stops accepting; http.Server's would also drop connections that look idle
       NetServer.prototype.close.call(server);
       const force = setTimeout(() => server.closeAllConnections(), forceAfterMs);
@@ -118,7 +134,7 @@ export function trackConnections(server: Server): Drainer {
           if (socket.bytesRead !== conn.bytesRead) {
             conn.bytesRead = socket.bytesRead;
             conn.quietSince = now;
-          } else if (conn.active === 0 && now - conn.quietSince >= quietMs) {
+          } else if (conn.inFlight.length === 0 && now - conn.quietSince >= quietMs) {
             idleClosed++;
             socket.destroy();
             conns.delete(socket);

@@ -7,7 +7,7 @@ import {
   type RequestListener,
   type Server,
 } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo } from "node:net";
 import { trackConnections, type Drainer } from "../../src/server/drain.js";
 
 // The drain on a bare node:http server: what it answers, what it closes, and when it gives up.
@@ -91,6 +91,26 @@ describe("trackConnections().drain", () => {
     expect(report).toMatchObject({ inFlight: 1, answered: 0, cut: 1 });
     expect(report.ms).toBeGreaterThanOrEqual(290);
     expect((await pending).status).toBe("ECONNRESET");
+  });
+
+  it("counts every request in flight when it begins, two pipelined on one connection and one on another", async () => {
+    const { drainer, port, close } = await serve((_req, res) => setTimeout(() => res.end("done"), 150));
+    // two requests written at once on one socket: Node answers them in order, both in flight meanwhile
+    const raw = connect(port, "127.0.0.1");
+    let text = "";
+    raw.setEncoding("utf8");
+    raw.on("data", (d: string) => (text += d));
+    const rawClosed = new Promise((r) => raw.on("close", r));
+    raw.write("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+    const agent = new Agent({ keepAlive: true });
+    agents.push(agent);
+    const other = get(port, agent);
+    await sleep(50);
+    const report = await drainer.drain(close, { quietMs: 50 });
+    expect((await other).status).toBe(200);
+    await rawClosed;
+    expect(text.match(/HTTP\/1\.1 200/g)).toHaveLength(2);
+    expect(report).toMatchObject({ inFlight: 3, answered: 3, cut: 0 });
   });
 
   it("only closes the app when the server never listened", async () => {
