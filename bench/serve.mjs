@@ -3,8 +3,8 @@
 // routes (/predict per model and /verify on the default SQLite store, warm cache, a fresh sample per
 // request) against a fastify hello-world and a raw node:http server measured in the same run; then the
 // whole-process time of one `keystroke-id predict` against python3 loading joblib and predicting once.
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ANCHORS, BIN, ROOT, ensurePython, measure, median, printTable, sharedData } from "./lib.mjs";
@@ -27,7 +27,7 @@ export default async function benchServe() {
   }
   const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
   // --only ceilings: our routes against the hello-world and node:http ceilings, without Python or cold starts
-  const python = only === "workers" || only === "ceilings" || only === "models" ? null : ensurePython();
+  const python = ["workers", "ceilings", "models", "verify-tail"].includes(only) ? null : ensurePython();
   if (!python && !only)
     console.log("(Python reference unavailable: run /work/shared/anchors/setup.sh; measuring ours alone)");
   const tmp = mkdtempSync(join(tmpdir(), "kid-bench-serve-"));
@@ -37,6 +37,11 @@ export default async function benchServe() {
       const models = join(tmp, "ours");
       trainSummaryModels(data, models);
       await benchModels(models, writeBodies(data, tmp));
+      return;
+    }
+    // --only verify-tail: served /verify's p99, round after round, alone and after /predict load
+    if (only === "verify-tail") {
+      await benchVerifyTail(data, tmp);
       return;
     }
     if (!only || only === "verify-store") {
@@ -111,6 +116,117 @@ export async function benchWorkers(data, tmp) {
     `load average at the end: ${loadavg()
       .map((v) => v.toFixed(1))
       .join(" ")}`,
+  );
+}
+
+// ---- the served /verify's tail, run to run ----
+
+/**
+ * `POST /verify` on the SQLite store (a fresh copy of one enrolled store per round, a fresh server per
+ * round), measured as in the ceilings table (wrk -t1 -c16, 2 s warm-up, then 10 s), once on a server that
+ * has served nothing else and once after the ceilings table's /predict load (each model in turn, 12 s
+ * each) on the same server. Prints req/s, p50, p99 and the serving thread's own CPU: µs per request and
+ * the share of the 10 s it was busy. `npm run bench:serve -- --only verify-tail` (BENCH_TAIL_ROUNDS rounds,
+ * 4 by default): whether the full run's /verify p99 comes from the load before it or from run-to-run
+ * variation on a saturated machine.
+ */
+async function benchVerifyTail(data, tmp) {
+  const rounds = Math.max(1, Number(process.env.BENCH_TAIL_ROUNDS ?? 4));
+  // BENCH_TAIL_TRACE=1: also count the serving thread's fsyncs with `perf trace` (root; warm-up included)
+  const trace = process.env.BENCH_TAIL_TRACE === "1" && !spawnSync("perf", ["--version"]).error;
+  const models = join(tmp, "tail-models");
+  const trained = trainSummaryModels(data, models);
+  const bodies = writeBodies(data, tmp);
+  const base = join(tmp, "tail-base.db");
+  const verifyBody = enrolForVerify(data, models, base, tmp);
+  const rows = [];
+  const p99s = { alone: [], after: [] };
+  for (let round = 1; round <= rounds; round++) {
+    for (const mode of ["alone", "after"]) {
+      const store = join(tmp, `tail-${round}-${mode}.db`);
+      copyFileSync(base, store);
+      const server = await startOurs(models, ["--no-watch", "--log-level", "warn", "--store", store]);
+      try {
+        const pid = server.child.pid;
+        if (mode === "after") for (const model of trained) wrk(`${server.url}/predict`, bodies[model], pid);
+        const traced = trace ? traceFsyncs(pid, SECONDS + 2, join(tmp, `tail-${round}-${mode}.trace`)) : null;
+        // the serving thread alone (/proc/PID/task/PID): not the checkpoint thread, GC helpers or libuv's pool
+        const v = wrk(`${server.url}/verify`, verifyBody, `${pid}/task/${pid}`, VERIFY_SCRIPT);
+        const f = traced ? await traced : null;
+        p99s[mode].push(v.p99);
+        rows.push([
+          String(round),
+          mode === "alone"
+            ? "nothing"
+            : `/predict ${trained.join(", ")} (${trained.length * (SECONDS + 2)} s)`,
+          v.rps,
+          v.p50,
+          v.p99,
+          v.cpuUs,
+          `${((v.cpuUs * v.rps) / 1e4).toFixed(0)}%`,
+          ...(trace ? [f ? `${f.count}, ${f.ms.toFixed(0)} ms` : "—"] : []),
+          v.errors,
+        ]);
+      } finally {
+        await stop(server.child);
+      }
+    }
+  }
+  printTable(
+    `POST /verify (SQLite, fresh store copy and server per row), wrk -t1 -c${CONNECTIONS} -d${SECONDS}s after 2 s of warm-up, ${rounds} rounds`,
+    [
+      "round",
+      "served before",
+      "req/s",
+      "p50 ms",
+      "p99 ms",
+      "serving thread µs/req",
+      "serving thread busy",
+      ...(trace ? [`serving thread's fsyncs in ${SECONDS + 2} s: calls, time`] : []),
+      "non-2xx",
+    ],
+    rows,
+  );
+  const range = (xs) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)} ms`;
+  console.log(
+    `p99 alone: ${range(p99s.alone)}; after /predict: ${range(p99s.after)} (target ≤ ${P99_TARGET_MS} ms)`,
+  );
+  console.log(
+    `load average at the end: ${loadavg()
+      .map((v) => v.toFixed(1))
+      .join(" ")}`,
+  );
+}
+
+/**
+ * Traces `pid`'s fsync and fdatasync calls for `seconds` with `perf trace` and resolves to the serving
+ * (main) thread's count and total time in ms; null when perf fails.
+ */
+function traceFsyncs(pid, seconds, file) {
+  const child = spawn(
+    "timeout",
+    [String(seconds), "perf", "trace", "-p", String(pid), "-e", "fsync,fdatasync", "-o", file],
+    {
+      stdio: "ignore",
+    },
+  );
+  return new Promise((done) =>
+    child.on("close", () => {
+      let text;
+      try {
+        text = readFileSync(file, "utf8");
+      } catch {
+        return done(null);
+      }
+      let count = 0;
+      let ms = 0;
+      for (const m of text.matchAll(/\(\s*([\d.]+) ms\): [^/]+\/(\d+) f(?:data)?sync\(/g)) {
+        if (Number(m[2]) !== pid) continue;
+        count++;
+        ms += Number(m[1]);
+      }
+      done({ count, ms });
+    }),
   );
 }
 
