@@ -14,6 +14,8 @@ export interface OpenStoreOptions {
   busyTimeoutMs?: number;
   /** SQLite: checkpoint the WAL from a background thread this often (ms), for a long-running writer (`serve`). */
   checkpointEveryMs?: number;
+  /** SQLite, with checkpointEveryMs: the WAL pages at which the writing connection checkpoints itself. */
+  writerCheckpointPages?: number;
   maxConnections?: number;
   connectTimeoutMs?: number;
 }

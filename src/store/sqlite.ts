@@ -18,14 +18,27 @@ export interface SqliteOptions {
    * long-running writer such as `serve`: see startCheckpointer.
    */
   checkpointEveryMs?: number;
+  /**
+   * With the background thread: the WAL pages at which the writing connection checkpoints the WAL itself,
+   * which then starts again from its beginning (BACKGROUND_AUTOCHECKPOINT_PAGES by default).
+   */
+  writerCheckpointPages?: number;
 }
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
 // WAL pages between automatic checkpoints during a bulk load (16384 pages of 4 KB: 64 MB; SQLite's default is 1000)
 const BULK_CHECKPOINT_PAGES = 16384;
-// WAL pages between the writing connection's own checkpoints when a background thread checkpoints too (16 MB)
-const BACKGROUND_AUTOCHECKPOINT_PAGES = 4096;
+/**
+ * WAL pages between the writing connection's own checkpoints when a background thread checkpoints too
+ * (32,768 pages of 4 KB: the WAL file grows to about 128 MB under sustained writes, and is removed at close).
+ * Each time the mark is crossed the serving thread syncs the WAL and the database file (its checkpoint finds
+ * the last few milliseconds of frames not yet copied by the thread) and then the WAL's new header when it
+ * starts the WAL again: three fsyncs that stall every request in flight. `/verify` under `wrk -c16` crossed
+ * 4,096 pages several times a second; the mark was raised for its p99 (README, "Where `/verify`'s p99 came
+ * from": `npm run bench:serve -- --only verify-tail` with BENCH_TAIL_TRACE=1 counts the serving thread's fsyncs).
+ */
+const BACKGROUND_AUTOCHECKPOINT_PAGES = 32768;
 
 /**
  * Opens (creating when absent) a SQLite identity store and migrates its schema. WAL journal: readers never
@@ -55,8 +68,9 @@ export function openSqliteStore(path: string, options: SqliteOptions = {}): Stor
     options.checkpointEveryMs && options.checkpointEveryMs > 0
       ? startCheckpointer(file, options.checkpointEveryMs)
       : null;
-  // the writer's own checkpoint less often (16 MB of WAL): the thread does the copying and syncing between
-  if (checkpointer) db.guard(() => conn.pragma(`wal_autocheckpoint = ${BACKGROUND_AUTOCHECKPOINT_PAGES}`));
+  // the writer's own checkpoint less often (128 MB of WAL): the thread does the copying and syncing between
+  const writerPages = options.writerCheckpointPages ?? BACKGROUND_AUTOCHECKPOINT_PAGES;
+  if (checkpointer) db.guard(() => conn.pragma(`wal_autocheckpoint = ${writerPages}`));
   const replay = new SqlReplayStore(db);
   return {
     kind: "sqlite",
@@ -77,7 +91,7 @@ export function openSqliteStore(path: string, options: SqliteOptions = {}): Stor
       } finally {
         await db.idle();
         if (conn.open) {
-          conn.pragma(`wal_autocheckpoint = ${checkpointer ? BACKGROUND_AUTOCHECKPOINT_PAGES : 1000}`);
+          conn.pragma(`wal_autocheckpoint = ${checkpointer ? writerPages : 1000}`);
           // the WAL back to its usual size; busy (a reader) is no error: the next checkpoint does it
           try {
             conn.pragma("wal_checkpoint(TRUNCATE)");
@@ -100,9 +114,10 @@ export function openSqliteStore(path: string, options: SqliteOptions = {}): Stor
  * A thread with its own connection that runs `PRAGMA wal_checkpoint(PASSIVE)` every `everyMs` while the WAL
  * grows (backing off to 250 ms while it does not): it copies the committed pages into the database file and
  * makes both durable (a checkpoint's two fsyncs) off the writing thread. SQLite's automatic checkpoint on
- * the writing connection stays on, at 4,096 pages instead of 1,000: it is what restarts the WAL from its
- * start (a checkpoint from elsewhere rarely finds a busy writer's WAL fully copied), so the file stays
- * bounded, and it now finds most pages already copied and synced. In process (`verify` in a loop on a
+ * the writing connection stays on, at 32,768 pages instead of 1,000: it is what restarts the WAL from its
+ * start (the thread's checkpoints copy the whole WAL, but a WAL starts again only when the writer begins a
+ * transaction on a fully copied one, which a stream of writes seldom allows), so the file stays bounded,
+ * and it finds most pages already copied and synced. In process (`verify` in a loop on a
  * copy of an enrolled store), a verification took 97–106 µs of wall time for 73–79 µs of CPU with the
  * automatic checkpoint alone, one call in a thousand 10–11 ms; with this thread every 20 ms, 76–81 µs and
  * 2.0–2.5 ms (README, "Where a request's time goes").

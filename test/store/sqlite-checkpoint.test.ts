@@ -61,7 +61,8 @@ describe("the SQLite store's background checkpointer", () => {
 
   it("keeps the WAL bounded under a stream of commits, and close() stops the thread", async () => {
     const path = tempStorePath();
-    const s = await openStore(path, { checkpointEveryMs: 5 });
+    // the writer's own mark at 4,096 pages (serve's is 32,768: 65,536 one-row commits to cross it)
+    const s = await openStore(path, { checkpointEveryMs: 5, writerCheckpointPages: 4096 });
     let peak = 0;
     try {
       // 6,000 one-row transactions: more WAL frames than the writer's own checkpoint mark (4,096 pages)
