@@ -332,10 +332,10 @@ export function serveCommand(): Command {
     });
 }
 
-/** True for addresses only this machine can reach, where the demo page is on by default. */
 /** How often `serve` checkpoints a SQLite store's WAL from its background thread (ms). */
 const SERVE_CHECKPOINT_MS = 20;
 
+/** True for addresses only this machine can reach, where the demo page is on by default. */
 export function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[|\]$/g, "");
   return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h) || h === "::ffff:127.0.0.1";
