@@ -112,11 +112,7 @@ export async function benchWorkers(data, tmp) {
     ["model", "server", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "non-2xx", "req/s ratio to 1"],
     rows,
   );
-  console.log(
-    `load average at the end: ${loadavg()
-      .map((v) => v.toFixed(1))
-      .join(" ")}`,
-  );
+  console.log(`load average at the end: ${loadAverage()}`);
 }
 
 // ---- the served /verify's tail, run to run ----
@@ -191,11 +187,7 @@ async function benchVerifyTail(data, tmp) {
   console.log(
     `p99 alone: ${range(p99s.alone)}; after /predict: ${range(p99s.after)} (target ≤ ${P99_TARGET_MS} ms)`,
   );
-  console.log(
-    `load average at the end: ${loadavg()
-      .map((v) => v.toFixed(1))
-      .join(" ")}`,
-  );
+  console.log(`load average at the end: ${loadAverage()}`);
 }
 
 /**
@@ -228,6 +220,13 @@ function traceFsyncs(pid, seconds, file) {
       done({ count, ms });
     }),
   );
+}
+
+/** The 1, 5 and 15-minute load averages, one decimal each. */
+function loadAverage() {
+  return loadavg()
+    .map((v) => v.toFixed(1))
+    .join(" ");
 }
 
 /** The child processes of `pid` (a cluster primary's workers), from /proc; none where /proc is absent. */
@@ -330,9 +329,7 @@ async function run(data, tmp, python, ceilingsOnly = false) {
   printCeilingRatios(routes, ceilings.figures);
   // server CPU per request is far less sensitive than req/s to other load on the machine
   console.log(
-    `load average at the end: ${loadavg()
-      .map((v) => v.toFixed(1))
-      .join(" ")} (2 cores; above ~2, req/s understates both servers)`,
+    `load average at the end: ${loadAverage()} (2 cores; above ~2, req/s understates both servers)`,
   );
 
   if (ceilingsOnly) return;

@@ -48,6 +48,12 @@ const BACKGROUND_AUTOCHECKPOINT_PAGES = 32768;
 export function openSqliteStore(path: string, options: SqliteOptions = {}): Store {
   const file = resolve(path);
   const busyMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+  const writerPages = options.writerCheckpointPages ?? BACKGROUND_AUTOCHECKPOINT_PAGES;
+  // interpolated into a pragma below: a whole number of pages, checked before the file is touched
+  if (!Number.isInteger(writerPages) || writerPages < 1)
+    throw new KeystrokeError("BAD_FLAG", `must be a whole number of WAL pages ≥ 1, got ${writerPages}`, {
+      option: "writerCheckpointPages",
+    });
   let conn: Database.Database;
   try {
     mkdirSync(dirname(file), { recursive: true });
@@ -69,7 +75,6 @@ export function openSqliteStore(path: string, options: SqliteOptions = {}): Stor
       ? startCheckpointer(file, options.checkpointEveryMs)
       : null;
   // the writer's own checkpoint less often (128 MB of WAL): the thread does the copying and syncing between
-  const writerPages = options.writerCheckpointPages ?? BACKGROUND_AUTOCHECKPOINT_PAGES;
   if (checkpointer) db.guard(() => conn.pragma(`wal_autocheckpoint = ${writerPages}`));
   const replay = new SqlReplayStore(db);
   return {

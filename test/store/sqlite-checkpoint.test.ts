@@ -82,3 +82,18 @@ describe("the SQLite store's background checkpointer", () => {
     expect(existsSync(`${path}-wal`)).toBe(false);
   });
 });
+
+describe("openStore's writerCheckpointPages", () => {
+  it("refuses a mark that is not a whole number of pages, naming the option, before touching the file", async () => {
+    const path = tempStorePath();
+    for (const bad of [0, -1, 1.5, Number.NaN]) {
+      await expect(
+        openStore(path, { checkpointEveryMs: 5, writerCheckpointPages: bad }),
+      ).rejects.toMatchObject({
+        code: "BAD_FLAG",
+        place: { option: "writerCheckpointPages" },
+      });
+    }
+    expect(existsSync(path)).toBe(false);
+  });
+});
